@@ -1,0 +1,1 @@
+"""THUNES: a declarative, config-driven crypto trading bot."""
