@@ -1,0 +1,1 @@
+"""The domain model shared by every engine: markets, candles, trades."""

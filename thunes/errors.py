@@ -1,0 +1,21 @@
+"""The project's own exception tree; the CLI maps each branch to one exit code."""
+
+
+class ThunesError(Exception):
+    """Base of every error THUNES raises on purpose."""
+
+
+class ConfigError(ThunesError):
+    """A config value is wrong; raised before any data, order or network call."""
+
+
+class DataError(ThunesError):
+    """Market data is missing, malformed or fails validation."""
+
+
+class ExchangeError(ThunesError):
+    """The exchange refused or failed a request after retries."""
+
+
+class NotBuiltError(ThunesError):
+    """A mode or component that a later issue builds."""

@@ -1,0 +1,1 @@
+"""Venues. `ccxt_exchange` is the only module that imports ccxt."""
