@@ -20,9 +20,15 @@ class Market:
     """A spot symbol in ccxt's unified form ('BTC/USDT') with its filters."""
 
     symbol: str
-    base: str
-    quote: str
     filters: MarketFilters
+
+    @property
+    def base(self) -> str:
+        return self.symbol.split("/")[0]
+
+    @property
+    def quote(self) -> str:
+        return self.symbol.split("/")[1]
 
     @property
     def file_stem(self) -> str:

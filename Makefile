@@ -1,0 +1,48 @@
+# THUNES. `make backtest` installs everything, then backtests the embedded default.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+VENV := .venv
+BIN := $(VENV)/bin
+# numba's compiled kernels are cached here, so every process after the first starts warm.
+export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
+IMAGE := thunes:latest
+
+.PHONY: install backtest optimize paper test lint format bench docker-build docker-run docker-stop
+
+install:  ## uv venv on Python 3.12 with every dependency, bytecode compiled
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --quiet --compile-bytecode
+
+backtest: install  ## SMA crossover on the embedded simulator, BTC/USDT 1h
+	$(BIN)/thunes mode=backtest $(ARGS)
+
+optimize: install  ## the Optuna sweep (issue 4)
+	$(BIN)/thunes mode=sweep $(ARGS)
+
+paper: install  ## paper trading (needs the event-driven engine, issue 3)
+	$(BIN)/thunes mode=paper $(ARGS)
+
+test: install  ## the whole suite
+	$(BIN)/pytest -q $(ARGS)
+
+lint: install
+	$(BIN)/ruff check thunes tests
+	$(BIN)/ruff format --check thunes tests
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format thunes tests
+	$(BIN)/ruff check --fix thunes tests
+
+bench: install  ## speed and memory, as ratios to bare references measured in the same run
+	$(BIN)/python -m tests.benchmarks.run $(ARGS)
+
+docker-build:
+	docker build -t $(IMAGE) .
+
+docker-run:
+	docker run -d --name thunes -v $(CURDIR)/experiments:/app/experiments \
+		-v $(CURDIR)/mlruns:/app/mlruns $(IMAGE) $(ARGS)
+
+docker-stop:
+	-docker stop thunes && docker rm thunes

@@ -1,0 +1,69 @@
+"""A bad config stops before anything runs: exit code 2 and one line naming the key."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from thunes import cli
+
+BAD_CONFIGS = [
+    # (overrides, text the one-line message must contain)
+    (["strategy.fsat=5"], "strategy.fsat"),
+    (["+strategy.fsat=5"], "did you mean fast"),
+    (["strategy.fast=abc"], "strategy.fast"),
+    (["strategy.fast=60", "strategy.slow=50"], "strategy.fast=60 is not allowed: must be < slow"),
+    (["strategy.fast=0"], "strategy.fast=0 is not allowed: must be > 0"),
+    (["strategy=nope"], "strategy"),
+    (["exchange.fees.taker=0.5"], "exchange.fees.taker=0.5 is not allowed: must be in [0, 0.1)"),
+    (["exchange.fees.maker=-0.001"], "exchange.fees.maker=-0.001"),
+    (["exchange.slippage=-1"], "exchange.slippage=-1.0"),
+    (["data.timeframe=7m"], "data.timeframe='7m' is not allowed: one of 1m"),
+    (["data.gaps=maybe"], "data.gaps='maybe' is not allowed: one of fail, keep, ffill"),
+    (["data.since=notadate"], "data.since='notadate'"),
+    (["data.since=2024-01-01", "data.until=2023-01-01"], "data.until='2023-01-01'"),
+    (["data=csv"], "data.path is required"),
+    (["data=csv", "data.path=candles.txt"], "data.path='candles.txt'"),
+    (["symbol.symbol=btcusdt"], "symbol.symbol='btcusdt' is not allowed: BASE/QUOTE"),
+    (["symbol.filters.tick_size=0"], "symbol.filters.tick_size=0.0"),
+    (["risk.max_daily_loss=0"], "risk.max_daily_loss=0.0 is not allowed: must be > 0"),
+    (["risk.max_open_positions=-1"], "risk.max_open_positions=-1"),
+    (["risk.kill_switch=maybe"], "risk.kill_switch"),
+    (["cash=-5"], "cash=-5.0 is not allowed: must be > 0"),
+    (["sizing.amount=0"], "sizing.amount=0.0"),
+    (["sizing=equity_fraction", "sizing.fraction=1.5"], "sizing.fraction=1.5"),
+    (["mode=nope"], "mode"),
+]
+
+
+def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> int:
+    monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    monkeypatch.setattr(sys, "argv", ["thunes", *args])
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    return int(stopped.value.code or 0)
+
+
+@pytest.mark.parametrize(("overrides", "expected"), BAD_CONFIGS,
+                         ids=[" ".join(o) for o, _ in BAD_CONFIGS])
+def test_bad_config_exits_2_with_one_line_naming_the_key(
+    overrides: list[str], expected: str, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: object, capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = run_cli(overrides, monkeypatch, tmp_path)
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1, err
+    assert expected in err, err
+    assert not list((tmp_path / "experiments").glob("**/stats.csv"))  # type: ignore[operator]
+
+
+def test_mode_not_built_yet_exits_2_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run_cli(["mode=live"], monkeypatch, tmp_path)
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.splitlines() == [err] and "mode=live is not built yet" in err

@@ -1,0 +1,36 @@
+"""Every option of every group composes, passes validation and instantiates."""
+
+from __future__ import annotations
+
+import pytest
+from hydra.utils import instantiate
+
+from tests.config.compose import composed, group_options
+from thunes.config.validate import GROUPS, validate
+
+
+def test_every_group_has_options() -> None:
+    found = {group for group, _ in group_options()}
+    assert set(GROUPS) <= found
+
+
+@pytest.mark.parametrize(("group", "option"), group_options())
+def test_option_composes_validates_and_instantiates(
+    group: str, option: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("BINANCE_API_KEY", "BINANCE_API_SECRET",
+                 "BINANCE_TESTNET_API_KEY", "BINANCE_TESTNET_API_SECRET"):
+        monkeypatch.setenv(name, "not-a-real-key")
+    extra = ["data.path=candles.csv"] if (group, option) == ("data", "csv") else []
+    with composed(f"{group}={option}", *extra) as cfg:
+        validate(cfg)
+        if group == "experiment":
+            nodes = [cfg[g] for g in GROUPS if "_target_" in cfg[g]]
+        elif group == "mode":
+            assert cfg.mode.name == option
+            return
+        else:
+            nodes = [cfg[group]]
+        for node in nodes:
+            built = instantiate(node, _convert_="all")
+            assert type(built).__name__ == node._target_.rsplit(".", 1)[1]

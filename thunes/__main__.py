@@ -1,0 +1,3 @@
+from thunes.cli import main
+
+main()

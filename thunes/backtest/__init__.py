@@ -1,0 +1,1 @@
+"""The vectorized backtest on vectorbt."""

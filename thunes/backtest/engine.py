@@ -1,0 +1,96 @@
+"""The vectorized backtest: one vectorbt simulation over a strategy's signals.
+
+Conventions, written down because they move results:
+- A decision on bar t's close fills at bar t+1's open. A decision on the last bar is dropped.
+- Market orders fill at the open moved against us by `slippage`, then rounded to the tick
+  in the adverse direction (buys up, sells down): a price the venue could really print.
+- Fees are the taker rate on each fill's notional, paid in the quote currency on top.
+- Amounts round down to the step size. An order under min notional or min quantity is
+  skipped, as the venue would reject it, and counted. That applies to exits too: a position
+  worth less than min notional cannot be sold (dust), exactly as on Binance.
+- The index is made tz-naive (still UTC) for vectorbt: a tz-aware index is 17x slower.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import vectorbt as vbt
+
+from thunes.domain.market import Fees, MarketFilters
+from thunes.execution.filters import FloatArray, ceil_to, floor_to
+from thunes.portfolio.sizing import Sizer
+from thunes.strategy.base import BoolArray, Signals
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Everything a report, a plot or a tracker needs from one run."""
+
+    portfolio: vbt.Portfolio
+    entries: BoolArray
+    exits: BoolArray
+    skipped_entries: int
+    skipped_exits: int
+
+
+def _next_bar(decisions: BoolArray) -> BoolArray:
+    shifted = np.zeros_like(decisions)
+    shifted[1:] = decisions[:-1]
+    return shifted
+
+
+class VectorbtBacktester:
+    """Simulates a long-only spot account with realistic fills on vectorbt."""
+
+    def __init__(
+        self, fees: Fees, slippage: float, filters: MarketFilters, sizer: Sizer, cash: float
+    ) -> None:
+        self.fees = fees
+        self.slippage = slippage
+        self.filters = filters
+        self.sizer = sizer
+        self.cash = cash
+
+    def fill_prices(self, opens: FloatArray, entries: BoolArray, exits: BoolArray) -> FloatArray:
+        """The price each market order fills at: slipped, then on the tick grid."""
+        tick = self.filters.tick_size
+        buys = ceil_to(opens * (1 + self.slippage), tick)
+        sells = floor_to(opens * (1 - self.slippage), tick)
+        return np.where(entries, buys, np.where(exits, sells, opens))
+
+    def run(self, candles: pd.DataFrame, timeframe: str, signals: Signals) -> BacktestResult:
+        index = pd.DatetimeIndex(candles.index).tz_localize(None)
+        close = pd.Series(candles["close"].to_numpy(dtype="float64"), index=index, name="close")
+        entries, exits = _next_bar(signals.entries), _next_bar(signals.exits)
+        price = self.fill_prices(candles["open"].to_numpy(dtype="float64"), entries, exits)
+        min_size = np.maximum(self.filters.min_qty, self.filters.min_notional / price)
+        size, size_type = self.sizer.vectorbt_size()
+        step = self.filters.step_size
+        portfolio = vbt.Portfolio.from_signals(
+            close,
+            entries=entries,
+            exits=exits,
+            price=price,
+            size=size,
+            size_type=size_type,
+            size_granularity=step if step > 0 else None,
+            min_size=min_size,
+            fees=self.fees.taker,
+            init_cash=self.cash,
+            direction="longonly",
+            freq=pd.Timedelta(timeframe),
+        )
+        filled = np.zeros(len(index), dtype=bool)
+        filled[portfolio.orders.values["idx"]] = True
+        holding_before = np.zeros(len(index), dtype=bool)
+        holding_before[1:] = portfolio.assets().to_numpy()[:-1] > 0
+        return BacktestResult(
+            portfolio=portfolio,
+            entries=entries,
+            exits=exits,
+            skipped_entries=int((entries & ~holding_before & ~filled).sum()),
+            skipped_exits=int((exits & holding_before & ~filled).sum()),
+        )

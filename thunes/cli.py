@@ -1,0 +1,66 @@
+"""The `thunes` entrypoint: compose the config with Hydra, run it, map errors to exit codes.
+
+Exit codes: 0 success, 1 a data or exchange failure, 2 a config error or a mode that is not
+built yet, 130 interrupted. Every expected failure is one line on stderr, not a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+_CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
+def _prepare_environment() -> None:
+    """Before numba or Hydra load: a shared numba cache, and errors that reach this module."""
+    cache = Path(os.environ.get("THUNES_CACHE_DIR", Path.cwd() / ".cache"))
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache / "numba"))
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+
+
+def _stop(error: BaseException) -> NoReturn:
+    """Print one line for an expected failure and exit with its code; re-raise the rest."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from thunes.config.explain import explain
+    from thunes.errors import ConfigError, NotBuiltError, ThunesError
+
+    if isinstance(error, NotBuiltError):
+        code, line = 2, f"thunes: {explain(error)}"
+    elif isinstance(error, (ConfigError, HydraException, OmegaConfBaseException)):
+        code, line = 2, f"thunes: config error: {explain(error)}"
+    elif isinstance(error, ThunesError):
+        code, line = 1, f"thunes: {type(error).__name__}: {explain(error)}"
+    elif isinstance(error, KeyboardInterrupt):
+        code, line = 130, "thunes: interrupted"
+    else:
+        raise error
+    print(line, file=sys.stderr)
+    sys.exit(code)
+
+
+def main() -> None:
+    _prepare_environment()
+    import hydra
+    from omegaconf import DictConfig
+
+    from thunes import app
+    from thunes.config.schema import register_schemas
+
+    register_schemas()
+
+    @hydra.main(version_base="1.3", config_path=_CONF_DIR, config_name="config")
+    def _task(cfg: DictConfig) -> float | None:
+        try:
+            return app.run(cfg)
+        except (Exception, KeyboardInterrupt) as error:  # inside the job, so Hydra adds nothing
+            _stop(error)
+
+    try:
+        _task()
+    except (Exception, KeyboardInterrupt) as error:  # composition errors, before any job
+        _stop(error)

@@ -1,0 +1,1 @@
+"""The typed schema of the composed config, and its checks."""

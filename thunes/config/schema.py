@@ -1,0 +1,263 @@
+"""Structured-config dataclasses: one schema per config-group option.
+
+Each YAML option extends its schema (`- /schema_<group>_<option>@_here_` in its defaults),
+so Hydra rejects unknown keys and wrong types while composing. `__post_init__` adds the
+value checks, run by `validate()` before anything touches data, orders or the network.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from thunes.config import checks
+from thunes.data.timeframes import KNOWN_TIMEFRAMES
+
+MODES = ("backtest", "sweep", "paper", "live", "download")
+GAP_POLICIES = ("fail", "keep", "ffill")
+_SYMBOL = re.compile(r"^[A-Z0-9]{2,12}/[A-Z0-9]{2,12}$")
+
+
+def _check_date(key: str, value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        pd.Timestamp(value)
+    except ValueError:
+        raise checks.ConfigValueError(key, value, "an ISO date such as 2020-01-01") from None
+
+
+@dataclass
+class FeesConfig:
+    maker: float = 0.001
+    taker: float = 0.001
+
+    def __post_init__(self) -> None:
+        checks.fraction("fees.maker", self.maker, 0.1)
+        checks.fraction("fees.taker", self.taker, 0.1)
+
+
+@dataclass
+class _ExchangeCosts:
+    fees: FeesConfig = field(default_factory=FeesConfig)
+    slippage: float = 0.0005
+
+    def __post_init__(self) -> None:
+        checks.fraction("slippage", self.slippage, 0.1)
+
+
+@dataclass
+class SimExchangeConfig(_ExchangeCosts):
+    _target_: str = "thunes.exchange.sim.SimExchange"
+    seed: int = 7
+    origin: str = "2017-01-01"
+    annual_volatility: float = 0.65
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_date("origin", self.origin)
+        checks.positive("annual_volatility", self.annual_volatility)
+
+
+@dataclass
+class CcxtExchangeConfig(_ExchangeCosts):
+    _target_: str = "thunes.exchange.ccxt_exchange.CcxtExchange"
+    exchange_id: str = MISSING
+    sandbox: bool = False
+    api_url: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    api_key_env: str | None = None
+    secret_env: str | None = None
+    max_retries: int = 5
+    retry_backoff_s: float = 1.0
+    timeout_ms: int = 10_000
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        checks.non_negative("max_retries", self.max_retries)
+        checks.non_negative("retry_backoff_s", self.retry_backoff_s)
+        checks.positive("timeout_ms", self.timeout_ms)
+
+
+@dataclass
+class MarketFiltersConfig:
+    _target_: str = "thunes.domain.market.MarketFilters"
+    tick_size: float = MISSING
+    step_size: float = MISSING
+    min_qty: float = 0.0
+    min_notional: float = 0.0
+
+    def __post_init__(self) -> None:
+        checks.positive("filters.tick_size", self.tick_size)
+        checks.positive("filters.step_size", self.step_size)
+        checks.non_negative("filters.min_qty", self.min_qty)
+        checks.non_negative("filters.min_notional", self.min_notional)
+
+
+@dataclass
+class MarketConfig:
+    _target_: str = "thunes.domain.market.Market"
+    symbol: str = MISSING
+    filters: MarketFiltersConfig = MISSING
+
+    def __post_init__(self) -> None:
+        if not _SYMBOL.match(self.symbol):
+            raise checks.ConfigValueError("symbol", self.symbol, "BASE/QUOTE such as BTC/USDT")
+
+
+@dataclass
+class _CandleWindow:
+    timeframe: str = "1h"
+    since: str | None = None
+    until: str | None = None
+    gaps: str = "keep"
+
+    def __post_init__(self) -> None:
+        checks.one_of("timeframe", self.timeframe, KNOWN_TIMEFRAMES)
+        checks.one_of("gaps", self.gaps, GAP_POLICIES)
+        _check_date("since", self.since)
+        _check_date("until", self.until)
+        if self.since and self.until and pd.Timestamp(self.since) >= pd.Timestamp(self.until):
+            raise checks.ConfigValueError("until", self.until, f"must be after since={self.since}")
+
+
+@dataclass
+class ExchangeDataConfig(_CandleWindow):
+    _target_: str = "thunes.data.sources.ExchangeCandleSource"
+    cache_dir: str = "data"
+
+
+@dataclass
+class SimDataConfig(_CandleWindow):
+    _target_: str = "thunes.data.sources.SimCandleSource"
+    seed: int = 7
+
+
+@dataclass
+class FileDataConfig(_CandleWindow):
+    _target_: str = "thunes.data.sources.FileCandleSource"
+    path: str = MISSING
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.path.endswith((".csv", ".parquet")):
+            raise checks.ConfigValueError("path", self.path, "a .csv or .parquet file")
+
+
+@dataclass
+class SmaCrossConfig:
+    _target_: str = "thunes.strategy.sma_cross.SmaCross"
+    fast: int = 10
+    slow: int = 50
+
+    def __post_init__(self) -> None:
+        checks.positive("fast", self.fast)
+        if self.fast >= self.slow:
+            raise checks.ConfigValueError("fast", self.fast, f"must be < slow ({self.slow})")
+
+
+@dataclass
+class TargetOnly:
+    """Options whose class takes no arguments (filters=none, notifier=none, drift=none)."""
+
+    _target_: str = MISSING
+
+
+@dataclass
+class FixedQuoteSizingConfig:
+    _target_: str = "thunes.portfolio.sizing.FixedQuote"
+    amount: float = 100.0
+
+    def __post_init__(self) -> None:
+        checks.positive("amount", self.amount)
+
+
+@dataclass
+class EquityFractionSizingConfig:
+    _target_: str = "thunes.portfolio.sizing.EquityFraction"
+    fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction <= 1:
+            raise checks.ConfigValueError("fraction", self.fraction, "must be in (0, 1]")
+
+
+@dataclass
+class RiskLimitsConfig:
+    _target_: str = "thunes.risk.limits.RiskLimits"
+    max_loss_per_trade: float = 5.0
+    max_daily_loss: float = 20.0
+    max_open_positions: int = 3
+    cooldown_minutes: float = 60.0
+    kill_switch: bool = True
+
+    def __post_init__(self) -> None:
+        checks.positive("max_loss_per_trade", self.max_loss_per_trade)
+        checks.positive("max_daily_loss", self.max_daily_loss)
+        checks.positive("max_open_positions", self.max_open_positions)
+        checks.non_negative("cooldown_minutes", self.cooldown_minutes)
+
+
+@dataclass
+class MlflowTrackingConfig:
+    _target_: str = "thunes.tracking.mlflow_tracker.MlflowTracker"
+    tracking_uri: str = "sqlite:///mlruns/mlflow.db"
+    experiment: str = "thunes"
+    artifact_root: str = "mlruns/artifacts"
+
+
+@dataclass
+class ModeConfig:
+    name: str = MISSING
+    plots: bool = True
+
+    def __post_init__(self) -> None:
+        checks.one_of("name", self.name, MODES)
+
+
+@dataclass
+class ThunesConfig:
+    """The root: one node per group, plus the account's starting cash."""
+
+    mode: Any = MISSING
+    exchange: Any = MISSING
+    symbol: Any = MISSING
+    data: Any = MISSING
+    strategy: Any = MISSING
+    filters: Any = MISSING
+    sizing: Any = MISSING
+    risk: Any = MISSING
+    notifier: Any = MISSING
+    tracking: Any = MISSING
+    drift: Any = MISSING
+    cash: float = 1000.0
+
+
+SCHEMAS: dict[str, type] = {
+    "schema_root": ThunesConfig,
+    "schema_exchange_sim": SimExchangeConfig,
+    "schema_exchange_ccxt": CcxtExchangeConfig,
+    "schema_symbol": MarketConfig,
+    "schema_data_exchange": ExchangeDataConfig,
+    "schema_data_sim": SimDataConfig,
+    "schema_data_file": FileDataConfig,
+    "schema_strategy_sma_cross": SmaCrossConfig,
+    "schema_target_only": TargetOnly,
+    "schema_sizing_fixed_quote": FixedQuoteSizingConfig,
+    "schema_sizing_equity_fraction": EquityFractionSizingConfig,
+    "schema_risk": RiskLimitsConfig,
+    "schema_tracking_mlflow": MlflowTrackingConfig,
+    "schema_mode": ModeConfig,
+}
+
+
+def register_schemas() -> None:
+    """Store every schema at the root of the ConfigStore, where `--help` does not list it."""
+    store = ConfigStore.instance()
+    for name, node in SCHEMAS.items():
+        store.store(name=name, node=node)

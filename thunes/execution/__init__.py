@@ -1,0 +1,1 @@
+"""Order checks before anything leaves: exchange filters."""

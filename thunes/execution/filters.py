@@ -1,0 +1,49 @@
+"""Exchange filters (tick size, step size, min notional), applied before any order leaves.
+
+Amounts round DOWN to the step size. Prices round to the tick in the direction that is
+never worse for the account's safety: a buy never above its limit, a sell never below.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from thunes.domain.market import Market, MarketFilters
+
+FloatArray = npt.NDArray[np.float64]
+_UNFILTERED = MarketFilters(tick_size=0.0, step_size=0.0, min_qty=0.0, min_notional=0.0)
+_EPS = 1e-9  # absorbs binary noise such as 0.3 / 0.1 = 2.9999999999999996
+
+
+def floor_to(values: FloatArray, step: float) -> FloatArray:
+    """Round down to a multiple of `step`; a step of 0 leaves values unchanged."""
+    if step <= 0:
+        return values
+    decimals = max(0, int(-np.floor(np.log10(step))) + 1)
+    return np.round(np.floor(values / step + _EPS) * step, decimals)
+
+
+def ceil_to(values: FloatArray, step: float) -> FloatArray:
+    """Round up to a multiple of `step`; a step of 0 leaves values unchanged."""
+    if step <= 0:
+        return values
+    decimals = max(0, int(-np.floor(np.log10(step))) + 1)
+    return np.round(np.ceil(values / step - _EPS) * step, decimals)
+
+
+class ExchangeFilters:
+    """Enforce the symbol's own filters, as the venue will."""
+
+    def for_market(self, market: Market) -> MarketFilters:
+        return market.filters
+
+
+class NoFilters:
+    """No filters at all: for textbook backtests, never for orders that leave."""
+
+    def for_market(self, market: Market) -> MarketFilters:
+        return _UNFILTERED
+
+
+OrderFilters = ExchangeFilters | NoFilters

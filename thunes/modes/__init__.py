@@ -1,0 +1,1 @@
+"""What `thunes mode=...` runs."""

@@ -1,0 +1,109 @@
+"""mode=backtest: the vectorized backtest of the composed strategy, with every output."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+
+from thunes.components import build
+from thunes.data.sources import CandleSet
+from thunes.reporting.console import print_outputs, print_stats
+from thunes.reporting.plots import PlotData, write_plots
+from thunes.reporting.sidecar import Sidecar
+from thunes.tracking.base import RunRecord, Tracker
+from thunes.tracking.redact import flatten, redact
+
+_WARM = ("mlflow", "mlflow.tracking", "matplotlib.pyplot", "plotly.graph_objects")
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=False, cwd=Path(__file__).parent)
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def publish(plots: PlotData | None, tracker: Tracker, record: RunRecord) -> str | None:
+    """Render the plots, then log the run with them: the sidecar's job."""
+    names = write_plots(plots, record.artifact_dir) if plots is not None else ()
+    return tracker.log_run(replace(record, artifact_names=record.artifact_names + names))
+
+
+def _record(cfg: DictConfig, candles: CandleSet, metrics: dict[str, float], run_dir: Path,
+            artifacts: tuple[str, ...]) -> RunRecord:
+    choices = HydraConfig.get().runtime.choices
+    plain = redact(OmegaConf.to_container(cfg, resolve=True))
+    return RunRecord(
+        name=f"{cfg.mode.name}-{choices.get('strategy')}-{cfg.symbol.symbol}-{candles.timeframe}",
+        params=flatten(plain),
+        metrics=metrics,
+        tags={
+            "mode": cfg.mode.name,
+            "strategy": str(choices.get("strategy")),
+            "symbol": cfg.symbol.symbol,
+            "timeframe": candles.timeframe,
+            "data_fingerprint": candles.fingerprint,
+            "data_origin": candles.origin,
+            "data_gaps": candles.gaps.describe(),
+            "git_commit": _git_commit(),
+        },
+        artifact_dir=run_dir,
+        artifact_names=artifacts,
+    )
+
+
+def run(cfg: DictConfig) -> float:
+    """Backtest, write stats, trades, plots and config, track the run; return the Sharpe."""
+    sidecar = Sidecar(_WARM)  # before anything heavy: it warms up on the other core
+    try:
+        return _run(cfg, sidecar)
+    finally:
+        sidecar.close()
+
+
+def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
+    console = Console()
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    parts = build(cfg)
+    candles = parts.data.load(parts.exchange, parts.market)
+    console.print(f"{len(candles.frame):,} {parts.market.symbol} {candles.timeframe} candles "
+                  f"from {candles.origin}; gaps ({candles.gap_policy}): {candles.gaps.describe()}")
+
+    from thunes.backtest.engine import VectorbtBacktester
+    from thunes.reporting.tables import summary_stats, trades_table
+
+    backtester = VectorbtBacktester(parts.exchange.fees, parts.exchange.slippage,
+                                    parts.filters.for_market(parts.market), parts.sizer, cfg.cash)
+    result = backtester.run(candles.frame, candles.timeframe,
+                            parts.strategy.signals(candles.frame))
+    stats, trades = summary_stats(result), trades_table(result)
+
+    stats.to_csv(run_dir / "stats.csv", header=True, index_label="metric")
+    trades.to_csv(run_dir / "trades.csv", index=False)
+    OmegaConf.save(OmegaConf.create(redact(OmegaConf.to_container(cfg, resolve=True))),
+                   run_dir / "config.yaml")
+    files = ("stats.csv", "trades.csv", "config.yaml")
+    metrics = {k: float(v) for k, v in stats.items() if isinstance(v, (int, float))}
+    pf = result.portfolio
+    plots = PlotData(
+        title=f"{parts.market.symbol} {candles.timeframe} {type(parts.strategy).__name__}",
+        close=pf.close.tz_localize("UTC"), equity=pf.value().tz_localize("UTC"),
+        drawdown=pf.drawdown().tz_localize("UTC"), trades=trades,
+    ) if cfg.mode.plots else None
+    published = sidecar.submit(publish, plots, parts.tracker,
+                               _record(cfg, candles, metrics, run_dir, files))
+
+    print_stats(console, plots.title if plots else "Backtest", stats)
+    tracked = published.result()
+    names = sorted(p.name for p in run_dir.iterdir() if p.is_file())
+    print_outputs(console, run_dir, names, tracked)
+    parts.notifier.notify("Backtest done", f"total return {stats['total_return']:.2%}, "
+                          f"Sharpe {stats['sharpe']:.2f}, outputs in {run_dir}")
+    return float(stats["sharpe"])

@@ -1,0 +1,1 @@
+"""Position sizing: how much quote currency an entry commits."""

@@ -1,0 +1,1 @@
+"""Run outputs: tables, plots and where they are."""

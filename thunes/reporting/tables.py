@@ -1,0 +1,66 @@
+"""The stats and trades tables a user reads, computed from a backtest result."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from thunes.backtest.engine import BacktestResult
+
+TRADE_COLUMNS = (
+    "entry_time", "entry_price", "exit_time", "exit_price", "size",
+    "fees", "pnl", "return", "bars_held", "exit_reason",
+)
+
+
+def summary_stats(result: BacktestResult) -> pd.Series:
+    """Headline metrics, ratios as fractions (0.12 is 12%), annualised over 365 days."""
+    pf = result.portfolio
+    close = pf.close.to_numpy()
+    trades = pf.trades
+    closed = trades.closed
+    stats = {
+        "start": pf.wrapper.index[0],
+        "end": pf.wrapper.index[-1],
+        "bars": len(close),
+        "start_value": float(pf.init_cash),
+        "end_value": float(pf.final_value()),
+        "total_return": float(pf.total_return()),
+        "cagr": float(pf.annualized_return()),
+        "sharpe": float(pf.sharpe_ratio()),
+        "sortino": float(pf.sortino_ratio()),
+        "calmar": float(pf.calmar_ratio()),
+        "max_drawdown": float(pf.max_drawdown()),
+        "trades": int(trades.count()),
+        "closed_trades": int(closed.count()),
+        "win_rate": float(closed.win_rate()) if closed.count() else float("nan"),
+        "exposure": float((pf.assets().to_numpy() > 0).mean()),
+        "fees_paid": float(pf.orders.fees.sum()),
+        "buy_and_hold_return": float(close[-1] / close[0] - 1),
+        "skipped_entries": result.skipped_entries,
+        "skipped_exits": result.skipped_exits,
+    }
+    return pd.Series(stats, dtype=object, name="value")
+
+
+def trades_table(result: BacktestResult) -> pd.DataFrame:
+    """One row per trade; an open trade is marked to the last close with exit_reason 'open'."""
+    records = result.portfolio.trades.values
+    index = pd.DatetimeIndex(result.portfolio.wrapper.index).tz_localize("UTC")
+    is_open = records["status"] == 0
+    table = pd.DataFrame(
+        {
+            "entry_time": index[records["entry_idx"]],
+            "entry_price": records["entry_price"],
+            "exit_time": index[records["exit_idx"]],
+            "exit_price": records["exit_price"],
+            "size": records["size"],
+            "fees": records["entry_fees"] + records["exit_fees"],
+            "pnl": records["pnl"],
+            "return": records["return"],
+            "bars_held": records["exit_idx"] - records["entry_idx"],
+            "exit_reason": np.where(is_open, "open", "signal"),
+        },
+        columns=list(TRADE_COLUMNS),
+    )
+    return table

@@ -1,0 +1,1 @@
+"""Hard risk limits shared by every engine."""

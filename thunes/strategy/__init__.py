@@ -1,0 +1,1 @@
+"""Strategies: one definition of the rules, run by every engine."""

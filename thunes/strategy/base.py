@@ -1,0 +1,40 @@
+"""The narrow strategy interface that every engine runs.
+
+A strategy states its rules once, in `signals`: for each bar, computed only from that bar
+and the ones before it, whether to enter or exit at the bar's close. The vectorized
+backtest calls it on the whole history at once; the event-driven engine calls it on the
+rolling window a live bot would hold (`warmup` bars) and reads the last decision. Either
+way the order is filled at the next bar's open, never inside the bar that decided it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """Decisions taken at each bar's close; `entries[t]` fills at bar t+1's open."""
+
+    entries: BoolArray
+    exits: BoolArray
+
+
+class Strategy(ABC):
+    """Rules that map closed candles to entry and exit decisions."""
+
+    @property
+    @abstractmethod
+    def warmup(self) -> int:
+        """How many closed bars the rules need to decide at the newest one."""
+
+    @abstractmethod
+    def signals(self, candles: pd.DataFrame) -> Signals:
+        """Decisions for every bar of `candles` (columns open, high, low, close, volume)."""

@@ -1,0 +1,25 @@
+"""What a tracker records for one job, whatever the backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Params are the flattened, redacted config; artifacts are every file in `artifact_dir`."""
+
+    name: str
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    artifact_dir: Path
+    artifact_names: tuple[str, ...] = field(default=())
+
+
+class Tracker(Protocol):
+    def log_run(self, record: RunRecord) -> str | None:
+        """Record the run; return where to find it, or None when nothing is kept."""
+        ...
