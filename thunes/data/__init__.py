@@ -1,0 +1,1 @@
+"""Candles: loading, validation, gap handling, caching and download."""
