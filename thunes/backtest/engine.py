@@ -68,7 +68,10 @@ class VectorbtBacktester:
         price = self.fill_prices(candles["open"].to_numpy(dtype="float64"), entries, exits)
         min_size = np.maximum(self.filters.min_qty, self.filters.min_notional / price)
         size, size_type = self.sizer.vectorbt_size()
+        # Buys round down to the step. Sells close the whole position, already on the step
+        # grid: vectorbt's `size // step` would turn 9.337 into 9.336 and strand dust.
         step = self.filters.step_size
+        granularity = np.where(exits, np.nan, step) if step > 0 else None
         portfolio = vbt.Portfolio.from_signals(
             close,
             entries=entries,
@@ -76,7 +79,7 @@ class VectorbtBacktester:
             price=price,
             size=size,
             size_type=size_type,
-            size_granularity=step if step > 0 else None,
+            size_granularity=granularity,
             min_size=min_size,
             fees=self.fees.taker,
             init_cash=self.cash,

@@ -21,12 +21,16 @@ class FixedQuote:
 
 @dataclass(frozen=True, slots=True)
 class EquityFraction:
-    """Spend `fraction` of current equity per entry."""
+    """Spend `fraction` of current equity per entry, fee included.
+
+    Long-only with one position per symbol, an entry happens only when flat, where equity
+    is the cash: vectorbt's "percent of available cash" is then exactly this.
+    """
 
     fraction: float
 
     def vectorbt_size(self) -> tuple[float, str]:
-        return self.fraction, "valuepercent"
+        return self.fraction, "percent"
 
 
 @dataclass(frozen=True, slots=True)
