@@ -16,8 +16,13 @@ def wavy_candles(bars: int = 240, seed: int = 3, start: str = "2024-01-01") -> p
     low = np.minimum(opens, close) - rng.uniform(0.01, 0.5, bars)
     index = pd.date_range(start, periods=bars, freq="1h", tz="UTC", name="timestamp")
     return pd.DataFrame(
-        {"open": opens, "high": high, "low": low, "close": close,
-         "volume": rng.uniform(1, 10, bars)},
+        {
+            "open": opens,
+            "high": high,
+            "low": low,
+            "close": close,
+            "volume": rng.uniform(1, 10, bars),
+        },
         index=index,
     )
 

@@ -36,9 +36,19 @@ def _sma(values: list[float], end: int, window: int) -> float | None:
 
 
 def reference_backtest(
-    opens: list[float], closes: list[float], fast: int, slow: int, *, fee: float,
-    slippage: float, tick: float, step: float, min_notional: float, sizing: str,
-    amount: float, cash: float,
+    opens: list[float],
+    closes: list[float],
+    fast: int,
+    slow: int,
+    *,
+    fee: float,
+    slippage: float,
+    tick: float,
+    step: float,
+    min_notional: float,
+    sizing: str,
+    amount: float,
+    cash: float,
 ) -> tuple[list[RefTrade], float, int]:
     """Trades, final equity and skipped entries of a long-only SMA cross."""
     trades: list[RefTrade] = []
@@ -49,9 +59,11 @@ def reference_backtest(
     for bar in range(len(closes)):
         if pending == "buy":
             price = _round(opens[bar] * (1 + slippage), tick, ROUND_CEILING)
-            budget = {"fixed_quote": min(amount, cash / (1 + fee)),
-                      "all_in": cash / (1 + fee),
-                      "equity_fraction": amount * cash / (1 + fee)}[sizing]
+            budget = {
+                "fixed_quote": min(amount, cash / (1 + fee)),
+                "all_in": cash / (1 + fee),
+                "equity_fraction": amount * cash / (1 + fee),
+            }[sizing]
             size = _round(budget / price, step, ROUND_FLOOR)
             if size * price < min_notional or size <= 0:
                 skipped += 1
@@ -64,8 +76,9 @@ def reference_backtest(
             paid = position * price * fee
             cash += position * price - paid
             pnl = position * (price - entry[1]) - entry[2] - paid
-            trades.append(RefTrade(entry[0], entry[1], bar, price, position, entry[2] + paid,
-                                   pnl, "signal"))
+            trades.append(
+                RefTrade(entry[0], entry[1], bar, price, position, entry[2] + paid, pnl, "signal")
+            )
             position, entry = 0.0, None
         pending = None
         fast_now, slow_now = _sma(closes, bar, fast), _sma(closes, bar, slow)
@@ -81,6 +94,7 @@ def reference_backtest(
     if entry is not None:
         last = closes[-1]
         pnl = position * (last - entry[1]) - entry[2]
-        trades.append(RefTrade(entry[0], entry[1], len(closes) - 1, last, position, entry[2],
-                               pnl, "open"))
+        trades.append(
+            RefTrade(entry[0], entry[1], len(closes) - 1, last, position, entry[2], pnl, "open")
+        )
     return trades, cash + position * closes[-1], skipped

@@ -24,24 +24,42 @@ SIZERS: dict[str, tuple[Sizer, float]] = {
 }
 
 
-def compare(frame: pd.DataFrame, sizing: str, filters: MarketFilters, fee: float = 0.001,
-            slippage: float = 0.0005, cash: float = 1000.0) -> pd.DataFrame:
+def compare(
+    frame: pd.DataFrame,
+    sizing: str,
+    filters: MarketFilters,
+    fee: float = 0.001,
+    slippage: float = 0.0005,
+    cash: float = 1000.0,
+) -> pd.DataFrame:
     sizer, amount = SIZERS[sizing]
     strategy = SmaCross(fast=4, slow=12)
     result = VectorbtBacktester(Fees(fee, fee), slippage, filters, sizer, cash).run(
-        frame, "1h", strategy.signals(frame))
+        frame, "1h", strategy.signals(frame)
+    )
     trades = trades_table(result)
     expected, equity, skipped = reference_backtest(
-        frame["open"].tolist(), frame["close"].tolist(), 4, 12, fee=fee, slippage=slippage,
-        tick=filters.tick_size, step=filters.step_size, min_notional=filters.min_notional,
-        sizing=sizing, amount=amount, cash=cash)
+        frame["open"].tolist(),
+        frame["close"].tolist(),
+        4,
+        12,
+        fee=fee,
+        slippage=slippage,
+        tick=filters.tick_size,
+        step=filters.step_size,
+        min_notional=filters.min_notional,
+        sizing=sizing,
+        amount=amount,
+        cash=cash,
+    )
     assert len(trades) == len(expected) > 3
     assert list(trades["entry_time"]) == [frame.index[t.entry_bar] for t in expected]
     assert list(trades["exit_time"]) == [frame.index[t.exit_bar] for t in expected]
     assert list(trades["exit_reason"]) == [t.exit_reason for t in expected]
     for column in ("entry_price", "exit_price", "size", "fees", "pnl"):
         assert trades[column].tolist() == pytest.approx(
-            [getattr(t, column) for t in expected], rel=1e-9), column
+            [getattr(t, column) for t in expected], rel=1e-9
+        ), column
     stats = summary_stats(result)
     assert stats["end_value"] == pytest.approx(equity, rel=1e-9)
     assert stats["skipped_entries"] == skipped
@@ -73,7 +91,8 @@ def test_orders_below_min_notional_are_skipped_and_counted() -> None:
     frame = wavy_candles()
     tiny = MarketFilters(tick_size=0.01, step_size=0.001, min_qty=0.001, min_notional=300.0)
     result = VectorbtBacktester(Fees(0.001, 0.001), 0.0, tiny, FixedQuote(250.0), 1000.0).run(
-        frame, "1h", SmaCross(4, 12).signals(frame))
+        frame, "1h", SmaCross(4, 12).signals(frame)
+    )
     stats = summary_stats(result)
     assert stats["trades"] == 0
     assert stats["skipped_entries"] == int(SmaCross(4, 12).signals(frame).entries[:-1].sum())

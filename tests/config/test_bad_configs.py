@@ -46,11 +46,15 @@ def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: object) 
     return int(stopped.value.code or 0)
 
 
-@pytest.mark.parametrize(("overrides", "expected"), BAD_CONFIGS,
-                         ids=[" ".join(o) for o, _ in BAD_CONFIGS])
+@pytest.mark.parametrize(
+    ("overrides", "expected"), BAD_CONFIGS, ids=[" ".join(o) for o, _ in BAD_CONFIGS]
+)
 def test_bad_config_exits_2_with_one_line_naming_the_key(
-    overrides: list[str], expected: str, monkeypatch: pytest.MonkeyPatch,
-    tmp_path: object, capsys: pytest.CaptureFixture[str],
+    overrides: list[str],
+    expected: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: object,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     code = run_cli(overrides, monkeypatch, tmp_path)
     err = capsys.readouterr().err.strip()

@@ -18,8 +18,12 @@ def test_every_group_has_options() -> None:
 def test_option_composes_validates_and_instantiates(
     group: str, option: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("BINANCE_API_KEY", "BINANCE_API_SECRET",
-                 "BINANCE_TESTNET_API_KEY", "BINANCE_TESTNET_API_SECRET"):
+    for name in (
+        "BINANCE_API_KEY",
+        "BINANCE_API_SECRET",
+        "BINANCE_TESTNET_API_KEY",
+        "BINANCE_TESTNET_API_SECRET",
+    ):
         monkeypatch.setenv(name, "not-a-real-key")
     extra = ["data.path=candles.csv"] if (group, option) == ("data", "csv") else []
     with composed(f"{group}={option}", *extra) as cfg:

@@ -21,8 +21,9 @@ def _omegaconf_cause(error: BaseException) -> OmegaConfBaseException | None:
 
 
 def _first_line(error: BaseException) -> str:
-    return next((line.strip() for line in str(error).splitlines() if line.strip()),
-                type(error).__name__)
+    return next(
+        (line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__
+    )
 
 
 def explain(error: BaseException) -> str:

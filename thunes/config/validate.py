@@ -12,8 +12,17 @@ from thunes.config.checks import ConfigValueError
 from thunes.errors import ConfigError
 
 GROUPS = (
-    "mode", "exchange", "symbol", "data", "strategy", "filters",
-    "sizing", "risk", "notifier", "tracking", "drift",
+    "mode",
+    "exchange",
+    "symbol",
+    "data",
+    "strategy",
+    "filters",
+    "sizing",
+    "risk",
+    "notifier",
+    "tracking",
+    "drift",
 )
 
 
@@ -23,10 +32,10 @@ def _reject_unknown_keys(group: str, node: DictConfig) -> None:
     if not dataclasses.is_dataclass(schema):
         return
     fields = [f.name for f in dataclasses.fields(schema)]
-    for key in node:
+    for key in map(str, node):
         if key not in fields:
             public = [name for name in fields if not name.startswith("_")]
-            close = difflib.get_close_matches(str(key), public, n=1)
+            close = difflib.get_close_matches(key, public, n=1)
             hint = f"did you mean {close[0]}? " if close else ""
             raise ConfigError(f"{group}.{key}: unknown key; {hint}allowed: {', '.join(public)}")
         if OmegaConf.is_missing(node, key):

@@ -81,7 +81,11 @@ class ExchangeCandleSource(_CandleWindow):
     """Candles from the configured venue; a network venue's are cached and resumed."""
 
     def __init__(
-        self, timeframe: str, since: str | None, until: str | None, gaps: GapPolicy,
+        self,
+        timeframe: str,
+        since: str | None,
+        until: str | None,
+        gaps: GapPolicy,
         cache_dir: str,
     ) -> None:
         super().__init__(timeframe, since, until, gaps)
@@ -91,7 +95,12 @@ class ExchangeCandleSource(_CandleWindow):
         since_ms, until_ms = _ms(self.since) or 0, _ms(self.until)
         if exchange.needs_network:
             frame = download_candles(
-                exchange, self.store, market.symbol, self.timeframe, since_ms, until_ms,
+                exchange,
+                self.store,
+                market.symbol,
+                self.timeframe,
+                since_ms,
+                until_ms,
                 progress=progress,
             )
         else:

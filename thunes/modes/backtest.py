@@ -23,8 +23,14 @@ _WARM = ("mlflow", "mlflow.tracking", "matplotlib.pyplot", "plotly.graph_objects
 
 def _git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=5, check=False, cwd=Path(__file__).parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+            cwd=Path(__file__).parent,
+        )
     except OSError:
         return "unknown"
     return out.stdout.strip() or "unknown"
@@ -36,8 +42,13 @@ def publish(plots: PlotData | None, tracker: Tracker, record: RunRecord) -> str 
     return tracker.log_run(replace(record, artifact_names=record.artifact_names + names))
 
 
-def _record(cfg: DictConfig, candles: CandleSet, metrics: dict[str, float], run_dir: Path,
-            artifacts: tuple[str, ...]) -> RunRecord:
+def _record(
+    cfg: DictConfig,
+    candles: CandleSet,
+    metrics: dict[str, float],
+    run_dir: Path,
+    artifacts: tuple[str, ...],
+) -> RunRecord:
     choices = HydraConfig.get().runtime.choices
     plain = redact(OmegaConf.to_container(cfg, resolve=True))
     return RunRecord(
@@ -73,37 +84,54 @@ def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     parts = build(cfg)
     candles = parts.data.load(parts.exchange, parts.market)
-    console.print(f"{len(candles.frame):,} {parts.market.symbol} {candles.timeframe} candles "
-                  f"from {candles.origin}; gaps ({candles.gap_policy}): {candles.gaps.describe()}")
+    console.print(
+        f"{len(candles.frame):,} {parts.market.symbol} {candles.timeframe} candles "
+        f"from {candles.origin}; gaps ({candles.gap_policy}): {candles.gaps.describe()}"
+    )
 
     from thunes.backtest.engine import VectorbtBacktester
     from thunes.reporting.tables import summary_stats, trades_table
 
-    backtester = VectorbtBacktester(parts.exchange.fees, parts.exchange.slippage,
-                                    parts.filters.for_market(parts.market), parts.sizer, cfg.cash)
-    result = backtester.run(candles.frame, candles.timeframe,
-                            parts.strategy.signals(candles.frame))
+    backtester = VectorbtBacktester(
+        parts.exchange.fees,
+        parts.exchange.slippage,
+        parts.filters.for_market(parts.market),
+        parts.sizer,
+        cfg.cash,
+    )
+    result = backtester.run(candles.frame, candles.timeframe, parts.strategy.signals(candles.frame))
     stats, trades = summary_stats(result), trades_table(result)
 
     stats.to_csv(run_dir / "stats.csv", header=True, index_label="metric")
     trades.to_csv(run_dir / "trades.csv", index=False)
-    OmegaConf.save(OmegaConf.create(redact(OmegaConf.to_container(cfg, resolve=True))),
-                   run_dir / "config.yaml")
+    OmegaConf.save(
+        OmegaConf.create(redact(OmegaConf.to_container(cfg, resolve=True))), run_dir / "config.yaml"
+    )
     files = ("stats.csv", "trades.csv", "config.yaml")
-    metrics = {k: float(v) for k, v in stats.items() if isinstance(v, (int, float))}
+    metrics = {str(k): float(v) for k, v in stats.items() if isinstance(v, (int, float))}
     pf = result.portfolio
-    plots = PlotData(
-        title=f"{parts.market.symbol} {candles.timeframe} {type(parts.strategy).__name__}",
-        close=pf.close.tz_localize("UTC"), equity=pf.value().tz_localize("UTC"),
-        drawdown=pf.drawdown().tz_localize("UTC"), trades=trades,
-    ) if cfg.mode.plots else None
-    published = sidecar.submit(publish, plots, parts.tracker,
-                               _record(cfg, candles, metrics, run_dir, files))
+    plots = (
+        PlotData(
+            title=f"{parts.market.symbol} {candles.timeframe} {type(parts.strategy).__name__}",
+            close=pf.close.tz_localize("UTC"),
+            equity=pf.value().tz_localize("UTC"),
+            drawdown=pf.drawdown().tz_localize("UTC"),
+            trades=trades,
+        )
+        if cfg.mode.plots
+        else None
+    )
+    published = sidecar.submit(
+        publish, plots, parts.tracker, _record(cfg, candles, metrics, run_dir, files)
+    )
 
     print_stats(console, plots.title if plots else "Backtest", stats)
     tracked = published.result()
     names = sorted(p.name for p in run_dir.iterdir() if p.is_file())
     print_outputs(console, run_dir, names, tracked)
-    parts.notifier.notify("Backtest done", f"total return {stats['total_return']:.2%}, "
-                          f"Sharpe {stats['sharpe']:.2f}, outputs in {run_dir}")
+    parts.notifier.notify(
+        "Backtest done",
+        f"total return {stats['total_return']:.2%}, "
+        f"Sharpe {stats['sharpe']:.2f}, outputs in {run_dir}",
+    )
     return float(stats["sharpe"])

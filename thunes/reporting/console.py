@@ -9,14 +9,22 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-_PERCENT = {"total_return", "cagr", "max_drawdown", "win_rate", "exposure",
-            "buy_and_hold_return"}
+_PERCENT = {"total_return", "cagr", "max_drawdown", "win_rate", "exposure", "buy_and_hold_return"}
 _LABELS = {
-    "total_return": "Total return", "cagr": "CAGR", "sharpe": "Sharpe", "sortino": "Sortino",
-    "calmar": "Calmar", "max_drawdown": "Max drawdown", "win_rate": "Win rate",
-    "trades": "Trades", "exposure": "Exposure", "fees_paid": "Fees paid",
-    "buy_and_hold_return": "Buy & hold return", "end_value": "End value",
-    "skipped_entries": "Skipped entries (filters)", "skipped_exits": "Skipped exits (dust)",
+    "total_return": "Total return",
+    "cagr": "CAGR",
+    "sharpe": "Sharpe",
+    "sortino": "Sortino",
+    "calmar": "Calmar",
+    "max_drawdown": "Max drawdown",
+    "win_rate": "Win rate",
+    "trades": "Trades",
+    "exposure": "Exposure",
+    "fees_paid": "Fees paid",
+    "buy_and_hold_return": "Buy & hold return",
+    "end_value": "End value",
+    "skipped_entries": "Skipped entries (filters)",
+    "skipped_exits": "Skipped exits (dust)",
 }
 
 

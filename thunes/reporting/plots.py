@@ -36,17 +36,32 @@ def write_png(data: PlotData, path: Path) -> None:
         3, 1, figsize=(14, 9), sharex=True, gridspec_kw={"height_ratios": [3, 2, 1]}
     )
     price_ax.plot(data.close.index, data.close.to_numpy(), lw=0.6, color="#444", label="close")
-    price_ax.scatter(data.trades["entry_time"], data.trades["entry_price"], marker="^", s=18,
-                     color="#1a9850", label="entry", zorder=3)
+    price_ax.scatter(
+        data.trades["entry_time"],
+        data.trades["entry_price"],
+        marker="^",
+        s=18,
+        color="#1a9850",
+        label="entry",
+        zorder=3,
+    )
     exits = data.trades[data.trades["exit_reason"] != "open"]
-    price_ax.scatter(exits["exit_time"], exits["exit_price"], marker="v", s=18,
-                     color="#d73027", label="exit", zorder=3)
+    price_ax.scatter(
+        exits["exit_time"],
+        exits["exit_price"],
+        marker="v",
+        s=18,
+        color="#d73027",
+        label="exit",
+        zorder=3,
+    )
     price_ax.set_title(data.title)
     price_ax.legend(loc="upper left")
     equity_ax.plot(data.equity.index, data.equity.to_numpy(), lw=0.9, color="#2c7bb6")
     equity_ax.set_ylabel("equity")
-    dd_ax.fill_between(data.drawdown.index, data.drawdown.to_numpy() * 100, 0, color="#d73027",
-                       alpha=0.5, lw=0)
+    dd_ax.fill_between(
+        data.drawdown.index, data.drawdown.to_numpy() * 100, 0, color="#d73027", alpha=0.5, lw=0
+    )
     dd_ax.set_ylabel("drawdown %")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -58,24 +73,60 @@ def write_html(data: PlotData, path: Path) -> None:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.55, 0.3, 0.15],
-                        vertical_spacing=0.03, subplot_titles=("price and trades", "equity",
-                                                               "drawdown"))
-    fig.add_trace(go.Scattergl(x=data.close.index, y=data.close, name="close",
-                               line={"width": 1, "color": "#444"}), row=1, col=1)
-    fig.add_trace(go.Scattergl(x=data.trades["entry_time"], y=data.trades["entry_price"],
-                               mode="markers", name="entry",
-                               marker={"symbol": "triangle-up", "color": "#1a9850", "size": 8}),
-                  row=1, col=1)
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        row_heights=[0.55, 0.3, 0.15],
+        vertical_spacing=0.03,
+        subplot_titles=("price and trades", "equity", "drawdown"),
+    )
+    fig.add_trace(
+        go.Scattergl(
+            x=data.close.index, y=data.close, name="close", line={"width": 1, "color": "#444"}
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scattergl(
+            x=data.trades["entry_time"],
+            y=data.trades["entry_price"],
+            mode="markers",
+            name="entry",
+            marker={"symbol": "triangle-up", "color": "#1a9850", "size": 8},
+        ),
+        row=1,
+        col=1,
+    )
     exits = data.trades[data.trades["exit_reason"] != "open"]
-    fig.add_trace(go.Scattergl(x=exits["exit_time"], y=exits["exit_price"], mode="markers",
-                               name="exit",
-                               marker={"symbol": "triangle-down", "color": "#d73027", "size": 8}),
-                  row=1, col=1)
-    fig.add_trace(go.Scattergl(x=data.equity.index, y=data.equity, name="equity",
-                               line={"color": "#2c7bb6"}), row=2, col=1)
-    fig.add_trace(go.Scattergl(x=data.drawdown.index, y=data.drawdown * 100, name="drawdown %",
-                               fill="tozeroy", line={"color": "#d73027"}), row=3, col=1)
+    fig.add_trace(
+        go.Scattergl(
+            x=exits["exit_time"],
+            y=exits["exit_price"],
+            mode="markers",
+            name="exit",
+            marker={"symbol": "triangle-down", "color": "#d73027", "size": 8},
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scattergl(x=data.equity.index, y=data.equity, name="equity", line={"color": "#2c7bb6"}),
+        row=2,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scattergl(
+            x=data.drawdown.index,
+            y=data.drawdown * 100,
+            name="drawdown %",
+            fill="tozeroy",
+            line={"color": "#d73027"},
+        ),
+        row=3,
+        col=1,
+    )
     fig.update_layout(title=data.title, height=900, template="plotly_white")
     fig.write_html(path, include_plotlyjs="directory")
 

@@ -8,8 +8,16 @@ import pandas as pd
 from thunes.backtest.engine import BacktestResult
 
 TRADE_COLUMNS = (
-    "entry_time", "entry_price", "exit_time", "exit_price", "size",
-    "fees", "pnl", "return", "bars_held", "exit_reason",
+    "entry_time",
+    "entry_price",
+    "exit_time",
+    "exit_price",
+    "size",
+    "fees",
+    "pnl",
+    "return",
+    "bars_held",
+    "exit_reason",
 )
 
 
@@ -54,7 +62,7 @@ def trades_table(result: BacktestResult) -> pd.DataFrame:
             "entry_price": records["entry_price"],
             "exit_time": index[records["exit_idx"]],
             "exit_price": records["exit_price"],
-            "size": records["size"],
+            "size": np.round(records["size"], 12),  # drop binary noise: 0.01244, not ...01
             "fees": records["entry_fees"] + records["exit_fees"],
             "pnl": records["pnl"],
             "return": records["return"],

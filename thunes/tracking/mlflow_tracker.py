@@ -32,7 +32,7 @@ class MlflowTracker:
         return str(client.create_experiment(self.experiment, artifact_location=location))
 
     def log_run(self, record: RunRecord) -> str | None:
-        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.entities import Metric, Param
         from mlflow.tracking import MlflowClient
 
         if self.tracking_uri.startswith("sqlite:///"):
@@ -40,14 +40,10 @@ class MlflowTracker:
                 parents=True, exist_ok=True
             )
         client = MlflowClient(tracking_uri=self.tracking_uri)
-        run = client.create_run(
-            self._experiment_id(client), run_name=record.name, tags=record.tags
-        )
+        run = client.create_run(self._experiment_id(client), run_name=record.name, tags=record.tags)
         run_id = run.info.run_id
         params = [Param(k[:250], v[:6000]) for k, v in record.params.items()]
-        metrics = [
-            Metric(k, v, 0, 0) for k, v in record.metrics.items() if math.isfinite(v)
-        ]
+        metrics = [Metric(k, v, 0, 0) for k, v in record.metrics.items() if math.isfinite(v)]
         for start in range(0, max(len(params), len(metrics)), _BATCH):
             client.log_batch(
                 run_id,
