@@ -21,9 +21,7 @@ class Exchange(Protocol):
     slippage: float
     """Assumed adverse price move on a market order, as a fraction (backtest and paper)."""
 
-    def fetch_ohlcv(
-        self, symbol: str, timeframe: str, since_ms: int, limit: int
-    ) -> list[OhlcvRow]:
+    def fetch_ohlcv(self, symbol: str, timeframe: str, since_ms: int, limit: int) -> list[OhlcvRow]:
         """Candles opening at or after `since_ms`, oldest first, at most `limit` rows."""
         ...
 
