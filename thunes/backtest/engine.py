@@ -8,7 +8,12 @@ Conventions, written down because they move results:
 - Amounts round down to the step size. An order under min notional or min quantity is
   skipped, as the venue would reject it, and counted. That applies to exits too: a position
   worth less than min notional cannot be sold (dust), exactly as on Binance.
+- Long-only, one position: an entry acts only when flat and an exit only when holding;
+  a bar that says both does nothing.
 - The index is made tz-naive (still UTC) for vectorbt: a tz-aware index is 17x slower.
+
+Signals become orders here and run through `Portfolio.from_orders`, whose kernel numba
+caches on disk; `from_signals`' kernel is recompiled in every process (3.7 s measured).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import vectorbt as vbt
+from vectorbt.portfolio.enums import SizeType
 
 from thunes.domain.market import Fees, MarketFilters
 from thunes.execution.filters import FloatArray, ceil_to, floor_to
@@ -42,6 +48,18 @@ def _next_bar(decisions: BoolArray) -> BoolArray:
     return shifted
 
 
+def _alternating(entries: BoolArray, exits: BoolArray) -> tuple[BoolArray, BoolArray]:
+    """Keep an entry only when flat and an exit only when holding, as a spot account must."""
+    kept_entries, kept_exits = np.zeros_like(entries), np.zeros_like(exits)
+    holding = False
+    for bar in np.flatnonzero(entries ^ exits):  # a bar with both is a conflict: no order
+        if entries[bar] and not holding:
+            kept_entries[bar], holding = True, True
+        elif exits[bar] and holding:
+            kept_exits[bar], holding = True, False
+    return kept_entries, kept_exits
+
+
 class VectorbtBacktester:
     """Simulates a long-only spot account with realistic fills on vectorbt."""
 
@@ -64,21 +82,21 @@ class VectorbtBacktester:
     def run(self, candles: pd.DataFrame, timeframe: str, signals: Signals) -> BacktestResult:
         index = pd.DatetimeIndex(candles.index).tz_localize(None)
         close = pd.Series(candles["close"].to_numpy(dtype="float64"), index=index, name="close")
-        entries, exits = _next_bar(signals.entries), _next_bar(signals.exits)
+        entries, exits = _alternating(_next_bar(signals.entries), _next_bar(signals.exits))
         price = self.fill_prices(candles["open"].to_numpy(dtype="float64"), entries, exits)
         min_size = np.maximum(self.filters.min_qty, self.filters.min_notional / price)
-        size, size_type = self.sizer.vectorbt_size()
+        entry_size, entry_size_type = self.sizer.vectorbt_size()
+        size = np.where(entries, entry_size, np.where(exits, -np.inf, np.nan))
+        size_type = np.where(entries, getattr(SizeType, entry_size_type), SizeType.Amount)
         # Buys round down to the step. Sells close the whole position, already on the step
         # grid: vectorbt's `size // step` would turn 9.337 into 9.336 and strand dust.
         step = self.filters.step_size
         granularity = np.where(exits, np.nan, step) if step > 0 else None
-        portfolio = vbt.Portfolio.from_signals(
+        portfolio = vbt.Portfolio.from_orders(
             close,
-            entries=entries,
-            exits=exits,
-            price=price,
             size=size,
             size_type=size_type,
+            price=price,
             size_granularity=granularity,
             min_size=min_size,
             fees=self.fees.taker,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,7 @@ from thunes.data.sources import CandleSet
 from thunes.reporting.console import print_outputs, print_stats
 from thunes.reporting.plots import PlotData, write_plots
 from thunes.reporting.sidecar import Sidecar
+from thunes.reporting.stopwatch import Stopwatch
 from thunes.tracking.base import RunRecord, Tracker
 from thunes.tracking.redact import flatten, redact
 
@@ -36,10 +38,16 @@ def _git_commit() -> str:
     return out.stdout.strip() or "unknown"
 
 
-def publish(plots: PlotData | None, tracker: Tracker, record: RunRecord) -> str | None:
+def publish(
+    plots: PlotData | None, tracker: Tracker, record: RunRecord
+) -> tuple[str | None, dict[str, float]]:
     """Render the plots, then log the run with them: the sidecar's job."""
-    names = write_plots(plots, record.artifact_dir) if plots is not None else ()
-    return tracker.log_run(replace(record, artifact_names=record.artifact_names + names))
+    watch = Stopwatch()
+    with watch.stage("plots"):
+        names = write_plots(plots, record.artifact_dir) if plots is not None else ()
+    with watch.stage("tracking"):
+        tracked = tracker.log_run(replace(record, artifact_names=record.artifact_names + names))
+    return tracked, watch.seconds
 
 
 def _record(
@@ -81,57 +89,64 @@ def run(cfg: DictConfig) -> float:
 
 def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
     console = Console()
+    watch = Stopwatch()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    parts = build(cfg)
-    candles = parts.data.load(parts.exchange, parts.market)
+    with watch.stage("data"):
+        parts = build(cfg)
+        candles = parts.data.load(parts.exchange, parts.market)
     console.print(
         f"{len(candles.frame):,} {parts.market.symbol} {candles.timeframe} candles "
         f"from {candles.origin}; gaps ({candles.gap_policy}): {candles.gaps.describe()}"
     )
-
-    from thunes.backtest.engine import VectorbtBacktester
-    from thunes.reporting.tables import summary_stats, trades_table
-
-    backtester = VectorbtBacktester(
-        parts.exchange.fees,
-        parts.exchange.slippage,
-        parts.filters.for_market(parts.market),
-        parts.sizer,
-        cfg.cash,
-    )
-    result = backtester.run(candles.frame, candles.timeframe, parts.strategy.signals(candles.frame))
-    stats, trades = summary_stats(result), trades_table(result)
-
-    stats.to_csv(run_dir / "stats.csv", header=True, index_label="metric")
-    trades.to_csv(run_dir / "trades.csv", index=False)
-    OmegaConf.save(
-        OmegaConf.create(redact(OmegaConf.to_container(cfg, resolve=True))), run_dir / "config.yaml"
-    )
-    files = ("stats.csv", "trades.csv", "config.yaml")
-    metrics = {str(k): float(v) for k, v in stats.items() if isinstance(v, (int, float))}
-    pf = result.portfolio
-    plots = (
-        PlotData(
-            title=f"{parts.market.symbol} {candles.timeframe} {type(parts.strategy).__name__}",
-            close=pf.close.tz_localize("UTC"),
-            equity=pf.value().tz_localize("UTC"),
-            drawdown=pf.drawdown().tz_localize("UTC"),
-            trades=trades,
+    with watch.stage("import_vectorbt"):
+        from thunes.backtest.engine import VectorbtBacktester
+        from thunes.reporting.tables import summary_stats, trades_table
+    with watch.stage("backtest"):
+        backtester = VectorbtBacktester(
+            parts.exchange.fees,
+            parts.exchange.slippage,
+            parts.filters.for_market(parts.market),
+            parts.sizer,
+            cfg.cash,
         )
-        if cfg.mode.plots
-        else None
+        signals = parts.strategy.signals(candles.frame)
+        result = backtester.run(candles.frame, candles.timeframe, signals)
+    with watch.stage("stats"):
+        stats, trades = summary_stats(result), trades_table(result)
+    with watch.stage("write"):
+        stats.to_csv(run_dir / "stats.csv", header=True, index_label="metric")
+        trades.to_csv(run_dir / "trades.csv", index=False)
+        plain = redact(OmegaConf.to_container(cfg, resolve=True))
+        OmegaConf.save(OmegaConf.create(plain), run_dir / "config.yaml")
+        metrics = {str(k): float(v) for k, v in stats.items() if isinstance(v, (int, float))}
+        title = f"{parts.market.symbol} {candles.timeframe} {type(parts.strategy).__name__}"
+        pf = result.portfolio
+        plots = (
+            PlotData(
+                title=title,
+                close=pf.close.tz_localize("UTC"),
+                equity=pf.value().tz_localize("UTC"),
+                drawdown=pf.drawdown().tz_localize("UTC"),
+                trades=trades,
+            )
+            if cfg.mode.plots
+            else None
+        )
+        record = _record(cfg, candles, metrics, run_dir, ("stats.csv", "trades.csv", "config.yaml"))
+    published = sidecar.submit(publish, plots, parts.tracker, record)
+    print_stats(console, title, stats)
+    with watch.stage("wait_publish"):
+        tracked, publish_seconds = published.result()
+    (run_dir / "timings.json").write_text(
+        json.dumps(
+            {**watch.seconds, **{f"sidecar_{k}": v for k, v in publish_seconds.items()}}, indent=2
+        )
     )
-    published = sidecar.submit(
-        publish, plots, parts.tracker, _record(cfg, candles, metrics, run_dir, files)
-    )
-
-    print_stats(console, plots.title if plots else "Backtest", stats)
-    tracked = published.result()
     names = sorted(p.name for p in run_dir.iterdir() if p.is_file())
     print_outputs(console, run_dir, names, tracked)
     parts.notifier.notify(
         "Backtest done",
-        f"total return {stats['total_return']:.2%}, "
-        f"Sharpe {stats['sharpe']:.2f}, outputs in {run_dir}",
+        f"total return {stats['total_return']:.2%}, Sharpe {stats['sharpe']:.2f}, "
+        f"outputs in {run_dir}",
     )
     return float(stats["sharpe"])

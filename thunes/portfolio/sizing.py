@@ -1,4 +1,4 @@
-"""How much an entry buys. Each sizer says it in vectorbt's terms (size, size_type).
+"""How much an entry buys. Each sizer says it in vectorbt's terms (size, SizeType name).
 
 All-in follows the cash / (price * (1 + fee)) convention: the fee is paid on top of the
 notional, and the amount is then rounded down to the step size.
@@ -16,7 +16,7 @@ class FixedQuote:
     amount: float
 
     def vectorbt_size(self) -> tuple[float, str]:
-        return self.amount, "value"
+        return self.amount, "Value"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ class EquityFraction:
     fraction: float
 
     def vectorbt_size(self) -> tuple[float, str]:
-        return self.fraction, "percent"
+        return self.fraction, "Percent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ class AllIn:
     """Spend all available cash per entry."""
 
     def vectorbt_size(self) -> tuple[float, str]:
-        return float("inf"), "amount"
+        return float("inf"), "Amount"
 
 
 Sizer = FixedQuote | EquityFraction | AllIn

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 HTML_NAME = "backtest.html"
@@ -26,18 +27,30 @@ class PlotData:
     trades: pd.DataFrame
 
 
+def _epoch_ms(times: pd.Series | pd.Index) -> np.ndarray:
+    """Times as float milliseconds: plotly ships numbers as compact typed arrays, not strings."""
+    return pd.DatetimeIndex(times).as_unit("ms").asi8.astype("float64")
+
+
+def _day_numbers(times: pd.Series | pd.Index) -> np.ndarray:
+    """Times as matplotlib date numbers (days since 1970), skipping its slow unit converter."""
+    return _epoch_ms(times) / 86_400_000.0
+
+
 def write_png(data: PlotData, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     fig, (price_ax, equity_ax, dd_ax) = plt.subplots(
         3, 1, figsize=(14, 9), sharex=True, gridspec_kw={"height_ratios": [3, 2, 1]}
     )
-    price_ax.plot(data.close.index, data.close.to_numpy(), lw=0.6, color="#444", label="close")
+    bars = _day_numbers(data.close.index)
+    price_ax.plot(bars, data.close.to_numpy(), lw=0.6, color="#444", label="close")
     price_ax.scatter(
-        data.trades["entry_time"],
+        _day_numbers(data.trades["entry_time"]),
         data.trades["entry_price"],
         marker="^",
         s=18,
@@ -47,7 +60,7 @@ def write_png(data: PlotData, path: Path) -> None:
     )
     exits = data.trades[data.trades["exit_reason"] != "open"]
     price_ax.scatter(
-        exits["exit_time"],
+        _day_numbers(exits["exit_time"]),
         exits["exit_price"],
         marker="v",
         s=18,
@@ -57,12 +70,12 @@ def write_png(data: PlotData, path: Path) -> None:
     )
     price_ax.set_title(data.title)
     price_ax.legend(loc="upper left")
-    equity_ax.plot(data.equity.index, data.equity.to_numpy(), lw=0.9, color="#2c7bb6")
+    equity_ax.plot(bars, data.equity.to_numpy(), lw=0.9, color="#2c7bb6")
     equity_ax.set_ylabel("equity")
-    dd_ax.fill_between(
-        data.drawdown.index, data.drawdown.to_numpy() * 100, 0, color="#d73027", alpha=0.5, lw=0
-    )
+    dd_ax.fill_between(bars, data.drawdown.to_numpy() * 100, 0, color="#d73027", alpha=0.5, lw=0)
     dd_ax.set_ylabel("drawdown %")
+    dd_ax.xaxis.set_major_locator(mdates.AutoDateLocator())
+    dd_ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(dd_ax.xaxis.get_major_locator()))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -73,6 +86,7 @@ def write_html(data: PlotData, path: Path) -> None:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    bars = _epoch_ms(data.close.index)
     fig = make_subplots(
         rows=3,
         cols=1,
@@ -83,15 +97,15 @@ def write_html(data: PlotData, path: Path) -> None:
     )
     fig.add_trace(
         go.Scattergl(
-            x=data.close.index, y=data.close, name="close", line={"width": 1, "color": "#444"}
+            x=bars, y=data.close.to_numpy(), name="close", line={"width": 1, "color": "#444"}
         ),
         row=1,
         col=1,
     )
     fig.add_trace(
         go.Scattergl(
-            x=data.trades["entry_time"],
-            y=data.trades["entry_price"],
+            x=_epoch_ms(data.trades["entry_time"]),
+            y=data.trades["entry_price"].to_numpy(),
             mode="markers",
             name="entry",
             marker={"symbol": "triangle-up", "color": "#1a9850", "size": 8},
@@ -102,8 +116,8 @@ def write_html(data: PlotData, path: Path) -> None:
     exits = data.trades[data.trades["exit_reason"] != "open"]
     fig.add_trace(
         go.Scattergl(
-            x=exits["exit_time"],
-            y=exits["exit_price"],
+            x=_epoch_ms(exits["exit_time"]),
+            y=exits["exit_price"].to_numpy(),
             mode="markers",
             name="exit",
             marker={"symbol": "triangle-down", "color": "#d73027", "size": 8},
@@ -112,14 +126,14 @@ def write_html(data: PlotData, path: Path) -> None:
         col=1,
     )
     fig.add_trace(
-        go.Scattergl(x=data.equity.index, y=data.equity, name="equity", line={"color": "#2c7bb6"}),
+        go.Scattergl(x=bars, y=data.equity.to_numpy(), name="equity", line={"color": "#2c7bb6"}),
         row=2,
         col=1,
     )
     fig.add_trace(
         go.Scattergl(
-            x=data.drawdown.index,
-            y=data.drawdown * 100,
+            x=bars,
+            y=data.drawdown.to_numpy() * 100,
             name="drawdown %",
             fill="tozeroy",
             line={"color": "#d73027"},
@@ -128,6 +142,7 @@ def write_html(data: PlotData, path: Path) -> None:
         col=1,
     )
     fig.update_layout(title=data.title, height=900, template="plotly_white")
+    fig.update_xaxes(type="date")
     fig.write_html(path, include_plotlyjs="directory")
 
 
