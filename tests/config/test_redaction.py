@@ -1,0 +1,33 @@
+"""Secrets never reach MLflow params or saved configs."""
+
+from __future__ import annotations
+
+from omegaconf import OmegaConf
+
+from tests.config.compose import composed
+from thunes.tracking.redact import REDACTED, flatten, redact
+
+
+def test_secret_like_keys_are_masked_at_any_depth() -> None:
+    plain = {
+        "exchange": {
+            "api_key_env": "BINANCE_API_KEY",
+            "secret": "s3cr3t",
+            "fees": {"taker": 0.001},
+        },
+        "notifier": {"urls": [{"token": "abc", "chat_id": 42}]},
+        "password": None,
+    }
+    flat = flatten(redact(plain))
+    assert flat["exchange.api_key_env"] == REDACTED
+    assert flat["exchange.secret"] == REDACTED
+    assert flat["exchange.fees.taker"] == "0.001"
+    assert "abc" not in str(flat) and "42" not in str(flat)
+    assert flat["password"] == "None"  # nothing to hide
+
+
+def test_binance_config_params_hold_no_secret_names_or_values() -> None:
+    with composed("exchange=binance") as cfg:
+        flat = flatten(redact(OmegaConf.to_container(cfg, resolve=True)))
+    assert flat["exchange.api_key_env"] == REDACTED
+    assert flat["exchange.secret_env"] == REDACTED
