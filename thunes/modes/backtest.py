@@ -146,7 +146,6 @@ def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
     print_outputs(console, run_dir, names, tracked)
     parts.notifier.notify(
         "Backtest done",
-        f"total return {stats['total_return']:.2%}, Sharpe {stats['sharpe']:.2f}, "
-        f"outputs in {run_dir}",
+        f"total return {stats['total_return']:.2%}, Sharpe {stats['sharpe']:.2f}",
     )
     return float(stats["sharpe"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -48,9 +49,10 @@ def print_stats(console: Console, title: str, stats: pd.Series) -> None:
 
 
 def print_outputs(console: Console, run_dir: Path, names: list[str], tracked: str | None) -> None:
-    console.print(f"[bold]Outputs[/bold] in {run_dir}/")
+    shown = Path(os.path.relpath(run_dir))  # short, and still right from where the user stands
+    console.print(f"[bold]Outputs[/bold] in {shown}/", soft_wrap=True)
     for name in names:
-        console.print(f"  {run_dir / name}")
+        console.print(f"  {shown / name}", soft_wrap=True)
     if tracked:
         console.print(f"[bold]MLflow[/bold]: {tracked}")
         console.print("  open with: mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db")

@@ -6,6 +6,7 @@ current directory, so both the store (sqlite) and the artifact location are expl
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,6 +40,7 @@ class MlflowTracker:
             Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
                 parents=True, exist_ok=True
             )
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # first-run chatter
         client = MlflowClient(tracking_uri=self.tracking_uri)
         run = client.create_run(self._experiment_id(client), run_name=record.name, tags=record.tags)
         run_id = run.info.run_id
