@@ -8,7 +8,7 @@ import pytest
 from tests.backtest.candles import wavy_candles, with_gap
 from tests.backtest.reference import reference_backtest
 from thunes.backtest.engine import VectorbtBacktester
-from thunes.data.candles import apply_gap_policy
+from thunes.data.candles import apply_gap_policy, as_columns
 from thunes.domain.market import Fees, MarketFilters
 from thunes.errors import DataError
 from thunes.portfolio.sizing import AllIn, EquityFraction, FixedQuote, Sizer
@@ -35,7 +35,7 @@ def compare(
     sizer, amount = SIZERS[sizing]
     strategy = SmaCross(fast=4, slow=12)
     result = VectorbtBacktester(Fees(fee, fee), slippage, filters, sizer, cash).run(
-        frame, "1h", strategy.signals(frame)
+        frame, "1h", strategy.signals(as_columns(frame))
     )
     trades = trades_table(result)
     expected, equity, skipped = reference_backtest(
@@ -79,7 +79,7 @@ def test_textbook_settings_match_reference() -> None:
 def test_fills_happen_at_the_next_open_never_the_deciding_bar() -> None:
     frame = wavy_candles()
     trades = compare(frame, "fixed_quote", NO_FILTERS, slippage=0.0)
-    signals = SmaCross(fast=4, slow=12).signals(frame)
+    signals = SmaCross(fast=4, slow=12).signals(as_columns(frame))
     decided = frame.index[signals.entries]
     for entry_time, price in zip(trades["entry_time"], trades["entry_price"], strict=True):
         position = frame.index.get_loc(entry_time)
@@ -91,11 +91,11 @@ def test_orders_below_min_notional_are_skipped_and_counted() -> None:
     frame = wavy_candles()
     tiny = MarketFilters(tick_size=0.01, step_size=0.001, min_qty=0.001, min_notional=300.0)
     result = VectorbtBacktester(Fees(0.001, 0.001), 0.0, tiny, FixedQuote(250.0), 1000.0).run(
-        frame, "1h", SmaCross(4, 12).signals(frame)
+        frame, "1h", SmaCross(4, 12).signals(as_columns(frame))
     )
     stats = summary_stats(result)
     assert stats["trades"] == 0
-    assert stats["skipped_entries"] == int(SmaCross(4, 12).signals(frame).entries[:-1].sum())
+    assert stats["skipped_entries"] == int(SmaCross(4, 12).signals(as_columns(frame)).entries[:-1].sum())
 
 
 @pytest.mark.parametrize("policy", ["keep", "ffill"])

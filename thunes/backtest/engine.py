@@ -9,7 +9,7 @@ Conventions, written down because they move results:
   skipped, as the venue would reject it, and counted. That applies to exits too: a position
   worth less than min notional cannot be sold (dust), exactly as on Binance.
 - Long-only, one position: an entry acts only when flat and an exit only when holding;
-  a bar that says both does nothing.
+  a bar that says both does nothing (`thunes/strategy/gate.py`, shared with replay).
 - The index is made tz-naive (still UTC) for vectorbt: a tz-aware index is 17x slower.
 
 Signals become orders here and run through `Portfolio.from_orders`, whose kernel numba
@@ -29,6 +29,7 @@ from thunes.domain.market import Fees, MarketFilters
 from thunes.execution.filters import FloatArray, ceil_to, floor_to
 from thunes.portfolio.sizing import Sizer
 from thunes.strategy.base import BoolArray, Signals
+from thunes.strategy.gate import Action, PositionGate
 
 
 @dataclass(frozen=True)
@@ -49,14 +50,13 @@ def _next_bar(decisions: BoolArray) -> BoolArray:
 
 
 def _alternating(entries: BoolArray, exits: BoolArray) -> tuple[BoolArray, BoolArray]:
-    """Keep an entry only when flat and an exit only when holding, as a spot account must."""
+    """The decisions that act, as the event-driven engine decides them (`PositionGate`)."""
     kept_entries, kept_exits = np.zeros_like(entries), np.zeros_like(exits)
-    holding = False
-    for bar in np.flatnonzero(entries ^ exits):  # a bar with both is a conflict: no order
-        if entries[bar] and not holding:
-            kept_entries[bar], holding = True, True
-        elif exits[bar] and holding:
-            kept_exits[bar], holding = True, False
+    gate = PositionGate()
+    for bar in np.flatnonzero(entries | exits):
+        action = gate.step(bool(entries[bar]), bool(exits[bar]))
+        kept_entries[bar] = action is Action.ENTER
+        kept_exits[bar] = action is Action.EXIT
     return kept_entries, kept_exits
 
 
@@ -112,6 +112,6 @@ class VectorbtBacktester:
             portfolio=portfolio,
             entries=entries,
             exits=exits,
-            skipped_entries=int((entries & ~holding_before & ~filled).sum()),
+            skipped_entries=int((entries & ~filled).sum()),
             skipped_exits=int((exits & holding_before & ~filled).sum()),
         )

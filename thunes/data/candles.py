@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from thunes.data.timeframes import timeframe_ms
@@ -240,3 +241,8 @@ def fingerprint(frame: pd.DataFrame) -> str:
     digest.update(_ms(pd.DatetimeIndex(frame.index)).tobytes())
     digest.update(np.ascontiguousarray(frame[list(OHLCV_COLUMNS)].to_numpy("float64")).tobytes())
     return digest.hexdigest()[:16]
+
+
+def as_columns(frame: pd.DataFrame) -> dict[str, npt.NDArray[np.float64]]:
+    """The OHLCV columns as float64 numpy arrays: what a strategy's rules read."""
+    return {name: frame[name].to_numpy(dtype="float64") for name in OHLCV_COLUMNS}

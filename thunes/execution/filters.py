@@ -16,7 +16,7 @@ _UNFILTERED = MarketFilters(tick_size=0.0, step_size=0.0, min_qty=0.0, min_notio
 _EPS = 1e-9  # absorbs binary noise such as 0.3 / 0.1 = 2.9999999999999996
 
 
-def floor_to(values: FloatArray, step: float) -> FloatArray:
+def floor_to[V: (FloatArray, float)](values: V, step: float) -> V:
     """Round down to a multiple of `step`; a step of 0 leaves values unchanged."""
     if step <= 0:
         return values
@@ -24,7 +24,7 @@ def floor_to(values: FloatArray, step: float) -> FloatArray:
     return np.round(np.floor(values / step + _EPS) * step, decimals)
 
 
-def ceil_to(values: FloatArray, step: float) -> FloatArray:
+def ceil_to[V: (FloatArray, float)](values: V, step: float) -> V:
     """Round up to a multiple of `step`; a step of 0 leaves values unchanged."""
     if step <= 0:
         return values

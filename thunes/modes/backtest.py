@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from thunes.components import build
+from thunes.data.candles import as_columns
 from thunes.data.sources import CandleSet
 from thunes.reporting.console import print_outputs, print_stats
 from thunes.reporting.plots import PlotData, write_plots
@@ -109,7 +110,7 @@ def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
             parts.sizer,
             cfg.cash,
         )
-        signals = parts.strategy.signals(candles.frame)
+        signals = parts.strategy.signals(as_columns(candles.frame))
         result = backtester.run(candles.frame, candles.timeframe, signals)
     with watch.stage("stats"):
         stats, trades = summary_stats(result), trades_table(result)

@@ -1,4 +1,6 @@
-"""How much an entry buys. Each sizer says it in vectorbt's terms (size, SizeType name).
+"""How much an entry buys: in vectorbt's terms (size, SizeType name) for the vectorized
+engine, and as `buy_amount` (before step rounding) for the event-driven broker. The two
+agree by construction of vectorbt's rules and by the replay parity test.
 
 All-in follows the cash / (price * (1 + fee)) convention: the fee is paid on top of the
 notional, and the amount is then rounded down to the step size.
@@ -18,6 +20,10 @@ class FixedQuote:
     def vectorbt_size(self) -> tuple[float, str]:
         return self.amount, "Value"
 
+    def buy_amount(self, cash: float, price: float, fee: float) -> float:
+        wanted = self.amount / price
+        return wanted if wanted * price * (1 + fee) <= cash else cash / (1 + fee) / price
+
 
 @dataclass(frozen=True, slots=True)
 class EquityFraction:
@@ -32,6 +38,9 @@ class EquityFraction:
     def vectorbt_size(self) -> tuple[float, str]:
         return self.fraction, "Percent"
 
+    def buy_amount(self, cash: float, price: float, fee: float) -> float:
+        return self.fraction * cash / (1 + fee) / price
+
 
 @dataclass(frozen=True, slots=True)
 class AllIn:
@@ -39,6 +48,9 @@ class AllIn:
 
     def vectorbt_size(self) -> tuple[float, str]:
         return float("inf"), "Amount"
+
+    def buy_amount(self, cash: float, price: float, fee: float) -> float:
+        return cash / (1 + fee) / price
 
 
 Sizer = FixedQuote | EquityFraction | AllIn

@@ -5,6 +5,9 @@ and the ones before it, whether to enter or exit at the bar's close. The vectori
 backtest calls it on the whole history at once; the event-driven engine calls it on the
 rolling window a live bot would hold (`warmup` bars) and reads the last decision. Either
 way the order is filled at the next bar's open, never inside the bar that decided it.
+
+Candles arrive as columns of numpy arrays (open, high, low, close, volume): the event
+engine hands over views of its rolling window without building a DataFrame per bar.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from collections.abc import Mapping
+
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 BoolArray = npt.NDArray[np.bool_]
+Columns = Mapping[str, npt.NDArray[np.float64]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,5 +41,5 @@ class Strategy(ABC):
         """How many closed bars the rules need to decide at the newest one."""
 
     @abstractmethod
-    def signals(self, candles: pd.DataFrame) -> Signals:
+    def signals(self, candles: Columns) -> Signals:
         """Decisions for every bar of `candles` (columns open, high, low, close, volume)."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
-from thunes.strategy.base import Signals, Strategy
+from thunes.strategy.base import Columns, Signals, Strategy
 from thunes.strategy.indicators import crossed_above, crossed_below, sma
 
 
@@ -19,7 +17,7 @@ class SmaCross(Strategy):
     def warmup(self) -> int:
         return self.slow + 1  # a cross compares the newest bar with the one before it
 
-    def signals(self, candles: pd.DataFrame) -> Signals:
-        close = candles["close"].to_numpy(dtype="float64")
+    def signals(self, candles: Columns) -> Signals:
+        close = candles["close"]
         fast, slow = sma(close, self.fast), sma(close, self.slow)
         return Signals(entries=crossed_above(fast, slow), exits=crossed_below(fast, slow))
