@@ -9,8 +9,8 @@ from thunes.errors import NotBuiltError
 
 _LATER = {
     "sweep": "the Optuna sweep arrives with issue 4; today use `thunes -m strategy.fast=5,10`",
-    "paper": "paper trading needs the event-driven engine (issue 3 builds it)",
-    "live": "live trading needs the event-driven engine and the live broker",
+    "paper": "paper trading needs a live feed and broker for the event-driven engine",
+    "live": "live trading needs a live feed and the ccxt broker for the event engine",
 }
 
 
@@ -22,6 +22,10 @@ def run(cfg: DictConfig) -> float | None:
         from thunes.modes import backtest
 
         return backtest.run(cfg)
+    if mode == "replay":
+        from thunes.modes import replay
+
+        return replay.run(cfg)
     if mode == "download":
         from thunes.modes import download
 

@@ -31,6 +31,7 @@ class Components:
     notifier: Notifier
     tracker: Tracker
     drift: NoDriftMonitor
+    cash: float
 
 
 def build(cfg: DictConfig) -> Components:
@@ -50,4 +51,5 @@ def build(cfg: DictConfig) -> Components:
         notifier=make("notifier"),  # type: ignore[arg-type]
         tracker=make("tracking"),  # type: ignore[arg-type]
         drift=make("drift"),  # type: ignore[arg-type]
+        cash=float(cfg.cash),
     )

@@ -22,19 +22,22 @@ FEES = Fees(0.001, 0.001)
 
 def sim_candles(bars: int) -> pd.DataFrame:
     frame = SimExchange(seed=11, fees=FEES, slippage=0.0).candles(
-        "BTC/USDT", "1h", 1_577_836_800_000)  # from 2020-01-01
+        "BTC/USDT", "1h", 1_577_836_800_000
+    )  # from 2020-01-01
     return frame.iloc[:bars]
 
 
-def assert_same_orders(frame: pd.DataFrame, sizer: Sizer, filters: MarketFilters,
-                       strategy: SmaCross) -> int:
+def assert_same_orders(
+    frame: pd.DataFrame, sizer: Sizer, filters: MarketFilters, strategy: SmaCross
+) -> int:
     args = (FEES, 0.0005, filters, sizer, 1000.0)
     backtest = VectorbtBacktester(*args).run(frame, "1h", strategy.signals(as_columns(frame)))
     replay = ReplayEngine(strategy, SimBroker(*args)).run(frame)
     orders = backtest.portfolio.orders.values
     assert [f.bar for f in replay.fills] == orders["idx"].tolist()
-    assert [f.side.value for f in replay.fills] == ["buy" if s == 0 else "sell"
-                                                    for s in orders["side"]]
+    assert [f.side.value for f in replay.fills] == [
+        "buy" if s == 0 else "sell" for s in orders["side"]
+    ]
     np.testing.assert_allclose([f.amount for f in replay.fills], orders["size"], rtol=1e-12)
     np.testing.assert_allclose([f.price for f in replay.fills], orders["price"], rtol=1e-12)
     np.testing.assert_allclose([f.fee for f in replay.fills], orders["fees"], rtol=1e-9)
@@ -43,8 +46,11 @@ def assert_same_orders(frame: pd.DataFrame, sizer: Sizer, filters: MarketFilters
     return len(replay.fills)
 
 
-@pytest.mark.parametrize("sizer", [FixedQuote(100.0), AllIn(), EquityFraction(0.4)],
-                         ids=["fixed_quote", "all_in", "equity_fraction"])
+@pytest.mark.parametrize(
+    "sizer",
+    [FixedQuote(100.0), AllIn(), EquityFraction(0.4)],
+    ids=["fixed_quote", "all_in", "equity_fraction"],
+)
 def test_replay_equals_backtest_on_sim_data(sizer: Sizer) -> None:
     assert assert_same_orders(sim_candles(6_000), sizer, BTC, SmaCross(10, 50)) > 50
 

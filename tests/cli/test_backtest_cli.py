@@ -127,3 +127,25 @@ def test_textbook_preset_runs_all_in_without_filters_or_slippage(
     assert saved["exchange"]["fees"]["taker"] == 0.002
     assert saved["sizing"]["_target_"].endswith("AllIn")
     assert saved["filters"]["_target_"].endswith("NoFilters")
+
+
+def test_replay_mode_writes_the_backtests_trades_and_orders(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    csv = write_csv(with_gap(wavy_candles(bars=500), 200, 9), tmp_path / "c.csv")
+    common = [
+        "data=csv",
+        f"data.path={csv}",
+        "data.gaps=keep",
+        "tracking=none",
+        "mode.plots=false",
+        "strategy.fast=4",
+        "strategy.slow=12",
+    ]
+    assert run_thunes(["mode=backtest", *common], monkeypatch, tmp_path) == 0
+    assert run_thunes(["mode=replay", *common], monkeypatch, tmp_path) == 0
+    backtest, replay = only_run_dir(tmp_path, "backtest"), only_run_dir(tmp_path, "replay")
+    for name in ("trades.csv", "orders.csv"):
+        expected = pd.read_csv(backtest / name)
+        assert len(expected) > 5
+        pd.testing.assert_frame_equal(pd.read_csv(replay / name), expected, rtol=1e-9)

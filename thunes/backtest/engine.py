@@ -26,6 +26,7 @@ import vectorbt as vbt
 from vectorbt.portfolio.enums import SizeType
 
 from thunes.domain.market import Fees, MarketFilters
+from thunes.domain.orders import Fill, Side, SkippedOrder
 from thunes.execution.filters import FloatArray, ceil_to, floor_to
 from thunes.portfolio.sizing import Sizer
 from thunes.strategy.base import BoolArray, Signals
@@ -34,13 +35,39 @@ from thunes.strategy.gate import Action, PositionGate
 
 @dataclass(frozen=True)
 class BacktestResult:
-    """Everything a report, a plot or a tracker needs from one run."""
+    """Everything a report, a plot or a tracker needs from one run, whichever engine ran it."""
 
     portfolio: vbt.Portfolio
-    entries: BoolArray
-    exits: BoolArray
-    skipped_entries: int
-    skipped_exits: int
+    skipped: list[SkippedOrder]
+
+    @property
+    def skipped_entries(self) -> int:
+        return sum(order.side is Side.BUY for order in self.skipped)
+
+    @property
+    def skipped_exits(self) -> int:
+        return sum(order.side is Side.SELL for order in self.skipped)
+
+
+def portfolio_from_fills(
+    candles: pd.DataFrame, timeframe: str, fills: list[Fill], fee: float, cash: float
+) -> vbt.Portfolio:
+    """The event engine's fills as a vectorbt portfolio, for the same stats, trades and plots."""
+    index = pd.DatetimeIndex(candles.index).tz_localize(None)
+    close = pd.Series(candles["close"].to_numpy(dtype="float64"), index=index, name="close")
+    size, price = np.full(len(index), np.nan), np.full(len(index), np.nan)
+    for fill in fills:
+        size[fill.bar] = fill.amount if fill.side is Side.BUY else -fill.amount
+        price[fill.bar] = fill.price
+    return vbt.Portfolio.from_orders(
+        close,
+        size=size,
+        price=price,
+        fees=fee,
+        init_cash=cash,
+        direction="longonly",
+        freq=pd.Timedelta(timeframe),
+    )
 
 
 def _next_bar(decisions: BoolArray) -> BoolArray:
@@ -108,10 +135,11 @@ class VectorbtBacktester:
         filled[portfolio.orders.values["idx"]] = True
         holding_before = np.zeros(len(index), dtype=bool)
         holding_before[1:] = portfolio.assets().to_numpy()[:-1] > 0
-        return BacktestResult(
-            portfolio=portfolio,
-            entries=entries,
-            exits=exits,
-            skipped_entries=int((entries & ~filled).sum()),
-            skipped_exits=int((exits & holding_before & ~filled).sum()),
-        )
+        skipped = [
+            SkippedOrder(int(bar), Side.BUY, float(price[bar]), float("nan"), "below minimum")
+            for bar in np.flatnonzero(entries & ~filled)
+        ] + [
+            SkippedOrder(int(bar), Side.SELL, float(price[bar]), float("nan"), "dust")
+            for bar in np.flatnonzero(exits & holding_before & ~filled)
+        ]
+        return BacktestResult(portfolio, sorted(skipped, key=lambda order: order.bar))

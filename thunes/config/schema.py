@@ -18,7 +18,7 @@ from omegaconf import MISSING
 from thunes.config import checks
 from thunes.data.timeframes import KNOWN_TIMEFRAMES
 
-MODES = ("backtest", "sweep", "paper", "live", "download")
+MODES = ("backtest", "replay", "sweep", "paper", "live", "download")
 GAP_POLICIES = ("fail", "keep", "ffill")
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,12}/[A-Z0-9]{2,12}$")
 

@@ -74,3 +74,36 @@ def trades_table(result: BacktestResult) -> pd.DataFrame:
         columns=list(TRADE_COLUMNS),
     )
     return table
+
+
+ORDER_COLUMNS = ("time", "side", "price", "amount", "fee", "status", "reason")
+
+
+def orders_table(result: BacktestResult) -> pd.DataFrame:
+    """Every order: the filled ones, and the skipped ones with why they never left."""
+    index = pd.DatetimeIndex(result.portfolio.wrapper.index).tz_localize("UTC")
+    records = result.portfolio.orders.values
+    filled = pd.DataFrame(
+        {
+            "time": index[records["idx"]],
+            "side": np.where(records["side"] == 0, "buy", "sell"),
+            "price": records["price"],
+            "amount": np.round(records["size"], 12),
+            "fee": records["fees"],
+            "status": "filled",
+            "reason": "",
+        }
+    )
+    skipped = pd.DataFrame(
+        {
+            "time": index[[order.bar for order in result.skipped]],
+            "side": [order.side.value for order in result.skipped],
+            "price": [order.price for order in result.skipped],
+            "amount": [order.amount for order in result.skipped],
+            "fee": 0.0,
+            "status": "skipped",
+            "reason": [order.reason for order in result.skipped],
+        }
+    )
+    table = pd.concat([filled, skipped], ignore_index=True) if len(skipped) else filled
+    return table.sort_values("time", kind="stable", ignore_index=True)[list(ORDER_COLUMNS)]

@@ -1,0 +1,154 @@
+"""What backtest and replay share: data in; stats, trades, orders, plots, config and the
+MLflow run out. Only the engine that turns candles into fills differs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+
+from thunes.components import build
+from thunes.data.sources import CandleSet
+from thunes.reporting.console import print_outputs, print_stats
+from thunes.reporting.plots import PlotData, write_plots
+from thunes.reporting.sidecar import Sidecar
+from thunes.reporting.stopwatch import Stopwatch
+from thunes.tracking.base import RunRecord, Tracker
+from thunes.tracking.redact import flatten, redact
+
+if TYPE_CHECKING:
+    from thunes.backtest.engine import BacktestResult
+    from thunes.components import Components
+
+_WARM = ("mlflow", "mlflow.tracking", "matplotlib.pyplot", "plotly.graph_objects")
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+            cwd=Path(__file__).parent,
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def publish(
+    plots: PlotData | None, tracker: Tracker, record: RunRecord
+) -> tuple[str | None, dict[str, float]]:
+    """Render the plots, then log the run with them: the sidecar's job."""
+    watch = Stopwatch()
+    with watch.stage("plots"):
+        names = write_plots(plots, record.artifact_dir) if plots is not None else ()
+    with watch.stage("tracking"):
+        tracked = tracker.log_run(replace(record, artifact_names=record.artifact_names + names))
+    return tracked, watch.seconds
+
+
+def _record(
+    cfg: DictConfig,
+    candles: CandleSet,
+    metrics: dict[str, float],
+    run_dir: Path,
+    artifacts: tuple[str, ...],
+) -> RunRecord:
+    choices = HydraConfig.get().runtime.choices
+    plain = redact(OmegaConf.to_container(cfg, resolve=True))
+    return RunRecord(
+        name=f"{cfg.mode.name}-{choices.get('strategy')}-{cfg.symbol.symbol}-{candles.timeframe}",
+        params=flatten(plain),
+        metrics=metrics,
+        tags={
+            "mode": cfg.mode.name,
+            "strategy": str(choices.get("strategy")),
+            "symbol": cfg.symbol.symbol,
+            "timeframe": candles.timeframe,
+            "data_fingerprint": candles.fingerprint,
+            "data_origin": candles.origin,
+            "data_gaps": candles.gaps.describe(),
+            "git_commit": _git_commit(),
+        },
+        artifact_dir=run_dir,
+        artifact_names=artifacts,
+    )
+
+
+Engine = Callable[["Components", CandleSet], "BacktestResult"]
+
+
+def run(cfg: DictConfig, engine: Engine) -> float:
+    """Simulate, write every output, track the run; return the Sharpe ratio."""
+    sidecar = Sidecar(_WARM)  # before anything heavy: it warms up on the other core
+    try:
+        return _run(cfg, engine, sidecar)
+    finally:
+        sidecar.close()
+
+
+def _run(cfg: DictConfig, engine: Engine, sidecar: Sidecar) -> float:
+    console = Console()
+    watch = Stopwatch()
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    with watch.stage("data"):
+        parts = build(cfg)
+        candles = parts.data.load(parts.exchange, parts.market)
+    console.print(
+        f"{len(candles.frame):,} {parts.market.symbol} {candles.timeframe} candles "
+        f"from {candles.origin}; gaps ({candles.gap_policy}): {candles.gaps.describe()}"
+    )
+    with watch.stage("import_vectorbt"):
+        from thunes.reporting.tables import orders_table, summary_stats, trades_table
+    with watch.stage("simulate"):
+        result = engine(parts, candles)
+    with watch.stage("stats"):
+        stats, trades = summary_stats(result), trades_table(result)
+    with watch.stage("write"):
+        stats.to_csv(run_dir / "stats.csv", header=True, index_label="metric")
+        trades.to_csv(run_dir / "trades.csv", index=False)
+        orders_table(result).to_csv(run_dir / "orders.csv", index=False)
+        plain = redact(OmegaConf.to_container(cfg, resolve=True))
+        OmegaConf.save(OmegaConf.create(plain), run_dir / "config.yaml")
+        metrics = {str(k): float(v) for k, v in stats.items() if isinstance(v, (int, float))}
+        title = f"{parts.market.symbol} {candles.timeframe} {type(parts.strategy).__name__}"
+        pf = result.portfolio
+        plots = (
+            PlotData(
+                title=title,
+                close=pf.close.tz_localize("UTC"),
+                equity=pf.value().tz_localize("UTC"),
+                drawdown=pf.drawdown().tz_localize("UTC"),
+                trades=trades,
+            )
+            if cfg.mode.plots
+            else None
+        )
+        outputs = ("stats.csv", "trades.csv", "orders.csv", "config.yaml")
+        record = _record(cfg, candles, metrics, run_dir, outputs)
+    published = sidecar.submit(publish, plots, parts.tracker, record)
+    print_stats(console, title, stats)
+    with watch.stage("wait_publish"):
+        tracked, publish_seconds = published.result()
+    (run_dir / "timings.json").write_text(
+        json.dumps(
+            {**watch.seconds, **{f"sidecar_{k}": v for k, v in publish_seconds.items()}}, indent=2
+        )
+    )
+    names = sorted(p.name for p in run_dir.iterdir() if p.is_file())
+    print_outputs(console, run_dir, names, tracked)
+    parts.notifier.notify(
+        f"{cfg.mode.name} done",
+        f"total return {stats['total_return']:.2%}, Sharpe {stats['sharpe']:.2f}",
+    )
+    return float(stats["sharpe"])
