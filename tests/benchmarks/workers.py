@@ -98,6 +98,7 @@ class ThunesPath:
 
     def __init__(self) -> None:
         from thunes.backtest.engine import VectorbtBacktester
+        from thunes.data.candles import as_columns
         from thunes.domain.market import Fees, MarketFilters
         from thunes.portfolio.sizing import FixedQuote
         from thunes.reporting.tables import summary_stats, trades_table
@@ -108,12 +109,13 @@ class ThunesPath:
         self.backtester = VectorbtBacktester(
             Fees(FEES, FEES), SLIPPAGE, btc, FixedQuote(QUOTE_PER_ENTRY), CASH
         )
+        self.as_columns = as_columns
         self.summary_stats, self.trades_table = summary_stats, trades_table
 
     def __call__(self, candles: pd.DataFrame) -> tuple[dict[str, float], int]:
         """Seconds per stage (and 'total'), and the number of trades."""
         t0 = time.perf_counter()
-        signals = self.strategy.signals(candles)
+        signals = self.strategy.signals(self.as_columns(candles))  # as mode=backtest does
         t1 = time.perf_counter()
         result = self.backtester.run(candles, "1h", signals)
         t2 = time.perf_counter()
