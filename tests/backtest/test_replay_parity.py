@@ -10,10 +10,11 @@ from tests.backtest.candles import wavy_candles, with_gap
 from thunes.backtest.engine import VectorbtBacktester
 from thunes.data.candles import as_columns
 from thunes.domain.market import Fees, MarketFilters
-from thunes.engine.replay import ReplayEngine
+from thunes.engine.replay import EventEngine
 from thunes.engine.sim_broker import SimBroker
 from thunes.exchange.sim import SimExchange
 from thunes.portfolio.sizing import AllIn, EquityFraction, FixedQuote, Sizer
+from thunes.strategy.signal_runner import SignalRunner
 from thunes.strategy.sma_cross import SmaCross
 
 BTC = MarketFilters(tick_size=0.01, step_size=0.00001, min_qty=0.00001, min_notional=5.0)
@@ -32,7 +33,7 @@ def assert_same_orders(
 ) -> int:
     args = (FEES, 0.0005, filters, sizer, 1000.0)
     backtest = VectorbtBacktester(*args).run(frame, "1h", strategy.signals(as_columns(frame)))
-    replay = ReplayEngine(strategy, SimBroker(*args)).run(frame)
+    replay = EventEngine(SignalRunner(strategy), SimBroker(*args)).run(frame)
     orders = backtest.portfolio.orders.values
     assert [f.bar for f in replay.fills] == orders["idx"].tolist()
     assert [f.side.value for f in replay.fills] == [
@@ -79,7 +80,7 @@ def test_past_decisions_do_not_change_when_the_future_does() -> None:
     assert np.array_equal(before.entries[:cut], after.entries[:cut])
     assert np.array_equal(before.exits[:cut], after.exits[:cut])
     args = (FEES, 0.0005, BTC, FixedQuote(100.0), 1000.0)
-    replay_before = ReplayEngine(strategy, SimBroker(*args)).run(frame).fills
-    replay_after = ReplayEngine(strategy, SimBroker(*args)).run(future).fills
+    replay_before = EventEngine(SignalRunner(strategy), SimBroker(*args)).run(frame).fills
+    replay_after = EventEngine(SignalRunner(strategy), SimBroker(*args)).run(future).fills
     assert [f for f in replay_before if f.bar <= cut] == [f for f in replay_after if f.bar <= cut]
     assert not np.array_equal(before.entries, after.entries)  # the future did change

@@ -8,6 +8,9 @@ write; (2) `thunes mode=backtest` as a warm whole process against a bare vectorb
 (3) a cold first-ever run; (4) where the warm run's time goes; (5) time and peak memory at
 10k, 100k and 1M bars. Goals are reported as met or missed, never asserted. Everything lands
 in bench-results/latest.json, and a rich table is printed.
+
+Other processes on the machine skew every number here, so the bench waits (a bounded time)
+for the machine to be idle, and records how much CPU others used during each measurement.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ import importlib.metadata
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,10 +44,13 @@ GOAL_E2E = 1.1  # `thunes mode=backtest` process / bare vectorbt script process
 FREQTRADE_SECONDS = 6.85  # freqtrade's backtest of the same strategy, measured by others
 FREQTRADE_NOTE = "measured by others on this machine; NOT measured in this run"
 INPROCESS_BARS = 44_000
-MAIN_STAGES = ("data", "import_vectorbt", "backtest", "stats", "write", "wait_publish")
-SIDECAR_STAGES = ("sidecar_plots", "sidecar_tracking")
-OTHER = "other: interpreter start + Hydra compose + exit"
+OTHER = "other (interpreter start, Hydra compose, exit)"
 PACKAGES = ("vectorbt", "numba", "numpy", "pandas", "hydra-core", "mlflow")
+IDLE_BUSY = 0.15  # the machine counts as idle below this fraction of all CPUs busy
+NOISY_CORES = 0.25  # others using more than this many cores during a measurement: flagged
+SHUTDOWN_PROBE = "import vectorbt, thunes.backtest.engine, thunes.reporting.tables"
+
+Json = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -55,13 +63,15 @@ class Plan:
     e2e_repeats: int
     bare_warmup: int
     bare_repeats: int
-    startup_repeats: int
+    reference_repeats: int  # python start-up, Hydra compose, interpreter shutdown
+    shutdown_probe: bool
     cold: bool
     scaling: tuple[tuple[int, int], ...]  # (bars, repeats)
+    idle_wait_seconds: float  # the total time the bench may wait for an idle machine
 
 
-FULL = Plan(3, 7, 1, 3, 1, 3, 5, True, ((10_000, 7), (100_000, 5), (1_000_000, 3)))
-QUICK = Plan(2, 5, 1, 1, 0, 1, 3, False, ((10_000, 3), (100_000, 3), (1_000_000, 1)))
+FULL = Plan(3, 7, 1, 3, 1, 3, 3, True, True, ((10_000, 7), (100_000, 5), (1_000_000, 3)), 90)
+QUICK = Plan(2, 5, 1, 1, 0, 1, 1, False, False, ((10_000, 3), (100_000, 3), (1_000_000, 1)), 0)
 
 
 @dataclass(frozen=True)
@@ -80,9 +90,7 @@ class BenchError(RuntimeError):
 
 
 # -- processes -------------------------------------------------------------------------------
-def run_process(
-    cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 600.0
-) -> ProcessRun:
+def run_process(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 600) -> ProcessRun:
     """Run `cmd` to completion; wall time from spawn to reap, peak RSS from wait4."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
@@ -110,7 +118,7 @@ def run_process(
     return run
 
 
-def marker_json(stdout: str) -> dict[str, Any]:
+def marker_json(stdout: str) -> Json:
     """The `BENCH_JSON {...}` line a worker or the bare script printed."""
     for line in reversed(stdout.splitlines()):
         if line.startswith(MARKER):
@@ -118,37 +126,42 @@ def marker_json(stdout: str) -> dict[str, Any]:
     raise BenchError(f"no {MARKER.strip()} line in:\n{stdout[-2000:]}")
 
 
-def worker(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+def worker(args: list[str], env: dict[str, str]) -> Json:
     """Run `python -m tests.benchmarks.workers ARGS` from the repo root; its JSON result."""
     cmd = [sys.executable, "-m", "tests.benchmarks.workers", *args]
     return marker_json(run_process(cmd, REPO, env).stdout)
 
 
-def thunes_command() -> list[str]:
+def thunes_command(*args: str) -> list[str]:
     script = Path(sys.executable).with_name("thunes")
     base = [str(script)] if script.exists() else [sys.executable, "-m", "thunes"]
-    return [*base, "mode=backtest"]
+    return [*base, "mode=backtest", *args]
 
 
-def run_thunes(cwd: Path, env: dict[str, str]) -> dict[str, Any]:
+def run_thunes(cwd: Path, env: dict[str, str]) -> Json:
     """One `thunes mode=backtest` process: wall seconds, peak RSS and its timings.json."""
-    before = set(cwd.glob("experiments/backtest/*/*/timings.json"))
+    before = set(cwd.glob("experiments/*/*/*/timings.json"))
     run = run_process(thunes_command(), cwd, env)
-    new = sorted(set(cwd.glob("experiments/backtest/*/*/timings.json")) - before)
+    new = sorted(set(cwd.glob("experiments/*/*/*/timings.json")) - before)
     if len(new) != 1:
         raise BenchError(f"expected one new timings.json under {cwd}, found {len(new)}")
     timings = json.loads(new[0].read_text())
     return {"seconds": run.seconds, "peak_rss_mb": run.peak_rss_mb, "timings": timings}
 
 
-def run_bare(cwd: Path, data: Path, env: dict[str, str]) -> dict[str, Any]:
+def run_bare(cwd: Path, data: Path, env: dict[str, str]) -> Json:
     """One bare vectorbt script process: wall seconds, peak RSS, its own stage times."""
     script = Path(__file__).with_name("bare_vectorbt.py")
     run = run_process([sys.executable, str(script), str(data)], cwd, env)
     return {"seconds": run.seconds, "peak_rss_mb": run.peak_rss_mb, **marker_json(run.stdout)}
 
 
-def repeat(fn: Any, warmup: int, repeats: int) -> dict[str, Any]:
+def run_plain(cmd: list[str], cwd: Path, env: dict[str, str]) -> Json:
+    run = run_process(cmd, cwd, env)
+    return {"seconds": run.seconds, "peak_rss_mb": run.peak_rss_mb}
+
+
+def repeat(fn: Callable[[], Json], warmup: int, repeats: int) -> Json:
     """Call `fn` warmup times, discard, then `repeats` times; the median run and all of them."""
     warm = [fn() for _ in range(warmup)]
     runs = [fn() for _ in range(repeats)]
@@ -162,28 +175,87 @@ def repeat(fn: Any, warmup: int, repeats: int) -> dict[str, Any]:
 
 
 # -- the machine -------------------------------------------------------------------------------
-def cpu_busy(seconds: float = 1.0) -> float | None:
-    """Fraction of all CPUs busy over `seconds`, from /proc/stat (None without /proc)."""
-
-    def sample() -> tuple[int, int]:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-        idle = fields[3] + fields[4]  # idle + iowait
-        return sum(fields) - idle, sum(fields)
-
+def machine_busy_seconds() -> float | None:
+    """CPU seconds all processes have used since boot, from /proc/stat (None without it)."""
     try:
-        busy0, total0 = sample()
-        time.sleep(seconds)
-        busy1, total1 = sample()
-    except (OSError, ValueError, IndexError):
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:8]]
+    except (OSError, ValueError):
         return None
-    return (busy1 - busy0) / max(1, total1 - total0)
+    busy = sum(fields) - fields[3] - fields[4]  # all but idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
-def machine_load() -> dict[str, Any]:
-    return {"loadavg_1_5_15": list(os.getloadavg()), "cpu_busy_1s": cpu_busy()}
+def own_cpu_seconds() -> float:
+    """CPU seconds this bench and every process it has reaped have used."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
 
 
-def meta() -> dict[str, Any]:
+class CpuMeter:
+    """How much CPU processes other than this bench used over a span: its interference."""
+
+    def __init__(self) -> None:
+        self.wall, self.busy, self.own = (
+            time.perf_counter(),
+            machine_busy_seconds(),
+            own_cpu_seconds(),
+        )
+
+    def stop(self) -> Json:
+        wall = time.perf_counter() - self.wall
+        busy, own = machine_busy_seconds(), own_cpu_seconds() - self.own
+        if busy is None or self.busy is None:
+            return {"wall_seconds": wall, "own_cpu_seconds": own, "foreign_cores": None}
+        foreign = max(0.0, busy - self.busy - own)
+        return {
+            "wall_seconds": wall,
+            "own_cpu_seconds": own,
+            "foreign_cpu_seconds": foreign,
+            "foreign_cores": foreign / wall if wall > 0 else 0.0,
+        }
+
+
+def busy_fraction(seconds: float = 1.0) -> float | None:
+    """Fraction of all CPUs busy over `seconds` while this bench sleeps."""
+    start = machine_busy_seconds()
+    time.sleep(seconds)
+    end = machine_busy_seconds()
+    if start is None or end is None:
+        return None
+    return (end - start) / (seconds * (os.cpu_count() or 1))
+
+
+class IdleGate:
+    """Waits for an idle machine before each measurement, within one total time budget."""
+
+    def __init__(self, budget: float, console: Console) -> None:
+        self.budget, self.console, self.waited = budget, console, 0.0
+
+    def wait(self) -> float | None:
+        """Wait until idle or the budget is spent; the last busy fraction seen (None: unseen)."""
+        if self.budget <= 0:
+            return None
+        busy = busy_fraction(0.5)
+        self.waited += 0.5
+        if busy is None or busy < IDLE_BUSY:
+            return busy
+        self.console.log(f"[yellow]machine {busy:.0%} busy: waiting for it to settle[/]")
+        while busy is not None and busy >= IDLE_BUSY and self.waited < self.budget:
+            busy = busy_fraction(1.0)
+            self.waited += 1.0
+        if busy is not None and busy >= IDLE_BUSY:
+            self.console.log(f"[yellow]still {busy:.0%} busy; measuring anyway[/]")
+        return busy
+
+
+def machine_load() -> Json:
+    return {"loadavg_1_5_15": list(os.getloadavg()), "cpu_busy_1s": busy_fraction(1.0)}
+
+
+def meta() -> Json:
     versions = {}
     for name in PACKAGES:
         try:
@@ -191,14 +263,9 @@ def meta() -> dict[str, Any]:
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        ).stdout.strip()
+        git = ["git", "rev-parse", "--short", "HEAD"]
+        out = subprocess.run(git, cwd=REPO, capture_output=True, text=True, timeout=5)
+        commit = out.stdout.strip()
     except OSError:
         commit = ""
     return {
@@ -225,54 +292,39 @@ def save_close(path: Path) -> int:
     return len(candles)
 
 
-# -- the five measurements --------------------------------------------------------------------
-def goal(value: float, target: float) -> dict[str, Any]:
+# -- the measurements ------------------------------------------------------------------------
+def goal(value: float, target: float) -> Json:
     return {"ratio": value, "goal": target, "met": value <= target}
 
 
-def measure_inprocess(plan: Plan, env: dict[str, str]) -> dict[str, Any]:
-    args = ["inprocess", f"--bars={INPROCESS_BARS}"]
-    args += [f"--warmup={plan.inprocess_warmup}", f"--repeats={plan.inprocess_repeats}"]
-    result = worker(args, env)
-    return {**result, **goal(result["thunes"]["median"] / result["bare"]["median"], GOAL_INPROCESS)}
-
-
-def breakdown(run: dict[str, Any]) -> dict[str, Any]:
-    """Where one thunes process's wall time went: its stages, then the rest."""
-    timings = run["timings"]
-    stages = {k: timings[k] for k in MAIN_STAGES if k in timings}
-    other = run["seconds"] - sum(stages.values())
-    sidecar = {k: timings[k] for k in SIDECAR_STAGES if k in timings}
-    unknown = {k: v for k, v in timings.items() if k not in stages and k not in sidecar}
-    return {
-        "total": run["seconds"],
-        "stages": {**stages, **unknown, OTHER: other},
-        "sidecar_overlapped": sidecar,
-    }
-
-
-def measure(plan: Plan, tmp: Path, numba_cache: Path, console: Console) -> dict[str, Any]:
+def measure(plan: Plan, tmp: Path, numba_cache: Path, console: Console) -> Json:
     """Run every measurement; a failing one is recorded as an error and the rest go on."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(numba_cache)}
     warm_dir, cold_dir = tmp / "warm", tmp / "cold"
     warm_dir.mkdir()
     cold_dir.mkdir()
-    results: dict[str, Any] = {"errors": {}}
+    close = warm_dir / "close.npz"
+    raw: Json = {"errors": {}, "interference": {}}
+    gate = IdleGate(plan.idle_wait_seconds, console)
 
-    def section(name: str, what: str, fn: Any) -> None:
+    def section(name: str, what: str, fn: Callable[[], Json]) -> None:
+        busy = gate.wait()
         console.log(f"[bold]{name}[/]: {what}")
+        meter = CpuMeter()
         try:
-            results[name] = fn()
+            raw[name] = fn()
         except BenchError as error:
             console.log(f"[red]{name} failed[/]: {error}")
-            results["errors"][name] = str(error)
+            raw["errors"][name] = str(error)
+        raw["interference"][name] = {"busy_before": busy, **meter.stop()}
 
-    bars = save_close(warm_dir / "close.npz")
+    bars = save_close(close)
+    ip_args = [f"--bars={INPROCESS_BARS}", f"--warmup={plan.inprocess_warmup}"]
     section(
         "inprocess",
         f"{INPROCESS_BARS:,} bars, {plan.inprocess_warmup} warm-ups, "
         f"median of {plan.inprocess_repeats}",
-        lambda: measure_inprocess(plan, env),
+        lambda: worker(["inprocess", *ip_args, f"--repeats={plan.inprocess_repeats}"], env),
     )
     section(
         "e2e_thunes",
@@ -283,58 +335,104 @@ def measure(plan: Plan, tmp: Path, numba_cache: Path, console: Console) -> dict[
         "e2e_bare",
         f"bare vectorbt script on the same {bars:,} closes, {plan.bare_warmup} warm-up, "
         f"median of {plan.bare_repeats}",
-        lambda: repeat(
-            lambda: run_bare(warm_dir, warm_dir / "close.npz", env),
-            plan.bare_warmup,
-            plan.bare_repeats,
-        ),
+        lambda: repeat(lambda: run_bare(warm_dir, close, env), plan.bare_warmup, plan.bare_repeats),
     )
+    n = plan.reference_repeats
     section(
         "python_startup",
-        f"`python -c pass`, median of {plan.startup_repeats}",
-        lambda: repeat(
-            lambda: asdict(run_process([sys.executable, "-c", "pass"], tmp, env)),
-            1,
-            plan.startup_repeats,
-        ),
+        f"`python -c pass`, median of {n}",
+        lambda: repeat(lambda: run_plain([sys.executable, "-c", "pass"], tmp, env), 1, n),
     )
+    section(
+        "hydra_compose",
+        f"`thunes mode=backtest --cfg job` (start, compose, print, exit), median of {n}",
+        lambda: repeat(lambda: run_plain(thunes_command("--cfg", "job"), warm_dir, env), 1, n),
+    )
+    if plan.shutdown_probe:
+        probe = [sys.executable, "-c", SHUTDOWN_PROBE]
+        section(
+            "shutdown_probe",
+            f"import vectorbt+THUNES, exit normally vs os._exit(0), median of {n}",
+            lambda: {
+                "normal": repeat(lambda: run_plain(probe, tmp, env), 0, n),
+                "os_exit": repeat(
+                    lambda: run_plain(
+                        [*probe[:-1], probe[-1] + "; import os; os._exit(0)"], tmp, env
+                    ),
+                    0,
+                    n,
+                ),
+            },
+        )
     if plan.cold:
         cold_env = {**env, "NUMBA_CACHE_DIR": str(cold_dir / ".cache" / "numba")}
         section(
             "cold",
-            "`thunes mode=backtest`, fresh cwd and empty NUMBA_CACHE_DIR",
+            "`thunes mode=backtest`, fresh cwd, empty NUMBA_CACHE_DIR",
             lambda: run_thunes(cold_dir, cold_env),
         )
     for size, repeats in plan.scaling:
+        args = ["scale", f"--bars={size}", f"--repeats={repeats}"]
         section(
             f"scale_{size}",
             f"{size:,} bars in a fresh process, median of {repeats}",
-            lambda size=size, repeats=repeats: worker(
-                ["scale", f"--bars={size}", f"--repeats={repeats}"], env
-            ),
+            lambda args=args: worker(args, env),
         )
-    return summarise(results, bars)
+    raw["idle_waited_seconds"] = gate.waited
+    return summarise(raw, bars)
 
 
-def summarise(raw: dict[str, Any], bars: int) -> dict[str, Any]:
+def breakdown(run: Json, compose: float | None) -> Json:
+    """Where one thunes process's wall time went: its stages, then the rest."""
+    timings: dict[str, float] = run["timings"]
+    stages = {k: v for k, v in timings.items() if not k.startswith("sidecar_")}
+    other = run["seconds"] - sum(stages.values())
+    split = None
+    if compose is not None:
+        split = {"start_compose_light_exit": compose, "rest_mostly_heavy_exit": other - compose}
+    return {
+        "total": run["seconds"],
+        "stages": {**stages, OTHER: other},
+        "other_split": split,
+        "sidecar_overlapped": {k: v for k, v in timings.items() if k.startswith("sidecar_")},
+    }
+
+
+def summarise(raw: Json, bars: int) -> Json:
     """The JSON document: raw sections plus the ratios, goals and breakdowns derived."""
-    out: dict[str, Any] = {"errors": raw.pop("errors")}
-    out["inprocess"] = raw.get("inprocess")
+    out: Json = {"errors": raw["errors"], "interference": raw["interference"]}
+    out["idle_waited_seconds"] = raw["idle_waited_seconds"]
+    inprocess = raw.get("inprocess")
+    if inprocess:
+        ratio = inprocess["thunes"]["median"] / inprocess["bare"]["median"]
+        inprocess = {**inprocess, **goal(ratio, GOAL_INPROCESS)}
+    out["inprocess"] = inprocess
     thunes, bare = raw.get("e2e_thunes"), raw.get("e2e_bare")
-    e2e: dict[str, Any] = {"bars": bars, "thunes": thunes, "bare_vectorbt": bare}
+    e2e: Json = {"bars": bars, "thunes": thunes, "bare_vectorbt": bare}
     if thunes and bare:
         e2e.update(goal(thunes["median"] / bare["median"], GOAL_E2E))
+    if thunes:
         e2e["freqtrade_reference"] = {
             "seconds": FREQTRADE_SECONDS,
             "note": FREQTRADE_NOTE,
             "thunes_over_freqtrade": thunes["median"] / FREQTRADE_SECONDS,
         }
     out["e2e"] = e2e
-    out["python_startup"] = raw.get("python_startup")
+    compose = raw.get("hydra_compose")
+    probe = raw.get("shutdown_probe")
+    out["references"] = {
+        "python_startup": raw.get("python_startup"),
+        "hydra_compose": compose,
+        "shutdown_probe": probe,
+        "shutdown_seconds": (
+            probe["normal"]["median"] - probe["os_exit"]["median"] if probe else None
+        ),
+    }
     out["cold"] = raw.get("cold")
+    compose_s = compose["median"] if compose else None
     out["breakdown"] = {
-        "warm": breakdown(thunes["median_run"]) if thunes else None,
-        "cold": breakdown(raw["cold"]) if raw.get("cold") else None,
+        "warm": breakdown(thunes["median_run"], compose_s) if thunes else None,
+        "cold": breakdown(raw["cold"], compose_s) if raw.get("cold") else None,
     }
     out["scaling"] = [v for k, v in raw.items() if k.startswith("scale_")]
     return out
@@ -344,103 +442,132 @@ def summarise(raw: dict[str, Any], bars: int) -> dict[str, Any]:
 def _s(seconds: float | None) -> str:
     if seconds is None:
         return "-"
-    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+    return f"{seconds * 1000:.1f} ms" if abs(seconds) < 1 else f"{seconds:.2f} s"
 
 
-def _status(section: dict[str, Any] | None) -> str:
+def _status(section: Json | None) -> str:
     if not section or "met" not in section:
         return "[yellow]n/a[/]"
     return "[green]met[/]" if section["met"] else "[red]MISSED[/]"
 
 
-def headline_table(res: dict[str, Any]) -> Table:
-    table = Table(title="THUNES bench: ratios to references measured in this run")
-    for column in ("measurement", "THUNES", "reference", "ratio", "goal", "status"):
+def _noise(res: Json, *names: str) -> str:
+    cores = [res["interference"].get(n, {}).get("foreign_cores") for n in names]
+    worst = max((c for c in cores if c is not None), default=None)
+    if worst is None:
+        return "?"
+    return f"[red]{worst:.2f}[/]" if worst > NOISY_CORES else f"{worst:.2f}"
+
+
+def headline_table(res: Json) -> Table:
+    table = Table(
+        title="THUNES bench: ratios to references measured in this run",
+        caption="others' cores = CPU used by other processes during the measurement, in cores",
+    )
+    for column in ("measurement", "THUNES", "reference", "ratio", "goal", "status", "others'"):
         table.add_column(column, justify="left" if column == "measurement" else "right")
     ip = res["inprocess"]
     if ip:
         table.add_row(
-            f"SMA backtest in-process, {ip['bars']:,} 1h bars, warm, median of {ip['repeats']}\n"
-            "  THUNES signals+run+stats+trades vs vbt MA/crossed/from_signals/stats",
+            f"1. SMA 10/50 in-process, {ip['bars']:,} 1h bars\n   warm, median of {ip['repeats']}",
             _s(ip["thunes"]["median"]),
-            _s(ip["bare"]["median"]) + "\nbare vectorbt",
+            f"{_s(ip['bare']['median'])}\nbare vectorbt",
             f"{ip['ratio']:.2f}x",
             f"<= {GOAL_INPROCESS}x",
             _status(ip),
+            _noise(res, "inprocess"),
         )
     e2e = res["e2e"]
-    if e2e.get("thunes") and e2e.get("bare_vectorbt"):
-        th, bare = e2e["thunes"], e2e["bare_vectorbt"]
+    th, bare = e2e.get("thunes"), e2e.get("bare_vectorbt")
+    if th and bare:
         table.add_row(
-            f"Warm end-to-end process, {e2e['bars']:,} bars, median of {len(th['samples'])}\n"
-            "  `thunes mode=backtest` vs a bare vectorbt script",
+            f"2. `thunes mode=backtest` process, warm\n"
+            f"   {e2e['bars']:,} bars, median of {len(th['samples'])}",
             _s(th["median"]),
-            _s(bare["median"]) + "\nbare script",
+            f"{_s(bare['median'])}\nbare vbt script",
             f"{e2e['ratio']:.2f}x",
             f"<= {GOAL_E2E}x",
             _status(e2e),
+            _noise(res, "e2e_thunes", "e2e_bare"),
         )
+    if th:
         ft = e2e["freqtrade_reference"]
         table.add_row(
-            "  freqtrade, same backtest (context only)\n  [italic]NOT measured in this run[/]",
+            "   freqtrade, same backtest: context only,\n   [italic]NOT measured in this run[/]",
             _s(th["median"]),
-            f"{ft['seconds']:.2f} s\nfreqtrade, constant",
+            f"{ft['seconds']:.2f} s\nfreqtrade (const)",
             f"{ft['thunes_over_freqtrade']:.2f}x",
             "-",
             "[dim]context[/]",
+            "-",
         )
     if res["cold"]:
         table.add_row(
-            "Cold first-ever run: fresh cwd, empty NUMBA_CACHE_DIR\n"
-            "  (the OS file cache stays warm)",
+            "3. cold first-ever run: fresh cwd,\n   empty NUMBA_CACHE_DIR (OS file cache warm)",
             _s(res["cold"]["seconds"]),
             "-",
             "-",
             "-",
             "[dim]info[/]",
+            _noise(res, "cold"),
         )
     return table
 
 
-def breakdown_table(res: dict[str, Any]) -> Table:
+def breakdown_table(res: Json) -> Table:
     warm, cold = res["breakdown"]["warm"], res["breakdown"]["cold"]
-    table = Table(title="Where a `thunes mode=backtest` process spends its wall time")
-    table.add_column("stage")
-    table.add_column("warm (median run)", justify="right")
-    table.add_column("% of warm", justify="right")
+    table = Table(title="4. Where a `thunes mode=backtest` process spends its wall time")
+    table.add_column("stage (timings.json, main process)")
+    table.add_column("warm, median run", justify="right")
+    table.add_column("share", justify="right")
     if cold:
         table.add_column("cold", justify="right")
-    for name, seconds in warm["stages"].items():
-        row = [name, _s(seconds), f"{seconds / warm['total']:.0%}"]
+
+    def row(name: str, key: str | None, warm_s: float | None, share: bool = True) -> None:
+        pct = f"{warm_s / warm['total']:.0%}" if share and warm_s is not None else ""
+        cells = [name, _s(warm_s), pct]
         if cold:
-            row.append(_s(cold["stages"].get(name)))
-        table.add_row(*row)
+            cells.append(_s(cold["stages"].get(key) if key else None))
+        table.add_row(*cells)
+
+    for name, seconds in warm["stages"].items():
+        row(name, name, seconds)
+    split = warm["other_split"]
+    if split:
+        row(
+            "  of which start + compose + light exit (--cfg job)",
+            None,
+            split["start_compose_light_exit"],
+        )
+        row("  of which the rest (mostly the heavy exit)", None, split["rest_mostly_heavy_exit"])
     total = ["[bold]process total[/]", f"[bold]{_s(warm['total'])}[/]", "100%"]
     table.add_row(*total, *([f"[bold]{_s(cold['total'])}[/]"] if cold else []))
     for name, seconds in warm["sidecar_overlapped"].items():
-        row = [f"[dim]{name} (in the sidecar, overlaps)[/]", _s(seconds), ""]
+        cells = [f"[dim]{name} (sidecar process, overlapped)[/]", _s(seconds), ""]
         if cold:
-            row.append(_s(cold["sidecar_overlapped"].get(name)))
-        table.add_row(*row)
-    startup = res.get("python_startup")
-    if startup:
-        row = ["[dim]reference: `python -c pass`[/]", _s(startup["median"]), ""]
-        table.add_row(*row, *([""] if cold else []))
+            cells.append(_s(cold["sidecar_overlapped"].get(name)))
+        table.add_row(*cells)
+    refs = res["references"]
+    if refs["python_startup"]:
+        row("[dim]reference: `python -c pass`[/]", None, refs["python_startup"]["median"], False)
+    if refs["shutdown_seconds"] is not None:
+        row(
+            "[dim]reference: exit after importing vectorbt+THUNES[/]",
+            None,
+            refs["shutdown_seconds"],
+            False,
+        )
     return table
 
 
-def scaling_table(res: dict[str, Any]) -> Table:
-    table = Table(title="Scaling: THUNES's path (signals+run+stats+trades), fresh process per size")
-    for column in (
-        "bars",
-        "time",
-        "us/bar",
-        "peak RSS delta",
-        "bytes/bar",
-        "of which candles",
-        "backtest only",
-        "trades",
-    ):
+def scaling_table(res: Json) -> Table:
+    table = Table(
+        title="5. Scaling: THUNES's signals+run+stats+trades, fresh process per size",
+        caption="peak RSS delta: over the process after imports and a warm-up run, while it "
+        "holds the candles; 'backtest only': over the RSS with the candles loaded",
+    )
+    columns = ("bars", "time", "us/bar", "peak RSS delta", "bytes/bar", "candles")
+    for column in (*columns, "backtest only", "trades"):
         table.add_column(column, justify="right")
     for row in res["scaling"]:
         only = row.get("backtest_only_peak_delta_mb")
@@ -457,50 +584,47 @@ def scaling_table(res: dict[str, Any]) -> Table:
     return table
 
 
-def _load(load: dict[str, Any]) -> str:
+def _load(load: Json) -> str:
     averages = "/".join(f"{x:.2f}" for x in load["loadavg_1_5_15"])
     busy = load["cpu_busy_1s"]
-    return averages + ("" if busy is None else f" (cpu {busy:.0%} busy over 1 s)")
+    return averages + ("" if busy is None else f" (CPUs {busy:.0%} busy over 1 s)")
 
 
-def report(res: dict[str, Any], console: Console) -> None:
+def report(res: Json, console: Console) -> None:
     console.print(headline_table(res))
     ip = res["inprocess"]
     if ip:
-        parts = {
-            name: ", ".join(
-                f"{k} {_s(v)}" for k, v in ip[name]["stages_median"].items() if k != "total"
-            )
-            for name in ("thunes", "bare")
-        }
-        console.print(f"  in-process stages, THUNES: {parts['thunes']}")
-        console.print(f"  in-process stages, bare:   {parts['bare']}")
+        for name in ("thunes", "bare"):
+            stages = ip[name]["stages_median"]
+            parts = ", ".join(f"{k} {_s(v)}" for k, v in stages.items() if k != "total")
+            first = _s(ip["first_call_seconds"][name])
+            console.print(f"  1. {name:6} stages: {parts}; first call in process {first}")
     bare = res["e2e"].get("bare_vectorbt")
     if bare:
         stages = bare["median_run"]["stages"]
+        parts = ", ".join(f"{k} {_s(v)}" for k, v in stages.items())
+        console.print(f"  2. bare script stages (median run): {parts}")
+        th = res["e2e"]["thunes"]
         console.print(
-            "  bare script stages (median run): "
-            + ", ".join(f"{k} {_s(v)}" for k, v in stages.items())
+            f"  2. peak RSS: thunes {th['median_run']['peak_rss_mb']:.0f} MB, "
+            f"bare script {bare['median_run']['peak_rss_mb']:.0f} MB"
         )
     if res["breakdown"]["warm"]:
         console.print(breakdown_table(res))
     if res["scaling"]:
         console.print(scaling_table(res))
-        console.print(
-            "  peak RSS delta: over the process after imports and a warm-up run, holding the "
-            "candles; 'backtest only' excludes the candles already in memory."
-        )
     before, after = res["load"]["before"], res["load"]["after"]
     console.print(
-        f"  load average before {_load(before)}, after {_load(after)}, on "
-        f"{res['meta']['cpus']} CPUs; the bench took {res['duration_seconds']:.0f} s"
+        f"  load average before {_load(before)}; after {_load(after)}; "
+        f"{res['meta']['cpus']} CPUs; waited {res['idle_waited_seconds']:.0f} s for idle; "
+        f"the bench took {res['duration_seconds']:.0f} s"
     )
     for name, error in res["errors"].items():
         console.print(f"[red]{name} failed:[/] {error}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, no cold run")
     parser.add_argument(
         "--output", type=Path, default=REPO / "bench-results" / "latest.json", help="JSON path"
@@ -513,21 +637,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=120)
     started = time.perf_counter()
     load_before = machine_load()
-    if (load_before["cpu_busy_1s"] or 0) > 0.25:
-        console.log(
-            f"[yellow]the machine is {load_before['cpu_busy_1s']:.0%} busy before the bench: "
-            "timings will be noisy[/]"
-        )
     info = meta()
+    numba_cache = args.numba_cache.resolve()
     with tempfile.TemporaryDirectory(prefix="thunes-bench-") as tmp:
-        results = measure(plan, Path(tmp), args.numba_cache.resolve(), console)
+        results = measure(plan, Path(tmp), numba_cache, console)
     results = {
         "meta": {**info, "mode": "quick" if args.quick else "full"},
         "plan": asdict(plan),
-        "numba_cache_dir": str(args.numba_cache.resolve()),
+        "numba_cache_dir": str(numba_cache),
         **results,
         "load": {"before": load_before, "after": machine_load()},
         "duration_seconds": time.perf_counter() - started,

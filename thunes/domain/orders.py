@@ -1,4 +1,4 @@
-"""Orders as both engines record them: fills, and orders that never left (and why)."""
+"""Orders as every engine speaks them: intents from strategies, fills, skipped orders."""
 
 from __future__ import annotations
 
@@ -11,23 +11,54 @@ class Side(StrEnum):
     SELL = "sell"
 
 
+class OrderType(StrEnum):
+    MARKET = "market"  # fills at the next bar's open, taker
+    LIMIT = "limit"  # rests; fills only when the market trades through its price, maker
+    STOP = "stop"  # sell stop: triggers when the low reaches its price, fills as taker
+    CANCEL = "cancel"  # withdraws the resting orders whose tag starts with `tag`
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """What a strategy wants. Risk and filters decide whether it leaves.
+
+    A buy says how much quote to spend (`quote`) or how much base to get (`amount`); a sell
+    says `amount`, or None for the whole position. `tag` names the order for the strategy
+    (e.g. "grid:3") and for the orders table.
+    """
+
+    side: Side
+    type: OrderType
+    amount: float | None = None
+    quote: float | None = None
+    price: float | None = None
+    tag: str = ""
+
+    @staticmethod
+    def cancel(tag: str) -> OrderIntent:
+        return OrderIntent(Side.SELL, OrderType.CANCEL, tag=tag)
+
+
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """An executed order; `bar` is the position of the candle whose open it filled at."""
+    """An executed order; `bar` is the position of the candle it filled in."""
 
     bar: int
     side: Side
     price: float
     amount: float
     fee: float
+    tag: str = ""
+    maker: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class SkippedOrder:
-    """An order the exchange would reject, so it never left; kept so no order vanishes."""
+    """An order that never left (filters, cash, risk), kept so that no order vanishes."""
 
     bar: int
     side: Side
     price: float
     amount: float
     reason: str
+    tag: str = ""

@@ -1,7 +1,8 @@
-"""Replay closed candles one at a time through strategy, gate and broker, as live would.
+"""The event-driven engine: closed candles one at a time through strategy, risk and broker.
 
-The strategy sees a rolling window of at most `warmup` closed bars, never the history
-ahead of it nor the whole past; paper and live trading swap the candle loop for a feed and
+Each bar: the broker fills what the bar's prices reach, the strategy hears of each fill,
+then decides at the close from a rolling window of at most `warmup` closed bars, never the
+bars ahead nor the whole past. Paper and live trading swap the candle loop for a feed and
 the simulated broker for a real one.
 """
 
@@ -13,11 +14,10 @@ import numpy as np
 import pandas as pd
 
 from thunes.data.candles import as_columns
-from thunes.domain.orders import Fill, Side, SkippedOrder
+from thunes.domain.orders import Fill, OrderIntent, SkippedOrder
 from thunes.engine.sim_broker import SimBroker
 from thunes.execution.filters import FloatArray
-from thunes.strategy.base import Strategy
-from thunes.strategy.gate import Action, PositionGate
+from thunes.strategy.events import Bar, EventStrategy
 
 
 @dataclass(frozen=True)
@@ -27,25 +27,30 @@ class ReplayResult:
     equity: FloatArray
 
 
-class ReplayEngine:
-    def __init__(self, strategy: Strategy, broker: SimBroker) -> None:
+class EventEngine:
+    def __init__(self, strategy: EventStrategy, broker: SimBroker) -> None:
         self.strategy = strategy
         self.broker = broker
 
     def run(self, candles: pd.DataFrame) -> ReplayResult:
         columns = as_columns(candles)
-        opens, closes = columns["open"], columns["close"]
+        times = pd.DatetimeIndex(candles.index).as_unit("ms").asi8
+        opens, highs, lows, closes = (columns[k] for k in ("open", "high", "low", "close"))
+        volumes = columns["volume"]
         last, warmup = len(closes) - 1, self.strategy.warmup
-        gate, broker = PositionGate(), self.broker
+        strategy, broker = self.strategy, self.broker
         equity = np.empty(len(closes))
-        for bar in range(last + 1):
-            broker.on_open(bar, float(opens[bar]))
-            if bar < last:  # a decision on the last bar could never fill
-                start = max(0, bar + 1 - warmup)
-                window = {name: values[start : bar + 1] for name, values in columns.items()}
-                signals = self.strategy.signals(window)
-                action = gate.step(bool(signals.entries[-1]), bool(signals.exits[-1]))
-                if action is not Action.NONE:
-                    broker.submit(Side.BUY if action is Action.ENTER else Side.SELL)
-            equity[bar] = broker.cash + broker.position * closes[bar]
+        for i in range(last + 1):
+            for fill in broker.on_bar(i, int(times[i]), opens[i], highs[i], lows[i]):
+                self._submit(strategy.on_fill(fill, broker))
+            if i < last:  # a decision on the last bar could never fill
+                start = max(0, i + 1 - warmup)
+                window = {name: values[start : i + 1] for name, values in columns.items()}
+                bar = Bar(i, int(times[i]), opens[i], highs[i], lows[i], closes[i], volumes[i])
+                self._submit(strategy.on_bar(bar, window, broker))
+            equity[i] = broker.equity(closes[i])
         return ReplayResult(broker.fills, broker.skipped, equity)
+
+    def _submit(self, intents: list[OrderIntent]) -> None:
+        for intent in intents:
+            self.broker.submit(intent, open_positions=int(self.broker.position > 0))

@@ -1,83 +1,268 @@
-"""A simulated spot broker with the vectorized backtest's fill conventions.
+"""A simulated spot broker: the one place where orders fill, in backtest and replay alike.
 
-Market orders queue until the next bar's open, fill at the open moved against us by the
-slippage and rounded to the tick the adverse way, pay the taker fee on top, buy amounts
-round down to the step, and an order under min notional or min quantity is skipped and
-recorded. See thunes/backtest/engine.py for why each rule is what it is.
+Conventions (the vectorized engine, thunes/backtest/engine.py, follows the same ones):
+- Market orders queue until the next bar's open and fill there, moved against us by the
+  slippage and rounded to the tick the adverse way; taker fee, paid on top.
+- A resting limit fills only when the market trades *through* it (a buy when the low is
+  below its price, a sell when the high is above), at its own price; maker fee.
+- A sell stop triggers when the low reaches it and fills at its price, or at the open when
+  the bar gaps through it, slipped; taker fee.
+- Inside a bar the path is open -> low -> high -> close, the adverse order for a long-only
+  account: stops and buys below are met before take-profits above. Orders a strategy
+  places in answer to a fill rest from the next bar on, so no two orders fill from the
+  same move. The risk engine's protective stop is the exception: it guards the position
+  from the moment it exists.
+- Amounts round down to the step (as vectorbt rounds: amount // step * step); an order
+  under min notional or min quantity, or beyond the free cash, is skipped and recorded.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
+from dataclasses import dataclass
 
 from thunes.domain.market import Fees, MarketFilters
-from thunes.domain.orders import Fill, Side, SkippedOrder
+from thunes.domain.orders import Fill, OrderIntent, OrderType, Side, SkippedOrder
 from thunes.execution.filters import ceil_to, floor_to
 from thunes.portfolio.sizing import Sizer
+from thunes.risk.engine import KILL_TAG, MAX_LOSS_TAG, PositionBook, RiskEngine
 
-_REL_TOL = 1e-9  # vectorbt's tolerance when it compares sizes with the minimum
+_REL_TOL = 1e-9  # vectorbt's tolerance when it compares a size with the minimum
 
 
-def _round_price(value: float, tick: float, up: bool) -> float:
-    return float(ceil_to(value, tick) if up else floor_to(value, tick))
+@dataclass
+class RestingOrder:
+    side: Side
+    type: OrderType
+    price: float
+    amount: float | None  # None: the whole position when it triggers
+    tag: str
+    active_from: int  # first bar index it may fill in
 
 
 class SimBroker:
     def __init__(
-        self, fees: Fees, slippage: float, filters: MarketFilters, sizer: Sizer, cash: float
+        self,
+        fees: Fees,
+        slippage: float,
+        filters: MarketFilters,
+        sizer: Sizer,
+        cash: float,
+        risk: RiskEngine | None = None,
     ) -> None:
-        self.fee = fees.taker
+        self.fees = fees
         self.slippage = slippage
         self.filters = filters
         self.sizer = sizer
         self.cash = cash
         self.position = 0.0
-        self.pending: Side | None = None
+        self.risk = risk
+        self.book = PositionBook()
+        self.market: list[OrderIntent] = []
+        self.resting: list[RestingOrder] = []
         self.fills: list[Fill] = []
         self.skipped: list[SkippedOrder] = []
+        self.bar = 0
+        self.time_ms = 0
 
-    def submit(self, side: Side) -> None:
-        """A market order, to fill at the next bar's open."""
-        self.pending = side
+    # ---- what the account holds
+    @property
+    def reserved_cash(self) -> float:
+        """Quote locked by resting buy limits, as an exchange locks it."""
+        fee = 1 + self.fees.maker
+        return sum(o.price * (o.amount or 0.0) * fee for o in self._buys())
 
-    def _too_small(self, amount: float, price: float) -> bool:
-        minimum = max(self.filters.min_qty, self.filters.min_notional / price)
-        return amount < minimum and not math.isclose(amount, minimum, rel_tol=_REL_TOL)
+    def equity(self, price: float) -> float:
+        return self.cash + self.position * price
 
-    def on_open(self, bar: int, open_price: float) -> Fill | None:
-        """Fill the queued order, if any, at this bar's open."""
-        side, self.pending = self.pending, None
-        if side is Side.BUY:
-            return self._buy(bar, open_price)
-        if side is Side.SELL and self.position > 0:
-            return self._sell(bar, open_price)
-        return None
+    def _buys(self) -> list[RestingOrder]:
+        return [o for o in self.resting if o.side is Side.BUY]
 
-    def _buy(self, bar: int, open_price: float) -> Fill | None:
-        price = _round_price(open_price * (1 + self.slippage), self.filters.tick_size, up=True)
-        amount = self.sizer.buy_amount(self.cash, price, self.fee)
+    # ---- orders in
+    def submit(self, intent: OrderIntent, open_positions: int = 0) -> None:
+        """Accept, rest or skip an intent at the current bar (after its close or a fill)."""
+        if intent.type is OrderType.CANCEL:
+            self.resting = [o for o in self.resting if not o.tag.startswith(intent.tag)]
+            return
+        if self.risk is not None:
+            reason = self.risk.allows(intent, self.time_ms, open_positions, self.position > 0)
+            if reason is not None:
+                self._skip(intent, intent.price or math.nan, intent.amount or math.nan, reason)
+                return
+        if intent.type is OrderType.MARKET:
+            self.market.append(intent)
+            return
+        up = intent.side is Side.SELL  # a buy limit never above its price, a sell never below
+        price = float(
+            ceil_to(intent.price or 0.0, self.filters.tick_size)
+            if up
+            else floor_to(intent.price or 0.0, self.filters.tick_size)
+        )
+        amount = (
+            None if intent.amount is None and intent.quote is None else self._amount(intent, price)
+        )
+        if (
+            amount is not None
+            and intent.type is OrderType.LIMIT
+            and self._refused(intent, price, amount, self.fees.maker)
+        ):
+            return
+        self.resting.append(
+            RestingOrder(intent.side, intent.type, price, amount, intent.tag, self.bar + 1)
+        )
+
+    def _amount(self, intent: OrderIntent, price: float) -> float:
+        amount = intent.amount if intent.amount is not None else (intent.quote or 0.0) / price
         step = self.filters.step_size
-        if step > 0:
-            amount = amount // step * step  # vectorbt's rounding, so both engines agree
-        if amount <= 0 or self._too_small(amount, price):
-            self.skipped.append(SkippedOrder(bar, Side.BUY, price, amount, "below minimum"))
-            return None
-        fee = amount * price * self.fee
-        self.cash -= amount * price + fee
-        self.position += amount
-        return self._record(Fill(bar, Side.BUY, price, amount, fee))
+        return amount // step * step if step > 0 else amount
 
-    def _sell(self, bar: int, open_price: float) -> Fill | None:
-        price = _round_price(open_price * (1 - self.slippage), self.filters.tick_size, up=False)
-        amount = self.position
-        if self._too_small(amount, price):
-            self.skipped.append(SkippedOrder(bar, Side.SELL, price, amount, "dust"))
-            return None
-        fee = amount * price * self.fee
-        self.cash += amount * price - fee
-        self.position = 0.0
-        return self._record(Fill(bar, Side.SELL, price, amount, fee))
+    def _refused(self, intent: OrderIntent, price: float, amount: float, fee: float) -> bool:
+        """Skip (and record) an order the venue would reject; True if skipped."""
+        minimum = max(self.filters.min_qty, self.filters.min_notional / price)
+        if amount <= 0 or (
+            amount < minimum and not math.isclose(amount, minimum, rel_tol=_REL_TOL)
+        ):
+            self._skip(
+                intent, price, amount, "below minimum" if intent.side is Side.BUY else "dust"
+            )
+            return True
+        if (
+            intent.side is Side.BUY
+            and intent.type is OrderType.LIMIT
+            and (amount * price * (1 + fee) > self.cash - self.reserved_cash)
+        ):
+            self._skip(intent, price, amount, "insufficient cash")
+            return True
+        return False
 
-    def _record(self, fill: Fill) -> Fill:
+    def _skip(self, intent: OrderIntent, price: float, amount: float, reason: str) -> None:
+        self.skipped.append(SkippedOrder(self.bar, intent.side, price, amount, reason, intent.tag))
+
+    # ---- one bar of market
+    def on_bar(self, bar: int, time_ms: int, open_: float, high: float, low: float) -> list[Fill]:
+        """Fill what this bar's prices reach, along open -> low -> high."""
+        self.bar, self.time_ms = bar, time_ms
+        first = len(self.fills)
+        queued, self.market = self.market, []
+        for intent in queued:
+            self._fill_market(intent, open_)
+        self._descend(open_, low)
+        for order in sorted(
+            (
+                o
+                for o in self.resting
+                if o.side is Side.SELL
+                and o.type is OrderType.LIMIT
+                and o.active_from <= bar
+                and high > o.price
+            ),
+            key=lambda o: o.price,
+        ):
+            if order in self.resting:
+                self._fill_resting(order, order.price, maker=True)
+        return self.fills[first:]
+
+    def _descend(self, open_: float, low: float) -> None:
+        """Buy limits and stops met on the way down, highest price first (stops on ties)."""
+        order_ids = itertools.count()
+        events = [
+            (-min(o.price, open_), o.type is OrderType.LIMIT, next(order_ids), o)
+            for o in self.resting
+            if o.active_from <= self.bar
+            and (
+                (o.type is OrderType.LIMIT and o.side is Side.BUY and low < o.price)
+                or (o.type is OrderType.STOP and low <= o.price)
+            )
+        ]
+        heapq.heapify(events)
+        while events:
+            _, _, _, order = heapq.heappop(events)
+            if order not in self.resting:
+                continue
+            if order.type is OrderType.STOP:
+                slipped = min(order.price, open_) * (1 - self.slippage)
+                self._fill_resting(
+                    order, float(floor_to(slipped, self.filters.tick_size)), maker=False
+                )
+            else:
+                self._fill_resting(order, order.price, maker=True)
+            stop = self._protective_stop()
+            if stop is not None and low <= stop.price:
+                heapq.heappush(events, (-min(stop.price, open_), False, next(order_ids), stop))
+
+    # ---- fills
+    def _fill_market(self, intent: OrderIntent, open_: float) -> None:
+        if intent.side is Side.BUY:
+            price = float(ceil_to(open_ * (1 + self.slippage), self.filters.tick_size))
+            if intent.quote is None and intent.amount is None:
+                wanted = self.sizer.buy_amount(
+                    self.cash - self.reserved_cash, price, self.fees.taker
+                )
+            else:
+                wanted = intent.amount if intent.amount is not None else intent.quote / price  # type: ignore[operator]
+            affordable = (self.cash - self.reserved_cash) / (1 + self.fees.taker) / price
+            amount = self._amount(
+                OrderIntent(Side.BUY, OrderType.MARKET, min(wanted, affordable)), price
+            )
+        else:
+            if self.position <= 0:
+                return
+            price = float(floor_to(open_ * (1 - self.slippage), self.filters.tick_size))
+            amount = self.position if intent.amount is None else min(intent.amount, self.position)
+        if not self._refused(intent, price, amount, self.fees.taker):
+            self._execute(intent.side, price, amount, self.fees.taker, intent.tag, maker=False)
+
+    def _fill_resting(self, order: RestingOrder, price: float, maker: bool) -> None:
+        self.resting.remove(order)
+        amount = self.position if order.amount is None else order.amount
+        if order.side is Side.SELL:
+            amount = min(amount, self.position)
+            if amount <= 0:
+                return
+        fee = self.fees.maker if maker else self.fees.taker
+        intent = OrderIntent(order.side, order.type, amount, price=price, tag=order.tag)
+        if not self._refused(intent, price, amount, fee):
+            self._execute(order.side, price, amount, fee, order.tag, maker)
+
+    def _execute(
+        self, side: Side, price: float, amount: float, fee_rate: float, tag: str, maker: bool
+    ) -> None:
+        fee = amount * price * fee_rate
+        if side is Side.BUY:
+            self.cash -= amount * price + fee
+            self.position += amount
+        else:
+            self.cash += amount * price - fee
+            self.position = self.position - amount if amount < self.position else 0.0
+        fill = Fill(self.bar, side, price, amount, fee, tag, maker)
         self.fills.append(fill)
-        return fill
+        self._after_fill(fill)
+
+    def _after_fill(self, fill: Fill) -> None:
+        pnl = self.book.on_fill(fill)
+        if self.risk is None:
+            return
+        self._protective_stop()
+        if fill.side is Side.SELL and self.risk.on_realised(pnl, self.time_ms, fill.tag):
+            self.resting = [o for o in self.resting if o.side is Side.SELL]
+            if self.position > 0:
+                self.market.append(OrderIntent(Side.SELL, OrderType.MARKET, tag=KILL_TAG))
+
+    def _protective_stop(self) -> RestingOrder | None:
+        """Place, move or drop the risk engine's stop so it matches the open position."""
+        self.resting = [o for o in self.resting if o.tag != MAX_LOSS_TAG]
+        price = self.risk.stop_price(self.book) if self.risk is not None else None
+        if price is None:
+            return None
+        stop = RestingOrder(
+            Side.SELL,
+            OrderType.STOP,
+            float(floor_to(price, self.filters.tick_size)),
+            None,
+            MAX_LOSS_TAG,
+            self.bar,
+        )
+        self.resting.append(stop)
+        return stop

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 
 def event_driven(parts: Components, candles: CandleSet) -> BacktestResult:
     from thunes.backtest.engine import BacktestResult, portfolio_from_fills
-    from thunes.engine.replay import ReplayEngine
+    from thunes.engine.replay import EventEngine
     from thunes.engine.sim_broker import SimBroker
+    from thunes.strategy.signal_runner import SignalRunner
 
     exchange = parts.exchange
     broker = SimBroker(
@@ -27,7 +28,7 @@ def event_driven(parts: Components, candles: CandleSet) -> BacktestResult:
         parts.sizer,
         parts.cash,
     )
-    replay = ReplayEngine(parts.strategy, broker).run(candles.frame)
+    replay = EventEngine(SignalRunner(parts.strategy), broker).run(candles.frame)
     portfolio = portfolio_from_fills(
         candles.frame, candles.timeframe, replay.fills, exchange.fees.taker, parts.cash
     )

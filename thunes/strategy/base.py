@@ -32,7 +32,15 @@ class Signals:
 
 
 class Strategy(ABC):
-    """Rules that map closed candles to entry and exit decisions."""
+    """Rules that map closed candles to entry and exit decisions.
+
+    Optional exits, as fractions of the entry price (0.05 is 5%), rest with the broker
+    once the entry fills: a stop-loss, a take-profit and a trailing stop.
+    """
+
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    trailing_stop: float | None = None
 
     @property
     @abstractmethod

@@ -1,0 +1,51 @@
+"""The event interface every engine drives: a closed bar, then the fills it caused.
+
+Stateful strategies (grid, DCA) implement it directly; a signal strategy runs through
+`SignalRunner`. A strategy returns order intents; it never talks to a venue.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Protocol
+
+from thunes.domain.orders import Fill, OrderIntent
+from thunes.strategy.base import Columns
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """A closed candle; `index` is its position in the run, `time_ms` its open time."""
+
+    index: int
+    time_ms: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class Account(Protocol):
+    """What a strategy may read of the account: never more than a live bot knows."""
+
+    cash: float
+    position: float
+
+    def equity(self, price: float) -> float: ...
+
+
+class EventStrategy(ABC):
+    @property
+    def warmup(self) -> int:
+        """Closed bars kept in the rolling window handed to `on_bar`."""
+        return 1
+
+    @abstractmethod
+    def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[OrderIntent]:
+        """Decide at a bar's close, from the rolling window that ends with it."""
+
+    def on_fill(self, fill: Fill, account: Account) -> list[OrderIntent]:
+        """React to one of this strategy's orders filling."""
+        return []
