@@ -18,14 +18,10 @@ def run(cfg: DictConfig) -> float | None:
     """The metric a sweeper optimises (the Sharpe ratio for a backtest), or None."""
     validate(cfg)
     mode = cfg.mode.name
-    if mode == "backtest":
-        from thunes.modes import backtest
+    if mode in ("backtest", "replay"):
+        from thunes.modes import simulate
 
-        return backtest.run(cfg)
-    if mode == "replay":
-        from thunes.modes import replay
-
-        return replay.run(cfg)
+        return simulate.run(cfg)
     if mode == "download":
         from thunes.modes import download
 

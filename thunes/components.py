@@ -16,6 +16,7 @@ from thunes.notify.notifiers import Notifier
 from thunes.portfolio.sizing import Sizer
 from thunes.risk.limits import RiskLimits
 from thunes.strategy.base import Strategy
+from thunes.strategy.events import EventStrategy
 from thunes.tracking.base import Tracker
 
 
@@ -24,7 +25,7 @@ class Components:
     exchange: Exchange
     market: Market
     data: CandleSource
-    strategy: Strategy
+    strategy: Strategy | EventStrategy
     filters: OrderFilters
     sizer: Sizer
     risk: RiskLimits

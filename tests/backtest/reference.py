@@ -77,7 +77,7 @@ def reference_backtest(
             cash += position * price - paid
             pnl = position * (price - entry[1]) - entry[2] - paid
             trades.append(
-                RefTrade(entry[0], entry[1], bar, price, position, entry[2] + paid, pnl, "signal")
+                RefTrade(entry[0], entry[1], bar, price, position, entry[2] + paid, pnl, "exit")
             )
             position, entry = 0.0, None
         pending = None

@@ -18,12 +18,13 @@ caches on disk; `from_signals`' kernel is recompiled in every process (3.7 s mea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import vectorbt as vbt
-from vectorbt.portfolio.enums import SizeType
+from vectorbt.base.array_wrapper import ArrayWrapper
+from vectorbt.portfolio.enums import SizeType, log_dt, order_dt
 
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import Fill, Side, SkippedOrder
@@ -38,7 +39,9 @@ class BacktestResult:
     """Everything a report, a plot or a tracker needs from one run, whichever engine ran it."""
 
     portfolio: vbt.Portfolio
+    fills: list[Fill]
     skipped: list[SkippedOrder]
+    risk_fired: dict[str, int] = field(default_factory=dict)
 
     @property
     def skipped_entries(self) -> int:
@@ -50,23 +53,25 @@ class BacktestResult:
 
 
 def portfolio_from_fills(
-    candles: pd.DataFrame, timeframe: str, fills: list[Fill], fee: float, cash: float
+    candles: pd.DataFrame, timeframe: str, fills: list[Fill], cash: float
 ) -> vbt.Portfolio:
-    """The event engine's fills as a vectorbt portfolio, for the same stats, trades and plots."""
+    """The event engine's fills as a vectorbt portfolio, for the same stats, trades and plots.
+
+    Built from order records, so several fills in one bar (a grid crossing two levels) and
+    each fill's own fee (maker or taker) are kept as they happened.
+    """
     index = pd.DatetimeIndex(candles.index).tz_localize(None)
     close = pd.Series(candles["close"].to_numpy(dtype="float64"), index=index, name="close")
-    size, price = np.full(len(index), np.nan), np.full(len(index), np.nan)
-    for fill in fills:
-        size[fill.bar] = fill.amount if fill.side is Side.BUY else -fill.amount
-        price[fill.bar] = fill.price
-    return vbt.Portfolio.from_orders(
-        close,
-        size=size,
-        price=price,
-        fees=fee,
-        init_cash=cash,
-        direction="longonly",
-        freq=pd.Timedelta(timeframe),
+    records = np.array(
+        [
+            (i, 0, fill.bar, fill.amount, fill.price, fill.fee, 0 if fill.side is Side.BUY else 1)
+            for i, fill in enumerate(fills)
+        ],
+        dtype=order_dt,
+    )
+    wrapper = ArrayWrapper(index, pd.Index(["close"]), ndim=1, freq=pd.Timedelta(timeframe))
+    return vbt.Portfolio(
+        wrapper, close, records, np.array([], dtype=log_dt), init_cash=cash, cash_sharing=False
     )
 
 
@@ -142,4 +147,16 @@ class VectorbtBacktester:
             SkippedOrder(int(bar), Side.SELL, float(price[bar]), float("nan"), "dust")
             for bar in np.flatnonzero(exits & holding_before & ~filled)
         ]
-        return BacktestResult(portfolio, sorted(skipped, key=lambda order: order.bar))
+        records = portfolio.orders.values
+        fills = [
+            Fill(
+                int(r["idx"]),
+                Side.BUY if r["side"] == 0 else Side.SELL,
+                float(r["price"]),
+                float(r["size"]),
+                float(r["fees"]),
+                "entry" if r["side"] == 0 else "exit",
+            )
+            for r in records
+        ]
+        return BacktestResult(portfolio, fills, sorted(skipped, key=lambda order: order.bar))

@@ -149,16 +149,29 @@ class FileDataConfig(_CandleWindow):
             raise checks.ConfigValueError("path", self.path, "a .csv or .parquet file")
 
 
+def _optional_fraction(key: str, value: float | None) -> None:
+    if value is not None and not 0 < value < 1:
+        raise checks.ConfigValueError(key, value, "null, or a fraction in (0, 1)")
+
+
 @dataclass
 class SmaCrossConfig:
     _target_: str = "thunes.strategy.sma_cross.SmaCross"
     fast: int = 10
     slow: int = 50
+    ma: str = "sma"
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    trailing_stop: float | None = None
 
     def __post_init__(self) -> None:
         checks.positive("fast", self.fast)
         if self.fast >= self.slow:
             raise checks.ConfigValueError("fast", self.fast, f"must be < slow ({self.slow})")
+        checks.one_of("ma", self.ma, ("sma", "ema"))
+        _optional_fraction("stop_loss", self.stop_loss)
+        _optional_fraction("take_profit", self.take_profit)
+        _optional_fraction("trailing_stop", self.trailing_stop)
 
 
 @dataclass
@@ -238,6 +251,64 @@ class ThunesConfig:
     cash: float = 1000.0
 
 
+@dataclass
+class DcaConfig:
+    _target_: str = "thunes.strategy.dca.Dca"
+    quote_amount: float = 50.0
+    every_bars: int | None = None
+    drop_pct: float | None = 0.02
+    volume_multiplier: float = 1.5
+    max_safety_orders: int = 3
+    take_profit_pct: float = 0.015
+
+    def __post_init__(self) -> None:
+        checks.positive("quote_amount", self.quote_amount)
+        if self.every_bars is not None and not self.every_bars >= 1:
+            raise checks.ConfigValueError("every_bars", self.every_bars, "must be null or >= 1")
+        if self.drop_pct is not None and not 0 < self.drop_pct < 1:
+            raise checks.ConfigValueError("drop_pct", self.drop_pct, "must be null or in (0, 1)")
+        if self.every_bars is None and self.drop_pct is None:
+            raise checks.ConfigValueError("drop_pct", None, "set drop_pct, every_bars or both")
+        if not self.volume_multiplier >= 1:
+            raise checks.ConfigValueError(
+                "volume_multiplier", self.volume_multiplier, "must be >= 1"
+            )
+        checks.non_negative("max_safety_orders", self.max_safety_orders)
+        if not 0 < self.take_profit_pct < 1:
+            raise checks.ConfigValueError(
+                "take_profit_pct", self.take_profit_pct, "must be in (0, 1)"
+            )
+
+
+@dataclass
+class GridConfig:
+    _target_: str = "thunes.strategy.grid.Grid"
+    lower: float = -0.1
+    upper: float = 0.1
+    relative: bool = True
+    levels: int = 11
+    spacing: str = "geometric"
+    quote_per_level: float = 20.0
+    stop_below: float | None = None
+    take_profit_above: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.levels < 2:
+            raise checks.ConfigValueError("levels", self.levels, "must be >= 2")
+        if self.relative and not self.lower > -1:
+            raise checks.ConfigValueError("lower", self.lower, "must be > -1 when relative")
+        if not self.relative:
+            checks.positive("lower", self.lower)
+        if not self.lower < self.upper:
+            raise checks.ConfigValueError("lower", self.lower, f"must be < upper ({self.upper})")
+        checks.one_of("spacing", self.spacing, ("arithmetic", "geometric"))
+        checks.positive("quote_per_level", self.quote_per_level)
+        for key in ("stop_below", "take_profit_above"):
+            value = getattr(self, key)
+            if value is not None and not 0 < value < 1:
+                raise checks.ConfigValueError(key, value, "null, or a fraction in (0, 1)")
+
+
 SCHEMAS: dict[str, type] = {
     "schema_root": ThunesConfig,
     "schema_exchange_sim": SimExchangeConfig,
@@ -247,6 +318,8 @@ SCHEMAS: dict[str, type] = {
     "schema_data_sim": SimDataConfig,
     "schema_data_file": FileDataConfig,
     "schema_strategy_sma_cross": SmaCrossConfig,
+    "schema_strategy_grid": GridConfig,
+    "schema_strategy_dca": DcaConfig,
     "schema_target_only": TargetOnly,
     "schema_sizing_fixed_quote": FixedQuoteSizingConfig,
     "schema_sizing_equity_fraction": EquityFractionSizingConfig,

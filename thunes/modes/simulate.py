@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
@@ -22,10 +20,6 @@ from thunes.reporting.sidecar import Sidecar
 from thunes.reporting.stopwatch import Stopwatch
 from thunes.tracking.base import RunRecord, Tracker
 from thunes.tracking.redact import flatten, redact
-
-if TYPE_CHECKING:
-    from thunes.backtest.engine import BacktestResult
-    from thunes.components import Components
 
 _WARM = ("mlflow", "mlflow.tracking", "matplotlib.pyplot", "plotly.graph_objects")
 
@@ -85,19 +79,16 @@ def _record(
     )
 
 
-Engine = Callable[["Components", CandleSet], "BacktestResult"]
-
-
-def run(cfg: DictConfig, engine: Engine) -> float:
+def run(cfg: DictConfig) -> float:
     """Simulate, write every output, track the run; return the Sharpe ratio."""
     sidecar = Sidecar(_WARM)  # before anything heavy: it warms up on the other core
     try:
-        return _run(cfg, engine, sidecar)
+        return _run(cfg, sidecar)
     finally:
         sidecar.close()
 
 
-def _run(cfg: DictConfig, engine: Engine, sidecar: Sidecar) -> float:
+def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
     console = Console()
     watch = Stopwatch()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -109,8 +100,10 @@ def _run(cfg: DictConfig, engine: Engine, sidecar: Sidecar) -> float:
         f"from {candles.origin}; gaps ({candles.gap_policy}): {candles.gaps.describe()}"
     )
     with watch.stage("import_vectorbt"):
+        from thunes.modes import engines
         from thunes.reporting.tables import orders_table, summary_stats, trades_table
     with watch.stage("simulate"):
+        engine = engines.replay if cfg.mode.name == "replay" else engines.backtest
         result = engine(parts, candles)
     with watch.stage("stats"):
         stats, trades = summary_stats(result), trades_table(result)

@@ -6,6 +6,16 @@ import numpy as np
 import pandas as pd
 
 from thunes.backtest.engine import BacktestResult
+from thunes.domain.orders import Side
+
+RISK_RULES = (
+    "max_loss_per_trade",
+    "kill_switch_trips",
+    "kill_switch",
+    "cooldown",
+    "max_open_positions",
+)
+"""How often each risk rule fired: stops taken, trips, and buys refused by each rule."""
 
 TRADE_COLUMNS = (
     "entry_time",
@@ -49,8 +59,15 @@ def summary_stats(result: BacktestResult) -> pd.Series:
         "buy_and_hold_return": float(close[-1] / close[0] - 1),
         "skipped_entries": result.skipped_entries,
         "skipped_exits": result.skipped_exits,
+        **{f"risk_{rule}": result.risk_fired.get(rule, 0) for rule in RISK_RULES},
     }
     return pd.Series(stats, dtype=object, name="value")
+
+
+def _exit_tags(result: BacktestResult, exit_bars: np.ndarray) -> list[str]:
+    """Why each trade closed: the tag of the sell that closed it (exit, exit:stop_loss...)."""
+    closing = {f.bar: f.tag for f in result.fills if f.side is Side.SELL}
+    return [closing.get(int(bar), "exit") or "exit" for bar in exit_bars]
 
 
 def trades_table(result: BacktestResult) -> pd.DataFrame:
@@ -69,41 +86,27 @@ def trades_table(result: BacktestResult) -> pd.DataFrame:
             "pnl": records["pnl"],
             "return": records["return"],
             "bars_held": records["exit_idx"] - records["entry_idx"],
-            "exit_reason": np.where(is_open, "open", "signal"),
+            "exit_reason": np.where(is_open, "open", _exit_tags(result, records["exit_idx"])),
         },
         columns=list(TRADE_COLUMNS),
     )
     return table
 
 
-ORDER_COLUMNS = ("time", "side", "price", "amount", "fee", "status", "reason")
+ORDER_COLUMNS = ("time", "side", "price", "amount", "fee", "status", "tag", "reason")
 
 
 def orders_table(result: BacktestResult) -> pd.DataFrame:
     """Every order: the filled ones, and the skipped ones with why they never left."""
     index = pd.DatetimeIndex(result.portfolio.wrapper.index).tz_localize("UTC")
-    records = result.portfolio.orders.values
-    filled = pd.DataFrame(
-        {
-            "time": index[records["idx"]],
-            "side": np.where(records["side"] == 0, "buy", "sell"),
-            "price": records["price"],
-            "amount": np.round(records["size"], 12),
-            "fee": records["fees"],
-            "status": "filled",
-            "reason": "",
-        }
-    )
-    skipped = pd.DataFrame(
-        {
-            "time": index[[order.bar for order in result.skipped]],
-            "side": [order.side.value for order in result.skipped],
-            "price": [order.price for order in result.skipped],
-            "amount": [order.amount for order in result.skipped],
-            "fee": 0.0,
-            "status": "skipped",
-            "reason": [order.reason for order in result.skipped],
-        }
-    )
-    table = pd.concat([filled, skipped], ignore_index=True) if len(skipped) else filled
-    return table.sort_values("time", kind="stable", ignore_index=True)[list(ORDER_COLUMNS)]
+    rows = [
+        (f.bar, f.side.value, f.price, round(f.amount, 12), f.fee, "filled", f.tag, "")
+        for f in result.fills
+    ] + [
+        (o.bar, o.side.value, o.price, o.amount, 0.0, "skipped", o.tag, o.reason)
+        for o in result.skipped
+    ]
+    table = pd.DataFrame(rows, columns=["bar", *ORDER_COLUMNS[1:]])
+    table = table.sort_values("bar", kind="stable", ignore_index=True)
+    table.insert(0, "time", index[table.pop("bar").to_numpy(dtype="int64")])
+    return table

@@ -1,4 +1,8 @@
-"""Indicators computed window by window, so a value never depends on where history starts."""
+"""Indicators computed window by window, so a value never depends on where history starts.
+
+Each value is computed from its own window alone, the same arithmetic whether the window
+is the tail of 44,000 bars (vectorized backtest) or the rolling window a live bot holds.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,40 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 
 
-def sma(values: FloatArray, window: int) -> FloatArray:
-    """Simple moving average; NaN until `window` values exist.
+def _windowed(values: FloatArray, weights: FloatArray) -> FloatArray:
+    """Weighted sum over each trailing window (oldest weight first); NaN until it is full."""
+    window = len(weights)
+    out = np.full(values.shape, np.nan)
+    if len(values) >= window:
+        rows = np.lib.stride_tricks.sliding_window_view(values, window)
+        out[window - 1 :] = (rows * weights).sum(axis=1)
+    return out
 
-    Each value is the plain mean of its own window (not a running sum), so the same bars
-    give the same number whether they are the tail of 44,000 bars or a 51-bar live window.
-    """
+
+def sma(values: FloatArray, window: int) -> FloatArray:
+    """Simple moving average; NaN until `window` values exist."""
     out = np.full(values.shape, np.nan)
     if len(values) >= window:
         out[window - 1 :] = np.lib.stride_tricks.sliding_window_view(values, window).mean(axis=1)
     return out
+
+
+EMA_SPAN_FACTOR = 4
+"""An EMA is truncated to 4 x its period: what is left out weighs about e^-8 (0.03%)."""
+
+
+def ema(values: FloatArray, period: int) -> FloatArray:
+    """Exponential moving average (alpha = 2 / (period + 1)) over a finite window.
+
+    The window's oldest value seeds the average, so the EMA of a window equals the usual
+    recursive EMA started at that bar; NaN until the window is full.
+    """
+    alpha = 2.0 / (period + 1)
+    length = EMA_SPAN_FACTOR * period
+    decay = (1 - alpha) ** np.arange(length - 1, -1, -1, dtype="float64")
+    weights = alpha * decay
+    weights[0] = decay[0]  # the seed keeps the weight the older history would have had
+    return _windowed(values, weights)
 
 
 def crossed_above(fast: FloatArray, slow: FloatArray) -> npt.NDArray[np.bool_]:
