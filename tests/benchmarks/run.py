@@ -16,6 +16,7 @@ for the machine to be idle, and records how much CPU others used during each mea
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.metadata
 import json
 import os
@@ -161,10 +162,19 @@ def run_plain(cmd: list[str], cwd: Path, env: dict[str, str]) -> Json:
     return {"seconds": run.seconds, "peak_rss_mb": run.peak_rss_mb}
 
 
-def repeat(fn: Callable[[], Json], warmup: int, repeats: int) -> Json:
-    """Call `fn` warmup times, discard, then `repeats` times; the median run and all of them."""
+def _repeat(
+    fn: Callable[[], Json], warmup: int, repeats: int, before: Callable[[], object] | None = None
+) -> Json:
+    """Call `fn` warmup times, discard, then `repeats` times; the median run and all of them.
+
+    `before` runs ahead of each timed call, untimed: the bench waits for an idle machine there.
+    """
     warm = [fn() for _ in range(warmup)]
-    runs = [fn() for _ in range(repeats)]
+    runs = []
+    for _ in range(repeats):
+        if before is not None:
+            before()
+        runs.append(fn())
     ordered = sorted(runs, key=lambda r: r["seconds"])
     return {
         "median": statistics.median(r["seconds"] for r in runs),
@@ -238,8 +248,8 @@ class IdleGate:
         """Wait until idle or the budget is spent; the last busy fraction seen (None: unseen)."""
         if self.budget <= 0:
             return None
-        busy = busy_fraction(0.5)
-        self.waited += 0.5
+        busy = busy_fraction(0.3)
+        self.waited += 0.3
         if busy is None or busy < IDLE_BUSY:
             return busy
         self.console.log(f"[yellow]machine {busy:.0%} busy: waiting for it to settle[/]")
@@ -256,7 +266,7 @@ def machine_load() -> Json:
 
 
 def meta() -> Json:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = importlib.metadata.version(name)
@@ -306,6 +316,7 @@ def measure(plan: Plan, tmp: Path, numba_cache: Path, console: Console) -> Json:
     close = warm_dir / "close.npz"
     raw: Json = {"errors": {}, "interference": {}}
     gate = IdleGate(plan.idle_wait_seconds, console)
+    repeat = functools.partial(_repeat, before=gate.wait)
 
     def section(name: str, what: str, fn: Callable[[], Json]) -> None:
         busy = gate.wait()
@@ -376,7 +387,7 @@ def measure(plan: Plan, tmp: Path, numba_cache: Path, console: Console) -> Json:
         section(
             f"scale_{size}",
             f"{size:,} bars in a fresh process, median of {repeats}",
-            lambda args=args: worker(args, env),
+            functools.partial(worker, args, env),
         )
     raw["idle_waited_seconds"] = gate.waited
     return summarise(raw, bars)

@@ -44,6 +44,7 @@ class EventEngine:
             for fill in broker.on_bar(i, int(times[i]), opens[i], highs[i], lows[i]):
                 self._submit(strategy.on_fill(fill, broker))
             if i < last:  # a decision on the last bar could never fill
+                broker.time_ms = int(times[i + 1])  # its orders leave at the next open
                 start = max(0, i + 1 - warmup)
                 window = {name: values[start : i + 1] for name, values in columns.items()}
                 bar = Bar(i, int(times[i]), opens[i], highs[i], lows[i], closes[i], volumes[i])

@@ -256,10 +256,11 @@ class SimBroker:
         price = self.risk.stop_price(self.book) if self.risk is not None else None
         if price is None:
             return None
+        protective = float(ceil_to(price, self.filters.tick_size))  # rounded up: loss stays <=
         stop = RestingOrder(
             Side.SELL,
             OrderType.STOP,
-            float(floor_to(price, self.filters.tick_size)),
+            protective,
             None,
             MAX_LOSS_TAG,
             self.bar,

@@ -1,0 +1,104 @@
+"""Hand-worked fills of the simulated broker: market, stops, targets, the intrabar rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.engine.bars import candles
+from thunes.domain.market import Fees, MarketFilters
+from thunes.domain.orders import Fill, OrderIntent, OrderType, Side
+from thunes.engine.replay import EventEngine
+from thunes.engine.sim_broker import SimBroker
+from thunes.portfolio.sizing import FixedQuote
+from thunes.strategy.base import Columns, Signals, Strategy
+from thunes.strategy.signal_runner import SignalRunner
+
+FILTERS = MarketFilters(tick_size=0.01, step_size=0.001, min_qty=0.001, min_notional=5.0)
+FEES = Fees(maker=0.001, taker=0.002)
+
+
+class EnterOnce(Strategy):
+    """Enters at the first bar's close; never exits by signal."""
+
+    def __init__(self, **exits: float) -> None:
+        for name, value in exits.items():
+            setattr(self, name, value)
+
+    @property
+    def warmup(self) -> int:
+        return 1
+
+    def signals(self, candles: Columns) -> Signals:
+        entries = candles["close"] > 0
+        return Signals(entries, ~entries)
+
+
+def run(rows: list[tuple[float, float, float, float]], **exits: float) -> list[Fill]:
+    broker = SimBroker(FEES, 0.0, FILTERS, FixedQuote(100.0), 1_000.0)
+    return EventEngine(SignalRunner(EnterOnce(**exits)), broker).run(candles(rows)).fills
+
+
+def test_market_entry_fills_at_the_next_open_with_the_taker_fee() -> None:
+    fills = run([(100, 101, 99, 100), (100.5, 102, 100, 101), (101, 101, 101, 101)])
+    # decided at bar 0's close, filled at bar 1's open 100.5:
+    # amount = 100 / 100.5 = 0.99502 -> 0.995 (step 0.001); fee = 0.995*100.5*0.002 = 0.199995
+    assert fills == [Fill(1, Side.BUY, 100.5, 0.995, pytest.approx(0.199995), "entry")]
+
+
+def test_stop_and_target_touched_in_one_bar_take_the_stop() -> None:
+    # entry at bar 1's open 100; 100 / 100 = 1.0, and 1.0 // 0.001 * 0.001 = 0.999 in binary
+    # floating point (vectorbt's rounding, which the broker shares for parity): 0.999 bought.
+    # stop 5% -> 95, target 5% -> 105. Bar 2 spans 94..106: both are met; the path
+    # open -> low -> high meets the stop first.
+    fills = run(
+        [(100, 100, 100, 100), (100, 100, 100, 100), (100, 106, 94, 100)],
+        stop_loss=0.05,
+        take_profit=0.05,
+    )
+    assert [(f.bar, f.side, f.price, f.tag) for f in fills] == [
+        (1, Side.BUY, 100.0, "entry"),
+        (2, Side.SELL, 95.0, "exit:stop_loss"),
+    ]
+    assert fills[1].amount == pytest.approx(0.999)
+    assert fills[1].fee == pytest.approx(0.999 * 95.0 * FEES.taker)
+
+
+def test_a_target_needs_the_market_to_trade_through_it() -> None:
+    # target 105: bar 2's high only touches 105 -> no fill; bar 3's high 105.01 -> fill at 105,
+    # a limit order, so the maker fee
+    fills = run(
+        [
+            (100, 100, 100, 100),
+            (100, 100, 100, 100),
+            (101, 105, 100.5, 104),
+            (104, 105.01, 103, 104),
+        ],
+        take_profit=0.05,
+    )
+    assert [(f.bar, f.price, f.tag, f.maker) for f in fills[1:]] == [
+        (3, 105.0, "exit:take_profit", True)
+    ]
+    assert fills[1].fee == pytest.approx(0.999 * 105.0 * FEES.maker)
+
+
+def test_a_gap_through_the_stop_fills_at_the_open() -> None:
+    fills = run([(100, 100, 100, 100), (100, 100, 100, 100), (90, 92, 88, 91)], stop_loss=0.05)
+    assert (fills[1].bar, fills[1].price) == (2, 90.0)
+
+
+def test_trailing_stop_follows_the_high_and_exits_below_it() -> None:
+    # entry 100 -> trail 10% -> stop 90; bar 2 high 120 -> stop moves to 108 from bar 3 on;
+    # bar 3 low 107 -> exit at 108
+    fills = run(
+        [(100, 100, 100, 100), (100, 100, 100, 100), (100, 120, 99, 119), (118, 119, 107, 110)],
+        trailing_stop=0.1,
+    )
+    assert [(f.bar, f.price, f.tag) for f in fills[1:]] == [(3, 108.0, "exit:trailing")]
+
+
+def test_a_resting_buy_locks_cash_and_an_unaffordable_one_is_skipped() -> None:
+    broker = SimBroker(FEES, 0.0, FILTERS, FixedQuote(100.0), 150.0)
+    broker.submit(OrderIntent(Side.BUY, OrderType.LIMIT, quote=100.0, price=99.0, tag="a"))
+    broker.submit(OrderIntent(Side.BUY, OrderType.LIMIT, quote=100.0, price=98.0, tag="b"))
+    assert [o.tag for o in broker.resting] == ["a"]
+    assert [(s.tag, s.reason) for s in broker.skipped] == [("b", "insufficient cash")]

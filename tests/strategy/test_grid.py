@@ -1,0 +1,251 @@
+"""The grid strategy, fill by fill on literal candles worked out by hand, and its config."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hydra.utils import instantiate
+
+from tests.config.compose import composed
+from thunes.config.validate import validate
+from thunes.domain.market import Fees, MarketFilters
+from thunes.domain.orders import Fill, Side
+from thunes.engine.replay import EventEngine, ReplayResult
+from thunes.engine.sim_broker import SimBroker
+from thunes.errors import ConfigError
+from thunes.portfolio.sizing import FixedQuote
+from thunes.strategy.grid import Grid, grid_levels
+
+MAKER, TAKER = 0.001, 0.002
+FILTERS = MarketFilters(tick_size=0.01, step_size=0.0001, min_qty=0.0001, min_notional=5.0)
+BUY, SELL = Side.BUY, Side.SELL
+
+
+def candles(*rows: tuple[float, float, float, float]) -> pd.DataFrame:
+    """Hourly UTC candles from literal (open, high, low, close) rows, volume 1."""
+    index = pd.date_range("2024-01-01", periods=len(rows), freq="1h", tz="UTC", name="timestamp")
+    frame = pd.DataFrame(rows, columns=["open", "high", "low", "close"], index=index)
+    return frame.assign(volume=1.0)
+
+
+def run(grid: Grid, frame: pd.DataFrame) -> tuple[ReplayResult, SimBroker]:
+    broker = SimBroker(Fees(MAKER, TAKER), 0.0, FILTERS, FixedQuote(100.0), 1_000.0)
+    return EventEngine(grid, broker).run(frame), broker
+
+
+def assert_fills(fills: list[Fill], expected: list[tuple[int, Side, float, float, str]]) -> None:
+    """Bar, side, price, amount and tag as worked out; a grid limit pays the maker fee."""
+    got = [(f.bar, f.side, f.price, round(f.amount, 10), f.tag) for f in fills]
+    assert got == [(b, s, p, pytest.approx(a, abs=1e-12), t) for b, s, p, a, t in expected]
+    for fill in fills:
+        rate = MAKER if fill.maker else TAKER
+        assert fill.maker == fill.tag.startswith(("grid:buy", "grid:sell"))
+        assert fill.fee == pytest.approx(fill.amount * fill.price * rate, rel=1e-12)
+
+
+def absolute_grid(**kwargs: float | None) -> Grid:
+    """5 levels 100, 102, 104, 106, 108; 20 quote per buy."""
+    return Grid(lower=100.0, upper=108.0, levels=5, quote_per_level=20.0, **kwargs)  # type: ignore[arg-type]
+
+
+# At bar 0's close (105) the grid buys at levels 0, 1, 2 (100, 102, 104); 106 and 108 stay
+# empty. Amounts: 20 / 104 = 0.19230.. -> 0.1923, 20 / 102 = 0.19607.. -> 0.1960.
+SWINGS = candles(
+    (105.0, 105.5, 104.5, 105.0),  # 0: grid laid
+    (105.0, 105.2, 104.0, 104.5),  # 1: low touches 104: no fill
+    (104.5, 106.5, 103.5, 104.2),  # 2: buy 104; its sell at 106 rests from bar 3 (high 106.5)
+    (104.2, 104.8, 101.5, 102.0),  # 3: buy 102; sell at 104 rests from bar 4
+    (102.0, 106.2, 101.8, 105.8),  # 4: sells 104 then 106; buys at 102, 104 from bar 5
+    (105.8, 106.0, 101.0, 101.5),  # 5: buys 104 then 102 (100 untouched)
+    (101.5, 106.1, 101.2, 106.05),  # 6: sells 104 then 106
+    (106.0, 106.5, 105.5, 106.0),  # 7: nothing
+)
+SWING_FILLS = [
+    (2, BUY, 104.0, 0.1923, "grid:buy:2"),
+    (3, BUY, 102.0, 0.1960, "grid:buy:1"),
+    (4, SELL, 104.0, 0.1960, "grid:sell:2"),
+    (4, SELL, 106.0, 0.1923, "grid:sell:3"),
+    (5, BUY, 104.0, 0.1923, "grid:buy:2"),
+    (5, BUY, 102.0, 0.1960, "grid:buy:1"),
+    (6, SELL, 104.0, 0.1960, "grid:sell:2"),
+    (6, SELL, 106.0, 0.1923, "grid:sell:3"),
+]
+# One round trip 102 -> 104: 0.196 * 2 - 0.196 * 102 * 0.001 - 0.196 * 104 * 0.001
+#   = 0.392 - 0.019992 - 0.020384 = 0.351624
+# One round trip 104 -> 106: 0.1923 * 2 - 0.1923 * 104 * 0.001 - 0.1923 * 106 * 0.001
+#   = 0.3846 - 0.0199992 - 0.0203838 = 0.344217
+# Each happens twice: 2 * (0.351624 + 0.344217) = 1.391682
+SWING_PROFIT = 1.391682
+
+
+def test_swings_fill_level_by_level_at_the_levels_prices() -> None:
+    grid = absolute_grid()
+    result, broker = run(grid, SWINGS)
+    assert grid.levels == [100.0, 102.0, 104.0, 106.0, 108.0]
+    assert_fills(result.fills, SWING_FILLS)
+    assert result.skipped == []
+    assert grid.grid_profit == pytest.approx(SWING_PROFIT, abs=1e-9)
+    assert grid.fills_per_level == {1: 2, 2: 4, 3: 2}
+    assert grid.unrealised_inventory(106.0) == (0.0, 0.0)
+    assert broker.position == 0.0
+    assert broker.cash == pytest.approx(1_000.0 + SWING_PROFIT, abs=1e-9)
+    assert sorted(o.tag for o in broker.resting) == ["grid:buy:0", "grid:buy:1", "grid:buy:2"]
+
+
+def test_inventory_waiting_for_its_sells() -> None:
+    grid = absolute_grid()
+    result, _ = run(grid, SWINGS.iloc[:4])  # the two buys of bars 2 and 3, no sell yet
+    assert_fills(result.fills, SWING_FILLS[:2])
+    amount, value = grid.unrealised_inventory(102.0)
+    assert amount == pytest.approx(0.1923 + 0.1960, abs=1e-12)
+    assert value == pytest.approx(0.3883 * 102.0, abs=1e-9)
+    assert grid.grid_profit == 0.0
+
+
+def test_stop_below_the_range_gaps_through_at_the_open_and_ends_the_grid() -> None:
+    grid = absolute_grid(stop_below=0.05)  # a sell stop at 100 * 0.95 = 95
+    frame = candles(
+        (105.0, 105.5, 104.5, 105.0),  # 0: buys at 100, 102, 104; stop at 95
+        (105.0, 105.2, 101.5, 102.0),  # 1: buys 104 (0.1923) then 102 (0.1960)
+        (102.0, 102.5, 99.5, 100.5),  # 2: buy 100 (20 / 100 -> 0.2)
+        (92.0, 93.0, 91.0, 92.0),  # 3: opens below 95: the stop fills at the open, 92
+        (92.0, 110.0, 91.0, 109.0),  # 4: every grid order was withdrawn: nothing fills
+        (109.0, 109.5, 108.5, 109.0),
+    )
+    result, broker = run(grid, frame)
+    assert grid.stop_price == pytest.approx(95.0)
+    assert_fills(
+        result.fills,
+        [
+            (1, BUY, 104.0, 0.1923, "grid:buy:2"),
+            (1, BUY, 102.0, 0.1960, "grid:buy:1"),
+            (2, BUY, 100.0, 0.2, "grid:buy:0"),
+            (3, SELL, 92.0, 0.5883, "grid:stop"),  # the whole position, taker
+        ],
+    )
+    # Cost of the lots: 0.1923*104*1.001 + 0.196*102*1.001 + 0.2*100*1.001 = 60.0511912
+    # Stop: 0.5883 * 92 - 0.5883 * 92 * 0.002 = 54.1236 - 0.1082472 = 54.0153528
+    assert grid.exit_pnl == pytest.approx(54.0153528 - 60.0511912, abs=1e-9)
+    assert grid.grid_profit == 0.0
+    assert grid.stopped and broker.resting == [] and broker.position == 0.0
+    assert broker.cash == pytest.approx(1_000.0 + grid.exit_pnl, abs=1e-9)
+
+
+def test_a_buy_met_after_the_stop_in_the_same_bar_is_sold_at_the_next_open() -> None:
+    grid = absolute_grid(stop_below=0.05)
+    frame = candles(
+        (105.0, 105.5, 104.5, 105.0),  # 0: buys at 100, 102, 104; stop at 95
+        (105.0, 105.2, 103.5, 104.0),  # 1: buy 104 (0.1923)
+        (92.0, 93.0, 91.0, 92.0),  # 2: gap: stop at 92 first (ties go to stops), then the
+        (93.0, 94.0, 92.5, 93.5),  #    buy limit at 100 at its own price; 3: sold at 93
+        (93.5, 94.0, 93.0, 93.5),
+    )
+    result, broker = run(grid, frame)
+    assert_fills(
+        result.fills,
+        [
+            (1, BUY, 104.0, 0.1923, "grid:buy:2"),
+            (2, SELL, 92.0, 0.1923, "grid:stop"),
+            (2, BUY, 100.0, 0.2, "grid:buy:0"),
+            (3, SELL, 93.0, 0.2, "grid:exit"),
+        ],
+    )
+    assert grid.fills_per_level == {2: 1}  # fills after the end are the exit's, not the grid's
+    assert broker.position == 0.0 and broker.resting == []
+    assert broker.cash == pytest.approx(1_000.0 + grid.exit_pnl, abs=1e-9)
+
+
+def test_relative_bounds_and_take_profit_above_the_range() -> None:
+    grid = Grid(
+        lower=-0.1, upper=0.1, relative=True, levels=5, quote_per_level=20.0,
+        take_profit_above=0.02,
+    )  # fmt: skip
+    frame = candles(
+        (100.0, 100.5, 99.5, 100.0),  # 0: levels 90, 95, 100, 105, 110; buys at 90 and 95
+        (100.0, 100.5, 94.5, 96.0),  # 1: buy 95 (20 / 95 -> 0.2105); sell at 100 from bar 2
+        (96.0, 115.0, 89.0, 113.0),  # 2: buy 90 (0.2222) on the way down, then sell 100;
+        (114.0, 114.5, 80.0, 81.0),  # close 113 > 110 * 1.02: cancel all, sell at 3's open
+        (81.0, 82.0, 79.0, 80.0),  # nothing more: the grid has ended
+    )
+    result, broker = run(grid, frame)
+    assert grid.levels == pytest.approx([90.0, 95.0, 100.0, 105.0, 110.0])
+    assert grid.take_profit_price == pytest.approx(112.2)
+    assert_fills(
+        result.fills,
+        [
+            (1, BUY, 95.0, 0.2105, "grid:buy:1"),
+            (2, BUY, 90.0, 0.2222, "grid:buy:0"),
+            (2, SELL, 100.0, 0.2105, "grid:sell:2"),
+            (3, SELL, 114.0, 0.2222, "grid:take_profit"),  # at the open, taker
+        ],
+    )
+    # 0.2105 * 5 - 0.2105 * 95 * 0.001 - 0.2105 * 100 * 0.001 = 1.0525 - 0.0199975 - 0.02105
+    assert grid.grid_profit == pytest.approx(1.0114525, abs=1e-9)
+    # 0.2222 * 114 * (1 - 0.002) - 0.2222 * 90 * 1.001 = 25.2801384 - 20.017998
+    assert grid.exit_pnl == pytest.approx(5.2621404, abs=1e-9)
+    assert grid.fills_per_level == {0: 1, 1: 1, 2: 1}
+    assert broker.resting == [] and broker.position == 0.0
+    assert broker.cash == pytest.approx(1_000.0 + 1.0114525 + 5.2621404, abs=1e-9)
+
+
+def test_geometric_levels_keep_a_constant_ratio() -> None:
+    assert grid_levels(100.0, 121.0, 3, "geometric") == pytest.approx([100.0, 110.0, 121.0])
+    levels = grid_levels(100.0, 200.0, 5, "geometric")
+    assert levels == pytest.approx([100 * 2 ** (i / 4) for i in range(5)])
+    assert [b / a for a, b in zip(levels, levels[1:], strict=False)] == pytest.approx([2**0.25] * 4)
+    assert grid_levels(100.0, 108.0, 5, "arithmetic") == [100.0, 102.0, 104.0, 106.0, 108.0]
+    with pytest.raises(ValueError, match="spacing"):
+        grid_levels(100.0, 108.0, 5, "log")
+
+
+def test_geometric_grid_buys_below_the_first_close() -> None:
+    grid = Grid(lower=100.0, upper=121.0, levels=3, spacing="geometric", quote_per_level=20.0)
+    frame = candles(
+        (115.0, 115.5, 114.5, 115.0),  # 0: levels 100, 110, 121: buys at 100 and 110
+        (115.0, 115.0, 109.0, 110.5),  # 1: buy 110 (20 / 110 -> 0.1818)
+        (110.5, 122.0, 110.2, 121.5),  # 2: sell 121 (the top level)
+    )
+    result, _ = run(grid, frame)
+    assert_fills(
+        result.fills,
+        [(1, BUY, 110.0, 0.1818, "grid:buy:1"), (2, SELL, 121.0, 0.1818, "grid:sell:2")],
+    )
+
+
+BAD_VALUES = [
+    (["strategy.levels=1"], "strategy.levels=1 is not allowed: must be >= 2"),
+    (["strategy.lower=0.2"], "strategy.lower=0.2 is not allowed: must be < upper (0.1)"),
+    (["strategy.lower=-1.0"], "strategy.lower=-1.0 is not allowed: must be > -1"),
+    (["strategy.relative=false"], "strategy.lower=-0.1 is not allowed: must be > 0"),
+    (["strategy.spacing=log"], "strategy.spacing='log' is not allowed: one of arithmetic"),
+    (["strategy.quote_per_level=0"], "strategy.quote_per_level=0.0 is not allowed"),
+    (["strategy.stop_below=1.5"], "strategy.stop_below=1.5 is not allowed: null, or a fraction"),
+    (["strategy.take_profit_above=0"], "strategy.take_profit_above=0.0 is not allowed"),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"), BAD_VALUES, ids=[" ".join(o) for o, _ in BAD_VALUES]
+)
+def test_bad_grid_values_stop_with_one_line_naming_the_key(
+    overrides: list[str], expected: str
+) -> None:
+    with composed("strategy=grid", *overrides) as cfg, pytest.raises(ConfigError) as error:
+        validate(cfg)
+    message = str(error.value)
+    assert message.splitlines() == [message]
+    assert expected in message
+
+
+def test_grid_option_composes_and_instantiates() -> None:
+    with composed("strategy=grid", "strategy.take_profit_above=0.03") as cfg:
+        validate(cfg)
+        grid = instantiate(cfg.strategy, _convert_="all")
+    assert isinstance(grid, Grid)
+    assert (grid.bounds, grid.relative, grid.count, grid.spacing) == (
+        (-0.1, 0.1),
+        True,
+        11,
+        "geometric",
+    )
+    assert (grid.quote_per_level, grid.stop_below, grid.take_profit_above) == (20.0, 0.05, 0.03)
