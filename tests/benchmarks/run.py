@@ -242,7 +242,7 @@ class IdleGate:
     """Waits for an idle machine before each measurement, within one total time budget."""
 
     def __init__(self, budget: float, console: Console) -> None:
-        self.budget, self.console, self.waited = budget, console, 0.0
+        self.budget, self.console, self.waited, self.spent = budget, console, 0.0, False
 
     def wait(self) -> float | None:
         """Wait until idle or the budget is spent; the last busy fraction seen (None: unseen)."""
@@ -252,12 +252,18 @@ class IdleGate:
         self.waited += 0.3
         if busy is None or busy < IDLE_BUSY:
             return busy
+        if self.waited >= self.budget:
+            if not self.spent:
+                self.console.log(
+                    f"[yellow]machine {busy:.0%} busy and the {self.budget:.0f} s idle-wait "
+                    "budget is spent: measuring anyway (see the others' column)[/]"
+                )
+                self.spent = True
+            return busy
         self.console.log(f"[yellow]machine {busy:.0%} busy: waiting for it to settle[/]")
         while busy is not None and busy >= IDLE_BUSY and self.waited < self.budget:
             busy = busy_fraction(1.0)
             self.waited += 1.0
-        if busy is not None and busy >= IDLE_BUSY:
-            self.console.log(f"[yellow]still {busy:.0%} busy; measuring anyway[/]")
         return busy
 
 

@@ -46,8 +46,7 @@ def test_market_entry_fills_at_the_next_open_with_the_taker_fee() -> None:
 
 
 def test_stop_and_target_touched_in_one_bar_take_the_stop() -> None:
-    # entry at bar 1's open 100; 100 / 100 = 1.0, and 1.0 // 0.001 * 0.001 = 0.999 in binary
-    # floating point (vectorbt's rounding, which the broker shares for parity): 0.999 bought.
+    # entry at bar 1's open 100: 100 / 100 = 1.0 bought (exactly on the 0.001 step).
     # stop 5% -> 95, target 5% -> 105. Bar 2 spans 94..106: both are met; the path
     # open -> low -> high meets the stop first.
     fills = run(
@@ -59,8 +58,8 @@ def test_stop_and_target_touched_in_one_bar_take_the_stop() -> None:
         (1, Side.BUY, 100.0, "entry"),
         (2, Side.SELL, 95.0, "exit:stop_loss"),
     ]
-    assert fills[1].amount == pytest.approx(0.999)
-    assert fills[1].fee == pytest.approx(0.999 * 95.0 * FEES.taker)
+    assert fills[1].amount == 1.0
+    assert fills[1].fee == pytest.approx(1.0 * 95.0 * FEES.taker)
 
 
 def test_a_target_needs_the_market_to_trade_through_it() -> None:
@@ -78,7 +77,7 @@ def test_a_target_needs_the_market_to_trade_through_it() -> None:
     assert [(f.bar, f.price, f.tag, f.maker) for f in fills[1:]] == [
         (3, 105.0, "exit:take_profit", True)
     ]
-    assert fills[1].fee == pytest.approx(0.999 * 105.0 * FEES.maker)
+    assert fills[1].fee == pytest.approx(1.0 * 105.0 * FEES.maker)
 
 
 def test_a_gap_through_the_stop_fills_at_the_open() -> None:

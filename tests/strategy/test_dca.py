@@ -190,9 +190,10 @@ def test_a_risk_stop_ends_the_cycle_as_stopped_and_a_new_one_starts() -> None:
     """The risk engine's max-loss stop (5 quote) closes the position, not the take-profit.
 
     Bar 1, base: 50 / 97 -> 0.5154 at 97.00, cost with fee 49.9938 + 0.0499938 = 50.0437938.
-      Stop (50.0437938 - 5) / (0.5154 * 0.999) = 87.4832.. -> 87.48 (floored to the tick).
+      Stop (50.0437938 - 5) / (0.5154 * 0.999) = 87.4832.. -> 87.49 (rounded up to the tick:
+      the protective side, so the loss stays within 5).
       Take-profit 98.94. A safety needs a close <= 97 * 0.8 = 77.6: never.
-    Bar 3's low 86 reaches the stop: sell 0.5154 at 87.48, tagged risk:max_loss. The cycle
+    Bar 3's low 86 reaches the stop: sell 0.5154 at 87.49, tagged risk:max_loss. The cycle
       is stopped (not completed), the take-profit withdrawn, a new base decided at bar 3's
       close; bar 4, base: 50 / 88 = 0.568181.. -> 0.5681 at 88.00, take-profit 89.76.
     Peak committed stays cycle 1's 50.0437938 (cycle 2: 49.9928 * 1.001 = 50.0427928).
@@ -202,7 +203,7 @@ def test_a_risk_stop_ends_the_cycle_as_stopped_and_a_new_one_starts() -> None:
         (100.0, 101.0, 99.0, 100.0),  # 0  base decided
         (97.0,  98.0,  95.0,  96.0),   # 1  base fills at 97.00
         (96.0,  96.5,  90.0,  91.0),   # 2
-        (91.0,  91.5,  86.0,  88.0),   # 3  low 86 <= 87.48: the risk stop fills
+        (91.0,  91.5,  86.0,  88.0),   # 3  low 86 <= 87.49: the risk stop fills
         (88.0,  89.0,  87.5,  88.5),   # 4  new base fills at 88.00
         (88.5,  89.0,  88.0,  88.7),   # 5
     ])
@@ -223,7 +224,7 @@ def test_a_risk_stop_ends_the_cycle_as_stopped_and_a_new_one_starts() -> None:
     dca, sim, result = run(len(frame))
     assert summary(result) == [
         (1, BUY, 97.00, 0.5154, "dca:base"),
-        (3, SELL, 87.48, 0.5154, MAX_LOSS_TAG),
+        (3, SELL, 87.49, 0.5154, MAX_LOSS_TAG),
         (4, BUY, 88.00, 0.5681, "dca:base"),
     ]
     assert dca.cycles_stopped == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pandas as pd
 import pytest
 from hydra.utils import instantiate
@@ -43,13 +45,13 @@ def assert_fills(fills: list[Fill], expected: list[tuple[int, Side, float, float
         assert fill.fee == pytest.approx(fill.amount * fill.price * rate, rel=1e-12)
 
 
-def absolute_grid(**kwargs: float | None) -> Grid:
-    """5 levels 100, 102, 104, 106, 108; 20 quote per buy."""
-    return Grid(lower=100.0, upper=108.0, levels=5, quote_per_level=20.0, **kwargs)  # type: ignore[arg-type]
+def absolute_grid(quote: float, stop_below: float | None = None) -> Grid:
+    """5 arithmetic levels: 100, 102, 104, 106, 108."""
+    return Grid(lower=100.0, upper=108.0, levels=5, quote_per_level=quote, stop_below=stop_below)
 
 
 # At bar 0's close (105) the grid buys at levels 0, 1, 2 (100, 102, 104); 106 and 108 stay
-# empty. Amounts: 20 / 104 = 0.19230.. -> 0.1923, 20 / 102 = 0.19607.. -> 0.1960.
+# empty. 25 quote per level: 25 / 104 = 0.24038.. -> 0.2403, 25 / 102 = 0.24509.. -> 0.2450.
 SWINGS = candles(
     (105.0, 105.5, 104.5, 105.0),  # 0: grid laid
     (105.0, 105.2, 104.0, 104.5),  # 1: low touches 104: no fill
@@ -61,25 +63,25 @@ SWINGS = candles(
     (106.0, 106.5, 105.5, 106.0),  # 7: nothing
 )
 SWING_FILLS = [
-    (2, BUY, 104.0, 0.1923, "grid:buy:2"),
-    (3, BUY, 102.0, 0.1960, "grid:buy:1"),
-    (4, SELL, 104.0, 0.1960, "grid:sell:2"),
-    (4, SELL, 106.0, 0.1923, "grid:sell:3"),
-    (5, BUY, 104.0, 0.1923, "grid:buy:2"),
-    (5, BUY, 102.0, 0.1960, "grid:buy:1"),
-    (6, SELL, 104.0, 0.1960, "grid:sell:2"),
-    (6, SELL, 106.0, 0.1923, "grid:sell:3"),
+    (2, BUY, 104.0, 0.2403, "grid:buy:2"),
+    (3, BUY, 102.0, 0.2450, "grid:buy:1"),
+    (4, SELL, 104.0, 0.2450, "grid:sell:2"),
+    (4, SELL, 106.0, 0.2403, "grid:sell:3"),
+    (5, BUY, 104.0, 0.2403, "grid:buy:2"),
+    (5, BUY, 102.0, 0.2450, "grid:buy:1"),
+    (6, SELL, 104.0, 0.2450, "grid:sell:2"),
+    (6, SELL, 106.0, 0.2403, "grid:sell:3"),
 ]
-# One round trip 102 -> 104: 0.196 * 2 - 0.196 * 102 * 0.001 - 0.196 * 104 * 0.001
-#   = 0.392 - 0.019992 - 0.020384 = 0.351624
-# One round trip 104 -> 106: 0.1923 * 2 - 0.1923 * 104 * 0.001 - 0.1923 * 106 * 0.001
-#   = 0.3846 - 0.0199992 - 0.0203838 = 0.344217
-# Each happens twice: 2 * (0.351624 + 0.344217) = 1.391682
-SWING_PROFIT = 1.391682
+# One round trip 102 -> 104: 0.245 * 2 - 0.245 * 102 * 0.001 - 0.245 * 104 * 0.001
+#   = 0.49 - 0.02499 - 0.02548 = 0.43953
+# One round trip 104 -> 106: 0.2403 * 2 - 0.2403 * 104 * 0.001 - 0.2403 * 106 * 0.001
+#   = 0.4806 - 0.0249912 - 0.0254718 = 0.430137
+# Each happens twice: 2 * (0.43953 + 0.430137) = 1.739334
+SWING_PROFIT = 1.739334
 
 
 def test_swings_fill_level_by_level_at_the_levels_prices() -> None:
-    grid = absolute_grid()
+    grid = absolute_grid(quote=25.0)
     result, broker = run(grid, SWINGS)
     assert grid.levels == [100.0, 102.0, 104.0, 106.0, 108.0]
     assert_fills(result.fills, SWING_FILLS)
@@ -87,23 +89,23 @@ def test_swings_fill_level_by_level_at_the_levels_prices() -> None:
     assert grid.grid_profit == pytest.approx(SWING_PROFIT, abs=1e-9)
     assert grid.fills_per_level == {1: 2, 2: 4, 3: 2}
     assert grid.unrealised_inventory(106.0) == (0.0, 0.0)
-    assert broker.position == 0.0
+    assert broker.position == pytest.approx(0.0, abs=1e-12)  # float residue of +- amounts
     assert broker.cash == pytest.approx(1_000.0 + SWING_PROFIT, abs=1e-9)
     assert sorted(o.tag for o in broker.resting) == ["grid:buy:0", "grid:buy:1", "grid:buy:2"]
 
 
 def test_inventory_waiting_for_its_sells() -> None:
-    grid = absolute_grid()
+    grid = absolute_grid(quote=25.0)
     result, _ = run(grid, SWINGS.iloc[:4])  # the two buys of bars 2 and 3, no sell yet
     assert_fills(result.fills, SWING_FILLS[:2])
     amount, value = grid.unrealised_inventory(102.0)
-    assert amount == pytest.approx(0.1923 + 0.1960, abs=1e-12)
-    assert value == pytest.approx(0.3883 * 102.0, abs=1e-9)
+    assert amount == pytest.approx(0.2403 + 0.2450, abs=1e-12)
+    assert value == pytest.approx(0.4853 * 102.0, abs=1e-9)
     assert grid.grid_profit == 0.0
 
 
 def test_stop_below_the_range_gaps_through_at_the_open_and_ends_the_grid() -> None:
-    grid = absolute_grid(stop_below=0.05)  # a sell stop at 100 * 0.95 = 95
+    grid = absolute_grid(quote=20.0, stop_below=0.05)  # a sell stop at 100 * 0.95 = 95
     frame = candles(
         (105.0, 105.5, 104.5, 105.0),  # 0: buys at 100, 102, 104; stop at 95
         (105.0, 105.2, 101.5, 102.0),  # 1: buys 104 (0.1923) then 102 (0.1960)
@@ -132,14 +134,17 @@ def test_stop_below_the_range_gaps_through_at_the_open_and_ends_the_grid() -> No
 
 
 def test_a_buy_met_after_the_stop_in_the_same_bar_is_sold_at_the_next_open() -> None:
-    grid = absolute_grid(stop_below=0.05)
+    grid = absolute_grid(quote=20.0, stop_below=0.05)
     frame = candles(
         (105.0, 105.5, 104.5, 105.0),  # 0: buys at 100, 102, 104; stop at 95
         (105.0, 105.2, 103.5, 104.0),  # 1: buy 104 (0.1923)
-        (92.0, 93.0, 91.0, 92.0),  # 2: gap: stop at 92 first (ties go to stops), then the
-        (93.0, 94.0, 92.5, 93.5),  #    buy limit at 100 at its own price; 3: sold at 93
+        (92.0, 93.0, 91.0, 92.0),  # 2: gap below everything (see below)
+        (93.0, 94.0, 92.5, 93.5),  # 3: what the late buys got is sold at the open, 93
         (93.5, 94.0, 93.0, 93.5),
     )
+    # Bar 2 opens at 92: the stop and the buys at 100 and 102 all meet the market at the
+    # open; the broker takes the stop first (ties go to stops), which sells 0.1923 at 92,
+    # then fills the buys at their own prices. The grid has ended, so it sells them too.
     result, broker = run(grid, frame)
     assert_fills(
         result.fills,
@@ -147,9 +152,15 @@ def test_a_buy_met_after_the_stop_in_the_same_bar_is_sold_at_the_next_open() -> 
             (1, BUY, 104.0, 0.1923, "grid:buy:2"),
             (2, SELL, 92.0, 0.1923, "grid:stop"),
             (2, BUY, 100.0, 0.2, "grid:buy:0"),
-            (3, SELL, 93.0, 0.2, "grid:exit"),
+            (2, BUY, 102.0, 0.196, "grid:buy:1"),
+            (3, SELL, 93.0, 0.396, "grid:exit"),
         ],
     )
+    # lot 0.1923 * 104 * 1.001 = 20.0191992; stop 0.1923 * 92 * 0.998 = 17.6562168;
+    # late buys 0.2 * 100 * 1.001 + 0.196 * 102 * 1.001 = 20.02 + 20.011992;
+    # exit 0.396 * 93 * 0.998 = 36.754344
+    exit_pnl = 17.6562168 - 20.0191992 - 20.02 - 20.011992 + 36.754344
+    assert grid.exit_pnl == pytest.approx(exit_pnl, abs=1e-9)
     assert grid.fills_per_level == {2: 1}  # fills after the end are the exit's, not the grid's
     assert broker.position == 0.0 and broker.resting == []
     assert broker.cash == pytest.approx(1_000.0 + grid.exit_pnl, abs=1e-9)
@@ -192,7 +203,7 @@ def test_geometric_levels_keep_a_constant_ratio() -> None:
     assert grid_levels(100.0, 121.0, 3, "geometric") == pytest.approx([100.0, 110.0, 121.0])
     levels = grid_levels(100.0, 200.0, 5, "geometric")
     assert levels == pytest.approx([100 * 2 ** (i / 4) for i in range(5)])
-    assert [b / a for a, b in zip(levels, levels[1:], strict=False)] == pytest.approx([2**0.25] * 4)
+    assert [b / a for a, b in itertools.pairwise(levels)] == pytest.approx([2**0.25] * 4)
     assert grid_levels(100.0, 108.0, 5, "arithmetic") == [100.0, 102.0, 104.0, 106.0, 108.0]
     with pytest.raises(ValueError, match="spacing"):
         grid_levels(100.0, 108.0, 5, "log")
@@ -210,6 +221,19 @@ def test_geometric_grid_buys_below_the_first_close() -> None:
         result.fills,
         [(1, BUY, 110.0, 0.1818, "grid:buy:1"), (2, SELL, 121.0, 0.1818, "grid:sell:2")],
     )
+
+
+def test_a_sell_for_the_bought_amount_sells_all_of_it() -> None:
+    grid = absolute_grid(quote=20.0)  # 20 / 104 -> 0.1923, 20 / 102 -> 0.196
+    frame = candles(
+        (105.0, 105.5, 104.5, 105.0),
+        (105.0, 105.2, 101.5, 102.0),  # buys 104 and 102
+        (102.0, 106.5, 101.8, 106.2),  # their sells at 104 and 106
+        (106.2, 106.5, 106.0, 106.2),
+    )
+    result, broker = run(grid, frame)
+    assert [f.amount for f in result.fills if f.side is SELL] == [0.196, 0.1923]
+    assert broker.position == 0.0
 
 
 BAD_VALUES = [

@@ -5,7 +5,9 @@ Conventions, written down because they move results:
 - Market orders fill at the open moved against us by `slippage`, then rounded to the tick
   in the adverse direction (buys up, sells down): a price the venue could really print.
 - Fees are the taker rate on each fill's notional, paid in the quote currency on top.
-- Amounts round down to the step size. An order under min notional or min quantity is
+- Amounts round down to the step size (through vectorbt's `size // step`, which can land
+  one step low when the amount is exactly on the grid, e.g. 1.0 // 0.001 = 999 steps; with
+  real prices that is vanishingly rare, and the event engine rounds exactly). An order under min notional or min quantity is
   skipped, as the venue would reject it, and counted. That applies to exits too: a position
   worth less than min notional cannot be sold (dust), exactly as on Binance.
 - Long-only, one position: an entry acts only when flat and an exit only when holding;
@@ -42,6 +44,8 @@ class BacktestResult:
     fills: list[Fill]
     skipped: list[SkippedOrder]
     risk_fired: dict[str, int] = field(default_factory=dict)
+    strategy_report: dict[str, float] = field(default_factory=dict)
+    levels: list[float] = field(default_factory=list)
 
     @property
     def skipped_entries(self) -> int:

@@ -12,7 +12,8 @@ Conventions (the vectorized engine, thunes/backtest/engine.py, follows the same 
   places in answer to a fill rest from the next bar on, so no two orders fill from the
   same move. The risk engine's protective stop is the exception: it guards the position
   from the moment it exists.
-- Amounts round down to the step (as vectorbt rounds: amount // step * step); an order
+- Amounts round down to the step exactly (1.0 on a 0.001 step stays 1.0, where vectorbt's
+  `1.0 // 0.001 * 0.001` gives 0.999 and would strand 0.001 as dust); an order
   under min notional or min quantity, or beyond the free cash, is skipped and recorded.
 """
 
@@ -115,8 +116,7 @@ class SimBroker:
 
     def _amount(self, intent: OrderIntent, price: float) -> float:
         amount = intent.amount if intent.amount is not None else (intent.quote or 0.0) / price
-        step = self.filters.step_size
-        return amount // step * step if step > 0 else amount
+        return float(floor_to(amount, self.filters.step_size))
 
     def _refused(self, intent: OrderIntent, price: float, amount: float, fee: float) -> bool:
         """Skip (and record) an order the venue would reject; True if skipped."""
@@ -232,10 +232,10 @@ class SimBroker:
         fee = amount * price * fee_rate
         if side is Side.BUY:
             self.cash -= amount * price + fee
-            self.position += amount
+            self.position = round(self.position + amount, 12)  # no binary dust
         else:
             self.cash += amount * price - fee
-            self.position = self.position - amount if amount < self.position else 0.0
+            self.position = round(self.position - amount, 12) if amount < self.position else 0.0
         fill = Fill(self.bar, side, price, amount, fee, tag, maker)
         self.fills.append(fill)
         self._after_fill(fill)

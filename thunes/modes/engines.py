@@ -59,7 +59,15 @@ def _event(parts: Components, candles: CandleSet, whole_history: bool) -> Backte
     )
     replay = EventEngine(runner, broker).run(candles.frame)
     portfolio = portfolio_from_fills(candles.frame, candles.timeframe, replay.fills, parts.cash)
-    return BacktestResult(portfolio, replay.fills, replay.skipped, dict(risk.fired))
+    last_close = float(candles.frame["close"].iloc[-1])
+    return BacktestResult(
+        portfolio,
+        replay.fills,
+        replay.skipped,
+        dict(risk.fired),
+        runner.report(last_close),
+        runner.plot_levels(),
+    )
 
 
 def backtest(parts: Components, candles: CandleSet) -> BacktestResult:

@@ -123,6 +123,7 @@ def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
                 equity=pf.value().tz_localize("UTC"),
                 drawdown=pf.drawdown().tz_localize("UTC"),
                 trades=trades,
+                levels=tuple(result.levels),
             )
             if cfg.mode.plots
             else None

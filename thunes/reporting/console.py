@@ -24,7 +24,7 @@ _LABELS = {
     "fees_paid": "Fees paid",
     "buy_and_hold_return": "Buy & hold return",
     "end_value": "End value",
-    "skipped_entries": "Skipped entries (filters)",
+    "skipped_entries": "Skipped entries (filters, cash, risk)",
     "skipped_exits": "Skipped exits (dust)",
 }
 
@@ -45,6 +45,10 @@ def print_stats(console: Console, title: str, stats: pd.Series) -> None:
     table.add_column("value", justify="right")
     for name, label in _LABELS.items():
         table.add_row(label, _format(name, stats[name]))
+    for key, value in stats.items():  # risk rules fired, and the strategy's own figures
+        extra = str(key)
+        if extra.startswith(("risk_", "dca_", "grid_")):
+            table.add_row(extra.replace("_", " ").capitalize(), _format(extra, value))
     console.print(table)
 
 

@@ -25,6 +25,7 @@ class PlotData:
     equity: pd.Series
     drawdown: pd.Series
     trades: pd.DataFrame
+    levels: tuple[float, ...] = ()
 
 
 def _epoch_ms(times: pd.Series | pd.Index) -> np.ndarray:
@@ -68,6 +69,8 @@ def write_png(data: PlotData, path: Path) -> None:
         label="exit",
         zorder=3,
     )
+    for level in data.levels:
+        price_ax.axhline(level, color="#7570b3", lw=0.5, ls="--")
     price_ax.set_title(data.title)
     price_ax.legend(loc="upper left")
     equity_ax.plot(bars, data.equity.to_numpy(), lw=0.9, color="#2c7bb6")
@@ -141,6 +144,8 @@ def write_html(data: PlotData, path: Path) -> None:
         row=3,
         col=1,
     )
+    for level in data.levels:
+        fig.add_hline(y=level, line={"color": "#7570b3", "width": 1, "dash": "dash"}, row=1, col=1)
     fig.update_layout(title=data.title, height=900, template="plotly_white")
     fig.update_xaxes(type="date")
     fig.write_html(path, include_plotlyjs="directory")

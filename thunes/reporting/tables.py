@@ -60,6 +60,7 @@ def summary_stats(result: BacktestResult) -> pd.Series:
         "skipped_entries": result.skipped_entries,
         "skipped_exits": result.skipped_exits,
         **{f"risk_{rule}": result.risk_fired.get(rule, 0) for rule in RISK_RULES},
+        **result.strategy_report,
     }
     return pd.Series(stats, dtype=object, name="value")
 

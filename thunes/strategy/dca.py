@@ -64,6 +64,14 @@ class Dca(EventStrategy):
         """Volume-weighted fill price of the current cycle (fees out); None when flat."""
         return self.spent / self.amount if self.amount > 0 else None
 
+    def report(self, last_price: float) -> dict[str, float]:
+        return {
+            "dca_average_entry": self.average_entry or float("nan"),
+            "dca_cycles_completed": self.cycles_completed,
+            "dca_cycles_stopped": self.cycles_stopped,
+            "dca_peak_committed_quote": self.peak_committed_quote,
+        }
+
     def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[OrderIntent]:
         if self.amount <= 0:
             return [self._buy(bar, self.quote_amount, BASE_TAG)]

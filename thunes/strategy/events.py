@@ -49,3 +49,11 @@ class EventStrategy(ABC):
     def on_fill(self, fill: Fill, account: Account) -> list[OrderIntent]:
         """React to one of this strategy's orders filling."""
         return []
+
+    def report(self, last_price: float) -> dict[str, float]:
+        """The strategy's own figures for the stats table (DCA cycles, grid profit...)."""
+        return {}
+
+    def plot_levels(self) -> list[float]:
+        """Price levels worth drawing on the price chart (a grid's levels)."""
+        return []

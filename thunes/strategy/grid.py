@@ -87,7 +87,27 @@ class Grid(EventStrategy):
             return self._end(account, TAKE_PROFIT_TAG)
         return []
 
+    def report(self, last_price: float) -> dict[str, float]:
+        amount, value = self.unrealised_inventory(last_price)
+        per_level = {f"grid_fills_level_{i}": n for i, n in sorted(self.fills_per_level.items())}
+        return {
+            "grid_profit": self.grid_profit,
+            "grid_exit_pnl": self.exit_pnl,
+            "grid_inventory_amount": amount,
+            "grid_inventory_value": value,
+            **per_level,
+        }
+
+    def plot_levels(self) -> list[float]:
+        return list(self.levels)
+
     def on_fill(self, fill: Fill, account: Account) -> list[OrderIntent]:
+        if fill.tag.startswith("risk:") and not self.stopped:
+            # the risk engine sold the position (max-loss stop, kill-switch): the grid ends
+            # like at its own stop, and the sale goes to the exit
+            intents = self._end(account)
+            self.exit_pnl += fill.amount * fill.price - fill.fee
+            return intents
         if not fill.tag.startswith(PREFIX):
             return []
         intents = self._end(account) if fill.tag == STOP_TAG else []
