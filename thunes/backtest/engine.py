@@ -8,8 +8,9 @@ Conventions, written down because they move results:
 - Amounts round down to the step size (through vectorbt's `size // step`, which can land
   one step low when the amount is exactly on the grid, e.g. 1.0 // 0.001 = 999 steps; with
   real prices that is vanishingly rare, and the event engine rounds exactly). An order
-  under min notional or min quantity is skipped, as the venue would reject it, and counted. That applies to exits too: a position
-  worth less than min notional cannot be sold (dust), exactly as on Binance.
+  under min notional or min quantity is skipped, as the venue would reject it, and counted.
+  That applies to exits too: a position worth less than min notional cannot be sold
+  (dust), exactly as on Binance.
 - Long-only, one position: an entry acts only when flat and an exit only when holding;
   a bar that says both does nothing (`thunes/strategy/gate.py`, shared with replay).
 - The index is made tz-naive (still UTC) for vectorbt: a tz-aware index is 17x slower.
