@@ -11,8 +11,6 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-_CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
-
 
 def _prepare_environment() -> None:
     """Before numba or Hydra load: a shared numba cache, and errors that reach this module."""
@@ -52,8 +50,9 @@ def main() -> None:
     from thunes.config.schema import register_schemas
 
     register_schemas()
+    from thunes.paths import CONF_DIR
 
-    @hydra.main(version_base="1.3", config_path=_CONF_DIR, config_name="config")
+    @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
     def _task(cfg: DictConfig) -> float | None:
         try:
             return app.run(cfg)

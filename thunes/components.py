@@ -22,10 +22,13 @@ from thunes.tracking.base import Tracker
 
 @dataclass(frozen=True)
 class Components:
+    """The built graph. With `symbols=[...]` there is one market, and one strategy instance
+    of its own, per symbol; otherwise one of each, from `symbol`."""
+
     exchange: Exchange
-    market: Market
+    markets: list[Market]
     data: CandleSource
-    strategy: Strategy | EventStrategy
+    strategies: list[Strategy | EventStrategy]
     filters: OrderFilters
     sizer: Sizer
     risk: RiskLimits
@@ -34,23 +37,43 @@ class Components:
     drift: NoDriftMonitor
     cash: float
 
+    @property
+    def market(self) -> Market:
+        return self.markets[0]
+
+    @property
+    def strategy(self) -> Strategy | EventStrategy:
+        return self.strategies[0]
+
+
+def symbol_nodes(cfg: DictConfig) -> list[DictConfig]:
+    """The `symbol` node of each name in `symbols`, composed as `symbol=<name>` would be."""
+    if not cfg.symbols:
+        return [cfg.symbol]
+    from hydra import compose
+
+    return [
+        compose(config_name="config", overrides=[f"symbol={name}"]).symbol for name in cfg.symbols
+    ]
+
 
 def build(cfg: DictConfig) -> Components:
     """Instantiate every group. Construction touches no network and places no order."""
 
-    def make(group: str) -> object:
-        return instantiate(cfg[group], _convert_="all")
+    def make(node: DictConfig) -> object:
+        return instantiate(node, _convert_="all")
 
+    markets = [make(node) for node in symbol_nodes(cfg)]
     return Components(
-        exchange=make("exchange"),  # type: ignore[arg-type]
-        market=make("symbol"),  # type: ignore[arg-type]
-        data=make("data"),  # type: ignore[arg-type]
-        strategy=make("strategy"),  # type: ignore[arg-type]
-        filters=make("filters"),  # type: ignore[arg-type]
-        sizer=make("sizing"),  # type: ignore[arg-type]
-        risk=make("risk"),  # type: ignore[arg-type]
-        notifier=make("notifier"),  # type: ignore[arg-type]
-        tracker=make("tracking"),  # type: ignore[arg-type]
-        drift=make("drift"),  # type: ignore[arg-type]
+        exchange=make(cfg.exchange),  # type: ignore[arg-type]
+        markets=markets,  # type: ignore[arg-type]
+        data=make(cfg.data),  # type: ignore[arg-type]
+        strategies=[make(cfg.strategy) for _ in markets],  # type: ignore[misc]
+        filters=make(cfg.filters),  # type: ignore[arg-type]
+        sizer=make(cfg.sizing),  # type: ignore[arg-type]
+        risk=make(cfg.risk),  # type: ignore[arg-type]
+        notifier=make(cfg.notifier),  # type: ignore[arg-type]
+        tracker=make(cfg.tracking),  # type: ignore[arg-type]
+        drift=make(cfg.drift),  # type: ignore[arg-type]
         cash=float(cfg.cash),
     )

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from thunes.config.schema import register_schemas
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+from thunes.paths import CONF_DIR
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import vectorbt as vbt
 from vectorbt.base.array_wrapper import ArrayWrapper
@@ -58,25 +59,57 @@ class BacktestResult:
 
 
 def portfolio_from_fills(
-    candles: pd.DataFrame, timeframe: str, fills: list[Fill], cash: float
+    closes: dict[str, pd.Series],
+    timeline: pd.DatetimeIndex,
+    fills: dict[str, list[Fill]],
+    positions: dict[str, npt.NDArray[np.int64]],
+    timeframe: str,
+    cash: float,
 ) -> vbt.Portfolio:
     """The event engine's fills as a vectorbt portfolio, for the same stats, trades and plots.
 
     Built from order records, so several fills in one bar (a grid crossing two levels) and
-    each fill's own fee (maker or taker) are kept as they happened.
+    each fill's own fee (maker or taker) are kept as they happened. Several symbols share
+    one cash balance; `positions[symbol][bar]` places a symbol's bar on the common timeline.
     """
-    index = pd.DatetimeIndex(candles.index).tz_localize(None)
-    close = pd.Series(candles["close"].to_numpy(dtype="float64"), index=index, name="close")
-    records = np.array(
-        [
-            (i, 0, fill.bar, fill.amount, fill.price, fill.fee, 0 if fill.side is Side.BUY else 1)
-            for i, fill in enumerate(fills)
-        ],
-        dtype=order_dt,
+    index = pd.DatetimeIndex(timeline).tz_localize(None)
+    close = pd.DataFrame(
+        {
+            symbol: pd.Series(series.to_numpy(dtype="float64"), index=index[positions[symbol]])
+            for symbol, series in closes.items()
+        },
+        index=index,
     )
-    wrapper = ArrayWrapper(index, pd.Index(["close"]), ndim=1, freq=pd.Timedelta(timeframe))
+    close = close.ffill().bfill()  # a symbol's missing bar is valued at its last close
+    rows = [
+        (
+            col,
+            positions[symbol][fill.bar],
+            fill.amount,
+            fill.price,
+            fill.fee,
+            0 if fill.side is Side.BUY else 1,
+        )
+        for col, symbol in enumerate(closes)
+        for fill in fills[symbol]
+    ]
+    rows.sort(key=lambda row: (row[1], row[0]))
+    records = np.array([(i, *row) for i, row in enumerate(rows)], dtype=order_dt)
+    grouped = len(closes) > 1
+    wrapper = ArrayWrapper(
+        index,
+        close.columns,
+        ndim=2 if grouped else 1,
+        freq=pd.Timedelta(timeframe),
+        group_by=True if grouped else None,
+    )
     return vbt.Portfolio(
-        wrapper, close, records, np.array([], dtype=log_dt), init_cash=cash, cash_sharing=False
+        wrapper,
+        close if grouped else close.iloc[:, 0],
+        records,
+        np.array([], dtype=log_dt),
+        init_cash=cash,
+        cash_sharing=grouped,
     )
 
 

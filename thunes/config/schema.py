@@ -249,6 +249,7 @@ class ThunesConfig:
     tracking: Any = MISSING
     drift: Any = MISSING
     cash: float = 1000.0
+    symbols: list[str] = field(default_factory=list)
 
 
 @dataclass

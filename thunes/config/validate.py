@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from thunes.config import checks
 from thunes.config.checks import ConfigValueError
 from thunes.errors import ConfigError
+from thunes.paths import CONF_DIR
 
 GROUPS = (
     "mode",
@@ -58,5 +59,15 @@ def validate(cfg: DictConfig) -> None:
             raise error.under(group) from None
     try:
         checks.positive("cash", cfg.cash)
+        _check_symbols(list(cfg.symbols))
     except ConfigValueError as error:
         raise ConfigError(str(error)) from None
+
+
+def _check_symbols(names: list[str]) -> None:
+    """`symbols=[btcusdt,ethusdt]` names options of the symbol group, each once."""
+    options = sorted(path.stem for path in (CONF_DIR / "symbol").glob("*.yaml"))
+    for name in names:
+        checks.one_of("symbols", name, options)
+    if len(set(names)) != len(names):
+        raise ConfigValueError("symbols", names, "each symbol once")

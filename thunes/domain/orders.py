@@ -50,6 +50,7 @@ class Fill:
     fee: float
     tag: str = ""
     maker: bool = False
+    symbol: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +63,4 @@ class SkippedOrder:
     amount: float
     reason: str
     tag: str = ""
+    symbol: str = ""

@@ -2,8 +2,10 @@
 
 Each bar: the broker fills what the bar's prices reach, the strategy hears of each fill,
 then decides at the close from a rolling window of at most `warmup` closed bars, never the
-bars ahead nor the whole past. Paper and live trading swap the candle loop for a feed and
-the simulated broker for a real one.
+bars ahead nor the whole past. Several symbols share one wallet: at each timestamp every
+symbol's fills come first (they happen at the open), then every symbol's decisions, in the
+configured symbol order. Paper and live trading swap the candle loop for a feed and the
+simulated broker for a real one.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from thunes.data.candles import as_columns
@@ -22,36 +25,105 @@ from thunes.strategy.events import Bar, EventStrategy
 
 @dataclass(frozen=True)
 class ReplayResult:
+    """One symbol's orders; `equity` is the whole account's, at each of this symbol's bars."""
+
     fills: list[Fill]
     skipped: list[SkippedOrder]
     equity: FloatArray
 
 
+@dataclass
+class Lane:
+    """One symbol: its candles, its own strategy instance and its broker."""
+
+    strategy: EventStrategy
+    broker: SimBroker
+    candles: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class PortfolioRun:
+    timeline: npt.NDArray[np.int64]  # every timestamp (ms) at which some symbol has a bar
+    equity: FloatArray  # the account's equity at each timeline step
+    lanes: list[ReplayResult]
+
+
+class PortfolioEngine:
+    def __init__(self, lanes: list[Lane]) -> None:
+        self.lanes = lanes
+
+    def run(self) -> PortfolioRun:
+        columns = [as_columns(lane.candles) for lane in self.lanes]
+        times = [pd.DatetimeIndex(lane.candles.index).as_unit("ms").asi8 for lane in self.lanes]
+        timeline = np.unique(np.concatenate(times))
+        brokers = [lane.broker for lane in self.lanes]
+        wallet = brokers[0].wallet
+        cursor = [0] * len(self.lanes)
+        last_close = np.zeros(len(self.lanes))
+        lane_equity = [np.empty(len(t)) for t in times]
+        equity = np.empty(len(timeline))
+        for step, now in enumerate(timeline):
+            active = [
+                j
+                for j in range(len(self.lanes))
+                if cursor[j] < len(times[j]) and times[j][cursor[j]] == now
+            ]
+            for j in active:
+                self._fill(j, cursor[j], columns[j], int(now))
+            for j in active:
+                self._decide(j, cursor[j], columns[j], times[j])
+                last_close[j] = columns[j]["close"][cursor[j]]
+            value = wallet.cash + sum(
+                b.position * c for b, c in zip(brokers, last_close, strict=True)
+            )
+            equity[step] = value
+            for j in active:
+                lane_equity[j][cursor[j]] = value
+                cursor[j] += 1
+        results = [
+            ReplayResult(b.fills, b.skipped, e) for b, e in zip(brokers, lane_equity, strict=True)
+        ]
+        return PortfolioRun(timeline, equity, results)
+
+    def _fill(self, j: int, i: int, columns: dict[str, FloatArray], now: int) -> None:
+        lane = self.lanes[j]
+        for fill in lane.broker.on_bar(
+            i, now, columns["open"][i], columns["high"][i], columns["low"][i]
+        ):
+            self._submit(lane.broker, lane.strategy.on_fill(fill, lane.broker))
+
+    def _decide(
+        self, j: int, i: int, columns: dict[str, FloatArray], times: npt.NDArray[np.int64]
+    ) -> None:
+        if i == len(times) - 1:
+            return  # a decision on the last bar could never fill
+        lane = self.lanes[j]
+        lane.broker.time_ms = int(times[i + 1])  # its orders leave at the next open
+        start = max(0, i + 1 - lane.strategy.warmup)
+        window = {name: values[start : i + 1] for name, values in columns.items()}
+        bar = Bar(
+            i,
+            int(times[i]),
+            columns["open"][i],
+            columns["high"][i],
+            columns["low"][i],
+            columns["close"][i],
+            columns["volume"][i],
+        )
+        self._submit(lane.broker, lane.strategy.on_bar(bar, window, lane.broker))
+
+    def _submit(self, broker: SimBroker, intents: list[OrderIntent]) -> None:
+        open_positions = sum(lane.broker.position > 0 for lane in self.lanes)
+        for intent in intents:
+            broker.submit(intent, open_positions=open_positions)
+
+
 class EventEngine:
+    """One symbol on its own wallet: the common case, and what the parity tests drive."""
+
     def __init__(self, strategy: EventStrategy, broker: SimBroker) -> None:
         self.strategy = strategy
         self.broker = broker
 
     def run(self, candles: pd.DataFrame) -> ReplayResult:
-        columns = as_columns(candles)
-        times = pd.DatetimeIndex(candles.index).as_unit("ms").asi8
-        opens, highs, lows, closes = (columns[k] for k in ("open", "high", "low", "close"))
-        volumes = columns["volume"]
-        last, warmup = len(closes) - 1, self.strategy.warmup
-        strategy, broker = self.strategy, self.broker
-        equity = np.empty(len(closes))
-        for i in range(last + 1):
-            for fill in broker.on_bar(i, int(times[i]), opens[i], highs[i], lows[i]):
-                self._submit(strategy.on_fill(fill, broker))
-            if i < last:  # a decision on the last bar could never fill
-                broker.time_ms = int(times[i + 1])  # its orders leave at the next open
-                start = max(0, i + 1 - warmup)
-                window = {name: values[start : i + 1] for name, values in columns.items()}
-                bar = Bar(i, int(times[i]), opens[i], highs[i], lows[i], closes[i], volumes[i])
-                self._submit(strategy.on_bar(bar, window, broker))
-            equity[i] = broker.equity(closes[i])
-        return ReplayResult(broker.fills, broker.skipped, equity)
-
-    def _submit(self, intents: list[OrderIntent]) -> None:
-        for intent in intents:
-            self.broker.submit(intent, open_positions=int(self.broker.position > 0))
+        return PortfolioEngine([Lane(self.strategy, self.broker, candles)]).run().lanes[0]

@@ -43,6 +43,18 @@ class RestingOrder:
     active_from: int  # first bar index it may fill in
 
 
+class Wallet:
+    """The quote balance every symbol's broker draws on: one account, as on the exchange."""
+
+    def __init__(self, cash: float) -> None:
+        self.cash = cash
+        self.brokers: list[SimBroker] = []
+
+    def free(self) -> float:
+        """Cash not locked by any resting buy limit."""
+        return self.cash - sum(broker.reserved_cash for broker in self.brokers)
+
+
 class SimBroker:
     def __init__(
         self,
@@ -50,14 +62,15 @@ class SimBroker:
         slippage: float,
         filters: MarketFilters,
         sizer: Sizer,
-        cash: float,
+        cash: float | Wallet,
         risk: RiskEngine | None = None,
     ) -> None:
         self.fees = fees
         self.slippage = slippage
         self.filters = filters
         self.sizer = sizer
-        self.cash = cash
+        self.wallet = cash if isinstance(cash, Wallet) else Wallet(cash)
+        self.wallet.brokers.append(self)
         self.position = 0.0
         self.risk = risk
         self.book = PositionBook()
@@ -69,6 +82,14 @@ class SimBroker:
         self.time_ms = 0
 
     # ---- what the account holds
+    @property
+    def cash(self) -> float:
+        return self.wallet.cash
+
+    @cash.setter
+    def cash(self, value: float) -> None:
+        self.wallet.cash = value
+
     @property
     def reserved_cash(self) -> float:
         """Quote locked by resting buy limits, as an exchange locks it."""
@@ -131,7 +152,7 @@ class SimBroker:
         if (
             intent.side is Side.BUY
             and intent.type is OrderType.LIMIT
-            and (amount * price * (1 + fee) > self.cash - self.reserved_cash)
+            and (amount * price * (1 + fee) > self.wallet.free())
         ):
             self._skip(intent, price, amount, "insufficient cash")
             return True
@@ -197,12 +218,10 @@ class SimBroker:
         if intent.side is Side.BUY:
             price = float(ceil_to(open_ * (1 + self.slippage), self.filters.tick_size))
             if intent.quote is None and intent.amount is None:
-                wanted = self.sizer.buy_amount(
-                    self.cash - self.reserved_cash, price, self.fees.taker
-                )
+                wanted = self.sizer.buy_amount(self.wallet.free(), price, self.fees.taker)
             else:
                 wanted = intent.amount if intent.amount is not None else intent.quote / price  # type: ignore[operator]
-            affordable = (self.cash - self.reserved_cash) / (1 + self.fees.taker) / price
+            affordable = self.wallet.free() / (1 + self.fees.taker) / price
             amount = self._amount(
                 OrderIntent(Side.BUY, OrderType.MARKET, min(wanted, affordable)), price
             )

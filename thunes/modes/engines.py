@@ -2,20 +2,24 @@
 
 Replay always runs the event-driven engine on rolling windows, as live will. A backtest runs
 the same event engine over decisions computed once for the whole history; when nothing
-stateful can act (a signal strategy with no stops and no risk limit that can bind), it
-takes the vectorbt fast path instead, which the parity tests prove gives the same orders.
+stateful can act (one symbol, a signal strategy with no stops, no risk limit that can
+bind), it takes the vectorbt fast path, which the parity tests prove gives the same orders.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
 
 from thunes.backtest.engine import BacktestResult, VectorbtBacktester, portfolio_from_fills
 from thunes.components import Components
 from thunes.data.candles import as_columns
 from thunes.data.sources import CandleSet
-from thunes.engine.replay import EventEngine
-from thunes.engine.sim_broker import SimBroker
+from thunes.engine.replay import Lane, PortfolioEngine
+from thunes.engine.sim_broker import SimBroker, Wallet
 from thunes.risk.engine import RiskEngine
 from thunes.risk.limits import RiskLimits
 from thunes.strategy.base import Strategy
@@ -40,39 +44,74 @@ def _stateless(strategy: Strategy, limits: RiskLimits) -> bool:
     )
 
 
-def _event(parts: Components, candles: CandleSet, whole_history: bool) -> BacktestResult:
-    strategy = parts.strategy
-    runner: EventStrategy
-    if isinstance(strategy, Strategy):
-        decided = strategy.signals(as_columns(candles.frame)) if whole_history else None
-        runner = SignalRunner(strategy, decided)
-    else:
-        runner = strategy
+def _runner(
+    strategy: Strategy | EventStrategy, candles: CandleSet, whole_history: bool
+) -> EventStrategy:
+    if isinstance(strategy, EventStrategy):
+        return strategy
+    decided = strategy.signals(as_columns(candles.frame)) if whole_history else None
+    return SignalRunner(strategy, decided)
+
+
+def _event(parts: Components, candles: list[CandleSet], whole_history: bool) -> BacktestResult:
     risk = RiskEngine(parts.risk, parts.exchange.fees.taker)
-    broker = SimBroker(
-        parts.exchange.fees,
-        parts.exchange.slippage,
-        parts.filters.for_market(parts.market),
-        parts.sizer,
+    wallet = Wallet(parts.cash)
+    runners = [_runner(s, c, whole_history) for s, c in zip(parts.strategies, candles, strict=True)]
+    lanes = [
+        Lane(
+            runner,
+            SimBroker(
+                parts.exchange.fees,
+                parts.exchange.slippage,
+                parts.filters.for_market(market),
+                parts.sizer,
+                wallet,
+                risk,
+            ),
+            c.frame,
+        )
+        for runner, market, c in zip(runners, parts.markets, candles, strict=True)
+    ]
+    run = PortfolioEngine(lanes).run()
+    timeline = pd.DatetimeIndex(pd.to_datetime(run.timeline, unit="ms", utc=True))
+    symbols = [market.symbol for market in parts.markets]
+    steps = {  # each symbol's bars on the common timeline
+        s: np.searchsorted(run.timeline, pd.DatetimeIndex(c.frame.index).as_unit("ms").asi8)
+        for s, c in zip(symbols, candles, strict=True)
+    }
+    portfolio = portfolio_from_fills(
+        {s: c.frame["close"] for s, c in zip(symbols, candles, strict=True)},
+        timeline,
+        {s: r.fills for s, r in zip(symbols, run.lanes, strict=True)},
+        steps,
+        candles[0].timeframe,
         parts.cash,
-        risk,
     )
-    replay = EventEngine(runner, broker).run(candles.frame)
-    portfolio = portfolio_from_fills(candles.frame, candles.timeframe, replay.fills, parts.cash)
-    last_close = float(candles.frame["close"].iloc[-1])
-    return BacktestResult(
-        portfolio,
-        replay.fills,
-        replay.skipped,
-        dict(risk.fired),
-        runner.report(last_close),
-        runner.plot_levels(),
-    )
+    report: dict[str, float] = {}
+    levels: list[float] = []
+    for runner, c in zip(runners, candles, strict=True):
+        report.update(runner.report(float(c.frame["close"].iloc[-1])))
+        levels += runner.plot_levels()
+    fills = [
+        replace(f, bar=int(steps[s][f.bar]), symbol=s)
+        for s, r in zip(symbols, run.lanes, strict=True)
+        for f in r.fills
+    ]
+    skipped = [
+        replace(o, bar=int(steps[s][o.bar]), symbol=s)
+        for s, r in zip(symbols, run.lanes, strict=True)
+        for o in r.skipped
+    ]
+    return BacktestResult(portfolio, fills, skipped, dict(risk.fired), report, levels)
 
 
-def backtest(parts: Components, candles: CandleSet) -> BacktestResult:
+def backtest(parts: Components, candles: list[CandleSet]) -> BacktestResult:
     strategy = parts.strategy
-    if not isinstance(strategy, Strategy) or not _stateless(strategy, parts.risk):
+    if (
+        len(candles) > 1
+        or not isinstance(strategy, Strategy)
+        or not _stateless(strategy, parts.risk)
+    ):
         return _event(parts, candles, whole_history=True)
     backtester = VectorbtBacktester(
         parts.exchange.fees,
@@ -81,9 +120,9 @@ def backtest(parts: Components, candles: CandleSet) -> BacktestResult:
         parts.sizer,
         parts.cash,
     )
-    signals = strategy.signals(as_columns(candles.frame))
-    return backtester.run(candles.frame, candles.timeframe, signals)
+    signals = strategy.signals(as_columns(candles[0].frame))
+    return backtester.run(candles[0].frame, candles[0].timeframe, signals)
 
 
-def replay(parts: Components, candles: CandleSet) -> BacktestResult:
+def replay(parts: Components, candles: list[CandleSet]) -> BacktestResult:
     return _event(parts, candles, whole_history=False)

@@ -53,25 +53,27 @@ def publish(
 
 def _record(
     cfg: DictConfig,
-    candles: CandleSet,
+    candle_sets: list[CandleSet],
+    symbols: str,
     metrics: dict[str, float],
     run_dir: Path,
     artifacts: tuple[str, ...],
 ) -> RunRecord:
     choices = HydraConfig.get().runtime.choices
     plain = redact(OmegaConf.to_container(cfg, resolve=True))
+    timeframe = candle_sets[0].timeframe
     return RunRecord(
-        name=f"{cfg.mode.name}-{choices.get('strategy')}-{cfg.symbol.symbol}-{candles.timeframe}",
+        name=f"{cfg.mode.name}-{choices.get('strategy')}-{symbols}-{timeframe}",
         params=flatten(plain),
         metrics=metrics,
         tags={
             "mode": cfg.mode.name,
             "strategy": str(choices.get("strategy")),
-            "symbol": cfg.symbol.symbol,
-            "timeframe": candles.timeframe,
-            "data_fingerprint": candles.fingerprint,
-            "data_origin": candles.origin,
-            "data_gaps": candles.gaps.describe(),
+            "symbol": symbols,
+            "timeframe": timeframe,
+            "data_fingerprint": ",".join(c.fingerprint for c in candle_sets),
+            "data_origin": candle_sets[0].origin,
+            "data_gaps": "; ".join(c.gaps.describe() for c in candle_sets),
             "git_commit": _git_commit(),
         },
         artifact_dir=run_dir,
@@ -94,34 +96,43 @@ def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     with watch.stage("data"):
         parts = build(cfg)
-        candles = parts.data.load(parts.exchange, parts.market)
-    console.print(
-        f"{len(candles.frame):,} {parts.market.symbol} {candles.timeframe} candles "
-        f"from {candles.origin}; gaps ({candles.gap_policy}): {candles.gaps.describe()}"
-    )
+        candle_sets = [parts.data.load(parts.exchange, market) for market in parts.markets]
+    for market, loaded in zip(parts.markets, candle_sets, strict=True):
+        console.print(
+            f"{len(loaded.frame):,} {market.symbol} {loaded.timeframe} candles "
+            f"from {loaded.origin}; gaps ({loaded.gap_policy}): {loaded.gaps.describe()}"
+        )
+    candles = candle_sets[0]
     with watch.stage("import_vectorbt"):
         from thunes.modes import engines
-        from thunes.reporting.tables import orders_table, summary_stats, trades_table
+        from thunes.reporting.tables import (
+            orders_table,
+            single_column,
+            stats_table,
+            summary_stats,
+            trades_table,
+        )
     with watch.stage("simulate"):
         engine = engines.replay if cfg.mode.name == "replay" else engines.backtest
-        result = engine(parts, candles)
+        result = engine(parts, candle_sets)
     with watch.stage("stats"):
         stats, trades = summary_stats(result), trades_table(result)
     with watch.stage("write"):
-        stats.to_csv(run_dir / "stats.csv", header=True, index_label="metric")
+        stats_table(stats, result).to_csv(run_dir / "stats.csv", index_label="metric")
         trades.to_csv(run_dir / "trades.csv", index=False)
         orders_table(result).to_csv(run_dir / "orders.csv", index=False)
         plain = redact(OmegaConf.to_container(cfg, resolve=True))
         OmegaConf.save(OmegaConf.create(plain), run_dir / "config.yaml")
         metrics = {str(k): float(v) for k, v in stats.items() if isinstance(v, (int, float))}
-        title = f"{parts.market.symbol} {candles.timeframe} {type(parts.strategy).__name__}"
+        symbols = ", ".join(market.symbol for market in parts.markets)
+        title = f"{symbols} {candles.timeframe} {type(parts.strategy).__name__}"
         pf = result.portfolio
         plots = (
             PlotData(
                 title=title,
                 close=pf.close.tz_localize("UTC"),
-                equity=pf.value().tz_localize("UTC"),
-                drawdown=pf.drawdown().tz_localize("UTC"),
+                equity=single_column(pf.value()).tz_localize("UTC"),
+                drawdown=single_column(pf.drawdown()).tz_localize("UTC"),
                 trades=trades,
                 levels=tuple(result.levels),
             )
@@ -129,7 +140,7 @@ def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
             else None
         )
         outputs = ("stats.csv", "trades.csv", "orders.csv", "config.yaml")
-        record = _record(cfg, candles, metrics, run_dir, outputs)
+        record = _record(cfg, candle_sets, symbols, metrics, run_dir, outputs)
     published = sidecar.submit(publish, plots, parts.tracker, record)
     print_stats(console, title, stats)
     with watch.stage("wait_publish"):

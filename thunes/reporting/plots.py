@@ -21,7 +21,7 @@ class PlotData:
     """Series indexed by UTC time; `trades` is the trades table."""
 
     title: str
-    close: pd.Series
+    close: pd.Series | pd.DataFrame  # one column per symbol when there are several
     equity: pd.Series
     drawdown: pd.Series
     trades: pd.DataFrame
@@ -38,6 +38,36 @@ def _day_numbers(times: pd.Series | pd.Index) -> np.ndarray:
     return _epoch_ms(times) / 86_400_000.0
 
 
+@dataclass(frozen=True)
+class _PricePanel:
+    """The price chart's content; several symbols are rebased to 100 at the start."""
+
+    lines: dict[str, np.ndarray]
+    entries: tuple[np.ndarray, np.ndarray]  # (epoch ms, price)
+    exits: tuple[np.ndarray, np.ndarray]
+    label: str
+
+
+def _price_panel(data: PlotData) -> _PricePanel:
+    close = data.close if isinstance(data.close, pd.DataFrame) else data.close.to_frame()
+    several = close.shape[1] > 1
+    scale = {str(c): 100 / close[c].iloc[0] if several else 1.0 for c in close}
+    trade_scale = data.trades["symbol"].astype(str).map(scale).fillna(1.0).to_numpy()
+    done = (data.trades["exit_reason"] != "open").to_numpy()
+    return _PricePanel(
+        lines={str(c): close[c].to_numpy() * scale[str(c)] for c in close},
+        entries=(
+            _epoch_ms(data.trades["entry_time"]),
+            data.trades["entry_price"].to_numpy() * trade_scale,
+        ),
+        exits=(
+            _epoch_ms(data.trades["exit_time"][done]),
+            data.trades["exit_price"].to_numpy()[done] * trade_scale[done],
+        ),
+        label="price, rebased to 100" if several else "price",
+    )
+
+
 def write_png(data: PlotData, path: Path) -> None:
     import matplotlib
 
@@ -48,27 +78,29 @@ def write_png(data: PlotData, path: Path) -> None:
     fig, (price_ax, equity_ax, dd_ax) = plt.subplots(
         3, 1, figsize=(14, 9), sharex=True, gridspec_kw={"height_ratios": [3, 2, 1]}
     )
-    bars = _day_numbers(data.close.index)
-    price_ax.plot(bars, data.close.to_numpy(), lw=0.6, color="#444", label="close")
+    panel = _price_panel(data)
+    bars = _day_numbers(data.equity.index)
+    for name, values in panel.lines.items():
+        price_ax.plot(bars, values, lw=0.6, label=name)
     price_ax.scatter(
-        _day_numbers(data.trades["entry_time"]),
-        data.trades["entry_price"],
+        panel.entries[0] / 86_400_000.0,
+        panel.entries[1],
         marker="^",
         s=18,
         color="#1a9850",
         label="entry",
         zorder=3,
     )
-    exits = data.trades[data.trades["exit_reason"] != "open"]
     price_ax.scatter(
-        _day_numbers(exits["exit_time"]),
-        exits["exit_price"],
+        panel.exits[0] / 86_400_000.0,
+        panel.exits[1],
         marker="v",
         s=18,
         color="#d73027",
         label="exit",
         zorder=3,
     )
+    price_ax.set_ylabel(panel.label)
     for level in data.levels:
         price_ax.axhline(level, color="#7570b3", lw=0.5, ls="--")
     price_ax.set_title(data.title)
@@ -89,45 +121,33 @@ def write_html(data: PlotData, path: Path) -> None:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    bars = _epoch_ms(data.close.index)
+    panel = _price_panel(data)
+    bars = _epoch_ms(data.equity.index)
     fig = make_subplots(
         rows=3,
         cols=1,
         shared_xaxes=True,
         row_heights=[0.55, 0.3, 0.15],
         vertical_spacing=0.03,
-        subplot_titles=("price and trades", "equity", "drawdown"),
+        subplot_titles=(f"{panel.label} and trades", "equity", "drawdown"),
     )
-    fig.add_trace(
-        go.Scattergl(
-            x=bars, y=data.close.to_numpy(), name="close", line={"width": 1, "color": "#444"}
-        ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        go.Scattergl(
-            x=_epoch_ms(data.trades["entry_time"]),
-            y=data.trades["entry_price"].to_numpy(),
-            mode="markers",
-            name="entry",
-            marker={"symbol": "triangle-up", "color": "#1a9850", "size": 8},
-        ),
-        row=1,
-        col=1,
-    )
-    exits = data.trades[data.trades["exit_reason"] != "open"]
-    fig.add_trace(
-        go.Scattergl(
-            x=_epoch_ms(exits["exit_time"]),
-            y=exits["exit_price"].to_numpy(),
-            mode="markers",
-            name="exit",
-            marker={"symbol": "triangle-down", "color": "#d73027", "size": 8},
-        ),
-        row=1,
-        col=1,
-    )
+    for name, values in panel.lines.items():
+        fig.add_trace(go.Scattergl(x=bars, y=values, name=name, line={"width": 1}), row=1, col=1)
+    for (x, y), name, symbol, color in (
+        (panel.entries, "entry", "triangle-up", "#1a9850"),
+        (panel.exits, "exit", "triangle-down", "#d73027"),
+    ):
+        fig.add_trace(
+            go.Scattergl(
+                x=x,
+                y=y,
+                mode="markers",
+                name=name,
+                marker={"symbol": symbol, "color": color, "size": 8},
+            ),
+            row=1,
+            col=1,
+        )
     fig.add_trace(
         go.Scattergl(x=bars, y=data.equity.to_numpy(), name="equity", line={"color": "#2c7bb6"}),
         row=2,

@@ -18,6 +18,7 @@ RISK_RULES = (
 """How often each risk rule fired: stops taken, trips, and buys refused by each rule."""
 
 TRADE_COLUMNS = (
+    "symbol",
     "entry_time",
     "entry_price",
     "exit_time",
@@ -31,10 +32,24 @@ TRADE_COLUMNS = (
 )
 
 
+def single_column(values: pd.Series | pd.DataFrame) -> pd.Series:
+    """A grouped (several-symbol) portfolio's one group column, as a Series."""
+    return values.iloc[:, 0] if isinstance(values, pd.DataFrame) else values
+
+
+def _one(value: object) -> float:
+    return float(np.asarray(value, dtype="float64").reshape(-1)[0])
+
+
+def _buy_and_hold(close: pd.Series | pd.DataFrame) -> float:
+    """Holding each symbol from the first bar to the last, equally weighted."""
+    prices = close.to_numpy().reshape(len(close), -1)
+    return float(np.mean(prices[-1] / prices[0] - 1))
+
+
 def summary_stats(result: BacktestResult) -> pd.Series:
     """Headline metrics, ratios as fractions (0.12 is 12%), annualised over 365 days."""
     pf = result.portfolio
-    close = pf.close.to_numpy()
     # Trade counts from the records with numpy: vectorbt's mapped-array reductions take a
     # function argument, so numba recompiles them in every process (0.6 s measured).
     trades = pf.trades.values
@@ -42,21 +57,23 @@ def summary_stats(result: BacktestResult) -> pd.Series:
     stats = {
         "start": pf.wrapper.index[0],
         "end": pf.wrapper.index[-1],
-        "bars": len(close),
-        "start_value": float(pf.init_cash),
-        "end_value": float(pf.final_value()),
-        "total_return": float(pf.total_return()),
-        "cagr": float(pf.annualized_return()),
-        "sharpe": float(pf.sharpe_ratio()),
-        "sortino": float(pf.sortino_ratio()),
-        "calmar": float(pf.calmar_ratio()),
-        "max_drawdown": float(pf.max_drawdown()),
+        "bars": len(pf.wrapper.index),
+        "start_value": _one(pf.init_cash),
+        "end_value": _one(pf.final_value()),
+        "total_return": _one(pf.total_return()),
+        "cagr": _one(pf.annualized_return()),
+        "sharpe": _one(pf.sharpe_ratio()),
+        "sortino": _one(pf.sortino_ratio()),
+        "calmar": _one(pf.calmar_ratio()),
+        "max_drawdown": _one(pf.max_drawdown()),
         "trades": len(trades),
         "closed_trades": len(closed_pnl),
         "win_rate": float((closed_pnl > 0).mean()) if len(closed_pnl) else float("nan"),
-        "exposure": float((pf.assets().to_numpy() > 0).mean()),
+        "exposure": float(
+            (pf.assets().to_numpy().reshape(len(pf.wrapper.index), -1) > 0).any(axis=1).mean()
+        ),
         "fees_paid": float(pf.orders.values["fees"].sum()),
-        "buy_and_hold_return": float(close[-1] / close[0] - 1),
+        "buy_and_hold_return": _buy_and_hold(pf.close),
         "skipped_entries": result.skipped_entries,
         "skipped_exits": result.skipped_exits,
         **{f"risk_{rule}": result.risk_fired.get(rule, 0) for rule in RISK_RULES},
@@ -65,10 +82,41 @@ def summary_stats(result: BacktestResult) -> pd.Series:
     return pd.Series(stats, dtype=object, name="value")
 
 
-def _exit_tags(result: BacktestResult, exit_bars: np.ndarray) -> list[str]:
+def stats_table(portfolio_stats: pd.Series, result: BacktestResult) -> pd.DataFrame:
+    """The portfolio's stats in `value`; with several symbols, one more column per symbol."""
+    table = portfolio_stats.to_frame()
+    columns = list(result.portfolio.wrapper.columns)
+    if len(columns) < 2:
+        return table
+    trades, orders = result.portfolio.trades.values, result.portfolio.orders.values
+    close = result.portfolio.close
+    for col, symbol in enumerate(columns):
+        mine = trades[trades["col"] == col]
+        closed = mine["pnl"][mine["status"] == 1]
+        table[symbol] = pd.Series(
+            {
+                "trades": len(mine),
+                "closed_trades": len(closed),
+                "win_rate": float((closed > 0).mean()) if len(closed) else float("nan"),
+                "pnl": float(mine["pnl"].sum()),
+                "fees_paid": float(orders["fees"][orders["col"] == col].sum()),
+                "buy_and_hold_return": _buy_and_hold(close[symbol]),
+                "skipped_entries": sum(
+                    o.symbol == symbol and o.side is Side.BUY for o in result.skipped
+                ),
+            }
+        )
+    return table
+
+
+def _exit_tags(result: BacktestResult, cols: np.ndarray, exit_bars: np.ndarray) -> list[str]:
     """Why each trade closed: the tag of the sell that closed it (exit, exit:stop_loss...)."""
-    closing = {f.bar: f.tag for f in result.fills if f.side is Side.SELL}
-    return [closing.get(int(bar), "exit") or "exit" for bar in exit_bars]
+    column = {name: i for i, name in enumerate(result.portfolio.wrapper.columns)}
+    closing = {(column.get(f.symbol, 0), f.bar): f.tag for f in result.fills if f.side is Side.SELL}
+    return [
+        closing.get((int(col), int(bar)), "exit") or "exit"
+        for col, bar in zip(cols, exit_bars, strict=True)
+    ]
 
 
 def trades_table(result: BacktestResult) -> pd.DataFrame:
@@ -78,6 +126,7 @@ def trades_table(result: BacktestResult) -> pd.DataFrame:
     is_open = records["status"] == 0
     table = pd.DataFrame(
         {
+            "symbol": np.asarray(result.portfolio.wrapper.columns)[records["col"]],
             "entry_time": index[records["entry_idx"]],
             "entry_price": records["entry_price"],
             "exit_time": index[records["exit_idx"]],
@@ -87,24 +136,26 @@ def trades_table(result: BacktestResult) -> pd.DataFrame:
             "pnl": records["pnl"],
             "return": records["return"],
             "bars_held": records["exit_idx"] - records["entry_idx"],
-            "exit_reason": np.where(is_open, "open", _exit_tags(result, records["exit_idx"])),
+            "exit_reason": np.where(
+                is_open, "open", _exit_tags(result, records["col"], records["exit_idx"])
+            ),
         },
         columns=list(TRADE_COLUMNS),
     )
     return table
 
 
-ORDER_COLUMNS = ("time", "side", "price", "amount", "fee", "status", "tag", "reason")
+ORDER_COLUMNS = ("time", "symbol", "side", "price", "amount", "fee", "status", "tag", "reason")
 
 
 def orders_table(result: BacktestResult) -> pd.DataFrame:
     """Every order: the filled ones, and the skipped ones with why they never left."""
     index = pd.DatetimeIndex(result.portfolio.wrapper.index).tz_localize("UTC")
     rows = [
-        (f.bar, f.side.value, f.price, round(f.amount, 12), f.fee, "filled", f.tag, "")
+        (f.bar, f.symbol, f.side.value, f.price, round(f.amount, 12), f.fee, "filled", f.tag, "")
         for f in result.fills
     ] + [
-        (o.bar, o.side.value, o.price, o.amount, 0.0, "skipped", o.tag, o.reason)
+        (o.bar, o.symbol, o.side.value, o.price, o.amount, 0.0, "skipped", o.tag, o.reason)
         for o in result.skipped
     ]
     table = pd.DataFrame(rows, columns=["bar", *ORDER_COLUMNS[1:]])
