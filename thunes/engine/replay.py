@@ -113,8 +113,8 @@ class PortfolioEngine:
         self._submit(lane.broker, lane.strategy.on_bar(bar, window, lane.broker))
 
     def _submit(self, broker: SimBroker, intents: list[OrderIntent]) -> None:
-        open_positions = sum(lane.broker.position > 0 for lane in self.lanes)
         for intent in intents:
+            open_positions = sum(lane.broker.committed for lane in self.lanes)
             broker.submit(intent, open_positions=open_positions)
 
 

@@ -96,6 +96,16 @@ class SimBroker:
         fee = 1 + self.fees.maker
         return sum(o.price * (o.amount or 0.0) * fee for o in self._buys())
 
+    @property
+    def committed(self) -> bool:
+        """Holding, or about to: a position, a queued market buy or a resting buy limit.
+        A position counts against max_open_positions from the moment its buy is sent."""
+        return (
+            self.position > 0
+            or any(i.side is Side.BUY for i in self.market)
+            or any(o.side is Side.BUY for o in self.resting)
+        )
+
     def equity(self, price: float) -> float:
         return self.cash + self.position * price
 
@@ -109,7 +119,7 @@ class SimBroker:
             self.resting = [o for o in self.resting if not o.tag.startswith(intent.tag)]
             return
         if self.risk is not None:
-            reason = self.risk.allows(intent, self.time_ms, open_positions, self.position > 0)
+            reason = self.risk.allows(intent, self.time_ms, open_positions, self.committed)
             if reason is not None:
                 self._skip(intent, intent.price or math.nan, intent.amount or math.nan, reason)
                 return

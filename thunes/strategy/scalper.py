@@ -35,13 +35,14 @@ ENTRIES = ("maker", "taker")
 
 # slots of the rules vector handed to the numba code
 THRESHOLD, TP_TICKS, SL_TICKS, MAX_HOLD_MS, MAKER, QUOTE, CANCEL_AFTER_MS = range(7)
+N_RULES = 7  # the engine appends its own slots after these
 
 
 @njit(cache=True)
-def wants_entry(bid_size: float, ask_size: float, threshold: float) -> bool:
+def wants_entry(bid_size: float, ask_size: float, rules: FloatArray) -> bool:
     """The book leans to the bid side enough: more resting buyers than sellers at the top."""
     total = bid_size + ask_size
-    return total > 0.0 and (bid_size - ask_size) / total >= threshold
+    return total > 0.0 and (bid_size - ask_size) / total >= rules[THRESHOLD]
 
 
 @njit(cache=True)
