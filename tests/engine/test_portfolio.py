@@ -72,6 +72,8 @@ def test_shared_cash_is_never_overdrawn_and_equity_adds_up() -> None:
         cash += -(cost + fill.fee) if fill.side is Side.BUY else cost - fill.fee
         assert cash >= -1e-9
     assert abs(cash - lanes[0].broker.wallet.cash) < 1e-6
+    marked = sum(lane.broker.position * lane.candles["close"].iloc[-1] for lane in lanes)
+    assert abs(result.equity[-1] - (cash + marked)) < 1e-6
     first_buys = [lane.broker.fills[0] for lane in lanes[:2]]
     third = next(f for f in lanes[2].broker.fills if f.bar == first_buys[0].bar)
     assert [round(f.amount * f.price) for f in first_buys] == [300, 300]
