@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tests.engine.bars import candles
@@ -24,6 +26,9 @@ LIMITS = RiskLimits(
     cooldown_minutes=60.0,
     kill_switch=True,
 )
+
+
+UNBOUND = RiskLimits(float("inf"), float("inf"), 3, 0.0, True)  # what each test then tightens
 
 
 class FlipFlop(EventStrategy):
@@ -74,13 +79,7 @@ def test_max_loss_per_trade_stop_caps_the_loss_at_five_usdt() -> None:
 
 
 def test_kill_switch_leaves_zero_buys_for_the_rest_of_the_day() -> None:
-    limits = RiskLimits(
-        max_loss_per_trade=float("inf"),
-        max_daily_loss=20.0,
-        max_open_positions=3,
-        cooldown_minutes=0.0,
-        kill_switch=True,
-    )
+    limits = replace(UNBOUND, max_daily_loss=20.0)
     result, risk = run(FlipFlop(), falling(30), limits)
     sells = [f for f in result.fills if f.side is Side.SELL]
     day_loss, trip_bar = 0.0, None
@@ -100,25 +99,13 @@ def test_kill_switch_leaves_zero_buys_for_the_rest_of_the_day() -> None:
 
 
 def test_kill_switch_resets_on_the_next_utc_day() -> None:
-    limits = RiskLimits(
-        max_loss_per_trade=float("inf"),
-        max_daily_loss=20.0,
-        max_open_positions=3,
-        cooldown_minutes=0.0,
-        kill_switch=True,
-    )
+    limits = replace(UNBOUND, max_daily_loss=20.0)
     result, _ = run(FlipFlop(), falling(30) + [(16.0, 16.0, 16.0, 16.0)] * 20, limits)
     assert any(f.bar >= 24 and f.side is Side.BUY for f in result.fills)  # a new day
 
 
 def test_no_buy_within_the_cooldown_after_a_loss() -> None:
-    limits = RiskLimits(
-        max_loss_per_trade=float("inf"),
-        max_daily_loss=1e9,
-        max_open_positions=3,
-        cooldown_minutes=150.0,
-        kill_switch=True,
-    )
+    limits = replace(UNBOUND, cooldown_minutes=150.0)
     result, risk = run(FlipFlop(), falling(12), limits)
     fills = result.fills
     for sell, buy in zip(fills[1::2], fills[2::2], strict=False):

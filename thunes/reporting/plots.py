@@ -68,6 +68,14 @@ def _price_panel(data: PlotData) -> _PricePanel:
     )
 
 
+def _markers(panel: _PricePanel) -> tuple[tuple[tuple[np.ndarray, np.ndarray], str, str, str], ...]:
+    """Entry and exit markers: (times, prices), name, matplotlib marker, colour."""
+    return ((panel.entries, "entry", "^", "#1a9850"), (panel.exits, "exit", "v", "#d73027"))
+
+
+_PLOTLY_MARKERS = {"^": "triangle-up", "v": "triangle-down"}
+
+
 def write_png(data: PlotData, path: Path) -> None:
     import matplotlib
 
@@ -82,24 +90,10 @@ def write_png(data: PlotData, path: Path) -> None:
     bars = _day_numbers(data.equity.index)
     for name, values in panel.lines.items():
         price_ax.plot(bars, values, lw=0.6, label=name)
-    price_ax.scatter(
-        panel.entries[0] / 86_400_000.0,
-        panel.entries[1],
-        marker="^",
-        s=18,
-        color="#1a9850",
-        label="entry",
-        zorder=3,
-    )
-    price_ax.scatter(
-        panel.exits[0] / 86_400_000.0,
-        panel.exits[1],
-        marker="v",
-        s=18,
-        color="#d73027",
-        label="exit",
-        zorder=3,
-    )
+    for (times, prices), name, marker, color in _markers(panel):
+        price_ax.scatter(
+            times / 86_400_000.0, prices, marker=marker, s=18, color=color, label=name, zorder=3
+        )
     price_ax.set_ylabel(panel.label)
     for level in data.levels:
         price_ax.axhline(level, color="#7570b3", lw=0.5, ls="--")
