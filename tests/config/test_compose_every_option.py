@@ -25,7 +25,10 @@ def test_option_composes_validates_and_instantiates(
         "BINANCE_TESTNET_API_SECRET",
     ):
         monkeypatch.setenv(name, "not-a-real-key")
-    extra = ["data.path=candles.csv"] if (group, option) == ("data", "csv") else []
+    extra = {
+        ("data", "csv"): ["data.path=candles.csv"],
+        ("data", "tick_file"): ["data.path=ticks.parquet"],
+    }.get((group, option), [])
     with composed(f"{group}={option}", *extra) as cfg:
         validate(cfg)
         if group == "experiment":

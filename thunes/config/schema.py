@@ -310,6 +310,57 @@ class GridConfig:
                 raise checks.ConfigValueError(key, value, "null, or a fraction in (0, 1)")
 
 
+@dataclass
+class ScalperConfig:
+    _target_: str = "thunes.strategy.scalper.Scalper"
+    imbalance_threshold: float = 0.6
+    take_profit_ticks: int = 3
+    stop_loss_ticks: int = 6
+    max_hold_ms: int = 30_000
+    entry: str = "maker"
+    quote_amount: float = 50.0
+    cancel_after_ms: int = 5_000
+
+    def __post_init__(self) -> None:
+        if not 0 < self.imbalance_threshold <= 1:
+            raise checks.ConfigValueError(
+                "imbalance_threshold", self.imbalance_threshold, "must be in (0, 1]"
+            )
+        checks.one_of("entry", self.entry, ("maker", "taker"))
+        for key in ("take_profit_ticks", "stop_loss_ticks", "max_hold_ms", "cancel_after_ms"):
+            checks.positive(key, getattr(self, key))
+        checks.positive("quote_amount", self.quote_amount)
+
+
+@dataclass
+class SimTicksDataConfig:
+    _target_: str = "thunes.data.tick_sources.SimTickSource"
+    seed: int = 7
+    since: str = "2024-03-01"
+    ticks: int = 1_000_000
+    step_ms: int = 100
+
+    def __post_init__(self) -> None:
+        _check_date("since", self.since)
+        checks.positive("ticks", self.ticks)
+        if not (self.step_ms > 0 and 3_600_000 % self.step_ms == 0):
+            raise checks.ConfigValueError("step_ms", self.step_ms, "must divide one hour (ms)")
+
+
+@dataclass
+class TickFileDataConfig:
+    _target_: str = "thunes.data.tick_sources.FileTickSource"
+    path: str = MISSING
+    since: str | None = None
+    until: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.path.endswith((".csv", ".parquet")):
+            raise checks.ConfigValueError("path", self.path, "a .csv or .parquet file")
+        _check_date("since", self.since)
+        _check_date("until", self.until)
+
+
 SCHEMAS: dict[str, type] = {
     "schema_root": ThunesConfig,
     "schema_exchange_sim": SimExchangeConfig,
@@ -318,9 +369,12 @@ SCHEMAS: dict[str, type] = {
     "schema_data_exchange": ExchangeDataConfig,
     "schema_data_sim": SimDataConfig,
     "schema_data_file": FileDataConfig,
+    "schema_data_sim_ticks": SimTicksDataConfig,
+    "schema_data_tick_file": TickFileDataConfig,
     "schema_strategy_sma_cross": SmaCrossConfig,
     "schema_strategy_grid": GridConfig,
     "schema_strategy_dca": DcaConfig,
+    "schema_strategy_scalper": ScalperConfig,
     "schema_target_only": TargetOnly,
     "schema_sizing_fixed_quote": FixedQuoteSizingConfig,
     "schema_sizing_equity_fraction": EquityFractionSizingConfig,

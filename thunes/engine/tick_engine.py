@@ -1,21 +1,20 @@
 """The tick engine: the scalper's rules and a top-of-book broker, over best bid/ask ticks.
 
 Per tick: (1) orders from earlier ticks meet this tick's quotes: a market buy fills at the ask;
-a stale maker entry is withdrawn, else the buy limit fills at its price when the ask is strictly
-below it; (2) exits, all of the position: the risk engine's protective stop guards from the
-entry tick, the rules' stop, time limit (both at the bid, taker) and take-profit (a sell limit
-filled when the bid is strictly above it, maker) from the next one; (3) when flat, the rules may
-enter: a limit rests from the next tick, and a market buy fills at the next tick's ask (a bot
-answers a quote it has seen). Fees on notional; amounts round down to the step; an order under
-the minimums, beyond the free cash or refused by risk is skipped and recorded, once per run of
-identical refusals (a signal holds for many ticks). Equity is marked at the bid, conservative.
-
-`step` is one numba function: `run_ticks` loops it compiled, `on_tick` calls it once per tick,
-so the batch and per-event faces run one definition and give the same fills.
+a stale maker entry is withdrawn, else the buy limit fills at its price if the ask is strictly
+below it; (2) exits, of the whole position: the risk engine's protective stop guards from the
+entry tick, the rules' stop, time limit (at the bid, taker) and take-profit (a sell limit filled
+when the bid is strictly above it, maker) from the next; (3) when flat the rules may enter: a
+limit rests from the next tick, a market buy fills at the next tick's ask (a bot answers a quote
+it has seen). Fees on notional; amounts round down to the step; an order under the minimums,
+beyond the cash or refused by risk is skipped and recorded, once per run of identical refusals
+(a signal holds for many ticks). Equity is marked at the bid. `run_ticks` loops the numba `step`
+compiled, `on_tick` calls it once per tick: the two faces run one definition.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import cast
 
@@ -32,26 +31,16 @@ from thunes.strategy import scalper as s
 
 # The account and the orders at work, one float64 vector (epoch ms fit a float64 exactly).
 CASH, POS, COST, PHASE, LIMIT, QTY, PLACED, ACTIVE, ENTRY_MS, TP, STOP, EXIT_FROM = range(12)
-PROTECT, DAY, DAY_PNL, HALTED, COOL_UNTIL, N_FILLS, N_SKIPS, LAST_SKIP = range(12, 20)
-F_KILL, F_COOL, F_LOSS, F_TRIPS = range(20, 24)  # counts of RiskEngine.fired, as FIRED
+PROTECT, DAY, DAY_PNL, HALTED, COOL_UNTIL, N_ROWS, LAST_SKIP = range(12, 19)
+F_KILL, F_COOL, F_LOSS, F_TRIPS = range(19, 23)  # counts of RiskEngine.fired, as FIRED
 FLAT, RESTING, MARKET, LONG = range(4)  # PHASE: nothing, a maker entry, a market buy, a position
 # The parameter vector: the rules' slots (scalper.py), the venue's, the risk engine's.
 MAKER_FEE, TAKER_FEE, TICK, STEP, MIN_QTY, MIN_NOTIONAL = range(s.N_RULES, s.N_RULES + 6)
 RISK_ON, MAX_LOSS, MAX_DAILY, COOLDOWN_MS, RISK_FEE = range(s.N_RULES + 6, s.N_RULES + 11)
+TAKER, MAKER, SKIP = range(3)  # the kinds of log rows (see _log)
 REASONS = ("", "below minimum", "insufficient cash", "dust", "kill_switch", "cooldown")
 FIRED = ("kill_switch", "cooldown", "max_loss_per_trade", "kill_switch_trips")
-_DAY_MS, _EPS, _REL_TOL = 86_400_000.0, 1e-9, 1e-9
-_SIDES = (Side.SELL, Side.BUY)  # by the 0/1 in the fill and skip rows
-
-
-@njit(cache=True)
-def _to_grid(value: float, step: float, up: bool) -> float:
-    """thunes.execution.filters.floor_to / ceil_to, for one number inside numba."""
-    if step <= 0:
-        return value
-    decimals = max(0, int(-np.floor(np.log10(step))) + 1)
-    units = np.ceil(value / step - _EPS) if up else np.floor(value / step + _EPS)
-    return float(np.round(units * step, decimals))
+_DAY_MS, _REL_TOL, _SIDES = 86_400_000.0, 1e-9, (Side.SELL, Side.BUY)
 
 
 @njit(cache=True)
@@ -64,51 +53,46 @@ def _refused(px: float, qty: float, buy: bool, cash_fee: float, st: Vec, p: Vec)
 
 
 @njit(cache=True)
-def _skip(i: int, buy: bool, px: float, qty: float, why: int, tag: int, st: Vec, sk: Vec) -> None:
-    """Record a refused order, unless the last refusal gave the same reason."""
-    if why != st[LAST_SKIP]:
-        k = int(st[N_SKIPS])
-        sk[k, 0], sk[k, 1], sk[k, 2], sk[k, 3], sk[k, 4], sk[k, 5] = i, buy, px, qty, why, tag
-        st[N_SKIPS], st[LAST_SKIP] = k + 1, why
+def _log(i: int, px: float, qty: float, x: float, tag: int, kind: int, st: Vec, lg: Vec) -> None:
+    """Log a row: tick, buy, price, amount, fee or reason, tag, kind; a refusal once per run."""
+    if kind == SKIP and x == st[LAST_SKIP]:
+        return
+    k = int(st[N_ROWS])
+    lg[k, 0], lg[k, 1], lg[k, 2], lg[k, 3], lg[k, 4] = i, tag == s.ENTRY, px, qty, x
+    lg[k, 5], lg[k, 6], st[N_ROWS], st[LAST_SKIP] = tag, kind, k + 1, x if kind == SKIP else 0
 
 
 @njit(cache=True)
-def _fill(
-    i: int,
-    t: float,
-    buy: bool,
-    px: float,
-    qty: float,
-    maker: bool,
-    tag: int,
-    st: Vec,
-    p: Vec,
-    fl: Vec,
-) -> None:
-    """Book one fill in cash, position and cost basis; a sell is the whole position."""
+def _fill(i: int, t: float, px: float, qty: float, tag: int, st: Vec, p: Vec, lg: Vec) -> None:
+    """Fill (or record the refusal of) an entry, which sets its exits, or an exit of the whole
+    position. Maker: the take-profit and a "maker" entry; all else crosses the spread."""
+    refused = _refused(px, qty, tag == s.ENTRY, -1.0, st, p)
+    if refused:
+        return _log(i, px, qty, refused, tag, SKIP, st, lg)
+    maker = tag == s.TAKE_PROFIT or (tag == s.ENTRY and p[s.MAKER] > 0)
     fee = qty * px * (p[MAKER_FEE] if maker else p[TAKER_FEE])
-    if buy:
-        st[CASH] -= qty * px + fee
-        st[POS], st[COST] = round(st[POS] + qty, 12), st[COST] + qty * px + fee
-    else:
+    _log(i, px, qty, fee, tag, MAKER if maker else TAKER, st, lg)
+    if tag != s.ENTRY:
         st[CASH] += qty * px - fee
         pnl = qty * px - fee - st[COST]
         st[POS], st[COST], st[PHASE], st[PROTECT] = 0.0, 0.0, FLAT, -1.0
         if p[RISK_ON]:
             _realised(pnl, t, tag, st, p)
-    k = int(st[N_FILLS])
-    fl[k, 0], fl[k, 1], fl[k, 2], fl[k, 3], fl[k, 4], fl[k, 5] = i, buy, px, qty, fee, tag
-    fl[k, 6], st[N_FILLS], st[LAST_SKIP] = maker, k + 1, 0
+        return
+    st[CASH] -= qty * px + fee
+    st[POS], st[COST] = round(st[POS] + qty, 12), st[COST] + qty * px + fee
+    st[TP], st[STOP] = s.exit_levels(px, p[TICK], p)  # exits from the next tick on
+    st[PHASE], st[ENTRY_MS], st[EXIT_FROM] = LONG, t, i + 1
+    if p[RISK_ON] and p[MAX_LOSS] < np.inf:  # RiskEngine.stop_price, rounded up: loss <= limit
+        protect = (st[COST] - p[MAX_LOSS]) / (st[POS] * (1 - p[RISK_FEE]))
+        st[PROTECT] = s.to_grid(protect, p[TICK], True) if protect > 0 else -1.0
 
 
 @njit(cache=True)
 def _realised(pnl: float, t: float, tag: int, st: Vec, p: Vec) -> None:
-    """RiskEngine.on_realised. Its kill-switch finds nothing to flatten or cancel: an exit
-    sells the whole position and no entry works while one is held."""
+    """RiskEngine.on_realised; its kill-switch has nothing to flatten or cancel when flat."""
     day = np.floor(t / _DAY_MS)
-    if day != st[DAY]:
-        st[DAY], st[DAY_PNL] = day, 0.0
-    st[DAY_PNL] += pnl
+    st[DAY], st[DAY_PNL] = day, (st[DAY_PNL] if day == st[DAY] else 0.0) + pnl
     st[F_LOSS] += tag == s.MAX_LOSS
     if pnl < 0 and p[COOLDOWN_MS] > 0:
         st[COOL_UNTIL] = t + p[COOLDOWN_MS]
@@ -117,77 +101,38 @@ def _realised(pnl: float, t: float, tag: int, st: Vec, p: Vec) -> None:
 
 
 @njit(cache=True)
-def _risk_refuses(t: float, st: Vec) -> int:
-    """RiskEngine.allows for a buy while flat (max_open_positions >= 1 cannot bind)."""
-    if st[HALTED] == np.floor(t / _DAY_MS):
-        st[F_KILL] += 1
-        return 4
-    if t < st[COOL_UNTIL]:
-        st[F_COOL] += 1
-        return 5
-    return 0
-
-
-@njit(cache=True)
-def _opened(i: int, t: float, px: float, qty: float, maker: bool, st: Vec, p: Vec, fl: Vec) -> None:
-    """An entry filled: exits from the next tick; the risk engine's stop from this one."""
-    _fill(i, t, True, px, qty, maker, s.ENTRY, st, p, fl)
-    take_profit, stop = s.exit_levels(px, p[TICK], p)
-    st[PHASE], st[ENTRY_MS], st[EXIT_FROM] = LONG, t, i + 1
-    st[TP], st[STOP] = _to_grid(take_profit, p[TICK], True), _to_grid(stop, p[TICK], True)
-    if p[RISK_ON] and p[MAX_LOSS] < np.inf:  # RiskEngine.stop_price, rounded up: loss <= limit
-        protect = (st[COST] - p[MAX_LOSS]) / (st[POS] * (1 - p[RISK_FEE]))
-        st[PROTECT] = _to_grid(protect, p[TICK], True) if protect > 0 else -1.0
-
-
-@njit(cache=True)
 def step(
-    i: int,
-    t: float,
-    bid: float,
-    bid_size: float,
-    ask: float,
-    ask_size: float,
-    p: Vec,
-    st: Vec,
-    fl: Vec,
-    sk: Vec,
+    i: int, t: float, bid: float, bsz: float, ask: float, asz: float, p: Vec, st: Vec, lg: Vec
 ) -> float:
-    """Tick number i at epoch ms t through broker and rules; returns the equity at the bid."""
+    """Tick i at epoch ms t through broker and rules, as the module says; returns the equity."""
     if st[PHASE] == MARKET:
-        qty = _to_grid(min(p[s.QUOTE], st[CASH] / (1 + p[TAKER_FEE])) / ask, p[STEP], False)
-        refused = _refused(ask, qty, True, -1.0, st, p)
-        if refused:
-            st[PHASE] = FLAT
-            _skip(i, True, ask, qty, refused, s.ENTRY, st, sk)
-        else:
-            _opened(i, t, ask, qty, False, st, p, fl)
+        st[PHASE] = FLAT  # until it fills
+        qty = s.to_grid(min(p[s.QUOTE], st[CASH] / (1 + p[TAKER_FEE])) / ask, p[STEP], False)
+        _fill(i, t, ask, qty, s.ENTRY, st, p, lg)
     elif st[PHASE] == RESTING:
         if s.is_stale(t, st[PLACED], p):
             st[PHASE] = FLAT
         elif i >= st[ACTIVE] and ask < st[LIMIT]:
-            _opened(i, t, st[LIMIT], st[QTY], True, st, p, fl)
+            _fill(i, t, st[LIMIT], st[QTY], s.ENTRY, st, p, lg)
     if st[PHASE] == LONG:
-        why = s.NONE
-        if i >= st[EXIT_FROM]:
-            why = s.exit_reason(t, bid, st[ENTRY_MS], st[TP], st[STOP], p)
+        why = s.exit_reason(t, bid, st[ENTRY_MS], st[TP], st[STOP], p)
+        why = why if i >= st[EXIT_FROM] else s.NONE
         if bid <= st[PROTECT] and (why != s.STOP or st[PROTECT] > st[STOP]):
             why = s.MAX_LOSS  # the higher stop is met first; ties go to the rules' stop
         if why != s.NONE:
-            px = st[TP] if why == s.TAKE_PROFIT else bid
-            refused = _refused(px, st[POS], False, -1.0, st, p)
-            if refused:
-                _skip(i, False, px, st[POS], refused, why, st, sk)
-            else:
-                _fill(i, t, False, px, st[POS], why == s.TAKE_PROFIT, why, st, p, fl)
-    if st[PHASE] == FLAT and s.wants_entry(bid_size, ask_size, p):
-        px = _to_grid(bid, p[TICK], False)
-        qty = _to_grid(p[s.QUOTE] / px, p[STEP], False) if p[s.MAKER] else np.nan
-        refused = _risk_refuses(t, st) if p[RISK_ON] else 0
+            _fill(i, t, st[TP] if why == s.TAKE_PROFIT else bid, st[POS], why, st, p, lg)
+    if st[PHASE] == FLAT and s.wants_entry(bsz, asz, p):
+        px = s.to_grid(bid, p[TICK], False)
+        qty = s.to_grid(p[s.QUOTE] / px, p[STEP], False) if p[s.MAKER] else np.nan
+        refused = 0  # RiskEngine.allows, in its order (max_open_positions cannot bind: flat)
+        if p[RISK_ON] and st[HALTED] == np.floor(t / _DAY_MS):
+            refused, st[F_KILL] = 4, st[F_KILL] + 1
+        elif p[RISK_ON] and t < st[COOL_UNTIL]:
+            refused, st[F_COOL] = 5, st[F_COOL] + 1
         if not refused and p[s.MAKER]:
             refused = _refused(px, qty, True, p[MAKER_FEE], st, p)
         if refused:
-            _skip(i, True, px, qty, refused, s.ENTRY, st, sk)
+            _log(i, px, qty, refused, s.ENTRY, SKIP, st, lg)
         elif p[s.MAKER]:
             st[PHASE], st[LIMIT], st[QTY], st[PLACED], st[ACTIVE] = RESTING, px, qty, t, i + 1
             st[LAST_SKIP] = 0
@@ -197,14 +142,14 @@ def step(
 
 
 @njit(cache=True)
-def _loop(j: int, first: int, rows: Vec, p: Vec, st: Vec, fl: Vec, sk: Vec, eq: Vec) -> int:
-    """Ticks (rows: time, bid, bid_size, ask, ask_size) from j on, numbered from first + j,
-    until the end or until a buffer might overflow; returns where it stopped."""
-    while j < len(rows) and st[N_FILLS] + 2 <= len(fl) and st[N_SKIPS] + 2 <= len(sk):
+def _loop(first: int, rows: Vec, p: Vec, st: Vec, lg: Vec, equity: Vec) -> Vec:
+    """Rows of (time, bid, bid_size, ask, ask_size) from tick `first` on; returns the log."""
+    for j in range(len(rows)):
+        if st[N_ROWS] + 3 > len(lg):
+            lg = np.concatenate((lg, np.zeros_like(lg)))
         r = rows[j]
-        eq[j] = step(first + j, r[0], r[1], r[2], r[3], r[4], p, st, fl, sk)
-        j += 1
-    return j
+        equity[j] = step(first + j, r[0], r[1], r[2], r[3], r[4], p, st, lg)
+    return lg
 
 
 @dataclass(frozen=True)
@@ -225,91 +170,70 @@ class TickEngine:
         cash: float,
         risk: RiskEngine | None = None,
     ) -> None:
-        self.strategy, self.risk = strategy, risk
-        f = filters
+        self.strategy, self.risk, f = strategy, risk, filters
         venue = [fees.maker, fees.taker, f.tick_size, f.step_size, f.min_qty, f.min_notional]
         if risk is not None:
             lim = risk.limits
             minutes = int(lim.cooldown_minutes * 60_000)
             venue += [1, lim.max_loss_per_trade, lim.max_daily_loss, minutes, risk.taker_fee]
-        self.params = np.concatenate([strategy.rules(), np.array(venue, np.float64)])
-        self.params.resize(RISK_FEE + 1, refcheck=False)  # zeros: no risk engine
+        self.params = np.zeros(RISK_FEE + 1)  # risk slots stay 0 with no risk engine
+        self.params[: s.N_RULES + len(venue)] = [*strategy.rules(), *venue]
         self.state = np.zeros(F_TRIPS + 1)
         self.state[[CASH, PROTECT, DAY, HALTED, COOL_UNTIL]] = [cash, -1, -1, -1, -1]
-        self.fills_buf, self.skips_buf = np.zeros((64, 7)), np.zeros((64, 6))
-        self._equity: list[Vec] = []  # batch runs, and on_tick marks gathered
-        self._marks: list[float] = []  # on_tick marks since the last gathering
-        self.ticks = 0  # ticks seen: the next one's number
+        self.log, self.marks = np.zeros((64, 7)), np.zeros(1024)  # both grow by doubling
+        self.ticks = 0  # ticks seen: the next one's number, and the marks in use
 
-    @property
-    def cash(self) -> float:
-        return float(self.state[CASH])
-
-    @property
-    def position(self) -> float:
-        return float(self.state[POS])
+    def account(self) -> tuple[float, float]:
+        return float(self.state[CASH]), float(self.state[POS])  # (cash, position) now
 
     def on_tick(self, tick: BookTick) -> list[Fill]:
         """One tick as it arrives; returns the fills it caused."""
-        st, before = self.state, int(self.state[N_FILLS])
-        if before + 2 > len(self.fills_buf) or st[N_SKIPS] + 2 > len(self.skips_buf):
-            self._grow()
+        st, before, i = self.state, int(self.state[N_ROWS]), self.ticks
+        if before + 3 > len(self.log) or i == len(self.marks):
+            self._grow(1)
         t, b, bs, a, az = tick.timestamp_ms, tick.bid, tick.bid_size, tick.ask, tick.ask_size
-        mark = step(self.ticks, float(t), b, bs, a, az, self.params, st, *self._bufs())
-        self._marks.append(mark)
+        self.marks[i] = step(i, float(t), b, bs, a, az, self.params, st, self.log)
         self.ticks += 1
-        after = int(st[N_FILLS])
-        return _fills(self.fills_buf[before:after]) if after > before else []
+        return _rows(self.log[before : int(st[N_ROWS])])[0] if st[N_ROWS] > before else []
 
     def run_ticks(self, ticks: pd.DataFrame) -> TickResult:
         """A frame of ticks (UTC index; bid, bid_size, ask, ask_size), in compiled code."""
         rows = np.empty((len(ticks), 5))
         rows[:, 0] = cast(pd.DatetimeIndex, ticks.index).as_unit("ms").asi8
         rows[:, 1:] = ticks[["bid", "bid_size", "ask", "ask_size"]].to_numpy(np.float64)
-        equity, j = np.empty(len(ticks)), 0
-        while (
-            j := _loop(j, self.ticks, rows, self.params, self.state, *self._bufs(), equity)
-        ) < len(rows):
-            self._grow()
-        self._gather()
-        self._equity.append(equity)
-        self.ticks += len(ticks)
+        self._grow(len(rows))
+        marks = self.marks[self.ticks : self.ticks + len(rows)]
+        self.log = _loop(self.ticks, rows, self.params, self.state, self.log, marks)
+        self.ticks += len(rows)
         return self.result()
 
     def result(self) -> TickResult:
         """Everything so far; also writes the risk state back into the RiskEngine."""
-        st = self.state
-        if self.risk is not None:
-            for n, rule in enumerate(FIRED):
-                if st[F_KILL + n]:
-                    self.risk.fired[rule] = int(st[F_KILL + n])
-            self.risk.day, self.risk.day_pnl = int(st[DAY]), float(st[DAY_PNL])
-            self.risk.halted_day, self.risk.cooldown_until_ms = int(st[HALTED]), int(st[COOL_UNTIL])
-        skipped = [
-            SkippedOrder(int(i), _SIDES[int(b)], px, q, REASONS[int(r)], s.TAGS[int(t)])
-            for i, b, px, q, r, t in self.skips_buf[: int(st[N_SKIPS])].tolist()
-        ]
-        self._gather()
-        equity = np.concatenate(self._equity) if self._equity else np.empty(0)
-        return TickResult(_fills(self.fills_buf[: int(st[N_FILLS])]), skipped, equity)
+        st, risk = self.state, self.risk
+        if risk is not None:
+            risk.fired |= Counter({r: int(st[F_KILL + n]) for n, r in enumerate(FIRED)})
+            risk.day, risk.day_pnl = int(st[DAY]), float(st[DAY_PNL])
+            risk.halted_day, risk.cooldown_until_ms = int(st[HALTED]), int(st[COOL_UNTIL])
+        return TickResult(*_rows(self.log[: int(st[N_ROWS])]), self.marks[: self.ticks].copy())
 
-    def _bufs(self) -> tuple[Vec, Vec]:
-        return self.fills_buf, self.skips_buf
-
-    def _gather(self) -> None:
-        if self._marks:
-            self._equity, self._marks = [*self._equity, np.array(self._marks)], []
-
-    def _grow(self) -> None:
-        self.fills_buf = np.concatenate([self.fills_buf, np.zeros_like(self.fills_buf)])
-        self.skips_buf = np.concatenate([self.skips_buf, np.zeros_like(self.skips_buf)])
+    def _grow(self, ticks: int) -> None:
+        """Room for `ticks` more marks; twice the log once it is within 3 rows of full."""
+        if self.ticks + ticks > len(self.marks):
+            self.marks = np.concatenate([self.marks, np.empty(max(ticks, len(self.marks)))])
+        if self.state[N_ROWS] + 3 > len(self.log):
+            self.log = np.concatenate([self.log, np.zeros_like(self.log)])
 
 
-def _fills(rows: Vec) -> list[Fill]:
-    return [
-        Fill(int(i), _SIDES[int(b)], px, q, fee, s.TAGS[int(t)], bool(m))
-        for i, b, px, q, fee, t, m in rows.tolist()
-    ]
+def _rows(rows: Vec) -> tuple[list[Fill], list[SkippedOrder]]:
+    """The log's rows as the fills and skipped orders every engine reports."""
+    fills, skipped = [], []
+    for i, buy, px, qty, x, code, kind in rows.tolist():
+        side, tag = _SIDES[int(buy)], s.TAGS[int(code)]
+        if kind == SKIP:
+            skipped.append(SkippedOrder(int(i), side, px, qty, REASONS[int(x)], tag))
+        else:
+            fills.append(Fill(int(i), side, px, qty, x, tag, kind == MAKER))
+    return fills, skipped
 
 
 def run_ticks(
@@ -320,5 +244,5 @@ def run_ticks(
     cash: float,
     risk: RiskEngine | None = None,
 ) -> TickResult:
-    """The scalper over a frame of ticks at once: the same fills as `on_tick` one by one."""
+    """The batch face: the same fills as feeding the ticks to `TickEngine.on_tick` one by one."""
     return TickEngine(strategy, fees, filters, cash, risk).run_ticks(ticks)

@@ -20,10 +20,12 @@ from thunes.data.candles import as_columns
 from thunes.data.sources import CandleSet
 from thunes.engine.replay import Lane, PortfolioEngine
 from thunes.engine.sim_broker import SimBroker, Wallet
+from thunes.errors import ConfigError
 from thunes.risk.engine import RiskEngine
 from thunes.risk.limits import RiskLimits
 from thunes.strategy.base import Strategy
 from thunes.strategy.events import EventStrategy
+from thunes.strategy.scalper import Scalper
 from thunes.strategy.signal_runner import SignalRunner
 
 
@@ -107,6 +109,8 @@ def _event(parts: Components, candles: list[CandleSet], whole_history: bool) -> 
 
 def backtest(parts: Components, candles: list[CandleSet]) -> BacktestResult:
     strategy = parts.strategy
+    if isinstance(strategy, Scalper):  # best bid/ask ticks, not candles
+        return ticks(parts, candles, per_event=False)
     if (
         len(candles) > 1
         or not isinstance(strategy, Strategy)
@@ -124,5 +128,49 @@ def backtest(parts: Components, candles: list[CandleSet]) -> BacktestResult:
     return backtester.run(candles[0].frame, candles[0].timeframe, signals)
 
 
+def ticks(parts: Components, candles: list[CandleSet], per_event: bool) -> BacktestResult:
+    """The tick scalper over best bid/ask ticks: fills from the tick engine, marked at the bid.
+
+    A backtest hands the engine the whole frame (one compiled loop); replay feeds it one
+    `BookTick` at a time, as a live book-ticker stream would. Both run the same `step`.
+    """
+    from thunes.domain.ticks import BookTick
+    from thunes.engine.tick_engine import TickEngine
+    from thunes.strategy.scalper import cost_breakdown
+
+    strategy, frame, symbol = parts.strategy, candles[0].frame, parts.market.symbol
+    if len(candles) > 1 or not isinstance(strategy, Scalper):
+        raise ConfigError("the tick engine runs strategy=scalper on one symbol")
+    if not {"bid", "ask"} <= set(frame.columns):
+        raise ConfigError("strategy=scalper needs book ticks: data=sim_ticks or data=tick_file")
+    risk = RiskEngine(parts.risk, parts.exchange.fees.taker)
+    engine = TickEngine(
+        strategy, parts.exchange.fees, parts.filters.for_market(parts.market), parts.cash, risk
+    )
+    if per_event:
+        times = pd.DatetimeIndex(frame.index).as_unit("ms").asi8
+        quotes = frame[["bid", "bid_size", "ask", "ask_size"]].to_numpy(np.float64)
+        for time_ms, (bid, bid_size, ask, ask_size) in zip(times, quotes, strict=True):
+            engine.on_tick(BookTick(int(time_ms), bid, bid_size, ask, ask_size))
+        run = engine.result()
+    else:
+        run = engine.run_ticks(frame)
+    portfolio = portfolio_from_fills(
+        {symbol: frame["bid"]},
+        pd.DatetimeIndex(frame.index),
+        {symbol: run.fills},
+        {symbol: np.arange(len(frame), dtype=np.int64)},
+        candles[0].timeframe,
+        parts.cash,
+    )
+    bids, asks = frame["bid"].to_numpy(), frame["ask"].to_numpy()
+    report = {**strategy.report(run.fills), **cost_breakdown(run.fills, bids, asks)}
+    fills = [replace(f, symbol=symbol) for f in run.fills]
+    skipped = [replace(o, symbol=symbol) for o in run.skipped]
+    return BacktestResult(portfolio, fills, skipped, dict(risk.fired), report, [])
+
+
 def replay(parts: Components, candles: list[CandleSet]) -> BacktestResult:
+    if isinstance(parts.strategy, Scalper):
+        return ticks(parts, candles, per_event=True)
     return _event(parts, candles, whole_history=False)

@@ -106,6 +106,7 @@ def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
     with watch.stage("import_vectorbt"):
         from thunes.modes import engines
         from thunes.reporting.tables import (
+            RISK_RULES,
             orders_table,
             single_column,
             stats_table,
@@ -142,7 +143,8 @@ def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
         outputs = ("stats.csv", "trades.csv", "orders.csv", "config.yaml")
         record = _record(cfg, candle_sets, symbols, metrics, run_dir, outputs)
     published = sidecar.submit(publish, plots, parts.tracker, record)
-    print_stats(console, title, stats)
+    extra = [f"risk_{rule}" for rule in RISK_RULES] + list(result.strategy_report)
+    print_stats(console, title, stats, extra)
     with watch.stage("wait_publish"):
         tracked, publish_seconds = published.result()
     (run_dir / "timings.json").write_text(

@@ -39,16 +39,15 @@ def _format(name: str, value: object) -> str:
     return str(value)
 
 
-def print_stats(console: Console, title: str, stats: pd.Series) -> None:
+def print_stats(console: Console, title: str, stats: pd.Series, extra: list[str]) -> None:
+    """The headline table, then the `extra` rows (risk rules fired, the strategy's figures)."""
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, label in _LABELS.items():
         table.add_row(label, _format(name, stats[name]))
-    for key, value in stats.items():  # risk rules fired, and the strategy's own figures
-        extra = str(key)
-        if extra.startswith(("risk_", "dca_", "grid_")):
-            table.add_row(extra.replace("_", " ").capitalize(), _format(extra, value))
+    for name in extra:
+        table.add_row(name.replace("_", " ").capitalize(), _format(name, stats[name]))
     console.print(table)
 
 

@@ -4,15 +4,17 @@ ticks later. Long-only, one position at a time.
 Rules, read from the best bid/ask only (no candles):
 - entry when (bid_size - ask_size) / (bid_size + ask_size) >= imbalance_threshold, while flat
   and with no entry working: a buy limit at the best bid ("maker"; it fills only when the best
-  ask later moves strictly below it, and is withdrawn after cancel_after_ms) or a market buy
-  ("taker", at the next tick's ask);
+  ask later moves strictly below it; at the first tick cancel_after_ms after it was placed it is
+  withdrawn, before that tick can fill it) or a market buy ("taker", at the next tick's ask);
 - take-profit: a sell limit at entry + take_profit_ticks ticks (maker; fills when the best bid
   moves strictly above it);
 - stop: when the best bid falls to entry - stop_loss_ticks ticks, sold at that bid (taker);
 - time limit: at the first tick max_hold_ms after the entry, sold at the bid (taker).
 
 The rules are numba functions over plain numbers so that the tick engine's batch loop and its
-per-event `on_tick` run the very same code; `Scalper` holds the parameters and reports.
+per-event `on_tick` run the very same code; `Scalper` holds the parameters and reports. numba's
+cache keys on each file alone: after editing the rules, touch thunes/engine/tick_engine.py (or
+clear NUMBA_CACHE_DIR), or its cached compiled step keeps the old ones.
 """
 
 from __future__ import annotations
@@ -36,6 +38,17 @@ ENTRIES = ("maker", "taker")
 # slots of the rules vector handed to the numba code
 THRESHOLD, TP_TICKS, SL_TICKS, MAX_HOLD_MS, MAKER, QUOTE, CANCEL_AFTER_MS = range(7)
 N_RULES = 7  # the engine appends its own slots after these
+_EPS = 1e-9  # as thunes.execution.filters: absorbs binary noise (0.3 / 0.1 = 2.9999999999999996)
+
+
+@njit(cache=True)
+def to_grid(value: float, step: float, up: bool) -> float:
+    """thunes.execution.filters.ceil_to (up) or floor_to for one number, inside numba."""
+    if step <= 0:
+        return value
+    decimals = max(0, int(-np.floor(np.log10(step))) + 1)
+    units = np.ceil(value / step - _EPS) if up else np.floor(value / step + _EPS)
+    return float(np.round(units * step, decimals))
 
 
 @njit(cache=True)
@@ -53,8 +66,10 @@ def is_stale(now_ms: float, placed_ms: float, rules: FloatArray) -> bool:
 
 @njit(cache=True)
 def exit_levels(entry: float, tick: float, rules: FloatArray) -> tuple[float, float]:
-    """(take-profit, stop) prices, before rounding to the tick grid."""
-    return entry + rules[TP_TICKS] * tick, entry - rules[SL_TICKS] * tick
+    """(take-profit, stop): N ticks above the entry, M below, on the tick grid (as sells are
+    rounded: up)."""
+    take_profit, stop = entry + rules[TP_TICKS] * tick, entry - rules[SL_TICKS] * tick
+    return to_grid(take_profit, tick, True), to_grid(stop, tick, True)
 
 
 @njit(cache=True)
@@ -132,13 +147,14 @@ class Scalper:
 def cost_breakdown(fills: list[Fill], bids: FloatArray, asks: FloatArray) -> dict[str, float]:
     """Where a scalper's money went, against the mid price at each fill's tick.
 
-    equity change = mid_pnl - spread - fees + the open position's mark, exactly: `spread` is
-    what the fills paid beyond the mid (half the spread per taker fill; a maker fill's is
-    negative), `mid_pnl` is what the same trades would have made at the mid, fee-free.
+    equity change = mid_pnl - spread - fees + the open position's mark, exactly. `spread` is
+    what the fills paid beyond the mid: half the spread for a taker; for a maker fill, which
+    needs the market to trade through its price, how far the quotes had already moved past it.
+    `mid_pnl` is what the same trades would have made at the mid, fee-free.
     """
     mid_pnl = spread = fees = 0.0
     for fill in fills:
-        mid = 0.5 * (bids[fill.bar] + asks[fill.bar])
+        mid = 0.5 * (float(bids[fill.bar]) + float(asks[fill.bar]))
         sign = 1.0 if fill.side is Side.SELL else -1.0
         mid_pnl += sign * fill.amount * mid
         spread += sign * fill.amount * (mid - fill.price)
