@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,7 @@ class Plan:
     idle_wait_seconds: float  # the total time the bench may wait for an idle machine
 
 
-FULL = Plan(3, 7, 1, 3, 1, 3, 3, True, True, ((10_000, 7), (100_000, 5), (1_000_000, 3)), 90)
+FULL = Plan(3, 7, 1, 3, 1, 3, 3, True, True, ((10_000, 7), (100_000, 5), (1_000_000, 3)), 60)
 QUICK = Plan(2, 5, 1, 1, 0, 1, 1, False, False, ((10_000, 3), (100_000, 3), (1_000_000, 1)), 0)
 
 
@@ -652,8 +652,16 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(os.environ.get("NUMBA_CACHE_DIR", REPO / ".cache" / "numba")),
         help="the warm runs' NUMBA_CACHE_DIR (default: $NUMBA_CACHE_DIR, else .cache/numba)",
     )
+    parser.add_argument(
+        "--idle-wait",
+        type=float,
+        default=None,
+        help="seconds the bench may wait in all for an idle machine (full 60, quick 0)",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
+    if args.idle_wait is not None:
+        plan = replace(plan, idle_wait_seconds=args.idle_wait)
     console = Console() if sys.stdout.isatty() else Console(width=120)
     started = time.perf_counter()
     load_before = machine_load()
