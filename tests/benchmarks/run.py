@@ -1,6 +1,6 @@
 """THUNES's speed and memory, as ratios to bare vectorbt references measured in the same run.
 
-    python -m tests.benchmarks.run            # `make bench`: the full run, ~3 minutes
+    python -m tests.benchmarks.run            # `make bench`: the full run, 3-4 minutes
     python -m tests.benchmarks.run --quick    # a smoke version, under a minute, no cold run
 
 Measures (1) the SMA 10/50 backtest in-process, warm, against the vectorbt calls a user would
