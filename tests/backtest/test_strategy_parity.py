@@ -150,7 +150,7 @@ def test_default_risk_changes_something(name: str) -> None:
 
 def test_the_data_and_the_exits_cover_what_the_parity_is_about() -> None:
     assert len(GAPPED) == BARS - 40
-    hours = np.diff(GAPPED.index.asi8) // 3_600_000_000_000
+    hours = np.diff(pd.DatetimeIndex(GAPPED.index).asi8) // 3_600_000_000_000
     assert sorted(hours[hours > 1].tolist()) == [8, 34]  # two outages: 7 and 33 bars
     stops = {f.tag for f in run(STRATEGIES["sma_stops"], CLEAN, NO_RISK, True).result.fills}
     assert {"exit", "exit:stop_loss", "exit:take_profit", "exit:trailing"} <= stops

@@ -132,6 +132,9 @@ class SimBroker:
             if up
             else floor_to(intent.price or 0.0, self.filters.tick_size)
         )
+        if price <= 0:
+            self._skip(intent, price, intent.amount or math.nan, "price under one tick")
+            return
         amount = (
             None if intent.amount is None and intent.quote is None else self._amount(intent, price)
         )
@@ -196,7 +199,12 @@ class SimBroker:
         return self.fills[first:]
 
     def _descend(self, open_: float, low: float) -> None:
-        """Buy limits and stops met on the way down, highest price first (stops on ties)."""
+        """Buy limits and stops met on the way down, highest price first (stops on ties).
+
+        Each event carries the price the market is at when it happens: a stop fills there,
+        which is its own price, the open when the bar gapped through it, or, for a
+        protective stop born above the market by a buy on the way down, that buy's price.
+        """
         order_ids = itertools.count()
         events = [
             (-min(o.price, open_), o.type is OrderType.LIMIT, next(order_ids), o)
@@ -209,19 +217,22 @@ class SimBroker:
         ]
         heapq.heapify(events)
         while events:
-            _, _, _, order = heapq.heappop(events)
+            key, _, _, order = heapq.heappop(events)
             if order not in self.resting:
                 continue
+            level, filled = -key, len(self.fills)
             if order.type is OrderType.STOP:
-                slipped = min(order.price, open_) * (1 - self.slippage)
+                slipped = level * (1 - self.slippage)
                 self._fill_resting(
                     order, float(floor_to(slipped, self.filters.tick_size)), maker=False
                 )
             else:
                 self._fill_resting(order, order.price, maker=True)
+            if len(self.fills) == filled:
+                continue  # refused (e.g. dust): nothing changed, so no new stop to meet
             stop = self._protective_stop()
             if stop is not None and low <= stop.price:
-                heapq.heappush(events, (-min(stop.price, open_), False, next(order_ids), stop))
+                heapq.heappush(events, (-min(stop.price, level), False, next(order_ids), stop))
 
     # ---- fills
     def _fill_market(self, intent: OrderIntent, open_: float) -> None:
