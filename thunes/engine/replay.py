@@ -10,6 +10,7 @@ simulated broker for a real one.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,24 @@ from thunes.domain.orders import Fill, OrderIntent, SkippedOrder
 from thunes.engine.sim_broker import SimBroker
 from thunes.execution.filters import FloatArray
 from thunes.strategy.events import Bar, EventStrategy
+
+
+class _Window(Mapping[str, FloatArray]):
+    """The rolling window of closed bars, sliced only for the columns a strategy reads."""
+
+    __slots__ = ("_columns", "_start", "_stop")
+
+    def __init__(self, columns: dict[str, FloatArray], start: int, stop: int) -> None:
+        self._columns, self._start, self._stop = columns, start, stop
+
+    def __getitem__(self, name: str) -> FloatArray:
+        return self._columns[name][self._start : self._stop]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
 
 
 @dataclass(frozen=True)
@@ -99,8 +118,7 @@ class PortfolioEngine:
             return  # a decision on the last bar could never fill
         lane = self.lanes[j]
         lane.broker.time_ms = int(times[i + 1])  # its orders leave at the next open
-        start = max(0, i + 1 - lane.strategy.warmup)
-        window = {name: values[start : i + 1] for name, values in columns.items()}
+        window = _Window(columns, max(0, i + 1 - lane.strategy.warmup), i + 1)
         bar = Bar(
             i,
             int(times[i]),
