@@ -6,11 +6,12 @@ import pytest
 
 from tests.engine.bars import candles
 from thunes.domain.market import Fees, MarketFilters
-from thunes.domain.orders import Fill, OrderIntent, OrderType, Side
+from thunes.domain.orders import Fill, OrderEvent, OrderIntent, OrderStatus, OrderType, Side
 from thunes.engine.replay import EventEngine
 from thunes.engine.sim_broker import SimBroker
 from thunes.portfolio.sizing import FixedQuote
 from thunes.strategy.base import Columns, Signals, Strategy
+from thunes.strategy.events import Account, Bar, EventStrategy
 from thunes.strategy.signal_runner import SignalRunner
 
 FILTERS = MarketFilters(tick_size=0.01, step_size=0.001, min_qty=0.001, min_notional=5.0)
@@ -101,3 +102,45 @@ def test_a_resting_buy_locks_cash_and_an_unaffordable_one_is_skipped() -> None:
     broker.submit(OrderIntent(Side.BUY, OrderType.LIMIT, quote=100.0, price=98.0, tag="b"))
     assert [o.tag for o in broker.resting] == ["a"]
     assert [(s.tag, s.reason) for s in broker.skipped] == [("b", "insufficient cash")]
+
+
+class Recorder(EventStrategy):
+    """Places a limit, a too-small buy and a market buy, cancels the limit; keeps every event."""
+
+    def __init__(self) -> None:
+        self.events: list[OrderEvent] = []
+        self.fills: list[Fill] = []
+
+    def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[OrderIntent]:
+        if bar.index == 0:
+            return [
+                OrderIntent(Side.BUY, OrderType.LIMIT, quote=50.0, price=90.0, tag="rest"),
+                OrderIntent(Side.BUY, OrderType.MARKET, quote=1.0, tag="tiny"),  # < 5 notional
+                OrderIntent(Side.BUY, OrderType.MARKET, quote=50.0, tag="go"),
+            ]
+        return [OrderIntent.cancel("rest")] if bar.index == 1 else []
+
+    def on_fill(self, fill: Fill, account: Account) -> list[OrderIntent]:
+        self.fills.append(fill)
+        return []
+
+    def on_order_event(self, event: OrderEvent, account: Account) -> list[OrderIntent]:
+        self.events.append(event)
+        return []
+
+
+def test_the_strategy_hears_accepts_rejects_and_cancels() -> None:
+    recorder = Recorder()
+    broker = SimBroker(FEES, 0.0, FILTERS, FixedQuote(100.0), 1_000.0)
+    EventEngine(recorder, broker).run(
+        candles([(100, 100, 100, 100), (100, 101, 99, 100), (100, 100, 100, 100)])
+    )
+    assert [(e.status, e.tag) for e in recorder.events] == [
+        (OrderStatus.ACCEPTED, "rest"),  # rests at 90 from bar 1
+        (OrderStatus.ACCEPTED, "tiny"),  # queued for bar 1's open...
+        (OrderStatus.ACCEPTED, "go"),
+        (OrderStatus.REJECTED, "tiny"),  # ...where 1 USDT is under the 5 USDT min notional
+        (OrderStatus.CANCELED, "rest"),  # the cancel at bar 1's close
+    ]
+    assert recorder.events[3].reason == "below minimum"
+    assert [(f.bar, f.tag) for f in recorder.fills] == [(1, "go")]

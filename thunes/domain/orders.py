@@ -64,3 +64,21 @@ class SkippedOrder:
     reason: str
     tag: str = ""
     symbol: str = ""
+
+
+class OrderStatus(StrEnum):
+    ACCEPTED = "accepted"  # queued for the next open, or resting on the book
+    CANCELED = "canceled"  # withdrawn by a cancel intent, or by the kill-switch
+    REJECTED = "rejected"  # never left, or refused at fill time: see `reason`
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """What happened to an order, besides its fills (which arrive as `Fill`)."""
+
+    status: OrderStatus
+    side: Side
+    type: OrderType
+    price: float
+    tag: str
+    reason: str = ""

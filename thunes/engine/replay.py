@@ -106,9 +106,11 @@ class PortfolioEngine:
 
     def _fill(self, j: int, i: int, columns: dict[str, FloatArray], now: int) -> None:
         lane = self.lanes[j]
-        for fill in lane.broker.on_bar(
+        fills = lane.broker.on_bar(
             i, now, columns["open"][i], columns["high"][i], columns["low"][i]
-        ):
+        )
+        self._deliver_events(lane.broker)  # rejections at fill time (dust, cash)
+        for fill in fills:
             self._submit(lane.broker, lane.strategy.on_fill(fill, lane.broker))
 
     def _decide(
@@ -134,6 +136,17 @@ class PortfolioEngine:
         for intent in intents:
             open_positions = sum(lane.broker.committed for lane in self.lanes)
             broker.submit(intent, open_positions=open_positions)
+        self._deliver_events(broker)
+
+    def _deliver_events(self, broker: SimBroker) -> None:
+        """Hand the strategy what happened to its orders; its answers are orders too."""
+        lane = next(lane for lane in self.lanes if lane.broker is broker)
+        while broker.events:
+            events, broker.events = broker.events, []
+            for event in events:
+                answer = lane.strategy.on_order_event(event, broker)
+                for intent in answer:
+                    broker.submit(intent, sum(other.broker.committed for other in self.lanes))
 
 
 class EventEngine:

@@ -22,10 +22,19 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from thunes.domain.market import Fees, MarketFilters
-from thunes.domain.orders import Fill, OrderIntent, OrderType, Side, SkippedOrder
+from thunes.domain.orders import (
+    Fill,
+    OrderEvent,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Side,
+    SkippedOrder,
+)
 from thunes.execution.filters import ceil_to, floor_to
 from thunes.portfolio.sizing import Sizer
 from thunes.risk.engine import KILL_TAG, MAX_LOSS_TAG, PositionBook, RiskEngine
@@ -78,6 +87,7 @@ class SimBroker:
         self.resting: list[RestingOrder] = []
         self.fills: list[Fill] = []
         self.skipped: list[SkippedOrder] = []
+        self.events: list[OrderEvent] = []  # for the strategy; the engine drains it
         self.bar = 0
         self.time_ms = 0
 
@@ -116,7 +126,7 @@ class SimBroker:
     def submit(self, intent: OrderIntent, open_positions: int = 0) -> None:
         """Accept, rest or skip an intent at the current bar (after its close or a fill)."""
         if intent.type is OrderType.CANCEL:
-            self.resting = [o for o in self.resting if not o.tag.startswith(intent.tag)]
+            self._cancel(lambda order: order.tag.startswith(intent.tag))
             return
         if self.risk is not None:
             reason = self.risk.allows(intent, self.time_ms, open_positions, self.committed)
@@ -125,6 +135,7 @@ class SimBroker:
                 return
         if intent.type is OrderType.MARKET:
             self.market.append(intent)
+            self._event(OrderStatus.ACCEPTED, intent.side, intent.type, math.nan, intent.tag)
             return
         up = intent.side is Side.SELL  # a buy limit never above its price, a sell never below
         price = float(
@@ -147,6 +158,24 @@ class SimBroker:
         self.resting.append(
             RestingOrder(intent.side, intent.type, price, amount, intent.tag, self.bar + 1)
         )
+        self._event(OrderStatus.ACCEPTED, intent.side, intent.type, price, intent.tag)
+
+    def _cancel(self, which: Callable[[RestingOrder], bool]) -> None:
+        for order in [o for o in self.resting if which(o)]:
+            self.resting.remove(order)
+            if order.tag != MAX_LOSS_TAG:  # the risk engine's own stop is not the strategy's
+                self._event(OrderStatus.CANCELED, order.side, order.type, order.price, order.tag)
+
+    def _event(
+        self,
+        status: OrderStatus,
+        side: Side,
+        type_: OrderType,
+        price: float,
+        tag: str,
+        reason: str = "",
+    ) -> None:
+        self.events.append(OrderEvent(status, side, type_, price, tag, reason))
 
     def _amount(self, intent: OrderIntent, price: float) -> float:
         amount = intent.amount if intent.amount is not None else (intent.quote or 0.0) / price
@@ -173,6 +202,7 @@ class SimBroker:
 
     def _skip(self, intent: OrderIntent, price: float, amount: float, reason: str) -> None:
         self.skipped.append(SkippedOrder(self.bar, intent.side, price, amount, reason, intent.tag))
+        self._event(OrderStatus.REJECTED, intent.side, intent.type, price, intent.tag, reason)
 
     # ---- one bar of market
     def on_bar(self, bar: int, time_ms: int, open_: float, high: float, low: float) -> list[Fill]:
@@ -286,7 +316,7 @@ class SimBroker:
             return
         self._protective_stop()
         if fill.side is Side.SELL and self.risk.on_realised(pnl, self.time_ms, fill.tag):
-            self.resting = [o for o in self.resting if o.side is Side.SELL]
+            self._cancel(lambda order: order.side is Side.BUY)
             if self.position > 0:
                 self.market.append(OrderIntent(Side.SELL, OrderType.MARKET, tag=KILL_TAG))
 

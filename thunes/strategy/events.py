@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Protocol
 
-from thunes.domain.orders import Fill, OrderIntent
+from thunes.domain.orders import Fill, OrderEvent, OrderIntent
 from thunes.strategy.base import Columns
 
 
@@ -48,6 +48,10 @@ class EventStrategy(ABC):
 
     def on_fill(self, fill: Fill, account: Account) -> list[OrderIntent]:
         """React to one of this strategy's orders filling."""
+        return []
+
+    def on_order_event(self, event: OrderEvent, account: Account) -> list[OrderIntent]:
+        """React to an order accepted, canceled or rejected (with the reason)."""
         return []
 
     def report(self, last_price: float) -> dict[str, float]:
