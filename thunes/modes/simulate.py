@@ -99,7 +99,8 @@ def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
         candle_sets = [parts.data.load(parts.exchange, market) for market in parts.markets]
     for market, loaded in zip(parts.markets, candle_sets, strict=True):
         console.print(
-            f"{len(loaded.frame):,} {market.symbol} {loaded.timeframe} candles "
+            f"{len(loaded.frame):,} {market.symbol} {loaded.timeframe} "
+            f"{'ticks' if 'bid' in loaded.frame.columns else 'candles'} "
             f"from {loaded.origin}; gaps ({loaded.gap_policy}): {loaded.gaps.describe()}"
         )
     candles = candle_sets[0]
