@@ -268,14 +268,14 @@ class SimBroker:
     def _fill_market(self, intent: OrderIntent, open_: float) -> None:
         if intent.side is Side.BUY:
             price = float(ceil_to(open_ * (1 + self.slippage), self.filters.tick_size))
-            if intent.quote is None and intent.amount is None:
-                wanted = self.sizer.buy_amount(self.wallet.free(), price, self.fees.taker)
+            if intent.amount is not None:
+                wanted = intent.amount
+            elif intent.quote is not None:
+                wanted = intent.quote / price
             else:
-                wanted = intent.amount if intent.amount is not None else intent.quote / price  # type: ignore[operator]
+                wanted = self.sizer.buy_amount(self.wallet.free(), price, self.fees.taker)
             affordable = self.wallet.free() / (1 + self.fees.taker) / price
-            amount = self._amount(
-                OrderIntent(Side.BUY, OrderType.MARKET, min(wanted, affordable)), price
-            )
+            amount = float(floor_to(min(wanted, affordable), self.filters.step_size))
         else:
             if self.position <= 0:
                 return
