@@ -6,8 +6,10 @@
 Measures (1) the SMA 10/50 backtest in-process, warm, against the vectorbt calls a user would
 write; (2) `thunes mode=backtest` as a warm whole process against a bare vectorbt script;
 (3) a cold first-ever run; (4) where the warm run's time goes; (5) time and peak memory at
-10k, 100k and 1M bars. Goals are reported as met or missed, never asserted. Everything lands
-in bench-results/latest.json, and a rich table is printed.
+10k, 100k and 1M bars; (6) every strategy's backtest path, a 3-symbol portfolio and the
+replay rates, against bare references (tests/benchmarks/strategies.py). Goals are reported
+as met or missed, never asserted. Everything lands in bench-results/latest.json, and a rich
+table is printed.
 
 Other processes on the machine skew every number here, so the bench waits (a bounded time)
 for the machine to be idle, and records how much CPU others used during each measurement.
@@ -37,6 +39,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from tests.benchmarks import strategies
 from tests.benchmarks.workers import MARKER
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,10 +72,12 @@ class Plan:
     cold: bool
     scaling: tuple[tuple[int, int], ...]  # (bars, repeats)
     idle_wait_seconds: float  # the total time the bench may wait for an idle machine
+    strategies: strategies.StrategyPlan = strategies.FULL  # section 6
 
 
 FULL = Plan(3, 7, 1, 3, 1, 3, 3, True, True, ((10_000, 7), (100_000, 5), (1_000_000, 3)), 60)
 QUICK = Plan(2, 5, 1, 1, 0, 1, 1, False, False, ((10_000, 3), (100_000, 3), (1_000_000, 1)), 0)
+QUICK = replace(QUICK, strategies=strategies.QUICK)
 
 
 @dataclass(frozen=True)
@@ -127,9 +132,9 @@ def marker_json(stdout: str) -> Json:
     raise BenchError(f"no {MARKER.strip()} line in:\n{stdout[-2000:]}")
 
 
-def worker(args: list[str], env: dict[str, str]) -> Json:
-    """Run `python -m tests.benchmarks.workers ARGS` from the repo root; its JSON result."""
-    cmd = [sys.executable, "-m", "tests.benchmarks.workers", *args]
+def worker(args: list[str], env: dict[str, str], module: str = "tests.benchmarks.workers") -> Json:
+    """Run `python -m MODULE ARGS` from the repo root; its JSON result."""
+    cmd = [sys.executable, "-m", module, *args]
     return marker_json(run_process(cmd, REPO, env).stdout)
 
 
@@ -395,6 +400,16 @@ def measure(plan: Plan, tmp: Path, numba_cache: Path, console: Console) -> Json:
             f"{size:,} bars in a fresh process, median of {repeats}",
             functools.partial(worker, args, env),
         )
+    section(
+        "strategies",
+        strategies.describe(plan.strategies),
+        lambda: strategies.measure(
+            plan.strategies,
+            lambda args: worker(args, env, strategies.MODULE),
+            gate.wait,
+            console.log,
+        ),
+    )
     raw["idle_waited_seconds"] = gate.waited
     return summarise(raw, bars)
 
@@ -452,6 +467,9 @@ def summarise(raw: Json, bars: int) -> Json:
         "cold": breakdown(raw["cold"], compose_s) if raw.get("cold") else None,
     }
     out["scaling"] = [v for k, v in raw.items() if k.startswith("scale_")]
+    out["strategies"] = raw.get("strategies")
+    for group, error in (out["strategies"] or {}).get("errors", {}).items():
+        out["errors"][f"strategies.{group}"] = error
     return out
 
 
@@ -630,6 +648,10 @@ def report(res: Json, console: Console) -> None:
         console.print(breakdown_table(res))
     if res["scaling"]:
         console.print(scaling_table(res))
+    if res["strategies"]:
+        console.print(strategies.table(res["strategies"]))
+        for line in strategies.notes(res["strategies"]):
+            console.print(line)
     before, after = res["load"]["before"], res["load"]["after"]
     console.print(
         f"  load average before {_load(before)}; after {_load(after)}; "
