@@ -208,6 +208,8 @@ class SimBroker:
     def on_bar(self, bar: int, time_ms: int, open_: float, high: float, low: float) -> list[Fill]:
         """Fill what this bar's prices reach, along open -> low -> high."""
         self.bar, self.time_ms = bar, time_ms
+        if not self.market and not self.resting:
+            return []  # most bars: nothing to fill
         first = len(self.fills)
         queued, self.market = self.market, []
         for intent in queued:
