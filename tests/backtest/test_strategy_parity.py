@@ -33,7 +33,7 @@ from thunes.strategy.base import Strategy
 from thunes.strategy.dca import Dca
 from thunes.strategy.events import EventStrategy
 from thunes.strategy.grid import Grid
-from thunes.strategy.signal_runner import SignalRunner
+from thunes.strategy.signal_runner import as_event_strategy
 from thunes.strategy.sma_cross import SmaCross
 
 FEES = Fees(0.001, 0.001)
@@ -97,13 +97,7 @@ class Run:
 
 def run(make: Make, frame: pd.DataFrame, limits: RiskLimits, whole_history: bool) -> Run:
     """One event-engine run: decisions over the whole history (backtest) or rolling (replay)."""
-    strategy = make()
-    runner: EventStrategy
-    if isinstance(strategy, Strategy):
-        decided = strategy.signals(as_columns(frame)) if whole_history else None
-        runner = SignalRunner(strategy, precomputed=decided)
-    else:
-        runner = strategy
+    runner = as_event_strategy(make(), as_columns(frame) if whole_history else None)
     risk = RiskEngine(limits, FEES.taker)
     broker = SimBroker(FEES, SLIPPAGE, BTC, FixedQuote(100.0), CASH, risk)
     result = EventEngine(runner, broker).run(frame)

@@ -36,7 +36,6 @@ import importlib
 import json
 import os
 import pstats
-import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -49,6 +48,7 @@ import pandas as pd
 import yaml
 from rich.table import Table
 
+from tests.benchmarks.meter import CpuMeter
 from tests.benchmarks.workers import MARKER, current_rss_bytes, peak_rss_bytes, reset_peak_rss
 
 MODULE = "tests.benchmarks.strategies"
@@ -108,14 +108,6 @@ class Laps:
         self.last = now
 
 
-def _machine_busy_seconds() -> float | None:
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:8]]
-    except (OSError, ValueError):
-        return None
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
 def trim_heap() -> bool:
     """Hand the allocator's free memory back to the OS (glibc malloc_trim), so that a run's
     peak RSS over the RSS before it is the memory the run needs, not what it reuses."""
@@ -123,34 +115,6 @@ def trim_heap() -> bool:
         return bool(ctypes.CDLL(None).malloc_trim(0) >= 0)
     except (OSError, AttributeError):
         return False
-
-
-def _own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-class Meter:
-    """CPU that other processes used while this one measured: its interference, in cores."""
-
-    def __init__(self) -> None:
-        self.wall, self.busy, self.own = (
-            time.perf_counter(),
-            _machine_busy_seconds(),
-            _own_cpu_seconds(),
-        )
-
-    def stop(self) -> Json:
-        wall, busy = time.perf_counter() - self.wall, _machine_busy_seconds()
-        own = _own_cpu_seconds() - self.own
-        if busy is None or self.busy is None:
-            return {"wall_seconds": wall, "own_cpu_seconds": own, "foreign_cores": None}
-        foreign = max(0.0, busy - self.busy - own)
-        return {
-            "wall_seconds": wall,
-            "own_cpu_seconds": own,
-            "foreign_cores": foreign / wall if wall > 0 else 0.0,
-        }
 
 
 # -- configuration, from conf/ as Hydra would build it ---------------------------------------
@@ -736,7 +700,7 @@ def bench(cases: list[Case], warmup: int, repeats: int, check: bool, memory: boo
     setup_rss, setup_peak = current_rss_bytes(), peak_rss_bytes()
     samples: dict[str, list[dict[str, float]]] = {c.name: [] for c in cases}
     fills: dict[str, int] = {}
-    meter = Meter()
+    meter = CpuMeter()
     for _ in range(repeats):
         for case in cases:
             gc.collect()

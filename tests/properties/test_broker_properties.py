@@ -41,7 +41,7 @@ from thunes.strategy.base import Strategy
 from thunes.strategy.dca import Dca
 from thunes.strategy.events import EventStrategy
 from thunes.strategy.grid import Grid
-from thunes.strategy.signal_runner import SignalRunner
+from thunes.strategy.signal_runner import as_event_strategy
 from thunes.strategy.sma_cross import SmaCross
 
 REL = 1e-9
@@ -213,13 +213,7 @@ def guard(broker: SimBroker, bars: int) -> None:
 
 
 def run(config: Config, frame: pd.DataFrame, whole_history: bool) -> tuple[ReplayResult, SimBroker]:
-    strategy = config.make()
-    runner: EventStrategy
-    if isinstance(strategy, Strategy):
-        decided = strategy.signals(as_columns(frame)) if whole_history else None
-        runner = SignalRunner(strategy, precomputed=decided)
-    else:
-        runner = strategy
+    runner = as_event_strategy(config.make(), as_columns(frame) if whole_history else None)
     risk = None if config.limits is None else RiskEngine(config.limits, config.fees.taker)
     broker = SimBroker(
         config.fees, config.slippage, config.filters, config.sizer, config.cash, risk

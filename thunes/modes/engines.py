@@ -24,9 +24,8 @@ from thunes.errors import ConfigError
 from thunes.risk.engine import RiskEngine
 from thunes.risk.limits import RiskLimits
 from thunes.strategy.base import Strategy
-from thunes.strategy.events import EventStrategy
 from thunes.strategy.scalper import Scalper
-from thunes.strategy.signal_runner import SignalRunner
+from thunes.strategy.signal_runner import as_event_strategy
 
 
 def risk_can_bind(limits: RiskLimits) -> bool:
@@ -46,19 +45,13 @@ def _stateless(strategy: Strategy, limits: RiskLimits) -> bool:
     )
 
 
-def _runner(
-    strategy: Strategy | EventStrategy, candles: CandleSet, whole_history: bool
-) -> EventStrategy:
-    if isinstance(strategy, EventStrategy):
-        return strategy
-    decided = strategy.signals(as_columns(candles.frame)) if whole_history else None
-    return SignalRunner(strategy, decided)
-
-
 def _event(parts: Components, candles: list[CandleSet], whole_history: bool) -> BacktestResult:
     risk = RiskEngine(parts.risk, parts.exchange.fees.taker)
     wallet = Wallet(parts.cash)
-    runners = [_runner(s, c, whole_history) for s, c in zip(parts.strategies, candles, strict=True)]
+    runners = [
+        as_event_strategy(s, as_columns(c.frame) if whole_history else None)
+        for s, c in zip(parts.strategies, candles, strict=True)
+    ]
     lanes = [
         Lane(
             runner,

@@ -96,3 +96,13 @@ class SignalRunner(EventStrategy):
                 )
             )
         return intents
+
+
+def as_event_strategy(
+    strategy: Strategy | EventStrategy, history: Columns | None = None
+) -> EventStrategy:
+    """Any strategy as the event engine drives it. With `history` (a backtest), a signal
+    strategy decides once over all of it; without (replay), from its rolling window."""
+    if isinstance(strategy, EventStrategy):
+        return strategy
+    return SignalRunner(strategy, None if history is None else strategy.signals(history))
