@@ -23,7 +23,7 @@ BAD_CONFIGS = [
     (["data.gaps=maybe"], "data.gaps='maybe' is not allowed: one of fail, keep, ffill"),
     (["data.since=notadate"], "data.since='notadate'"),
     (["data.since=2024-01-01", "data.until=2023-01-01"], "data.until='2023-01-01'"),
-    (["data=csv"], "data.path is required"),
+    (["data=csv"], "config error: data.path is required"),
     (["data=csv", "data.path=candles.txt"], "data.path='candles.txt'"),
     (["symbol.symbol=btcusdt"], "symbol.symbol='btcusdt' is not allowed: BASE/QUOTE"),
     (["symbol.filters.tick_size=0"], "symbol.filters.tick_size=0.0"),
@@ -71,3 +71,22 @@ def test_mode_not_built_yet_exits_2_with_one_line(
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.splitlines() == [err] and "mode=live is not built yet" in err
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["strategy=scalper"], "strategy=scalper trades book ticks"),
+        (["data=sim_ticks"], "holds book ticks, which only strategy=scalper trades"),
+    ],
+)
+def test_ticks_and_candles_do_not_mix(
+    overrides: list[str],
+    expected: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: object,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run_cli(overrides, monkeypatch, tmp_path) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err] and expected in err

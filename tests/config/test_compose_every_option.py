@@ -25,9 +25,11 @@ def test_option_composes_validates_and_instantiates(
         "BINANCE_TESTNET_API_SECRET",
     ):
         monkeypatch.setenv(name, "not-a-real-key")
-    extra = {
+    extra = {  # what an option needs beside it to make a whole, valid bot
         ("data", "csv"): ["data.path=candles.csv"],
-        ("data", "tick_file"): ["data.path=ticks.parquet"],
+        ("data", "tick_file"): ["data.path=ticks.parquet", "strategy=scalper"],
+        ("data", "sim_ticks"): ["strategy=scalper"],
+        ("strategy", "scalper"): ["data=sim_ticks"],
     }.get((group, option), [])
     with composed(f"{group}={option}", *extra) as cfg:
         validate(cfg)

@@ -267,7 +267,7 @@ def test_to_grid_rounds_as_the_order_filters_do() -> None:
 
 
 def test_config_composes_validates_and_instantiates() -> None:
-    with composed("strategy=scalper") as cfg:
+    with composed("strategy=scalper", "data=sim_ticks") as cfg:
         validate(cfg)
         built = instantiate(cfg.strategy, _convert_="all")
     assert isinstance(built, Scalper)
@@ -293,5 +293,8 @@ def test_config_composes_validates_and_instantiates() -> None:
     ],
 )
 def test_config_rejects_bad_values(override: str, key: str) -> None:
-    with composed("strategy=scalper", override) as cfg, pytest.raises(ConfigError, match=key):
+    with (
+        composed("strategy=scalper", "data=sim_ticks", override) as cfg,
+        pytest.raises(ConfigError, match=key),
+    ):
         validate(cfg)

@@ -50,8 +50,7 @@ def validate(cfg: DictConfig) -> None:
     """Raise a one-line ConfigError for the first impossible value, before anything runs."""
     for group in GROUPS:
         _reject_unknown_keys(group, cfg[group])
-        for missing in sorted(OmegaConf.missing_keys(cfg[group])):
-            key = f"{group}.{missing}"
+        for key in sorted(OmegaConf.missing_keys(cfg[group])):  # full keys: data.path
             raise ConfigError(f"{key} is required but has no value; set {key}=...")
         try:
             OmegaConf.to_object(cfg[group])
@@ -62,6 +61,23 @@ def validate(cfg: DictConfig) -> None:
         _check_symbols(list(cfg.symbols))
     except ConfigValueError as error:
         raise ConfigError(str(error)) from None
+    _check_data_fits_strategy(cfg)
+
+
+def _check_data_fits_strategy(cfg: DictConfig) -> None:
+    """A tick strategy needs book ticks and a candle strategy candles: say so before loading."""
+    wants_ticks = str(cfg.strategy._target_).endswith(".Scalper")
+    has_ticks = str(cfg.data._target_).startswith("thunes.data.tick_sources.")
+    if wants_ticks and not has_ticks:
+        raise ConfigError(
+            "strategy=scalper trades book ticks: use data=sim_ticks or data=tick_file"
+        )
+    if has_ticks and not wants_ticks:
+        raise ConfigError(
+            f"data={cfg.data._target_.rsplit('.', 1)[1]} holds book ticks, which "
+            "only strategy=scalper trades; candle strategies need data=exchange, "
+            "sim or csv"
+        )
 
 
 def _check_symbols(names: list[str]) -> None:
