@@ -252,26 +252,21 @@ def event_path(
     """engines._event: one wallet, one risk engine, a lane per symbol, PortfolioEngine, then
     the fills as a vectorbt portfolio. `whole_history`: signals precomputed (backtest), else
     evaluated on the rolling window at every bar (replay)."""
-    from thunes.backtest.engine import BacktestResult, portfolio_from_fills
     from thunes.data.candles import as_columns
     from thunes.engine.replay import Lane, PortfolioEngine
     from thunes.engine.sim_broker import SimBroker, Wallet
+    from thunes.modes.engines import assemble
     from thunes.risk.engine import RiskEngine
-    from thunes.strategy.events import EventStrategy
-    from thunes.strategy.signal_runner import SignalRunner
+    from thunes.strategy.signal_runner import as_event_strategy
 
     fees, slippage = s.exchange.fees, s.exchange.slippage
     symbols = [m.symbol for m in markets]
 
     def run(laps: Laps) -> Result:
-        runners: list[EventStrategy] = []
-        for frame in frames:
-            strategy = make()
-            if isinstance(strategy, EventStrategy):
-                runners.append(strategy)
-            else:
-                decided = strategy.signals(as_columns(frame)) if whole_history else None
-                runners.append(SignalRunner(strategy, decided))
+        runners = [
+            as_event_strategy(make(), as_columns(frame) if whole_history else None)
+            for frame in frames
+        ]
         laps.lap("signals")
         risk = RiskEngine(risk_limits, fees.taker)
         wallet = Wallet(s.cash)
@@ -281,37 +276,11 @@ def event_path(
         ]
         done = PortfolioEngine(lanes).run()
         laps.lap("engine")
-        timeline = pd.DatetimeIndex(pd.to_datetime(done.timeline, unit="ms", utc=True))
-        steps = {
-            sym: np.searchsorted(done.timeline, pd.DatetimeIndex(f.index).as_unit("ms").asi8)
-            for sym, f in zip(symbols, frames, strict=True)
-        }
-        portfolio = portfolio_from_fills(
-            {sym: f["close"] for sym, f in zip(symbols, frames, strict=True)},
-            timeline,
-            {sym: r.fills for sym, r in zip(symbols, done.lanes, strict=True)},
-            steps,
-            TIMEFRAME,
-            s.cash,
+        result = assemble(
+            done, dict(zip(symbols, frames, strict=True)), runners, risk, TIMEFRAME, s.cash
         )
-        report: dict[str, float] = {}
-        levels: list[float] = []
-        for runner, f in zip(runners, frames, strict=True):
-            report.update(runner.report(float(f["close"].iloc[-1])))
-            levels += runner.plot_levels()
-        fills = [
-            replace(f, bar=int(steps[sym][f.bar]), symbol=sym)
-            for sym, r in zip(symbols, done.lanes, strict=True)
-            for f in r.fills
-        ]
-        skipped = [
-            replace(o, bar=int(steps[sym][o.bar]), symbol=sym)
-            for sym, r in zip(symbols, done.lanes, strict=True)
-            for o in r.skipped
-        ]
-        BacktestResult(portfolio, fills, skipped, dict(risk.fired), report, levels)
         laps.lap("portfolio")
-        return keys(fills)
+        return keys(result.fills)
 
     return run
 

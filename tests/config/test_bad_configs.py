@@ -34,6 +34,8 @@ BAD_CONFIGS = [
     (["sizing.amount=0"], "sizing.amount=0.0"),
     (["sizing=equity_fraction", "sizing.fraction=1.5"], "sizing.fraction=1.5"),
     (["mode=nope"], "mode"),
+    (["strategy=scalper"], "strategy=scalper trades book ticks"),
+    (["data=sim_ticks"], "holds book ticks, which only strategy=scalper trades"),
 ]
 
 
@@ -71,22 +73,3 @@ def test_mode_not_built_yet_exits_2_with_one_line(
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.splitlines() == [err] and "mode=live is not built yet" in err
-
-
-@pytest.mark.parametrize(
-    ("overrides", "expected"),
-    [
-        (["strategy=scalper"], "strategy=scalper trades book ticks"),
-        (["data=sim_ticks"], "holds book ticks, which only strategy=scalper trades"),
-    ],
-)
-def test_ticks_and_candles_do_not_mix(
-    overrides: list[str],
-    expected: str,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: object,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    assert run_cli(overrides, monkeypatch, tmp_path) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.splitlines() == [err] and expected in err

@@ -18,12 +18,13 @@ from thunes.backtest.engine import BacktestResult, VectorbtBacktester, portfolio
 from thunes.components import Components
 from thunes.data.candles import as_columns
 from thunes.data.sources import CandleSet
-from thunes.engine.replay import Lane, PortfolioEngine
+from thunes.engine.replay import Lane, PortfolioEngine, PortfolioRun
 from thunes.engine.sim_broker import SimBroker, Wallet
 from thunes.errors import ConfigError
 from thunes.risk.engine import RiskEngine
 from thunes.risk.limits import RiskLimits
 from thunes.strategy.base import Strategy
+from thunes.strategy.events import EventStrategy
 from thunes.strategy.scalper import Scalper
 from thunes.strategy.signal_runner import as_event_strategy
 
@@ -68,24 +69,38 @@ def _event(parts: Components, candles: list[CandleSet], whole_history: bool) -> 
         for runner, market, c in zip(runners, parts.markets, candles, strict=True)
     ]
     run = PortfolioEngine(lanes).run()
+    frames = {market.symbol: c.frame for market, c in zip(parts.markets, candles, strict=True)}
+    return assemble(run, frames, runners, risk, candles[0].timeframe, parts.cash)
+
+
+def assemble(
+    run: PortfolioRun,
+    frames: dict[str, pd.DataFrame],
+    runners: list[EventStrategy],
+    risk: RiskEngine,
+    timeframe: str,
+    cash: float,
+) -> BacktestResult:
+    """The event engine's run as a result for the reports: a vectorbt portfolio on the common
+    timeline, fills and skipped orders placed on it, risk counts, the strategies' figures."""
     timeline = pd.DatetimeIndex(pd.to_datetime(run.timeline, unit="ms", utc=True))
-    symbols = [market.symbol for market in parts.markets]
+    symbols = list(frames)
     steps = {  # each symbol's bars on the common timeline
-        s: np.searchsorted(run.timeline, pd.DatetimeIndex(c.frame.index).as_unit("ms").asi8)
-        for s, c in zip(symbols, candles, strict=True)
+        s: np.searchsorted(run.timeline, pd.DatetimeIndex(f.index).as_unit("ms").asi8)
+        for s, f in frames.items()
     }
     portfolio = portfolio_from_fills(
-        {s: c.frame["close"] for s, c in zip(symbols, candles, strict=True)},
+        {s: f["close"] for s, f in frames.items()},
         timeline,
         {s: r.fills for s, r in zip(symbols, run.lanes, strict=True)},
         steps,
-        candles[0].timeframe,
-        parts.cash,
+        timeframe,
+        cash,
     )
     report: dict[str, float] = {}
     levels: list[float] = []
-    for runner, c in zip(runners, candles, strict=True):
-        report.update(runner.report(float(c.frame["close"].iloc[-1])))
+    for runner, frame in zip(runners, frames.values(), strict=True):
+        report.update(runner.report(float(frame["close"].iloc[-1])))
         levels += runner.plot_levels()
     fills = [
         replace(f, bar=int(steps[s][f.bar]), symbol=s)
