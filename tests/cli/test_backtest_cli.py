@@ -146,3 +146,25 @@ def test_replay_mode_writes_the_backtests_trades_and_orders(
         expected = pd.read_csv(backtest / name)
         assert len(expected) > 5
         pd.testing.assert_frame_equal(pd.read_csv(replay / name), expected, rtol=1e-9)
+
+
+def test_several_symbols_share_one_wallet_and_report_a_row_each(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    args = [
+        "symbols=[btcusdt,ethusdt,solusdt]",
+        "data=sim",
+        "data.since=2024-01-01",
+        "data.until=2024-03-01",
+        "tracking=none",
+        "mode.plots=false",
+    ]
+    assert run_thunes(args, monkeypatch, tmp_path) == 0
+    run_dir = only_run_dir(tmp_path, "backtest")
+    rows = pd.read_csv(run_dir / "stats_by_symbol.csv", index_col="scope")
+    assert list(rows.index) == ["portfolio", "BTC/USDT", "ETH/USDT", "SOL/USDT"]
+    trades = pd.read_csv(run_dir / "trades.csv")
+    assert set(trades["symbol"]) == {"BTC/USDT", "ETH/USDT", "SOL/USDT"}
+    per_symbol = trades.groupby("symbol").size()
+    assert [int(rows.loc[s, "trades"]) for s in per_symbol.index] == list(per_symbol)
+    assert int(rows.loc["portfolio", "trades"]) == len(trades)

@@ -120,7 +120,13 @@ def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
     with watch.stage("stats"):
         stats, trades = summary_stats(result), trades_table(result)
     with watch.stage("write"):
-        stats_table(stats, result).to_csv(run_dir / "stats.csv", index_label="metric")
+        table = stats_table(stats, result)
+        table.to_csv(run_dir / "stats.csv", index_label="metric")
+        by_symbol = len(parts.markets) > 1
+        if by_symbol:  # the same figures, one row for the portfolio and one per symbol
+            table.rename(columns={"value": "portfolio"}).T.to_csv(
+                run_dir / "stats_by_symbol.csv", index_label="scope"
+            )
         trades.to_csv(run_dir / "trades.csv", index=False)
         orders_table(result).to_csv(run_dir / "orders.csv", index=False)
         plain = redact(OmegaConf.to_container(cfg, resolve=True))
@@ -141,7 +147,9 @@ def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
             if cfg.mode.plots
             else None
         )
-        outputs = ("stats.csv", "trades.csv", "orders.csv", "config.yaml")
+        outputs = ("stats.csv", "trades.csv", "orders.csv", "config.yaml") + (
+            ("stats_by_symbol.csv",) if by_symbol else ()
+        )
         record = _record(cfg, candle_sets, symbols, metrics, run_dir, outputs)
     published = sidecar.submit(publish, plots, parts.tracker, record)
     extra = [f"risk_{rule}" for rule in RISK_RULES] + list(result.strategy_report)
