@@ -140,6 +140,8 @@ class PortfolioEngine:
 
     def _deliver_events(self, broker: SimBroker) -> None:
         """Hand the strategy what happened to its orders; its answers are orders too."""
+        if not broker.events:
+            return  # most calls: nothing happened
         lane = next(lane for lane in self.lanes if lane.broker is broker)
         while broker.events:
             events, broker.events = broker.events, []
