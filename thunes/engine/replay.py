@@ -67,34 +67,57 @@ class PortfolioRun:
     lanes: list[ReplayResult]
 
 
+@dataclass(frozen=True)
+class _Feed:
+    """One symbol's candles: numpy columns for windows, plain lists for the per-bar reads
+    (a list item is a float already; a numpy item is a 0.1 us boxing each time)."""
+
+    columns: dict[str, FloatArray]
+    times: list[int]
+    open: list[float]
+    high: list[float]
+    low: list[float]
+    close: list[float]
+    volume: list[float]
+
+    @classmethod
+    def of(cls, candles: pd.DataFrame) -> _Feed:
+        columns = as_columns(candles)
+        times = pd.DatetimeIndex(candles.index).as_unit("ms").asi8.tolist()
+        return cls(
+            columns,
+            times,
+            *(columns[name].tolist() for name in ("open", "high", "low", "close", "volume")),
+        )
+
+
 class PortfolioEngine:
     def __init__(self, lanes: list[Lane]) -> None:
         self.lanes = lanes
 
     def run(self) -> PortfolioRun:
-        columns = [as_columns(lane.candles) for lane in self.lanes]
-        times = [pd.DatetimeIndex(lane.candles.index).as_unit("ms").asi8 for lane in self.lanes]
-        timeline = np.unique(np.concatenate(times))
+        feeds = [_Feed.of(lane.candles) for lane in self.lanes]
+        timeline = np.unique(np.concatenate([np.asarray(f.times, dtype=np.int64) for f in feeds]))
         brokers = [lane.broker for lane in self.lanes]
         wallet = brokers[0].wallet
         cursor = [0] * len(self.lanes)
-        last_close = np.zeros(len(self.lanes))
-        lane_equity = [np.empty(len(t)) for t in times]
+        last_close = [0.0] * len(self.lanes)
+        lane_equity = [np.empty(len(f.times)) for f in feeds]
         equity = np.empty(len(timeline))
-        for step, now in enumerate(timeline):
+        for step, now in enumerate(timeline.tolist()):
             active = [
                 j
-                for j in range(len(self.lanes))
-                if cursor[j] < len(times[j]) and times[j][cursor[j]] == now
+                for j, feed in enumerate(feeds)
+                if cursor[j] < len(feed.times) and feed.times[cursor[j]] == now
             ]
             for j in active:
-                self._fill(j, cursor[j], columns[j], int(now))
+                self._fill(j, cursor[j], feeds[j], now)
             for j in active:
-                self._decide(j, cursor[j], columns[j], times[j])
-                last_close[j] = columns[j]["close"][cursor[j]]
-            value = wallet.cash + sum(
-                b.position * c for b, c in zip(brokers, last_close, strict=True)
-            )
+                self._decide(j, cursor[j], feeds[j])
+                last_close[j] = feeds[j].close[cursor[j]]
+            value = wallet.cash
+            for broker, close in zip(brokers, last_close, strict=True):
+                value += broker.position * close
             equity[step] = value
             for j in active:
                 lane_equity[j][cursor[j]] = value
@@ -104,31 +127,21 @@ class PortfolioEngine:
         ]
         return PortfolioRun(timeline, equity, results)
 
-    def _fill(self, j: int, i: int, columns: dict[str, FloatArray], now: int) -> None:
+    def _fill(self, j: int, i: int, feed: _Feed, now: int) -> None:
         lane = self.lanes[j]
-        fills = lane.broker.on_bar(
-            i, now, columns["open"][i], columns["high"][i], columns["low"][i]
-        )
+        fills = lane.broker.on_bar(i, now, feed.open[i], feed.high[i], feed.low[i])
         self._deliver_events(lane.broker)  # rejections at fill time (dust, cash)
         for fill in fills:
             self._submit(lane.broker, lane.strategy.on_fill(fill, lane.broker))
 
-    def _decide(
-        self, j: int, i: int, columns: dict[str, FloatArray], times: npt.NDArray[np.int64]
-    ) -> None:
-        if i == len(times) - 1:
+    def _decide(self, j: int, i: int, feed: _Feed) -> None:
+        if i == len(feed.times) - 1:
             return  # a decision on the last bar could never fill
         lane = self.lanes[j]
-        lane.broker.time_ms = int(times[i + 1])  # its orders leave at the next open
-        window = _Window(columns, max(0, i + 1 - lane.strategy.warmup), i + 1)
+        lane.broker.time_ms = feed.times[i + 1]  # its orders leave at the next open
+        window = _Window(feed.columns, max(0, i + 1 - lane.strategy.warmup), i + 1)
         bar = Bar(
-            i,
-            int(times[i]),
-            columns["open"][i],
-            columns["high"][i],
-            columns["low"][i],
-            columns["close"][i],
-            columns["volume"][i],
+            i, feed.times[i], feed.open[i], feed.high[i], feed.low[i], feed.close[i], feed.volume[i]
         )
         self._submit(lane.broker, lane.strategy.on_bar(bar, window, lane.broker))
 
