@@ -39,7 +39,7 @@ import pstats
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -290,11 +290,9 @@ def ticks_path(
 ) -> Run:
     """engines.ticks: the tick engine over the whole frame (backtest: one compiled loop) or
     one BookTick at a time through on_tick (replay), then the portfolio and the report."""
-    from thunes.backtest.engine import BacktestResult, portfolio_from_fills
-    from thunes.domain.ticks import BookTick
     from thunes.engine.tick_engine import TickEngine
+    from thunes.modes.engines import assemble_ticks, feed_ticks
     from thunes.risk.engine import RiskEngine
-    from thunes.strategy.scalper import cost_breakdown
 
     fees, symbol = s.exchange.fees, market.symbol
 
@@ -302,30 +300,11 @@ def ticks_path(
         strategy = make()
         risk = RiskEngine(s.default_risk, fees.taker)
         engine = TickEngine(strategy, fees, market.filters, s.cash, risk)
-        if per_event:
-            times = pd.DatetimeIndex(frame.index).as_unit("ms").asi8
-            quotes = frame[["bid", "bid_size", "ask", "ask_size"]].to_numpy(np.float64)
-            for time_ms, (bid, bid_size, ask, ask_size) in zip(times, quotes, strict=True):
-                engine.on_tick(BookTick(int(time_ms), bid, bid_size, ask, ask_size))
-            done = engine.result()
-        else:
-            done = engine.run_ticks(frame)
+        done = feed_ticks(engine, frame, per_event)
         laps.lap("engine")
-        portfolio = portfolio_from_fills(
-            {symbol: frame["bid"]},
-            pd.DatetimeIndex(frame.index),
-            {symbol: done.fills},
-            {symbol: np.arange(len(frame), dtype=np.int64)},
-            TICK_TIMEFRAME,
-            s.cash,
-        )
-        bids, asks = frame["bid"].to_numpy(), frame["ask"].to_numpy()
-        report = {**strategy.report(done.fills), **cost_breakdown(done.fills, bids, asks)}
-        fills = [replace(f, symbol=symbol) for f in done.fills]
-        skipped = [replace(o, symbol=symbol) for o in done.skipped]
-        BacktestResult(portfolio, fills, skipped, dict(risk.fired), report, [])
+        result = assemble_ticks(done, frame, symbol, strategy, risk, TICK_TIMEFRAME, s.cash)
         laps.lap("portfolio")
-        return keys(fills)
+        return keys(result.fills)
 
     return run
 

@@ -18,14 +18,16 @@ from thunes.backtest.engine import BacktestResult, VectorbtBacktester, portfolio
 from thunes.components import Components
 from thunes.data.candles import as_columns
 from thunes.data.sources import CandleSet
+from thunes.domain.ticks import BookTick
 from thunes.engine.replay import Lane, PortfolioEngine, PortfolioRun
 from thunes.engine.sim_broker import SimBroker, Wallet
+from thunes.engine.tick_engine import TickEngine, TickResult
 from thunes.errors import ConfigError
 from thunes.risk.engine import RiskEngine
 from thunes.risk.limits import RiskLimits
 from thunes.strategy.base import Strategy
 from thunes.strategy.events import EventStrategy
-from thunes.strategy.scalper import Scalper
+from thunes.strategy.scalper import Scalper, cost_breakdown
 from thunes.strategy.signal_runner import as_event_strategy
 
 
@@ -142,10 +144,6 @@ def ticks(parts: Components, candles: list[CandleSet], per_event: bool) -> Backt
     A backtest hands the engine the whole frame (one compiled loop); replay feeds it one
     `BookTick` at a time, as a live book-ticker stream would. Both run the same `step`.
     """
-    from thunes.domain.ticks import BookTick
-    from thunes.engine.tick_engine import TickEngine
-    from thunes.strategy.scalper import cost_breakdown
-
     strategy, frame, symbol = parts.strategy, candles[0].frame, parts.market.symbol
     if len(candles) > 1 or not isinstance(strategy, Scalper):
         raise ConfigError("the tick engine runs strategy=scalper on one symbol")
@@ -155,21 +153,38 @@ def ticks(parts: Components, candles: list[CandleSet], per_event: bool) -> Backt
     engine = TickEngine(
         strategy, parts.exchange.fees, parts.filters.for_market(parts.market), parts.cash, risk
     )
-    if per_event:
-        times = pd.DatetimeIndex(frame.index).as_unit("ms").asi8
-        quotes = frame[["bid", "bid_size", "ask", "ask_size"]].to_numpy(np.float64)
-        for time_ms, (bid, bid_size, ask, ask_size) in zip(times, quotes, strict=True):
-            engine.on_tick(BookTick(int(time_ms), bid, bid_size, ask, ask_size))
-        run = engine.result()
-    else:
-        run = engine.run_ticks(frame)
+    run = feed_ticks(engine, frame, per_event)
+    return assemble_ticks(run, frame, symbol, strategy, risk, candles[0].timeframe, parts.cash)
+
+
+def feed_ticks(engine: TickEngine, frame: pd.DataFrame, per_event: bool) -> TickResult:
+    """The whole frame in one compiled loop, or one `BookTick` at a time as a stream."""
+    if not per_event:
+        return engine.run_ticks(frame)
+    times = pd.DatetimeIndex(frame.index).as_unit("ms").asi8
+    quotes = frame[["bid", "bid_size", "ask", "ask_size"]].to_numpy(np.float64)
+    for time_ms, (bid, bid_size, ask, ask_size) in zip(times, quotes, strict=True):
+        engine.on_tick(BookTick(int(time_ms), bid, bid_size, ask, ask_size))
+    return engine.result()
+
+
+def assemble_ticks(
+    run: TickResult,
+    frame: pd.DataFrame,
+    symbol: str,
+    strategy: Scalper,
+    risk: RiskEngine,
+    timeframe: str,
+    cash: float,
+) -> BacktestResult:
+    """The tick engine's run as a result for the reports, marked at the bid."""
     portfolio = portfolio_from_fills(
         {symbol: frame["bid"]},
         pd.DatetimeIndex(frame.index),
         {symbol: run.fills},
         {symbol: np.arange(len(frame), dtype=np.int64)},
-        candles[0].timeframe,
-        parts.cash,
+        timeframe,
+        cash,
     )
     bids, asks = frame["bid"].to_numpy(), frame["ask"].to_numpy()
     report = {**strategy.report(run.fills), **cost_breakdown(run.fills, bids, asks)}
