@@ -1,6 +1,11 @@
 """The project's own exception tree; the CLI maps each branch to one exit code."""
 
 
+def one_line(error: BaseException) -> str:
+    """A library's (often multi-line) message folded onto one line, for our own errors."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 class ThunesError(Exception):
     """Base of every error THUNES raises on purpose."""
 

@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from thunes.data.timeframes import timeframe_ms
-from thunes.errors import ConfigError, DataError
+from thunes.errors import ConfigError, DataError, one_line
 
 OHLCV_COLUMNS = ("open", "high", "low", "close", "volume")
 GapPolicy = Literal["fail", "keep", "ffill"]
@@ -193,7 +193,7 @@ def read_candle_file(path: Path) -> pd.DataFrame:
     except DataError:
         raise
     except Exception as exc:
-        raise DataError(f"{path}: cannot read: {_one_line(exc)}") from exc
+        raise DataError(f"{path}: cannot read: {one_line(exc)}") from exc
     if "timestamp" not in raw.columns and raw.index.name == "timestamp":
         raw = raw.reset_index()
     missing = [c for c in ("timestamp", *OHLCV_COLUMNS) if c not in raw.columns]
@@ -208,7 +208,7 @@ def read_candle_file(path: Path) -> pd.DataFrame:
         try:
             columns[column] = pd.to_numeric(raw[column]).to_numpy(dtype="float64")
         except (ValueError, TypeError) as exc:
-            raise DataError(f"{path}: column {column} is not numeric: {_one_line(exc)}") from exc
+            raise DataError(f"{path}: column {column} is not numeric: {one_line(exc)}") from exc
     return pd.DataFrame(columns, index=index)
 
 
@@ -228,11 +228,7 @@ def _parse_timestamps(path: Path, column: pd.Series) -> pd.DatetimeIndex:
         iso = pd.to_datetime(column, utc=True, format="ISO8601")
         return pd.DatetimeIndex(iso, name="timestamp")
     except (ValueError, TypeError, OverflowError) as exc:
-        raise DataError(f"{path}: unparsable timestamp: {_one_line(exc)}") from exc
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+        raise DataError(f"{path}: unparsable timestamp: {one_line(exc)}") from exc
 
 
 def fingerprint(frame: pd.DataFrame) -> str:

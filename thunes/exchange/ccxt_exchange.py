@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from thunes.domain.market import Fees, MarketFilters
-from thunes.errors import ConfigError, ExchangeError
+from thunes.errors import ConfigError, ExchangeError, one_line
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,7 +89,7 @@ class CcxtExchange:
                 return int(self._client.fetch_time())
             except self._ccxt.BaseError as exc:
                 log.warning(
-                    "%s fetch_time failed, using the local clock: %s", self.name, _one_line(exc)
+                    "%s fetch_time failed, using the local clock: %s", self.name, one_line(exc)
                 )
         return int(time.time() * 1000)
 
@@ -122,21 +122,21 @@ class CcxtExchange:
                 attempt += 1
                 if attempt > self._max_retries:
                     raise ExchangeError(
-                        f"{self.name} {call}: failed after {attempt} attempts: {_one_line(exc)}"
+                        f"{self.name} {call}: failed after {attempt} attempts: {one_line(exc)}"
                     ) from exc
                 delay = self._backoff_s * 2 ** (attempt - 1)
                 log.warning(
                     "%s %s: %s; retry %d/%d in %.2fs",
                     self.name,
                     call,
-                    _one_line(exc),
+                    one_line(exc),
                     attempt,
                     self._max_retries,
                     delay,
                 )
                 time.sleep(delay)
             except self._ccxt.BaseError as exc:
-                raise ExchangeError(f"{self.name} {call}: {_one_line(exc)}") from exc
+                raise ExchangeError(f"{self.name} {call}: {one_line(exc)}") from exc
 
 
 def _secret(variable: str, key: str) -> str:
@@ -155,7 +155,3 @@ def _rebase_urls(urls: Any, base: str) -> Any:
         target = urlsplit(base)
         return urlunsplit(urlsplit(urls)._replace(scheme=target.scheme, netloc=target.netloc))
     return urls
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
