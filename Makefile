@@ -16,8 +16,8 @@ install:  ## uv venv on Python 3.12 with every dependency, bytecode compiled
 backtest: install  ## SMA crossover on the embedded simulator, BTC/USDT 1h
 	$(BIN)/thunes mode=backtest $(ARGS)
 
-optimize: install  ## the Optuna sweep (issue 4)
-	$(BIN)/thunes mode=sweep $(ARGS)
+optimize: install  ## Optuna (TPE) sweep of the default strategy, checked out of sample
+	$(BIN)/thunes -m +sweep=sma $(ARGS)
 
 paper: install  ## paper trading (needs the event-driven engine, issue 3)
 	$(BIN)/thunes mode=paper $(ARGS)
@@ -26,13 +26,13 @@ test: install  ## the whole suite
 	$(BIN)/pytest -q $(ARGS)
 
 lint: install
-	$(BIN)/ruff check thunes tests
-	$(BIN)/ruff format --check thunes tests
+	$(BIN)/ruff check thunes tests hydra_plugins
+	$(BIN)/ruff format --check thunes tests hydra_plugins
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff format thunes tests
-	$(BIN)/ruff check --fix thunes tests
+	$(BIN)/ruff format thunes tests hydra_plugins
+	$(BIN)/ruff check --fix thunes tests hydra_plugins
 
 bench: install  ## speed and memory, as ratios to bare references measured in the same run
 	$(BIN)/python -m tests.benchmarks.run $(ARGS)

@@ -8,16 +8,19 @@ from thunes.config.validate import validate
 from thunes.errors import NotBuiltError
 
 _LATER = {
-    "sweep": "the Optuna sweep arrives with issue 4; today use `thunes -m strategy.fast=5,10`",
     "paper": "paper trading needs a live feed and broker for the event-driven engine",
     "live": "live trading needs a live feed and the ccxt broker for the event engine",
 }
 
 
-def run(cfg: DictConfig) -> float | None:
-    """The metric a sweeper optimises (the Sharpe ratio for a backtest), or None."""
+def run(cfg: DictConfig) -> object:
+    """The Sharpe ratio of a backtest, a sweep trial's outcome, or None."""
     validate(cfg)
     mode = cfg.mode.name
+    if mode == "sweep":
+        from thunes.modes import sweep
+
+        return sweep.run(cfg)
     if mode in ("backtest", "replay"):
         from thunes.modes import simulate
 

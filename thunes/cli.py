@@ -42,6 +42,13 @@ def _stop(error: BaseException) -> NoReturn:
     sys.exit(code)
 
 
+def in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 def main() -> None:
     _prepare_environment()
     import hydra
@@ -54,10 +61,14 @@ def main() -> None:
     from thunes.paths import CONF_DIR
 
     @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
-    def _task(cfg: DictConfig) -> float | None:
+    def _task(cfg: DictConfig) -> object:
         try:
             return app.run(cfg)
-        except (Exception, KeyboardInterrupt) as error:  # inside the job, so Hydra adds nothing
+        except Exception as error:  # inside the job, so Hydra adds nothing
+            if in_multirun():  # one failed trial is the sweeper's to record, not the end
+                raise
+            _stop(error)
+        except KeyboardInterrupt as error:
             _stop(error)
 
     try:

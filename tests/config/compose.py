@@ -13,10 +13,12 @@ from thunes.paths import CONF_DIR
 
 
 @contextmanager
-def composed(*overrides: str) -> Iterator[DictConfig]:
+def composed(*overrides: str, with_hydra: bool = False) -> Iterator[DictConfig]:
     register_schemas()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        yield compose(config_name="config", overrides=list(overrides))
+        yield compose(
+            config_name="config", overrides=list(overrides), return_hydra_config=with_hydra
+        )
 
 
 def group_options() -> list[tuple[str, str]]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from tests.config.compose import composed, group_options
 from thunes.config.validate import GROUPS, validate
+from thunes.sweep.space import distributions
 
 
 def test_every_group_has_options() -> None:
@@ -31,6 +33,14 @@ def test_option_composes_validates_and_instantiates(
         ("data", "sim_ticks"): ["strategy=scalper"],
         ("strategy", "scalper"): ["data=sim_ticks"],
     }.get((group, option), [])
+    if group == "sweep":  # a preset is added to the defaults, and names a search space
+        with composed(f"+sweep={option}", with_hydra=True) as cfg:
+            validate(cfg)
+            assert cfg.mode.name == "sweep"
+            if option != "base":
+                swept, _ = distributions(dict(cfg.hydra.sweeper.params))
+                assert swept and all(OmegaConf.select(cfg, key) is not None for key in swept)
+        return
     with composed(f"{group}={option}", *extra) as cfg:
         validate(cfg)
         if group == "experiment":

@@ -233,6 +233,67 @@ class ModeConfig:
         checks.one_of("name", self.name, MODES)
 
 
+OBJECTIVES = ("sharpe", "sortino", "calmar", "total_return", "cagr", "max_drawdown")
+"""Metrics a sweep can optimise, all higher-is-better (vectorbt's drawdown is negative)."""
+SPLITS = ("holdout", "walk_forward")
+_CONSTRAINT = re.compile(r"^\s*[\w.]+\s*(<=|>=|<|>|==|!=)\s*[\w.+-]+\s*$")
+
+
+@dataclass
+class SplitConfig:
+    """Where in-sample ends: a date or a share of the bars; or k walk-forward folds."""
+
+    kind: str = "holdout"
+    train_end: str | None = None
+    train_fraction: float = 0.7
+    folds: int = 4
+    anchored: bool = True
+
+    def __post_init__(self) -> None:
+        checks.one_of("kind", self.kind, SPLITS)
+        _check_date("train_end", self.train_end)
+        if not 0 < self.train_fraction < 1:
+            raise checks.ConfigValueError("train_fraction", self.train_fraction, "in (0, 1)")
+        if self.folds < 1:
+            raise checks.ConfigValueError("folds", self.folds, "must be >= 1")
+
+
+@dataclass
+class SweepConfig:
+    """What a sweep optimises and how it judges the result; the space is the preset's
+    `hydra.sweeper.params`, shared by both engines."""
+
+    engine: str = "optuna"
+    objectives: list[str] = field(default_factory=lambda: ["sharpe"])
+    direction: list[str] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    top_k: int = 10
+    alpha: float = 0.05
+    batch: int = 512
+    max_combinations: int = 200_000
+
+    def __post_init__(self) -> None:
+        checks.one_of("engine", self.engine, ("optuna", "grid"))
+        if not self.objectives:
+            raise checks.ConfigValueError("objectives", self.objectives, "at least one metric")
+        for name in self.objectives:
+            checks.one_of("objectives", name, OBJECTIVES)
+        for way in self.direction:
+            checks.one_of("direction", way, ("maximize", "minimize"))
+        if self.direction and len(self.direction) != len(self.objectives):
+            raise checks.ConfigValueError("direction", self.direction, "one per objective")
+        for rule in self.constraints:
+            if not _CONSTRAINT.match(rule):
+                raise checks.ConfigValueError(
+                    "constraints", rule, "like 'strategy.fast < strategy.slow'"
+                )
+        checks.positive("top_k", self.top_k)
+        checks.fraction("alpha", self.alpha, 0.5)
+        checks.positive("batch", self.batch)
+        checks.positive("max_combinations", self.max_combinations)
+
+
 @dataclass
 class ThunesConfig:
     """The root: one node per group, plus the account's starting cash."""
@@ -250,6 +311,7 @@ class ThunesConfig:
     drift: Any = MISSING
     cash: float = 1000.0
     symbols: list[str] = field(default_factory=list)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
 
 
 @dataclass

@@ -24,6 +24,7 @@ GROUPS = (
     "notifier",
     "tracking",
     "drift",
+    "sweep",
 )
 
 

@@ -20,6 +20,13 @@ class RunRecord:
 
 
 class Tracker(Protocol):
-    def log_run(self, record: RunRecord) -> str | None:
-        """Record the run; return where to find it, or None when nothing is kept."""
+    def start_run(self, name: str, tags: dict[str, str]) -> str | None:
+        """Open a run that others nest under (a sweep's parent); its id, or None."""
+        ...
+
+    def log_run(
+        self, record: RunRecord, run_id: str | None = None, parent_id: str | None = None
+    ) -> str | None:
+        """Record and close the run (`run_id`'s, or a new one nested under `parent_id`);
+        return where to find it, or None when nothing is kept."""
         ...

@@ -24,26 +24,52 @@ class MlflowTracker:
         self.tracking_uri = tracking_uri
         self.experiment = experiment
         self.artifact_root = artifact_root
+        self._cached: MlflowClient | None = None
+        self._experiment: str | None = None
 
     def _experiment_id(self, client: MlflowClient) -> str:
-        found = client.get_experiment_by_name(self.experiment)
-        if found is not None:
-            return str(found.experiment_id)
-        location = (Path(self.artifact_root) / self.experiment).resolve().as_uri()
-        return str(client.create_experiment(self.experiment, artifact_location=location))
+        if self._experiment is None:
+            found = client.get_experiment_by_name(self.experiment)
+            if found is not None:
+                self._experiment = str(found.experiment_id)
+            else:
+                location = (Path(self.artifact_root) / self.experiment).resolve().as_uri()
+                self._experiment = str(
+                    client.create_experiment(self.experiment, artifact_location=location)
+                )
+        return self._experiment
 
-    def log_run(self, record: RunRecord) -> str | None:
-        from mlflow.entities import Metric, Param
+    def _client(self) -> MlflowClient:
         from mlflow.tracking import MlflowClient
 
-        if self.tracking_uri.startswith("sqlite:///"):
-            Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
-                parents=True, exist_ok=True
-            )
-        logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # first-run chatter
-        client = MlflowClient(tracking_uri=self.tracking_uri)
-        run = client.create_run(self._experiment_id(client), run_name=record.name, tags=record.tags)
-        run_id = run.info.run_id
+        if self._cached is None:
+            if self.tracking_uri.startswith("sqlite:///"):
+                Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
+                    parents=True, exist_ok=True
+                )
+            logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # first run
+            self._cached = MlflowClient(tracking_uri=self.tracking_uri)
+        return self._cached
+
+    def start_run(self, name: str, tags: dict[str, str]) -> str | None:
+        client = self._client()
+        return str(
+            client.create_run(self._experiment_id(client), run_name=name, tags=tags).info.run_id
+        )
+
+    def log_run(
+        self, record: RunRecord, run_id: str | None = None, parent_id: str | None = None
+    ) -> str | None:
+        from mlflow.entities import Metric, Param
+
+        client = self._client()
+        if run_id is None:
+            tags = record.tags | ({"mlflow.parentRunId": parent_id} if parent_id else {})
+            run_id = client.create_run(
+                self._experiment_id(client), run_name=record.name, tags=tags
+            ).info.run_id
+        else:
+            client.set_tag(run_id, "mlflow.runName", record.name)
         params = [Param(k[:250], v[:6000]) for k, v in record.params.items()]
         metrics = [Metric(k, v, 0, 0) for k, v in record.metrics.items() if math.isfinite(v)]
         for start in range(0, max(len(params), len(metrics)), _BATCH):

@@ -6,5 +6,10 @@ from thunes.tracking.base import RunRecord
 
 
 class NullTracker:
-    def log_run(self, record: RunRecord) -> str | None:
+    def start_run(self, name: str, tags: dict[str, str]) -> str | None:
+        return None
+
+    def log_run(
+        self, record: RunRecord, run_id: str | None = None, parent_id: str | None = None
+    ) -> str | None:
         return None

@@ -1,0 +1,81 @@
+"""The Hydra callback that records an Optuna sweep: one MLflow parent run per sweep, one
+nested run per trial, and at the end the study's report beside the sweep's folder.
+
+Hydra calls it around the whole multirun (in the main process) and around each job (in
+whichever process runs the job, so joblib's workers log their own trials). The parent's id
+reaches them through the environment, which those workers inherit.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from thunes.sweep.trial import TrialOutcome
+from thunes.tracking.base import RunRecord, Tracker
+
+PARENT_ENV = "THUNES_SWEEP_PARENT_RUN"
+
+
+def _tracker(config: DictConfig) -> Tracker:
+    tracker: Tracker = instantiate(config.tracking, _convert_="all")
+    return tracker
+
+
+class SweepReport(Callback):
+    def __init__(self) -> None:
+        self._trackers: dict[int, Tracker] = {}  # per process: joblib's workers get copies
+
+    def _cached_tracker(self, config: DictConfig) -> Tracker:
+        pid = os.getpid()
+        if pid not in self._trackers:
+            self._trackers[pid] = _tracker(config)
+        return self._trackers[pid]
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.sweep.engine != "optuna":  # the grid opens and closes its own run
+            return
+        from thunes.sweep.optuna_engine import search_space, study_name
+
+        swept, _ = search_space(config)
+        name = study_name(config, list(swept))
+        parent = self._cached_tracker(config).start_run(
+            f"sweep-{name}", {"mode": "sweep", "engine": "optuna", "study": name}
+        )
+        if parent:
+            os.environ[PARENT_ENV] = parent
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        outcome = job_return._return_value
+        parent = os.environ.get(PARENT_ENV)
+        if job_return.status != JobStatus.COMPLETED or not isinstance(outcome, TrialOutcome):
+            return
+        params = dict(
+            line.split("=", 1)
+            for line in (job_return.overrides or ())
+            if not line.startswith(("+", "~", "hydra"))
+        )
+        record = RunRecord(
+            name=f"trial-{config.hydra.job.num}",
+            params=params,
+            metrics={
+                **{f"train_{k}": v for k, v in outcome.train.items()},
+                **{f"test_{k}": v for k, v in outcome.test.items()},
+            },
+            tags={"mode": "sweep", "trial": str(config.hydra.job.num)},
+            artifact_dir=Path.cwd(),
+        )
+        self._cached_tracker(config).log_run(record, parent_id=parent)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.sweep.engine != "optuna":
+            return
+        from thunes.sweep.study_report import report_study
+
+        report_study(config, self._cached_tracker(config), os.environ.pop(PARENT_ENV, None))

@@ -1,0 +1,251 @@
+"""The Optuna engine behind `thunes -m +sweep=<preset>`: ask, check, launch, tell.
+
+hydra-optuna-sweeper's own loop knows two outcomes, COMPLETE and FAIL, and runs
+`n_trials` more trials on every call. Users of a sweep expect more, so this loop reuses the
+plugin's parsing of `hydra.sweeper.params` and its sampler configs, and adds:
+- constraints (`strategy.fast < strategy.slow`) checked before launch: a violating trial
+  is told PRUNED and never runs, so TPE learns to avoid the region without a crash;
+- `n_trials` is the study's size, not an increment: re-running the same command resumes an
+  interrupted study where it stopped, and several workers sharing one storage stop together;
+- a study remembers what it optimised (data, strategy, split, costs): resuming it with
+  other settings is refused instead of mixing incomparable trials;
+- a trial's out-of-sample figures stored beside its in-sample ones (user attributes);
+- a progress bar, and one warning line per failed trial (config errors included).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.plugins.launcher import Launcher
+from omegaconf import DictConfig, OmegaConf
+from optuna.study import StudyDirection
+from optuna.trial import Trial, TrialState
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from thunes.config.explain import explain
+from thunes.errors import ConfigError
+from thunes.sweep import space
+from thunes.sweep.trial import TrialOutcome
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER = dt.timedelta(minutes=10)
+"""A trial RUNNING longer than this belongs to a worker that died: it no longer counts."""
+SETUP_ATTR = "thunes_setup"
+_SETUP_KEYS = ("exchange", "symbol", "symbols", "data", "strategy", "filters", "sizing", "risk")
+
+
+def directions(cfg: DictConfig) -> list[StudyDirection]:
+    names = list(cfg.sweep.direction) or ["maximize"] * len(cfg.sweep.objectives)
+    return [StudyDirection[name.upper()] for name in names]
+
+
+def setup_fingerprint(cfg: DictConfig, swept: Sequence[str]) -> str:
+    """What makes two trials comparable: everything but the swept parameters."""
+    setup: dict[str, Any] = {
+        key: OmegaConf.to_container(cfg[key], resolve=True)
+        if OmegaConf.is_config(cfg[key])
+        else cfg[key]
+        for key in _SETUP_KEYS
+    }
+    setup.update(
+        cash=cfg.cash,
+        split=OmegaConf.to_container(cfg.sweep.split, resolve=True),
+        objectives=list(cfg.sweep.objectives),
+    )
+    for key in swept:  # strategy.fast: drop it from the copy
+        node: Any = setup
+        *path, last = key.split(".")
+        for part in path:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(last, None)
+    text = OmegaConf.to_yaml(OmegaConf.create(setup))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def search_space(config: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The swept distributions and fixed values: the preset's `hydra.sweeper.params` plus
+    the command line's own (`strategy.slow=100,200` sweeps too, as with Hydra's sweepers)."""
+    params = {str(k): str(v) for k, v in (config.hydra.sweeper.params or {}).items()}
+    given = dict(line.split("=", 1) for line in config.hydra.overrides.task)
+    return space.distributions({**params, **given})
+
+
+def study_name(config: DictConfig, swept: Sequence[str]) -> str:
+    """`hydra.sweeper.study_name`, or the preset's name and what the study optimises: the
+    same command resumes the same study, and other data or settings start a new one."""
+    if config.hydra.sweeper.study_name:
+        return str(config.hydra.sweeper.study_name)
+    preset = config.hydra.runtime.choices.get("sweep") or "thunes"
+    return f"{preset}-{setup_fingerprint(config, swept)[:8]}"
+
+
+def sqlite_ready(storage: str | None) -> str | None:
+    """SQLite creates its file but not the folder: make the folder."""
+    if storage and storage.startswith("sqlite:///"):
+        Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return storage
+
+
+def open_study(
+    cfg: DictConfig, sampler: Any, storage: str | None, name: str, swept: Sequence[str]
+) -> optuna.Study:
+    """Create the study, or load it to resume; refuse one built on other settings."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name=name,
+        storage=sqlite_ready(storage),
+        sampler=sampler,
+        directions=directions(cfg),
+        load_if_exists=True,
+    )
+    fingerprint = setup_fingerprint(cfg, swept)
+    stored = study.user_attrs.get(SETUP_ATTR)
+    if stored is None:
+        study.set_user_attr(SETUP_ATTR, fingerprint)
+        study.set_user_attr("objectives", list(cfg.sweep.objectives))
+    elif stored != fingerprint:
+        raise ConfigError(
+            f"hydra.sweeper.study_name={name}: that study ran with other data, strategy, "
+            "costs or split; resume it with those settings or name a new study"
+        )
+    return study
+
+
+def trials_left(study: optuna.Study, n_trials: int) -> int:
+    """The study's size minus what is done or being done (by this worker or another)."""
+    now = dt.datetime.now()
+    counted = 0
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state.is_finished():
+            counted += 1
+        elif trial.state == TrialState.RUNNING and trial.datetime_start is not None:
+            counted += now - trial.datetime_start < STALE_AFTER
+    return max(0, n_trials - counted)
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[best]}"),
+        console=console,
+    )
+
+
+def _best_text(study: optuna.Study) -> str:
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not done or len(study.directions) > 1:
+        return f"{len(done)} complete"
+    return f"best {study.best_value:.4g}"
+
+
+class OptunaEngine:
+    """Drives one study through a Hydra launcher, a batch of `n_jobs` trials at a time."""
+
+    def __init__(
+        self,
+        config: DictConfig,
+        launcher: Launcher,
+        sampler: Any,
+        storage: str | None,
+        n_trials: int,
+        n_jobs: int,
+        max_failure_rate: float,
+    ) -> None:
+        self.config = config
+        self.launcher = launcher
+        self.sampler = sampler
+        self.storage = storage
+        self.n_trials = n_trials
+        self.n_jobs = max(1, n_jobs)
+        self.max_failure_rate = max_failure_rate
+        self.job_idx = 0
+
+    def run(self) -> optuna.Study:
+        swept, fixed = search_space(self.config)
+        if not swept:
+            raise ConfigError("hydra.sweeper.params: nothing to sweep; a preset names the space")
+        constraints = space.parse_constraints(list(self.config.sweep.constraints))
+        name = study_name(self.config, list(swept))
+        study = open_study(self.config, self.sampler, self.storage, name, list(swept))
+        console = Console(stderr=True)
+        left = trials_left(study, self.n_trials)
+        with _progress(console) as progress:
+            task = progress.add_task(
+                f"study {name}",
+                total=self.n_trials,
+                completed=self.n_trials - left,
+                best=_best_text(study),
+            )
+            while left > 0:
+                batch = min(left, self.n_jobs)
+                self._run_batch(study, batch, swept, fixed, constraints, progress)
+                progress.update(task, advance=batch, best=_best_text(study))
+                left = trials_left(study, self.n_trials)
+        return study
+
+    def _run_batch(
+        self,
+        study: optuna.Study,
+        batch: int,
+        swept: dict[str, Any],
+        fixed: dict[str, Any],
+        constraints: list[space.Constraint],
+        progress: Progress,
+    ) -> None:
+        launched: list[tuple[Trial, list[str]]] = []
+        for trial in (study.ask() for _ in range(batch)):
+            for name, distribution in swept.items():
+                trial._suggest(name, distribution)  # as the plugin does: any distribution
+            params = {**trial.params, **fixed}
+            broken = space.violated(constraints, params, self.config)
+            if broken is not None:
+                trial.set_user_attr("pruned_by", str(broken))
+                study.tell(trial, state=TrialState.PRUNED)
+                continue
+            launched.append((trial, [f"{name}={value}" for name, value in params.items()]))
+        if not launched:
+            return
+        returns = self.launcher.launch([o for _, o in launched], initial_job_idx=self.job_idx)
+        self.job_idx += len(returns)
+        failures = [
+            error
+            for (trial, _), ret in zip(launched, returns, strict=True)
+            if (error := self._tell(study, trial, ret)) is not None
+        ]
+        for error in failures:
+            progress.console.print(f"[yellow]trial failed:[/] {explain(error)}")
+        if failures and len(failures) / len(launched) > self.max_failure_rate:
+            raise failures[0]
+
+    @staticmethod
+    def _tell(study: optuna.Study, trial: Trial, ret: JobReturn) -> BaseException | None:
+        outcome: Any = ret._return_value  # `.return_value` would print a stack to stderr
+        if ret.status == JobStatus.COMPLETED and isinstance(outcome, TrialOutcome):
+            for name, value in outcome.train.items():
+                trial.set_user_attr(f"train_{name}", value)
+            for name, value in outcome.test.items():
+                trial.set_user_attr(f"test_{name}", value)
+            study.tell(trial, values=outcome.values)
+            return None
+        error = (
+            outcome
+            if isinstance(outcome, BaseException)
+            else TypeError(f"a trial returned {type(outcome).__name__}, not a TrialOutcome")
+        )
+        trial.set_user_attr("error", explain(error))
+        study.tell(trial, state=TrialState.FAIL)
+        return error

@@ -1,0 +1,109 @@
+"""One sweep trial: the product's own backtest on each in-sample window, then on each
+out-of-sample one. Only the in-sample figures steer the search; the rest is recorded.
+
+Each window is backtested on its own, from a flat account, its first `warmup` bars spent
+warming the indicators, as a bot started fresh at the window's start would be. Candles are
+loaded once per process, not once per trial: trials differ in parameters, not in data.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from thunes.components import Components, build
+from thunes.data.sources import CandleSet
+from thunes.errors import DataError
+from thunes.sweep.splits import Fold, make_folds
+
+HEADLINE = ("sharpe", "sortino", "calmar", "total_return", "max_drawdown", "trades")
+"""The figures every trial records for its in-sample and out-of-sample windows."""
+
+_LOADED: dict[str, list[CandleSet]] = {}
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """What a trial hands back to the sweeper: objectives to optimise, and the record."""
+
+    values: list[float]
+    train: dict[str, float]
+    test: dict[str, float]
+
+
+def task_part(config: DictConfig) -> DictConfig:
+    """A multirun's config without its `hydra` node: what a job receives."""
+    return OmegaConf.masked_copy(config, [str(key) for key in config if key != "hydra"])
+
+
+def candles_once(cfg: DictConfig, parts: Components) -> list[CandleSet]:
+    """The run's candles, loaded on the first trial of this process and kept."""
+    key = OmegaConf.to_yaml(
+        {k: cfg[k] for k in ("exchange", "data", "symbol", "symbols")}, resolve=True
+    )
+    if key not in _LOADED:
+        _LOADED[key] = [parts.data.load(parts.exchange, market) for market in parts.markets]
+    return _LOADED[key]
+
+
+def folds_of(cfg: DictConfig, candles: CandleSet) -> list[Fold]:
+    split = cfg.sweep.split
+    return make_folds(
+        pd.DatetimeIndex(candles.frame.index),
+        split.kind,
+        train_end=split.train_end,
+        train_fraction=split.train_fraction,
+        folds=split.folds,
+        anchored=split.anchored,
+    )
+
+
+def window(candle_sets: list[CandleSet], part: slice) -> list[CandleSet]:
+    """Every symbol's candles over the first symbol's bars `part`, cut by time."""
+    index = candle_sets[0].frame.index[part]
+    if len(index) == 0:
+        raise DataError("a sweep window holds no candles; widen the data or the split")
+    start, end = index[0], index[-1]
+    return [replace(c, frame=c.frame.loc[start:end]) for c in candle_sets]
+
+
+def metrics(parts: Components, candle_sets: list[CandleSet]) -> dict[str, float]:
+    """The headline figures of one backtest; a window with no trade scores 0, not NaN."""
+    from thunes.modes import engines
+    from thunes.reporting.tables import summary_stats
+
+    stats = summary_stats(engines.backtest(parts, candle_sets))
+    figures = {name: float(stats[name]) for name in HEADLINE}
+    return {name: 0.0 if math.isnan(value) else value for name, value in figures.items()}
+
+
+def mean_over(windows: list[dict[str, float]]) -> dict[str, float]:
+    return {name: float(np.mean([w[name] for w in windows])) for name in windows[0]}
+
+
+def evaluate(cfg: DictConfig) -> TrialOutcome:
+    parts = build(cfg)
+    candle_sets = candles_once(cfg, parts)
+    folds = folds_of(cfg, candle_sets[0])
+    train = mean_over([metrics(parts, window(candle_sets, f.train)) for f in folds])
+    test = mean_over([metrics(parts, window(candle_sets, f.test)) for f in folds])
+    return TrialOutcome([train[name] for name in cfg.sweep.objectives], train, test)
+
+
+def train_returns(cfg: DictConfig) -> np.ndarray:
+    """The per-bar returns of `cfg`'s backtests on the in-sample windows, end to end: what
+    the Deflated Sharpe Ratio judges for the best trial."""
+    from thunes.modes import engines
+    from thunes.reporting.tables import single_column
+
+    parts = build(cfg)
+    candle_sets = candles_once(cfg, parts)
+    windows = [window(candle_sets, f.train) for f in folds_of(cfg, candle_sets[0])]
+    returns = [
+        single_column(engines.backtest(parts, w).portfolio.returns()).to_numpy() for w in windows
+    ]
+    return np.concatenate(returns)
