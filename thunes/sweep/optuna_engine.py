@@ -18,6 +18,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import os
+import random
+import socket
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +45,8 @@ log = logging.getLogger(__name__)
 STALE_AFTER = dt.timedelta(minutes=10)
 """A trial RUNNING longer than this belongs to a worker that died: it no longer counts."""
 SETUP_ATTR = "thunes_setup"
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+"""Which process ran a trial, when several share one study."""
 _SETUP_KEYS = ("exchange", "symbol", "symbols", "data", "strategy", "filters", "sizing", "risk")
 
 
@@ -102,13 +108,7 @@ def open_study(
 ) -> optuna.Study:
     """Create the study, or load it to resume; refuse one built on other settings."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=name,
-        storage=sqlite_ready(storage),
-        sampler=sampler,
-        directions=directions(cfg),
-        load_if_exists=True,
-    )
+    study = _create_or_load(cfg, sampler, sqlite_ready(storage), name)
     fingerprint = setup_fingerprint(cfg, swept)
     stored = study.user_attrs.get(SETUP_ATTR)
     if stored is None:
@@ -120,6 +120,29 @@ def open_study(
             "costs or split; resume it with those settings or name a new study"
         )
     return study
+
+
+def _create_or_load(
+    cfg: DictConfig, sampler: Any, storage: str | None, name: str, attempts: int = 5
+) -> optuna.Study:
+    """Workers started together race to create the storage's tables or the study; the
+    loser finds them made a moment later."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    for attempt in range(attempts):
+        try:
+            return optuna.create_study(
+                study_name=name,
+                storage=storage,
+                sampler=sampler,
+                directions=directions(cfg),
+                load_if_exists=True,
+            )
+        except (SQLAlchemyError, optuna.exceptions.DuplicatedStudyError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1) + random.random() * 0.2)
+    raise AssertionError("unreachable")
 
 
 def trials_left(study: optuna.Study, n_trials: int) -> int:
@@ -208,6 +231,7 @@ class OptunaEngine:
     ) -> None:
         launched: list[tuple[Trial, list[str]]] = []
         for trial in (study.ask() for _ in range(batch)):
+            trial.set_user_attr("worker", WORKER)
             for name, distribution in swept.items():
                 trial._suggest(name, distribution)  # as the plugin does: any distribution
             params = {**trial.params, **fixed}

@@ -17,13 +17,11 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from thunes.data.timeframes import timeframe_ms
 from thunes.sweep.significance import Deflated, deflated_sharpe, degradation
 from thunes.sweep.trial import HEADLINE, train_returns
 from thunes.tracking.base import RunRecord, Tracker
 
 TABLE_NAME = "trials.csv"
-_YEAR_MS = 365 * 86_400_000  # vectorbt annualises over 365 days
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,9 @@ class Summary:
 
 
 def periods_per_year(timeframe: str) -> float:
-    return _YEAR_MS / timeframe_ms(timeframe)
+    """Bars per 365 days, as the portfolio's frequency (`pd.Timedelta(timeframe)`) counts
+    them: 8,760 for 1h, 315,360,000 for 100 ms ticks."""
+    return pd.Timedelta(days=365) / pd.Timedelta(timeframe)
 
 
 def with_params(cfg: DictConfig, params: Mapping[str, Any]) -> DictConfig:

@@ -72,13 +72,15 @@ def window(candle_sets: list[CandleSet], part: slice) -> list[CandleSet]:
 
 
 def metrics(parts: Components, candle_sets: list[CandleSet]) -> dict[str, float]:
-    """The headline figures of one backtest; a window with no trade scores 0, not NaN."""
+    """The headline figures of one backtest. A ratio over a zero denominator (no trade: NaN;
+    no losing bar or no drawdown: infinite) scores 0: nothing measured, nothing to prefer,
+    and an infinite objective would outrank every real one."""
     from thunes.modes import engines
     from thunes.reporting.tables import summary_stats
 
     stats = summary_stats(engines.backtest(parts, candle_sets))
     figures = {name: float(stats[name]) for name in HEADLINE}
-    return {name: 0.0 if math.isnan(value) else value for name, value in figures.items()}
+    return {name: value if math.isfinite(value) else 0.0 for name, value in figures.items()}
 
 
 def mean_over(windows: list[dict[str, float]]) -> dict[str, float]:
@@ -106,4 +108,5 @@ def train_returns(cfg: DictConfig) -> np.ndarray:
     returns = [
         single_column(engines.backtest(parts, w).portfolio.returns()).to_numpy() for w in windows
     ]
-    return np.concatenate(returns)
+    joined = np.concatenate(returns)
+    return joined[np.isfinite(joined)]  # a bar valued at nothing has no return

@@ -19,9 +19,18 @@ if TYPE_CHECKING:
 _BATCH = 100  # MLflow accepts at most 100 params and 100 tags per log_batch call
 
 
+def _absolute(uri: str) -> str:
+    """A relative SQLite path made absolute: MLflow caches its store by URI string, so two
+    working folders in one process would otherwise write into the first one's database."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.removeprefix(prefix).startswith("/"):
+        return prefix + str(Path(uri.removeprefix(prefix)).absolute())
+    return uri
+
+
 class MlflowTracker:
     def __init__(self, tracking_uri: str, experiment: str, artifact_root: str) -> None:
-        self.tracking_uri = tracking_uri
+        self.tracking_uri = _absolute(tracking_uri)
         self.experiment = experiment
         self.artifact_root = artifact_root
         self._cached: MlflowClient | None = None

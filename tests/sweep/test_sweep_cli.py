@@ -1,0 +1,144 @@
+"""Sweeps as a user runs them: `thunes -m +sweep=<preset>`, resumed, pruned, failed, tracked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+
+from tests.cli.run import run_thunes
+
+TINY = {  # a few weeks of data per preset, so a trial takes milliseconds
+    "sma": ["data=sim", "data.since=2024-09-01", "data.until=2024-11-01"],
+    "dca": ["data=sim", "data.since=2024-09-01", "data.until=2024-11-01"],
+    "grid": ["data=sim", "data.since=2024-09-01", "data.until=2024-11-01"],
+    "scalper": ["data.ticks=20000"],
+}
+
+
+def study_csv(cwd: Path) -> pd.DataFrame:
+    newest = sorted((cwd / "experiments" / "multirun").glob("*/*"))[-1]
+    return pd.read_csv(newest / "study.csv")
+
+
+def mlflow_runs(cwd: Path) -> pd.DataFrame:
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{cwd}/mlruns/mlflow.db")
+    return mlflow.search_runs(experiment_names=["thunes"])
+
+
+@pytest.mark.parametrize("preset", sorted(TINY))
+def test_each_preset_sweeps_then_the_same_command_resumes_its_study(
+    preset: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    args = ["-m", f"+sweep={preset}", *TINY[preset], "hydra.sweeper.sampler.seed=1"]
+    assert run_thunes([*args, "hydra.sweeper.n_trials=10"], monkeypatch, tmp_path) == 0
+    first = study_csv(tmp_path)
+    assert len(first) == 10
+    complete = first[first["state"] == "COMPLETE"]
+    assert len(complete) >= 1
+    for column in ("train_sharpe", "test_sharpe", "train_total_return", "test_total_return"):
+        assert complete[column].notna().all()
+
+    runs = mlflow_runs(tmp_path)
+    parents = runs[runs["tags.engine"] == "optuna"]
+    assert len(parents) == 1
+    children = runs[runs["tags.mlflow.parentRunId"] == parents["run_id"].iloc[0]]
+    assert len(children) == len(complete)
+    assert "metrics.deflated_sharpe" in parents and parents["metrics.deflated_sharpe"].notna().all()
+
+    assert run_thunes([*args, "hydra.sweeper.n_trials=15"], monkeypatch, tmp_path) == 0
+    second = study_csv(tmp_path)
+    assert len(second) == 15  # the same study, five more trials
+    assert second["number"].tolist() == list(range(15))
+    assert second.iloc[:10]["state"].tolist() == first["state"].tolist()
+
+
+def test_trials_that_break_a_constraint_are_pruned_never_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    args = [
+        "-m",
+        "+sweep=sma",
+        *TINY["sma"],
+        "hydra.sweeper.n_trials=12",
+        "hydra.sweeper.sampler.seed=3",
+        "strategy.fast=range(10, 40, 10)",  # over the preset's space; half the plane breaks it
+        "strategy.slow=range(10, 40, 10)",
+    ]
+    assert run_thunes(args, monkeypatch, tmp_path) == 0
+    table = study_csv(tmp_path)
+    pruned = table[table["state"] == "PRUNED"]
+    complete = table[table["state"] == "COMPLETE"]
+    assert len(pruned) > 0 and len(complete) > 0
+    assert (pruned["strategy.fast"] >= pruned["strategy.slow"]).all()
+    assert (pruned["pruned_by"] == "strategy.fast < strategy.slow").all()
+    assert pruned["train_sharpe"].isna().all()  # never backtested
+    assert (complete["strategy.fast"] < complete["strategy.slow"]).all()
+
+
+def test_a_failing_trial_is_recorded_with_its_reason_and_the_sweep_goes_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = [
+        "-m",
+        "+sweep=sma",
+        *TINY["sma"],
+        "sweep.constraints=[]",  # no constraint: validation refuses fast >= slow instead
+        "hydra.sweeper.n_trials=8",
+        "hydra.sweeper.sampler.seed=5",
+        "strategy.fast=range(10, 40, 10)",
+        "strategy.slow=range(10, 40, 10)",
+    ]
+    assert run_thunes([*base, "hydra.sweeper.max_failure_rate=1.0"], monkeypatch, tmp_path) == 0
+    table = study_csv(tmp_path)
+    failed = table[table["state"] == "FAIL"]
+    assert len(failed) > 0
+    assert failed["error"].str.contains("must be < slow").all()
+    assert "trial failed: strategy.fast=" in capsys.readouterr().err
+
+    # Failures beyond max_failure_rate stop the sweep with the trial's one-line error.
+    code = run_thunes(
+        [*base, "hydra.sweeper.study_name=strict", "hydra.sweeper.n_trials=30"],
+        monkeypatch,
+        tmp_path,
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("thunes: config error: strategy.fast=")
+
+
+def test_walk_forward_optimises_in_sample_and_records_each_trial_out_of_sample(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    args = [
+        "-m",
+        "+sweep=sma",
+        *TINY["sma"],
+        "sweep.split.kind=walk_forward",
+        "sweep.split.folds=3",
+        "hydra.sweeper.n_trials=6",
+        "hydra.sweeper.sampler.seed=2",
+    ]
+    assert run_thunes(args, monkeypatch, tmp_path) == 0
+    complete = study_csv(tmp_path).query("state == 'COMPLETE'")
+    assert (complete["objective_0"] == complete["train_sharpe"]).all()
+    assert not (complete["test_sharpe"] == complete["train_sharpe"]).all()
+
+
+def test_other_data_starts_another_study_and_a_named_one_refuses_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    args = ["-m", "+sweep=sma", "data=sim", "data.until=2024-11-01", "hydra.sweeper.n_trials=2"]
+    assert run_thunes([*args, "data.since=2024-09-01"], monkeypatch, tmp_path) == 0
+    assert run_thunes([*args, "data.since=2024-08-01"], monkeypatch, tmp_path) == 0
+    storage = f"sqlite:///{tmp_path}/experiments/sweeps/optuna.db"
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+    assert len(names) == 2 and all(name.startswith("sma-") for name in names)
+
+    named = [*args, "hydra.sweeper.study_name=mine"]
+    assert run_thunes([*named, "data.since=2024-09-01"], monkeypatch, tmp_path) == 0
+    assert run_thunes([*named, "data.since=2024-08-01"], monkeypatch, tmp_path) == 2
