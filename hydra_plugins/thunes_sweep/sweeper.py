@@ -48,8 +48,9 @@ class ThunesSweeper(Sweeper):
             from thunes.sweep.trial import task_part
 
             task = task_part(self.config)
+            given = dict(line.split("=", 1) for line in arguments)  # range()s typed after -m
             params = {str(k): str(v) for k, v in (self.config.hydra.sweeper.params or {}).items()}
-            return grid.run(task, params, Path(str(self.config.hydra.sweep.dir)))
+            return grid.run(task, {**params, **given}, Path(str(self.config.hydra.sweep.dir)))
         from thunes.sweep.optuna_engine import OptunaEngine
 
         engine = OptunaEngine(

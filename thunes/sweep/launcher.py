@@ -34,7 +34,7 @@ class Template:
         with read_write(self.task), open_dict(self.task):
             del self.task["hydra"]
         self.choices = dict(config.hydra.runtime.choices)
-        self.keys = {o.key_or_group for o in _parse(overrides)}
+        self.keys = {o.key_or_group for o in parse_overrides(overrides)}
 
     def accepts(self, overrides: list[Override]) -> bool:
         """True when these overrides only change values of keys this template has."""
@@ -74,7 +74,7 @@ _ABSENT = object()
 _PARSER = OverridesParser.create()
 
 
-def _parse(lines: Sequence[str]) -> list[Override]:
+def parse_overrides(lines: Sequence[str]) -> list[Override]:
     return _PARSER.parse_overrides(list(lines))
 
 
@@ -102,7 +102,7 @@ class InProcessLauncher:
 
     def _job_config(self, lines: list[str], num: int) -> Template:
         assert self.config is not None and self.hydra_context is not None
-        overrides = _parse(lines)
+        overrides = parse_overrides(lines)
         if self.template is None or not self.template.accepts(overrides):
             config = self.hydra_context.config_loader.load_sweep_config(self.config, lines)
             with open_dict(config):
