@@ -12,7 +12,9 @@ summary on screen, and an MLflow parent run with the top k nested under it.
 from __future__ import annotations
 
 import copy
+import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from thunes.sweep.heatmap import write_heatmap
 from thunes.sweep.trial import HEADLINE, candles_once, evaluate
 from thunes.tracking.base import RunRecord
 
-GRID_CSV, TOP_CSV = "grid.csv", "top_k.csv"
+GRID_CSV, TOP_CSV, TIMINGS_JSON = "grid.csv", "top_k.csv", "grid_timings.json"
 
 
 def combinations(cfg: DictConfig, params: dict[str, str]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -70,6 +72,7 @@ def run(cfg: DictConfig, params: dict[str, str], out_dir: Path) -> pd.DataFrame:
     keys, combos = combinations(cfg, params)
     console = Console()
     rows = []
+    started = time.perf_counter()
     with Progress(
         TextColumn("[bold]grid"),
         BarColumn(),
@@ -81,12 +84,15 @@ def run(cfg: DictConfig, params: dict[str, str], out_dir: Path) -> pd.DataFrame:
         for number, combo in enumerate(combos):
             rows.append({"number": number, **score(cfg, combo)})
             progress.advance(task)
+    evaluate_seconds = time.perf_counter() - started
     table = pd.DataFrame(rows)
     objective = f"train_{cfg.sweep.objectives[0]}"
     if objective not in table:
         raise ConfigError(f"no combination ran: {rows[0].get('error', 'unknown error')}")
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / GRID_CSV, index=False)
+    timings = {"evaluate_seconds": evaluate_seconds, "combinations": len(combos)}
+    (out_dir / TIMINGS_JSON).write_text(json.dumps(timings, indent=2))
     ascending = bool(cfg.sweep.direction) and cfg.sweep.direction[0] == "minimize"
     done = table[table["state"] == "COMPLETE"].sort_values(objective, ascending=ascending)
     top = done.head(int(cfg.sweep.top_k))
@@ -96,7 +102,7 @@ def run(cfg: DictConfig, params: dict[str, str], out_dir: Path) -> pd.DataFrame:
     summary = report.summarize(cfg, table, keys, timeframe)
     report.print_summary(console, f"grid of {len(combos):,} combinations", summary)
     console.print(top[[*keys, objective, f"test_{cfg.sweep.objectives[0]}"]].to_string(index=False))
-    _track(cfg, top, keys, summary, out_dir, (GRID_CSV, TOP_CSV, *figures))
+    _track(cfg, top, keys, summary, out_dir, (GRID_CSV, TOP_CSV, TIMINGS_JSON, *figures))
     console.print(f"files in {out_dir}")
     return table
 
