@@ -81,6 +81,11 @@ def report_study(config: DictConfig, tracker: Tracker, parent_id: str | None) ->
         figure.write_html(out_dir / file_name, include_plotlyjs="directory")
     console = Console()
     report.print_summary(console, f"study {name}", summary)
+    if len(study.directions) > 1:
+        console.print(
+            f"Pareto front over {', '.join(config.sweep.objectives)}: "
+            f"{len(study.best_trials)} trials (study.csv has them all)"
+        )
     counts = table["state"].value_counts().to_dict()
     console.print(
         "trials: " + ", ".join(f"{counts.get(s.name, 0)} {s.name.lower()}" for s in TrialState)
