@@ -92,6 +92,27 @@ class Wallet:
         self.brokers.append(broker)
         return len(self.brokers) - 1
 
+    def drain(self) -> None:
+        """The log's rows as each broker's fills, skipped orders and order events."""
+        rows = int(self.acct[c.N_LOG])
+        if not rows:
+            return
+        self.acct[c.N_LOG] = 0
+        for kind, lane, bar, side, type_, price, amount, fee, tag, maker, why in self.log[
+            :rows
+        ].tolist():
+            broker = self.brokers[int(lane)]
+            s, t, name = _SIDES[int(side)], _TYPES[int(type_)], TAGS.names[int(tag)]
+            if kind == c.FILL:
+                broker.fills.append(Fill(int(bar), s, price, amount, fee, name, bool(maker)))
+            elif kind == c.SKIP:
+                reason = REASONS[int(why)]
+                broker.skipped.append(SkippedOrder(int(bar), s, price, amount, reason, name))
+                broker.events.append(OrderEvent(OrderStatus.REJECTED, s, t, price, name, reason))
+            else:
+                status = OrderStatus.ACCEPTED if kind == c.ACCEPTED else OrderStatus.CANCELED
+                broker.events.append(OrderEvent(status, s, t, price, name))
+
     def make_room(self, j: int) -> None:
         """Enough order slots and log rows for whatever one call on lane j can do."""
         used = int(self.lanes[j, c.N_ORDERS])
@@ -121,9 +142,7 @@ class SimBroker:
         self.risk = risk
         self.risk_vector = risk_vector(None, 0.0) if risk is None else risk.vector
         self.wallet = cash if isinstance(cash, Wallet) else Wallet(cash)
-        f = filters
-        venue = [fees.maker, fees.taker, slippage, f.tick_size, f.step_size, f.min_qty]
-        self.lane = self.wallet.join(self, [*venue, f.min_notional, *sizer.code()])
+        self.lane = self.wallet.join(self, venue(fees, slippage, filters, sizer))
         self.fills: list[Fill] = []
         self.skipped: list[SkippedOrder] = []
         self.events: list[OrderEvent] = []  # for the strategy; the engine drains it
@@ -185,7 +204,7 @@ class SimBroker:
         else:
             order = as_row(intent)
             c.submit(j, order, open_positions, w.acct, self.risk_vector, w.lanes, w.orders, w.log)
-        self._drain()
+        self.wallet.drain()
 
     # ---- one bar of market
     def on_bar(self, bar: int, time_ms: int, open_: float, high: float, low: float) -> list[Fill]:
@@ -198,27 +217,15 @@ class SimBroker:
         first = len(self.fills)
         rk = self.risk_vector
         c.on_bar(j, bar, float(time_ms), open_, high, low, w.acct, rk, w.lanes, w.orders, w.log)
-        self._drain()
+        self.wallet.drain()
         return self.fills[first:]
 
-    def _drain(self) -> None:
-        """The log's rows as fills, skipped orders and the strategy's order events."""
-        w = self.wallet
-        rows = int(w.acct[c.N_LOG])
-        if not rows:
-            return
-        w.acct[c.N_LOG] = 0
-        for kind, _, bar, side, type_, price, amount, fee, tag, maker, why in w.log[:rows].tolist():
-            s, t, name = _SIDES[int(side)], _TYPES[int(type_)], TAGS.names[int(tag)]
-            if kind == c.FILL:
-                self.fills.append(Fill(int(bar), s, price, amount, fee, name, bool(maker)))
-            elif kind == c.SKIP:
-                reason = REASONS[int(why)]
-                self.skipped.append(SkippedOrder(int(bar), s, price, amount, reason, name))
-                self.events.append(OrderEvent(OrderStatus.REJECTED, s, t, price, name, reason))
-            else:
-                status = OrderStatus.ACCEPTED if kind == c.ACCEPTED else OrderStatus.CANCELED
-                self.events.append(OrderEvent(status, s, t, price, name))
+
+def venue(fees: Fees, slippage: float, filters: MarketFilters, sizer: Sizer) -> list[float]:
+    """A lane's parameters, as broker_core reads them (MAKER ... SIZE)."""
+    f = filters
+    costs = [fees.maker, fees.taker, slippage]
+    return [*costs, f.tick_size, f.step_size, f.min_qty, f.min_notional, *sizer.code()]
 
 
 def as_row(intent: OrderIntent) -> FloatArray:
