@@ -58,16 +58,10 @@ def _log(
     if k >= len(lg):
         raise IndexError("the broker's log is full: grow it before the call")
     row = lg[k]
-    row[KIND], row[LANE_OF], row[AT], row[L_SIDE], row[L_TYPE] = kind, j, lanes[j, BAR], o[0], o[1]
-    row[L_PRICE], row[L_AMOUNT], row[FEE], row[L_TAG] = price, amount, fee, o[2]
+    row[KIND], row[LANE_OF], row[AT] = kind, j, lanes[j, BAR]
+    row[L_SIDE], row[L_TYPE], row[L_TAG] = o[SIDE], o[TYPE], o[TAG]
+    row[L_PRICE], row[L_AMOUNT], row[FEE] = price, amount, fee
     row[IS_MAKER], row[REASON], acct[N_LOG] = maker, reason, k + 1
-
-
-@njit(cache=True)
-def _who(side: float, type_: float, tag: float) -> Vec:
-    who = np.empty(3)
-    who[0], who[1], who[2] = side, type_, tag
-    return who
 
 
 @njit(cache=True)
@@ -173,9 +167,7 @@ def skip(
     j: int, o: Vec, price: float, amount: float, reason: int, acct: Vec, lanes: Vec, lg: Vec
 ) -> None:
     """Record an order that never left, or was refused at fill time."""
-    _log(
-        SKIP, j, _who(o[SIDE], o[TYPE], o[TAG]), price, amount, 0.0, False, reason, acct, lanes, lg
-    )
+    _log(SKIP, j, o, price, amount, 0.0, False, reason, acct, lanes, lg)
 
 
 @njit(cache=True)
@@ -209,8 +201,7 @@ def cancel(j: int, tags: Mask, buys: bool, acct: Vec, lanes: Vec, ob: Vec, lg: V
             continue
         o = _remove(j, k, lanes, ob)
         if o[TAG] != MAX_LOSS_CODE:  # the risk engine's own stop is not the strategy's
-            who = _who(o[SIDE], o[TYPE], o[TAG])
-            _log(CANCELED, j, who, o[PRICE], np.nan, 0.0, False, 0, acct, lanes, lg)
+            _log(CANCELED, j, o, o[PRICE], np.nan, 0.0, False, 0, acct, lanes, lg)
 
 
 @njit(cache=True)
@@ -272,7 +263,7 @@ def _execute(
         acct[CASH] += amount * price - fee
         held = lanes[j, POS]
         lanes[j, POS] = np.round(held - amount, 12) if amount < held else 0.0
-    _log(FILL, j, _who(o[SIDE], o[TYPE], o[TAG]), price, amount, fee, maker, 0, acct, lanes, lg)
+    _log(FILL, j, o, price, amount, fee, maker, 0, acct, lanes, lg)
     lanes[j, N_FILLS] += 1
     pnl = _book(j, buy, price, amount, fee, lanes)
     if rk[rules.ON] == 0:
@@ -310,7 +301,7 @@ def submit(
         _log(
             ACCEPTED,
             j,
-            _who(o[SIDE], o[TYPE], o[TAG]),
+            o,
             np.nan,
             np.nan,
             0.0,
@@ -337,7 +328,7 @@ def submit(
             return
     resting = _order(o[SIDE], int(o[TYPE]), price, amount, np.nan, o[TAG], lanes[j, BAR] + 1)
     _append(j, resting, lanes, ob)
-    _log(ACCEPTED, j, _who(o[SIDE], o[TYPE], o[TAG]), price, np.nan, 0.0, False, 0, acct, lanes, lg)
+    _log(ACCEPTED, j, o, price, np.nan, 0.0, False, 0, acct, lanes, lg)
 
 
 @njit(cache=True)
@@ -382,6 +373,22 @@ def _fill_resting(
 
 
 @njit(cache=True)
+def _met_going_down(o: Vec, bar: float, low: float) -> bool:
+    """A resting buy limit the low trades through, or a stop it reaches."""
+    if o[TYPE] == MARKET or o[FROM] > bar:
+        return False
+    return (o[TYPE] == LIMIT and o[SIDE] == BUY and low < o[PRICE]) or (
+        o[TYPE] == STOP and low <= o[PRICE]
+    )
+
+
+@njit(cache=True)
+def _met_going_up(o: Vec, bar: float, high: float) -> bool:
+    """A resting sell limit the high trades through."""
+    return o[TYPE] == LIMIT and o[SIDE] == SELL and o[FROM] <= bar and high > o[PRICE]
+
+
+@njit(cache=True)
 def _descend(
     j: int, open_: float, low: float, acct: Vec, rk: Vec, lanes: Vec, ob: Vec, lg: Vec
 ) -> None:
@@ -393,17 +400,18 @@ def _descend(
     protective stop born above the market by a buy on the way down, that buy's price.
     """
     n, bar = int(lanes[j, N_ORDERS]), lanes[j, BAR]
+    m = 0
+    for k in range(n):
+        m += _met_going_down(ob[j, k], bar, low)
+    if m == 0:
+        return  # most bars: no allocation
     size = 2 * n + 2
     keys, limits, alive = np.empty(size), np.empty(size, np.bool_), np.zeros(size, np.bool_)
     met = np.empty((size, ORDER))
     m = 0
     for k in range(n):
         o = ob[j, k]
-        if o[TYPE] == MARKET or o[FROM] > bar:
-            continue
-        if (o[TYPE] == LIMIT and o[SIDE] == BUY and low < o[PRICE]) or (
-            o[TYPE] == STOP and low <= o[PRICE]
-        ):
+        if _met_going_down(o, bar, low):
             keys[m], limits[m], alive[m], met[m] = -min(o[PRICE], open_), o[TYPE] == LIMIT, True, o
             m += 1
     while True:
@@ -440,6 +448,27 @@ def _descend(
             m += 1
 
 
+@njit(cache=True, inline="always")
+def clock(j: int, bar: int, time_ms: float, lanes: Vec) -> None:
+    """Lane j's current bar and time (its fills happen there; its orders leave then)."""
+    lanes[j, BAR], lanes[j, TIME] = bar, time_ms
+
+
+@njit(cache=True, inline="always")
+def reaches(j: int, high: float, low: float, lanes: Vec, ob: Vec) -> bool:
+    """Whether a bar spanning low..high may fill any of lane j's orders: on_bar's quick
+    test, inlined into the compiled loops, which skip the call on most bars."""
+    for k in range(int(lanes[j, N_ORDERS])):
+        o = ob[j, k]
+        if (
+            o[TYPE] == MARKET
+            or (o[TYPE] == STOP and low <= o[PRICE])
+            or (o[TYPE] == LIMIT and (low < o[PRICE] if o[SIDE] == BUY else high > o[PRICE]))
+        ):
+            return True
+    return False
+
+
 @njit(cache=True)
 def on_bar(
     j: int,
@@ -455,27 +484,35 @@ def on_bar(
     lg: Vec,
 ) -> None:
     """Fill what lane j's bar reaches, along open -> low -> high."""
-    lanes[j, BAR], lanes[j, TIME] = bar, time_ms
-    n = int(lanes[j, N_ORDERS])
-    if n == 0:
+    clock(j, bar, time_ms, lanes)
+    if not reaches(j, high, low, lanes, ob):
         return  # most bars: nothing to fill
-    queued = np.empty((n, ORDER))
-    q, k = 0, 0
-    while k < lanes[j, N_ORDERS]:  # the queue empties; the kill-switch may queue a new sell
-        if ob[j, k, TYPE] == MARKET:
-            queued[q] = _remove(j, k, lanes, ob)
-            q += 1
-        else:
-            k += 1
-    for c in range(q):
-        _fill_market(j, queued[c], open_, acct, rk, lanes, ob, lg)
-    _descend(j, open_, low, acct, rk, lanes, ob, lg)
     n = int(lanes[j, N_ORDERS])
-    sells = np.empty((n, ORDER))
+    q = 0
+    for k in range(n):
+        q += ob[j, k, TYPE] == MARKET
+    if q:
+        queued = np.empty((q, ORDER))
+        q, k = 0, 0
+        while k < lanes[j, N_ORDERS]:  # the queue empties; the kill-switch may queue a sell
+            if ob[j, k, TYPE] == MARKET:
+                queued[q] = _remove(j, k, lanes, ob)
+                q += 1
+            else:
+                k += 1
+        for c in range(q):
+            _fill_market(j, queued[c], open_, acct, rk, lanes, ob, lg)
+    _descend(j, open_, low, acct, rk, lanes, ob, lg)
+    n, s = int(lanes[j, N_ORDERS]), 0
+    for k in range(n):
+        s += _met_going_up(ob[j, k], bar, high)
+    if s == 0:
+        return
+    sells = np.empty((s, ORDER))
     s = 0
     for k in range(n):
         o = ob[j, k]
-        if o[TYPE] == LIMIT and o[SIDE] == SELL and o[FROM] <= bar and high > o[PRICE]:
+        if _met_going_up(o, bar, high):
             c = s  # insertion sort by price: stable, as `sorted` is
             while c > 0 and sells[c - 1, PRICE] > o[PRICE]:
                 sells[c] = sells[c - 1]

@@ -92,15 +92,19 @@ def run_lanes(
             if not active[j]:
                 continue
             i = starts[j] + cursor[j]
-            first = int(acct[c.N_LOG])
             b = bars[i]
+            if not c.reaches(j, b[HIGH], b[LOW], lanes, ob):
+                c.clock(j, cursor[j], now, lanes)  # on_bar's work on most bars, without a call
+                continue
+            first = int(acct[c.N_LOG])
             c.on_bar(j, cursor[j], now, b[OPEN], b[HIGH], b[LOW], acct, rk, lanes, ob, lg)
             last = int(acct[c.N_LOG])
             for r in range(first, last):
                 if lg[r, c.KIND] == c.FILL:
                     buy, price = lg[r, c.L_SIDE] == c.BUY, lg[r, c.L_PRICE]
                     n = sr.on_fill(buy, price, lanes[j, c.POS], rs[j], out)
-                    _apply(j, out, n, prefixes, acct, rk, lanes, ob, lg)
+                    if n:
+                        _apply(j, out, n, prefixes, acct, rk, lanes, ob, lg)
         for j in range(n_lanes):  # the decisions at the close
             if not active[j]:
                 continue
@@ -109,7 +113,8 @@ def run_lanes(
                 lanes[j, c.TIME] = bars[i + 1, TIME]  # its orders leave at the next open
                 pos = lanes[j, c.POS]
                 n = sr.on_bar(bars[i, HIGH], pos, entries[i], exits[i], rs[j], out)
-                _apply(j, out, n, prefixes, acct, rk, lanes, ob, lg)
+                if n:
+                    _apply(j, out, n, prefixes, acct, rk, lanes, ob, lg)
             last_close[j] = bars[i, CLOSE]
         value = acct[c.CASH]
         for j in range(n_lanes):
