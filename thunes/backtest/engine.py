@@ -35,7 +35,7 @@ from thunes.domain.orders import Fill, Side, SkippedOrder
 from thunes.execution.filters import FloatArray, ceil_to, floor_to
 from thunes.portfolio.sizing import Sizer
 from thunes.strategy.base import BoolArray, Signals
-from thunes.strategy.gate import Action, PositionGate
+from thunes.strategy.gate import alternating
 
 
 @dataclass(frozen=True)
@@ -119,17 +119,6 @@ def _next_bar(decisions: BoolArray) -> BoolArray:
     return shifted
 
 
-def _alternating(entries: BoolArray, exits: BoolArray) -> tuple[BoolArray, BoolArray]:
-    """The decisions that act, as the event-driven engine decides them (`PositionGate`)."""
-    kept_entries, kept_exits = np.zeros_like(entries), np.zeros_like(exits)
-    gate = PositionGate()
-    for bar in np.flatnonzero(entries | exits):
-        action = gate.step(bool(entries[bar]), bool(exits[bar]))
-        kept_entries[bar] = action is Action.ENTER
-        kept_exits[bar] = action is Action.EXIT
-    return kept_entries, kept_exits
-
-
 class VectorbtBacktester:
     """Simulates a long-only spot account with realistic fills on vectorbt."""
 
@@ -152,7 +141,7 @@ class VectorbtBacktester:
     def run(self, candles: pd.DataFrame, timeframe: str, signals: Signals) -> BacktestResult:
         index = pd.DatetimeIndex(candles.index).tz_localize(None)
         close = pd.Series(candles["close"].to_numpy(dtype="float64"), index=index, name="close")
-        entries, exits = _alternating(_next_bar(signals.entries), _next_bar(signals.exits))
+        entries, exits = alternating(_next_bar(signals.entries), _next_bar(signals.exits))
         price = self.fill_prices(candles["open"].to_numpy(dtype="float64"), entries, exits)
         min_size = np.maximum(self.filters.min_qty, self.filters.min_notional / price)
         entry_size, entry_size_type = self.sizer.vectorbt_size()

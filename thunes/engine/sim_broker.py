@@ -15,15 +15,17 @@ Conventions (the vectorized engine, thunes/backtest/engine.py, follows the same 
 - Amounts round down to the step exactly (1.0 on a 0.001 step stays 1.0, where vectorbt's
   `1.0 // 0.001 * 0.001` gives 0.999 and would strand 0.001 as dust); an order
   under min notional or min quantity, or beyond the free cash, is skipped and recorded.
+
+The rules are numba functions (broker_core.py) over arrays the `Wallet` holds, so that a
+compiled loop runs the very code this per-event face calls.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import (
@@ -35,11 +37,17 @@ from thunes.domain.orders import (
     Side,
     SkippedOrder,
 )
-from thunes.execution.filters import ceil_to, floor_to
+from thunes.domain.reasons import REASONS
+from thunes.engine import broker_core as c
+from thunes.engine.tags import TAGS
+from thunes.execution.filters import FloatArray
 from thunes.portfolio.sizing import Sizer
-from thunes.risk.engine import KILL_TAG, MAX_LOSS_TAG, PositionBook, RiskEngine
+from thunes.risk.engine import RiskEngine
+from thunes.risk.rules import risk_vector
 
-_REL_TOL = 1e-9  # vectorbt's tolerance when it compares a size with the minimum
+_TYPES = (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP)  # by broker_core's TYPE code
+_CODES = {t: float(n) for n, t in enumerate(_TYPES)}
+_SIDES = (Side.SELL, Side.BUY)
 
 
 @dataclass
@@ -53,18 +61,71 @@ class RestingOrder:
 
 
 class Wallet:
-    """The quote balance every symbol's broker draws on: one account, as on the exchange."""
+    """The quote balance every symbol's broker draws on: one account, as on the exchange.
+    It holds the arrays the compiled broker works on, a lane per broker."""
 
     def __init__(self, cash: float) -> None:
-        self.cash = cash
+        self.acct = np.array([cash, 0.0])
+        self.lanes = np.zeros((0, c.LANE))
+        self.orders = np.zeros((0, 8, c.ORDER))
+        self.log = np.zeros((64, c.LOG))
         self.brokers: list[SimBroker] = []
+
+    @property
+    def cash(self) -> float:
+        return float(self.acct[c.CASH])
+
+    @cash.setter
+    def cash(self, value: float) -> None:
+        self.acct[c.CASH] = value
 
     def free(self) -> float:
         """Cash not locked by any resting buy limit."""
-        return self.cash - sum(broker.reserved_cash for broker in self.brokers)
+        return float(c.free_cash(self.acct, self.lanes, self.orders))
+
+    def join(self, broker: SimBroker, venue: list[float]) -> int:
+        """A lane for `broker`, with its venue's parameters; returns its index."""
+        lane = np.zeros((1, c.LANE))
+        lane[0, : len(venue)] = venue
+        self.lanes = np.concatenate([self.lanes, lane])
+        self.orders = np.concatenate([self.orders, np.zeros((1, *self.orders.shape[1:]))])
+        self.brokers.append(broker)
+        return len(self.brokers) - 1
+
+    def drain(self) -> None:
+        """The log's rows as each broker's fills, skipped orders and order events."""
+        rows = int(self.acct[c.N_LOG])
+        if not rows:
+            return
+        self.acct[c.N_LOG] = 0
+        for kind, lane, bar, side, type_, price, amount, fee, tag, maker, why in self.log[
+            :rows
+        ].tolist():
+            broker = self.brokers[int(lane)]
+            s, t, name = _SIDES[int(side)], _TYPES[int(type_)], TAGS.names[int(tag)]
+            if kind == c.FILL:
+                broker.fills.append(Fill(int(bar), s, price, amount, fee, name, bool(maker)))
+            elif kind == c.SKIP:
+                reason = REASONS[int(why)]
+                broker.skipped.append(SkippedOrder(int(bar), s, price, amount, reason, name))
+                broker.events.append(OrderEvent(OrderStatus.REJECTED, s, t, price, name, reason))
+            else:
+                status = OrderStatus.ACCEPTED if kind == c.ACCEPTED else OrderStatus.CANCELED
+                broker.events.append(OrderEvent(status, s, t, price, name))
+
+    def make_room(self, j: int) -> None:
+        """Enough order slots and log rows for whatever one call on lane j can do."""
+        used = int(self.lanes[j, c.N_ORDERS])
+        if used + 3 > self.orders.shape[1]:
+            more = np.zeros((len(self.lanes), self.orders.shape[1], c.ORDER))
+            self.orders = np.concatenate([self.orders, more], axis=1)
+        if self.acct[c.N_LOG] + 4 * used + 16 > len(self.log):
+            self.log = np.concatenate([self.log, np.zeros((4 * used + 16, c.LOG))])
 
 
 class SimBroker:
+    """One symbol's broker on a wallet: a face over the compiled broker's lane."""
+
     def __init__(
         self,
         fees: Fees,
@@ -78,264 +139,106 @@ class SimBroker:
         self.slippage = slippage
         self.filters = filters
         self.sizer = sizer
-        self.wallet = cash if isinstance(cash, Wallet) else Wallet(cash)
-        self.wallet.brokers.append(self)
-        self.position = 0.0
         self.risk = risk
-        self.book = PositionBook()
-        self.market: list[OrderIntent] = []
-        self.resting: list[RestingOrder] = []
+        self.risk_vector = risk_vector(None, 0.0) if risk is None else risk.vector
+        self.wallet = cash if isinstance(cash, Wallet) else Wallet(cash)
+        self.lane = self.wallet.join(self, venue(fees, slippage, filters, sizer))
         self.fills: list[Fill] = []
         self.skipped: list[SkippedOrder] = []
         self.events: list[OrderEvent] = []  # for the strategy; the engine drains it
-        self.bar = 0
-        self.time_ms = 0
 
     # ---- what the account holds
     @property
     def cash(self) -> float:
         return self.wallet.cash
 
-    @cash.setter
-    def cash(self, value: float) -> None:
-        self.wallet.cash = value
+    @property
+    def position(self) -> float:
+        return float(self.wallet.lanes[self.lane, c.POS])
+
+    @property
+    def time_ms(self) -> int:
+        return int(self.wallet.lanes[self.lane, c.TIME])
+
+    @time_ms.setter
+    def time_ms(self, value: int) -> None:
+        self.wallet.lanes[self.lane, c.TIME] = value
 
     @property
     def reserved_cash(self) -> float:
         """Quote locked by resting buy limits, as an exchange locks it."""
-        fee = 1 + self.fees.maker
-        return sum(o.price * (o.amount or 0.0) * fee for o in self._buys())
+        return float(c.reserved(self.lane, self.wallet.lanes, self.wallet.orders))
 
     @property
     def committed(self) -> bool:
-        """Holding, or about to: a position, a queued market buy or a resting buy limit.
-        A position counts against max_open_positions from the moment its buy is sent."""
-        return (
-            self.position > 0
-            or any(i.side is Side.BUY for i in self.market)
-            or any(o.side is Side.BUY for o in self.resting)
-        )
+        """Holding, or about to: see broker_core.committed."""
+        return bool(c.committed(self.lane, self.wallet.lanes, self.wallet.orders))
+
+    @property
+    def resting(self) -> list[RestingOrder]:
+        """The orders resting on the book, in the order they were placed."""
+        w, j = self.wallet, self.lane
+        return [
+            RestingOrder(
+                _SIDES[int(o[c.SIDE])],
+                _TYPES[int(o[c.TYPE])],
+                o[c.PRICE],
+                None if math.isnan(o[c.AMOUNT]) else o[c.AMOUNT],
+                TAGS.names[int(o[c.TAG])],
+                int(o[c.FROM]),
+            )
+            for o in w.orders[j, : int(w.lanes[j, c.N_ORDERS])].tolist()
+            if o[c.TYPE] != c.MARKET
+        ]
 
     def equity(self, price: float) -> float:
         return self.cash + self.position * price
 
-    def _buys(self) -> list[RestingOrder]:
-        return [o for o in self.resting if o.side is Side.BUY]
-
     # ---- orders in
     def submit(self, intent: OrderIntent, open_positions: int = 0) -> None:
         """Accept, rest or skip an intent at the current bar (after its close or a fill)."""
+        w, j = self.wallet, self.lane
+        w.make_room(j)
         if intent.type is OrderType.CANCEL:
-            self._cancel(lambda order: order.tag.startswith(intent.tag))
-            return
-        if self.risk is not None:
-            reason = self.risk.allows(intent, self.time_ms, open_positions, self.committed)
-            if reason is not None:
-                self._skip(intent, intent.price or math.nan, intent.amount or math.nan, reason)
-                return
-        if intent.type is OrderType.MARKET:
-            self.market.append(intent)
-            self._event(OrderStatus.ACCEPTED, intent.side, intent.type, math.nan, intent.tag)
-            return
-        up = intent.side is Side.SELL  # a buy limit never above its price, a sell never below
-        price = float(
-            ceil_to(intent.price or 0.0, self.filters.tick_size)
-            if up
-            else floor_to(intent.price or 0.0, self.filters.tick_size)
-        )
-        if price <= 0:
-            self._skip(intent, price, intent.amount or math.nan, "price under one tick")
-            return
-        amount = (
-            None if intent.amount is None and intent.quote is None else self._amount(intent, price)
-        )
-        if (
-            amount is not None
-            and intent.type is OrderType.LIMIT
-            and self._refused(intent, price, amount, self.fees.maker)
-        ):
-            return
-        self.resting.append(
-            RestingOrder(intent.side, intent.type, price, amount, intent.tag, self.bar + 1)
-        )
-        self._event(OrderStatus.ACCEPTED, intent.side, intent.type, price, intent.tag)
-
-    def _cancel(self, which: Callable[[RestingOrder], bool]) -> None:
-        for order in [o for o in self.resting if which(o)]:
-            self.resting.remove(order)
-            if order.tag != MAX_LOSS_TAG:  # the risk engine's own stop is not the strategy's
-                self._event(OrderStatus.CANCELED, order.side, order.type, order.price, order.tag)
-
-    def _event(
-        self,
-        status: OrderStatus,
-        side: Side,
-        type_: OrderType,
-        price: float,
-        tag: str,
-        reason: str = "",
-    ) -> None:
-        self.events.append(OrderEvent(status, side, type_, price, tag, reason))
-
-    def _amount(self, intent: OrderIntent, price: float) -> float:
-        amount = intent.amount if intent.amount is not None else (intent.quote or 0.0) / price
-        return float(floor_to(amount, self.filters.step_size))
-
-    def _refused(self, intent: OrderIntent, price: float, amount: float, fee: float) -> bool:
-        """Skip (and record) an order the venue would reject; True if skipped."""
-        minimum = max(self.filters.min_qty, self.filters.min_notional / price)
-        if amount <= 0 or (
-            amount < minimum and not math.isclose(amount, minimum, rel_tol=_REL_TOL)
-        ):
-            self._skip(
-                intent, price, amount, "below minimum" if intent.side is Side.BUY else "dust"
-            )
-            return True
-        if (
-            intent.side is Side.BUY
-            and intent.type is OrderType.LIMIT
-            and (amount * price * (1 + fee) > self.wallet.free())
-        ):
-            self._skip(intent, price, amount, "insufficient cash")
-            return True
-        return False
-
-    def _skip(self, intent: OrderIntent, price: float, amount: float, reason: str) -> None:
-        self.skipped.append(SkippedOrder(self.bar, intent.side, price, amount, reason, intent.tag))
-        self._event(OrderStatus.REJECTED, intent.side, intent.type, price, intent.tag, reason)
+            c.cancel(j, TAGS.prefixed(intent.tag), False, w.acct, w.lanes, w.orders, w.log)
+        else:
+            order = as_row(intent)
+            c.submit(j, order, open_positions, w.acct, self.risk_vector, w.lanes, w.orders, w.log)
+        self.wallet.drain()
 
     # ---- one bar of market
     def on_bar(self, bar: int, time_ms: int, open_: float, high: float, low: float) -> list[Fill]:
         """Fill what this bar's prices reach, along open -> low -> high."""
-        self.bar, self.time_ms = bar, time_ms
-        if not self.market and not self.resting:
+        w, j = self.wallet, self.lane
+        if not w.lanes[j, c.N_ORDERS]:
+            w.lanes[j, c.BAR], w.lanes[j, c.TIME] = bar, time_ms
             return []  # most bars: nothing to fill
+        w.make_room(j)
         first = len(self.fills)
-        queued, self.market = self.market, []
-        for intent in queued:
-            self._fill_market(intent, open_)
-        self._descend(open_, low)
-        for order in sorted(
-            (
-                o
-                for o in self.resting
-                if o.side is Side.SELL
-                and o.type is OrderType.LIMIT
-                and o.active_from <= bar
-                and high > o.price
-            ),
-            key=lambda o: o.price,
-        ):
-            if order in self.resting:
-                self._fill_resting(order, order.price, maker=True)
+        rk = self.risk_vector
+        c.on_bar(j, bar, float(time_ms), open_, high, low, w.acct, rk, w.lanes, w.orders, w.log)
+        self.wallet.drain()
         return self.fills[first:]
 
-    def _descend(self, open_: float, low: float) -> None:
-        """Buy limits and stops met on the way down, highest price first (stops on ties).
 
-        Each event carries the price the market is at when it happens: a stop fills there,
-        which is its own price, the open when the bar gapped through it, or, for a
-        protective stop born above the market by a buy on the way down, that buy's price.
-        """
-        order_ids = itertools.count()
-        events = [
-            (-min(o.price, open_), o.type is OrderType.LIMIT, next(order_ids), o)
-            for o in self.resting
-            if o.active_from <= self.bar
-            and (
-                (o.type is OrderType.LIMIT and o.side is Side.BUY and low < o.price)
-                or (o.type is OrderType.STOP and low <= o.price)
-            )
+def venue(fees: Fees, slippage: float, filters: MarketFilters, sizer: Sizer) -> list[float]:
+    """A lane's parameters, as broker_core reads them (MAKER ... SIZE)."""
+    f = filters
+    costs = [fees.maker, fees.taker, slippage]
+    return [*costs, f.tick_size, f.step_size, f.min_qty, f.min_notional, *sizer.code()]
+
+
+def as_row(intent: OrderIntent) -> FloatArray:
+    """An intent as broker_core reads an order (NaN: not given)."""
+    nan = math.nan
+    return np.array(
+        [
+            1.0 if intent.side is Side.BUY else 0.0,
+            _CODES[intent.type],
+            nan if intent.price is None else intent.price,
+            nan if intent.amount is None else intent.amount,
+            nan if intent.quote is None else intent.quote,
+            TAGS.code(intent.tag),
+            0.0,
         ]
-        heapq.heapify(events)
-        while events:
-            key, _, _, order = heapq.heappop(events)
-            if order not in self.resting:
-                continue
-            level, filled = -key, len(self.fills)
-            if order.type is OrderType.STOP:
-                slipped = level * (1 - self.slippage)
-                self._fill_resting(
-                    order, float(floor_to(slipped, self.filters.tick_size)), maker=False
-                )
-            else:
-                self._fill_resting(order, order.price, maker=True)
-            if len(self.fills) == filled:
-                continue  # refused (e.g. dust): nothing changed, so no new stop to meet
-            stop = self._protective_stop()
-            if stop is not None and low <= stop.price:
-                heapq.heappush(events, (-min(stop.price, level), False, next(order_ids), stop))
-
-    # ---- fills
-    def _fill_market(self, intent: OrderIntent, open_: float) -> None:
-        if intent.side is Side.BUY:
-            price = float(ceil_to(open_ * (1 + self.slippage), self.filters.tick_size))
-            if intent.amount is not None:
-                wanted = intent.amount
-            elif intent.quote is not None:
-                wanted = intent.quote / price
-            else:
-                wanted = self.sizer.buy_amount(self.wallet.free(), price, self.fees.taker)
-            affordable = self.wallet.free() / (1 + self.fees.taker) / price
-            amount = float(floor_to(min(wanted, affordable), self.filters.step_size))
-        else:
-            if self.position <= 0:
-                return
-            price = float(floor_to(open_ * (1 - self.slippage), self.filters.tick_size))
-            amount = self.position if intent.amount is None else min(intent.amount, self.position)
-        if not self._refused(intent, price, amount, self.fees.taker):
-            self._execute(intent.side, price, amount, self.fees.taker, intent.tag, maker=False)
-
-    def _fill_resting(self, order: RestingOrder, price: float, maker: bool) -> None:
-        self.resting.remove(order)
-        amount = self.position if order.amount is None else order.amount
-        if order.side is Side.SELL:
-            amount = min(amount, self.position)
-            if amount <= 0:
-                return
-        fee = self.fees.maker if maker else self.fees.taker
-        intent = OrderIntent(order.side, order.type, amount, price=price, tag=order.tag)
-        if not self._refused(intent, price, amount, fee):
-            self._execute(order.side, price, amount, fee, order.tag, maker)
-
-    def _execute(
-        self, side: Side, price: float, amount: float, fee_rate: float, tag: str, maker: bool
-    ) -> None:
-        fee = amount * price * fee_rate
-        if side is Side.BUY:
-            self.cash -= amount * price + fee
-            self.position = round(self.position + amount, 12)  # no binary dust
-        else:
-            self.cash += amount * price - fee
-            self.position = round(self.position - amount, 12) if amount < self.position else 0.0
-        fill = Fill(self.bar, side, price, amount, fee, tag, maker)
-        self.fills.append(fill)
-        self._after_fill(fill)
-
-    def _after_fill(self, fill: Fill) -> None:
-        pnl = self.book.on_fill(fill)
-        if self.risk is None:
-            return
-        self._protective_stop()
-        if fill.side is Side.SELL and self.risk.on_realised(pnl, self.time_ms, fill.tag):
-            self._cancel(lambda order: order.side is Side.BUY)
-            if self.position > 0:
-                self.market.append(OrderIntent(Side.SELL, OrderType.MARKET, tag=KILL_TAG))
-
-    def _protective_stop(self) -> RestingOrder | None:
-        """Place, move or drop the risk engine's stop so it matches the open position."""
-        self.resting = [o for o in self.resting if o.tag != MAX_LOSS_TAG]
-        price = self.risk.stop_price(self.book) if self.risk is not None else None
-        if price is None:
-            return None
-        protective = float(ceil_to(price, self.filters.tick_size))  # rounded up: loss stays <=
-        stop = RestingOrder(
-            Side.SELL,
-            OrderType.STOP,
-            protective,
-            None,
-            MAX_LOSS_TAG,
-            self.bar,
-        )
-        self.resting.append(stop)
-        return stop
+    )

@@ -14,7 +14,6 @@ compiled, `on_tick` calls it once per tick: the two faces run one definition.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import cast
 
@@ -24,23 +23,24 @@ from numba import njit
 
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import Fill, Side, SkippedOrder
+from thunes.domain.reasons import REASONS
 from thunes.domain.ticks import BookTick
 from thunes.execution.filters import FloatArray as Vec
+from thunes.execution.rounding import to_grid
+from thunes.risk import rules
 from thunes.risk.engine import RiskEngine
+from thunes.risk.rules import risk_vector
 from thunes.strategy import scalper as s
 
-# The account and the orders at work, one float64 vector (epoch ms fit a float64 exactly).
+# The account and the orders at work, one float64 vector (epoch ms fit a float64 exactly);
+# the risk engine's state is its own vector (thunes/risk/rules.py), `rk` below.
 CASH, POS, COST, PHASE, LIMIT, QTY, PLACED, ACTIVE, ENTRY_MS, TP, STOP, EXIT_FROM = range(12)
-PROTECT, DAY, DAY_PNL, HALTED, COOL_UNTIL, N_ROWS, LAST_SKIP = range(12, 19)
-F_KILL, F_COOL, F_LOSS, F_TRIPS = range(19, 23)  # counts of RiskEngine.fired, as FIRED
+PROTECT, N_ROWS, LAST_SKIP = range(12, 15)
 FLAT, RESTING, MARKET, LONG = range(4)  # PHASE: nothing, a maker entry, a market buy, a position
-# The parameter vector: the rules' slots (scalper.py), the venue's, the risk engine's.
+# The parameter vector: the rules' slots (scalper.py), then the venue's.
 MAKER_FEE, TAKER_FEE, TICK, STEP, MIN_QTY, MIN_NOTIONAL = range(s.N_RULES, s.N_RULES + 6)
-RISK_ON, MAX_LOSS, MAX_DAILY, COOLDOWN_MS, RISK_FEE = range(s.N_RULES + 6, s.N_RULES + 11)
 TAKER, MAKER, SKIP = range(3)  # the kinds of log rows (see _log)
-REASONS = ("", "below minimum", "insufficient cash", "dust", "kill_switch", "cooldown")
-FIRED = ("kill_switch", "cooldown", "max_loss_per_trade", "kill_switch_trips")
-_DAY_MS, _REL_TOL, _SIDES = 86_400_000.0, 1e-9, (Side.SELL, Side.BUY)
+_REL_TOL, _SIDES = 1e-9, (Side.SELL, Side.BUY)
 
 
 @njit(cache=True)
@@ -63,7 +63,9 @@ def _log(i: int, px: float, qty: float, x: float, tag: int, kind: int, st: Vec, 
 
 
 @njit(cache=True)
-def _fill(i: int, t: float, px: float, qty: float, tag: int, st: Vec, p: Vec, lg: Vec) -> None:
+def _fill(
+    i: int, t: float, px: float, qty: float, tag: int, st: Vec, p: Vec, rk: Vec, lg: Vec
+) -> None:
     """Fill (or record the refusal of) an entry, which sets its exits, or an exit of the whole
     position. Maker: the take-profit and a "maker" entry; all else crosses the spread."""
     refused = _refused(px, qty, tag == s.ENTRY, -1.0, st, p)
@@ -76,59 +78,50 @@ def _fill(i: int, t: float, px: float, qty: float, tag: int, st: Vec, p: Vec, lg
         st[CASH] += qty * px - fee
         pnl = qty * px - fee - st[COST]
         st[POS], st[COST], st[PHASE], st[PROTECT] = 0.0, 0.0, FLAT, -1.0
-        if p[RISK_ON]:
-            _realised(pnl, t, tag, st, p)
+        rules.on_realised(pnl, t, tag == s.MAX_LOSS, rk)  # flat: nothing to flatten or cancel
         return
     st[CASH] -= qty * px + fee
     st[POS], st[COST] = round(st[POS] + qty, 12), st[COST] + qty * px + fee
     st[TP], st[STOP] = s.exit_levels(px, p[TICK], p)  # exits from the next tick on
     st[PHASE], st[ENTRY_MS], st[EXIT_FROM] = LONG, t, i + 1
-    if p[RISK_ON] and p[MAX_LOSS] < np.inf:  # RiskEngine.stop_price, rounded up: loss <= limit
-        protect = (st[COST] - p[MAX_LOSS]) / (st[POS] * (1 - p[RISK_FEE]))
-        st[PROTECT] = s.to_grid(protect, p[TICK], True) if protect > 0 else -1.0
-
-
-@njit(cache=True)
-def _realised(pnl: float, t: float, tag: int, st: Vec, p: Vec) -> None:
-    """RiskEngine.on_realised; its kill-switch has nothing to flatten or cancel when flat."""
-    day = np.floor(t / _DAY_MS)
-    st[DAY], st[DAY_PNL] = day, (st[DAY_PNL] if day == st[DAY] else 0.0) + pnl
-    st[F_LOSS] += tag == s.MAX_LOSS
-    if pnl < 0 and p[COOLDOWN_MS] > 0:
-        st[COOL_UNTIL] = t + p[COOLDOWN_MS]
-    if -st[DAY_PNL] >= p[MAX_DAILY] and st[HALTED] != day:
-        st[HALTED], st[F_TRIPS] = day, st[F_TRIPS] + 1
+    protect = rules.stop_price(st[POS], st[COST], rk)  # rounded up: the loss stays <= limit
+    st[PROTECT] = to_grid(protect, p[TICK], True) if protect > 0 else -1.0
 
 
 @njit(cache=True)
 def step(
-    i: int, t: float, bid: float, bsz: float, ask: float, asz: float, p: Vec, st: Vec, lg: Vec
+    i: int,
+    t: float,
+    bid: float,
+    bsz: float,
+    ask: float,
+    asz: float,
+    p: Vec,
+    st: Vec,
+    rk: Vec,
+    lg: Vec,
 ) -> float:
     """Tick i at epoch ms t through broker and rules, as the module says; returns the equity."""
     if st[PHASE] == MARKET:
         st[PHASE] = FLAT  # until it fills
-        qty = s.to_grid(min(p[s.QUOTE], st[CASH] / (1 + p[TAKER_FEE])) / ask, p[STEP], False)
-        _fill(i, t, ask, qty, s.ENTRY, st, p, lg)
+        qty = to_grid(min(p[s.QUOTE], st[CASH] / (1 + p[TAKER_FEE])) / ask, p[STEP], False)
+        _fill(i, t, ask, qty, s.ENTRY, st, p, rk, lg)
     elif st[PHASE] == RESTING:
         if s.is_stale(t, st[PLACED], p):
             st[PHASE] = FLAT
         elif i >= st[ACTIVE] and ask < st[LIMIT]:
-            _fill(i, t, st[LIMIT], st[QTY], s.ENTRY, st, p, lg)
+            _fill(i, t, st[LIMIT], st[QTY], s.ENTRY, st, p, rk, lg)
     if st[PHASE] == LONG:
         why = s.exit_reason(t, bid, st[ENTRY_MS], st[TP], st[STOP], p)
         why = why if i >= st[EXIT_FROM] else s.NONE
         if bid <= st[PROTECT] and (why != s.STOP or st[PROTECT] > st[STOP]):
             why = s.MAX_LOSS  # the higher stop is met first; ties go to the rules' stop
         if why != s.NONE:
-            _fill(i, t, st[TP] if why == s.TAKE_PROFIT else bid, st[POS], why, st, p, lg)
+            _fill(i, t, st[TP] if why == s.TAKE_PROFIT else bid, st[POS], why, st, p, rk, lg)
     if st[PHASE] == FLAT and s.wants_entry(bsz, asz, p):
-        px = s.to_grid(bid, p[TICK], False)
-        qty = s.to_grid(p[s.QUOTE] / px, p[STEP], False) if p[s.MAKER] else np.nan
-        refused = 0  # RiskEngine.allows, in its order (max_open_positions cannot bind: flat)
-        if p[RISK_ON] and st[HALTED] == np.floor(t / _DAY_MS):
-            refused, st[F_KILL] = 4, st[F_KILL] + 1
-        elif p[RISK_ON] and t < st[COOL_UNTIL]:
-            refused, st[F_COOL] = 5, st[F_COOL] + 1
+        px = to_grid(bid, p[TICK], False)
+        qty = to_grid(p[s.QUOTE] / px, p[STEP], False) if p[s.MAKER] else np.nan
+        refused = rules.allows(t, 0, True, rk)  # max_open_positions cannot bind: one symbol
         if not refused and p[s.MAKER]:
             refused = _refused(px, qty, True, p[MAKER_FEE], st, p)
         if refused:
@@ -142,13 +135,13 @@ def step(
 
 
 @njit(cache=True)
-def _loop(first: int, rows: Vec, p: Vec, st: Vec, lg: Vec, equity: Vec) -> Vec:
+def _loop(first: int, rows: Vec, p: Vec, st: Vec, rk: Vec, lg: Vec, equity: Vec) -> Vec:
     """Rows of (time, bid, bid_size, ask, ask_size) from tick `first` on; returns the log."""
     for j in range(len(rows)):
         if st[N_ROWS] + 3 > len(lg):
             lg = np.concatenate((lg, np.zeros_like(lg)))
         r = rows[j]
-        equity[j] = step(first + j, r[0], r[1], r[2], r[3], r[4], p, st, lg)
+        equity[j] = step(first + j, r[0], r[1], r[2], r[3], r[4], p, st, rk, lg)
     return lg
 
 
@@ -172,14 +165,10 @@ class TickEngine:
     ) -> None:
         self.strategy, self.risk, f = strategy, risk, filters
         venue = [fees.maker, fees.taker, f.tick_size, f.step_size, f.min_qty, f.min_notional]
-        if risk is not None:
-            lim = risk.limits
-            minutes = int(lim.cooldown_minutes * 60_000)
-            venue += [1, lim.max_loss_per_trade, lim.max_daily_loss, minutes, risk.taker_fee]
-        self.params = np.zeros(RISK_FEE + 1)  # risk slots stay 0 with no risk engine
-        self.params[: s.N_RULES + len(venue)] = [*strategy.rules(), *venue]
-        self.state = np.zeros(F_TRIPS + 1)
-        self.state[[CASH, PROTECT, DAY, HALTED, COOL_UNTIL]] = [cash, -1, -1, -1, -1]
+        self.params = np.array([*strategy.rules(), *venue], dtype=np.float64)
+        self.risk_vector = risk_vector(None, 0.0) if risk is None else risk.vector
+        self.state = np.zeros(LAST_SKIP + 1)
+        self.state[[CASH, PROTECT]] = [cash, -1]
         self.log, self.marks = np.zeros((64, 7)), np.zeros(1024)  # both grow by doubling
         self.ticks = 0  # ticks seen: the next one's number, and the marks in use
 
@@ -192,7 +181,7 @@ class TickEngine:
         if before + 3 > len(self.log) or i == len(self.marks):
             self._grow(1)
         t, b, bs, a, az = tick.timestamp_ms, tick.bid, tick.bid_size, tick.ask, tick.ask_size
-        self.marks[i] = step(i, float(t), b, bs, a, az, self.params, st, self.log)
+        self.marks[i] = step(i, float(t), b, bs, a, az, self.params, st, self.risk_vector, self.log)
         self.ticks += 1
         return _rows(self.log[before : int(st[N_ROWS])])[0] if st[N_ROWS] > before else []
 
@@ -203,17 +192,15 @@ class TickEngine:
         rows[:, 1:] = ticks[["bid", "bid_size", "ask", "ask_size"]].to_numpy(np.float64)
         self._grow(len(rows))
         marks = self.marks[self.ticks : self.ticks + len(rows)]
-        self.log = _loop(self.ticks, rows, self.params, self.state, self.log, marks)
+        self.log = _loop(
+            self.ticks, rows, self.params, self.state, self.risk_vector, self.log, marks
+        )
         self.ticks += len(rows)
         return self.result()
 
     def result(self) -> TickResult:
-        """Everything so far; also writes the risk state back into the RiskEngine."""
-        st, risk = self.state, self.risk
-        if risk is not None:
-            risk.fired |= Counter({r: int(st[F_KILL + n]) for n, r in enumerate(FIRED)})
-            risk.day, risk.day_pnl = int(st[DAY]), float(st[DAY_PNL])
-            risk.halted_day, risk.cooldown_until_ms = int(st[HALTED]), int(st[COOL_UNTIL])
+        """Everything so far (the risk engine's counts are in its own vector already)."""
+        st = self.state
         return TickResult(*_rows(self.log[: int(st[N_ROWS])]), self.marks[: self.ticks].copy())
 
     def _grow(self, ticks: int) -> None:

@@ -1,6 +1,7 @@
 """How much an entry buys: in vectorbt's terms (size, SizeType name) for the vectorized
-engine, and as `buy_amount` (before step rounding) for the event-driven broker. The two
-agree by construction of vectorbt's rules and by the replay parity test.
+engine, and as `buy_amount` (before step rounding, in numba) for the event-driven broker,
+which reads a sizer as its `code` (kind, value). The two agree by construction of
+vectorbt's rules and by the replay parity test.
 
 All-in follows the cash / (price * (1 + fee)) convention: the fee is paid on top of the
 notional, and the amount is then rounded down to the step size.
@@ -9,6 +10,21 @@ notional, and the amount is then rounded down to the step size.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from numba import njit
+
+FIXED_QUOTE, EQUITY_FRACTION, ALL_IN = range(3)  # a sizer's kind, as `buy_amount` reads it
+
+
+@njit(cache=True)
+def buy_amount(kind: int, value: float, cash: float, price: float, fee: float) -> float:
+    """What an entry buys out of `cash` at `price`, the fee paid on top."""
+    if kind == FIXED_QUOTE:  # `value` quote, or what the cash affords
+        wanted = value / price
+        return wanted if wanted * price * (1 + fee) <= cash else cash / (1 + fee) / price
+    if kind == EQUITY_FRACTION:
+        return value * cash / (1 + fee) / price
+    return cash / (1 + fee) / price
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,9 +36,8 @@ class FixedQuote:
     def vectorbt_size(self) -> tuple[float, str]:
         return self.amount, "Value"
 
-    def buy_amount(self, cash: float, price: float, fee: float) -> float:
-        wanted = self.amount / price
-        return wanted if wanted * price * (1 + fee) <= cash else cash / (1 + fee) / price
+    def code(self) -> tuple[int, float]:
+        return FIXED_QUOTE, self.amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +53,8 @@ class EquityFraction:
     def vectorbt_size(self) -> tuple[float, str]:
         return self.fraction, "Percent"
 
-    def buy_amount(self, cash: float, price: float, fee: float) -> float:
-        return self.fraction * cash / (1 + fee) / price
+    def code(self) -> tuple[int, float]:
+        return EQUITY_FRACTION, self.fraction
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +64,8 @@ class AllIn:
     def vectorbt_size(self) -> tuple[float, str]:
         return float("inf"), "Amount"
 
-    def buy_amount(self, cash: float, price: float, fee: float) -> float:
-        return cash / (1 + fee) / price
+    def code(self) -> tuple[int, float]:
+        return ALL_IN, 0.0
 
 
 Sizer = FixedQuote | EquityFraction | AllIn

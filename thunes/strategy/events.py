@@ -34,8 +34,11 @@ class Bar:
 class Account(Protocol):
     """What a strategy may read of the account: never more than a live bot knows."""
 
-    cash: float
-    position: float
+    @property
+    def cash(self) -> float: ...
+
+    @property
+    def position(self) -> float: ...
 
     def equity(self, price: float) -> float: ...
 

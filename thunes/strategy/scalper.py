@@ -24,6 +24,7 @@ from numba import njit
 
 from thunes.domain.orders import Fill, Side
 from thunes.execution.filters import FloatArray
+from thunes.execution.rounding import to_grid
 from thunes.risk.engine import MAX_LOSS_TAG
 
 ENTRY_TAG = "scalper:entry"
@@ -38,17 +39,6 @@ ENTRIES = ("maker", "taker")
 # slots of the rules vector handed to the numba code
 THRESHOLD, TP_TICKS, SL_TICKS, MAX_HOLD_MS, MAKER, QUOTE, CANCEL_AFTER_MS = range(7)
 N_RULES = 7  # the engine appends its own slots after these
-_EPS = 1e-9  # as thunes.execution.filters: absorbs binary noise (0.3 / 0.1 = 2.9999999999999996)
-
-
-@njit(cache=True)
-def to_grid(value: float, step: float, up: bool) -> float:
-    """thunes.execution.filters.ceil_to (up) or floor_to for one number, inside numba."""
-    if step <= 0:
-        return value
-    decimals = max(0, int(-np.floor(np.log10(step))) + 1)
-    units = np.ceil(value / step - _EPS) if up else np.floor(value / step + _EPS)
-    return float(np.round(units * step, decimals))
 
 
 @njit(cache=True)

@@ -3,26 +3,35 @@ optional stop-loss, take-profit and trailing stop as resting orders.
 
 In replay the decision comes from the rolling window; in a backtest it may come from the
 signals computed once over the whole history. The rules are the same `signals` either
-way, which is what the parity tests check.
+way, which is what the parity tests check; the orders they lead to are signal_rules.py's,
+which the compiled batch loop (thunes/engine/signal_loop.py) runs too.
 """
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from thunes.domain.orders import Fill, OrderIntent, OrderType, Side
+from thunes.engine import broker_core as c
+from thunes.engine.tags import TAGS
+from thunes.execution.filters import FloatArray
+from thunes.strategy import signal_rules as rules
 from thunes.strategy.base import Columns, Signals, Strategy
 from thunes.strategy.events import Account, Bar, EventStrategy
-from thunes.strategy.gate import Action, PositionGate
 
-EXIT_TAG = "exit"
+_TYPES = (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.CANCEL)
 
 
 class SignalRunner(EventStrategy):
     def __init__(self, strategy: Strategy, precomputed: Signals | None = None) -> None:
         self.strategy = strategy
         self.precomputed = precomputed
-        self.gate = PositionGate()
-        self.peak = 0.0
-        self.trail_stop = 0.0
+        self.state = rules.runner_vector(
+            strategy.stop_loss, strategy.take_profit, strategy.trailing_stop
+        )
+        self._out = np.zeros((rules.MAX_INTENTS, c.ORDER))
 
     @property
     def warmup(self) -> int:
@@ -37,65 +46,35 @@ class SignalRunner(EventStrategy):
         return bool(signals.entries[-1]), bool(signals.exits[-1])
 
     def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[OrderIntent]:
-        intents = self._trail(bar) if account.position > 0 else []
-        action = self.gate.step(*self._decision(bar, window))
-        if action is Action.ENTER:
-            intents.append(OrderIntent(Side.BUY, OrderType.MARKET, tag="entry"))
-        elif action is Action.EXIT:
-            intents += [
-                OrderIntent.cancel(EXIT_TAG),
-                OrderIntent(Side.SELL, OrderType.MARKET, tag=EXIT_TAG),
-            ]
-        return intents
-
-    def _trail(self, bar: Bar) -> list[OrderIntent]:
-        trailing = self.strategy.trailing_stop
-        self.peak = max(self.peak, bar.high)
-        if trailing is None or self.peak * (1 - trailing) <= self.trail_stop:
-            return []
-        self.trail_stop = self.peak * (1 - trailing)
-        return [
-            OrderIntent.cancel(f"{EXIT_TAG}:trailing"),
-            OrderIntent(
-                Side.SELL, OrderType.STOP, price=self.trail_stop, tag=f"{EXIT_TAG}:trailing"
-            ),
-        ]
+        entry, exit_ = self._decision(bar, window)
+        n = rules.on_bar(bar.high, account.position, entry, exit_, self.state, self._out)
+        return intents(self._out[:n]) if n else []
 
     def on_fill(self, fill: Fill, account: Account) -> list[OrderIntent]:
-        if fill.side is Side.SELL:
-            if account.position <= 0:
-                self.gate.holding = False  # a stop, target or risk exit closed it
-                return [OrderIntent.cancel(EXIT_TAG)]
-            return []
-        rules = self.strategy
-        self.peak, self.trail_stop = fill.price, 0.0
-        intents: list[OrderIntent] = []
-        if rules.stop_loss is not None:
-            intents.append(
-                OrderIntent(
-                    Side.SELL,
-                    OrderType.STOP,
-                    price=fill.price * (1 - rules.stop_loss),
-                    tag=f"{EXIT_TAG}:stop_loss",
-                )
+        buy = fill.side is Side.BUY
+        n = rules.on_fill(buy, fill.price, account.position, self.state, self._out)
+        return intents(self._out[:n]) if n else []
+
+
+def intents(rows: FloatArray) -> list[OrderIntent]:
+    """broker_core order rows as the intents a strategy returns."""
+    out = []
+    for side, type_, price, amount, quote, tag, _ in rows.tolist():
+        kind, name = _TYPES[int(type_)], TAGS.names[int(tag)]
+        if kind is OrderType.CANCEL:
+            out.append(OrderIntent.cancel(name))
+            continue
+        out.append(
+            OrderIntent(
+                Side.BUY if side == c.BUY else Side.SELL,
+                kind,
+                None if math.isnan(amount) else amount,
+                None if math.isnan(quote) else quote,
+                None if math.isnan(price) else price,
+                name,
             )
-        if rules.take_profit is not None:
-            intents.append(
-                OrderIntent(
-                    Side.SELL,
-                    OrderType.LIMIT,
-                    price=fill.price * (1 + rules.take_profit),
-                    tag=f"{EXIT_TAG}:take_profit",
-                )
-            )
-        if rules.trailing_stop is not None:
-            self.trail_stop = fill.price * (1 - rules.trailing_stop)
-            intents.append(
-                OrderIntent(
-                    Side.SELL, OrderType.STOP, price=self.trail_stop, tag=f"{EXIT_TAG}:trailing"
-                )
-            )
-        return intents
+        )
+    return out
 
 
 def as_event_strategy(

@@ -1,0 +1,525 @@
+"""The simulated spot broker's rules, once, as numba functions over float64 arrays: the
+compiled batch loops call them bar after bar, and `SimBroker` (sim_broker.py) calls the
+same ones once per event. The conventions (fills, fees, intrabar path) are in sim_broker.py.
+
+Arrays, shared by every symbol ("lane") trading out of one wallet:
+- `acct`: the wallet's cash and the number of rows in the log;
+- `lanes[j]`: symbol j's venue parameters, position, cost basis and clock;
+- `ob[j, k]`: symbol j's orders in the order they were placed: the market orders queued
+  for the next open (type MARKET) and the resting ones, as `SimBroker.resting` lists them;
+- `lg`: what happened, one row per fill, skipped order, acceptance or cancellation;
+- `rk`: the risk engine's vector (thunes/risk/rules.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+from thunes.domain.reasons import BELOW_MINIMUM, DUST, NO_CASH, UNDER_TICK
+from thunes.execution.filters import FloatArray as Vec
+from thunes.execution.rounding import to_grid
+from thunes.portfolio.sizing import buy_amount
+from thunes.risk import rules
+
+Mask = npt.NDArray[np.bool_]
+CASH, N_LOG = range(2)  # acct
+MAKER, TAKER, SLIP, TICK, STEP, MIN_QTY, MIN_NOTIONAL, SIZER, SIZE = range(9)  # lanes: venue
+POS, BOOK_AMOUNT, BOOK_COST, BAR, TIME, N_ORDERS, N_FILLS = range(9, 16)  # lanes: state
+LANE = 16
+SIDE, TYPE, PRICE, AMOUNT, QUOTE, TAG, FROM = range(7)  # ob; AMOUNT, QUOTE NaN: not given
+ORDER = 7
+MARKET, LIMIT, STOP, CANCEL = range(4)  # TYPE; CANCEL: an intent, never in the table
+SELL, BUY = 0.0, 1.0  # SIDE
+KIND, LANE_OF, AT, L_SIDE, L_TYPE, L_PRICE, L_AMOUNT, FEE, L_TAG, IS_MAKER, REASON = range(11)
+LOG = 11
+FILL, SKIP, ACCEPTED, CANCELED = range(4)  # KIND: a skip is also the strategy's rejection
+MAX_LOSS_CODE, KILL_CODE = 0, 1  # the risk engine's tags (thunes/engine/tags.py)
+_REL_TOL = 1e-9  # vectorbt's tolerance when it compares a size with the minimum
+
+
+@njit(cache=True)
+def _log(
+    kind: int,
+    j: int,
+    o: Vec,
+    price: float,
+    amount: float,
+    fee: float,
+    maker: bool,
+    reason: int,
+    acct: Vec,
+    lanes: Vec,
+    lg: Vec,
+) -> None:
+    """One row about order `o` (its side, type and tag), at lane j's current bar."""
+    k = int(acct[N_LOG])
+    if k >= len(lg):
+        raise IndexError("the broker's log is full: grow it before the call")
+    row = lg[k]
+    row[KIND], row[LANE_OF], row[AT] = kind, j, lanes[j, BAR]
+    row[L_SIDE], row[L_TYPE], row[L_TAG] = o[SIDE], o[TYPE], o[TAG]
+    row[L_PRICE], row[L_AMOUNT], row[FEE] = price, amount, fee
+    row[IS_MAKER], row[REASON], acct[N_LOG] = maker, reason, k + 1
+
+
+@njit(cache=True)
+def reserved(j: int, lanes: Vec, ob: Vec) -> float:
+    """Quote locked by lane j's resting buy limits, as an exchange locks it."""
+    fee, total = 1 + lanes[j, MAKER], 0.0
+    for k in range(int(lanes[j, N_ORDERS])):
+        o = ob[j, k]
+        if o[TYPE] != MARKET and o[SIDE] == BUY:
+            total += o[PRICE] * (0.0 if np.isnan(o[AMOUNT]) else o[AMOUNT]) * fee
+    return total
+
+
+@njit(cache=True)
+def free_cash(acct: Vec, lanes: Vec, ob: Vec) -> float:
+    """The wallet's cash not locked by any lane's resting buy limit."""
+    locked = 0.0
+    for j in range(len(lanes)):
+        locked += reserved(j, lanes, ob)
+    return acct[CASH] - locked
+
+
+@njit(cache=True)
+def committed(j: int, lanes: Vec, ob: Vec) -> bool:
+    """Holding, or about to: a position, a queued market buy or a resting buy limit.
+    A position counts against max_open_positions from the moment its buy is sent."""
+    if lanes[j, POS] > 0:
+        return True
+    n, k = int(lanes[j, N_ORDERS]), 0
+    while k < n and ob[j, k, SIDE] != BUY:
+        k += 1
+    return k < n
+
+
+@njit(cache=True)
+def open_positions(lanes: Vec, ob: Vec) -> int:
+    n = 0
+    for j in range(len(lanes)):
+        n += committed(j, lanes, ob)
+    return n
+
+
+@njit(cache=True)
+def _append(j: int, o: Vec, lanes: Vec, ob: Vec) -> int:
+    n = int(lanes[j, N_ORDERS])
+    if n >= ob.shape[1]:
+        raise IndexError("the broker's order table is full: grow it before the call")
+    ob[j, n] = o
+    lanes[j, N_ORDERS] = n + 1
+    return n
+
+
+@njit(cache=True)
+def _remove(j: int, k: int, lanes: Vec, ob: Vec) -> Vec:
+    """Take order k out, keeping the others in their order; returns a copy of it."""
+    o = ob[j, k].copy()
+    n = int(lanes[j, N_ORDERS])
+    for m in range(k, n - 1):
+        ob[j, m] = ob[j, m + 1]
+    lanes[j, N_ORDERS] = n - 1
+    return o
+
+
+@njit(cache=True)
+def _order(
+    side: float, type_: int, price: float, amount: float, quote: float, tag: float, from_: float
+) -> Vec:
+    o = np.empty(ORDER)
+    o[SIDE], o[TYPE], o[PRICE], o[AMOUNT], o[QUOTE], o[TAG], o[FROM] = (
+        side,
+        type_,
+        price,
+        amount,
+        quote,
+        tag,
+        from_,
+    )
+    return o
+
+
+@njit(cache=True)
+def _find(j: int, o: Vec, lanes: Vec, ob: Vec) -> int:
+    """The first resting order equal to `o` field by field (as `order in resting` compares),
+    or -1: an order taken out since `o` was copied is not there any more."""
+    for k in range(int(lanes[j, N_ORDERS])):
+        r = ob[j, k]
+        same_amount = r[AMOUNT] == o[AMOUNT] or (np.isnan(r[AMOUNT]) and np.isnan(o[AMOUNT]))
+        if (
+            r[TYPE] != MARKET
+            and r[SIDE] == o[SIDE]
+            and r[TYPE] == o[TYPE]
+            and r[PRICE] == o[PRICE]
+            and same_amount
+            and r[TAG] == o[TAG]
+            and r[FROM] == o[FROM]
+        ):
+            return k
+    return -1
+
+
+@njit(cache=True)
+def skip(
+    j: int, o: Vec, price: float, amount: float, reason: int, acct: Vec, lanes: Vec, lg: Vec
+) -> None:
+    """Record an order that never left, or was refused at fill time."""
+    _log(SKIP, j, o, price, amount, 0.0, False, reason, acct, lanes, lg)
+
+
+@njit(cache=True)
+def _refused(
+    j: int, o: Vec, price: float, amount: float, fee: float, acct: Vec, lanes: Vec, ob: Vec, lg: Vec
+) -> bool:
+    """Skip (and record) an order the venue would reject; True if skipped."""
+    minimum = max(lanes[j, MIN_QTY], lanes[j, MIN_NOTIONAL] / price)
+    if amount <= 0 or (amount < minimum and minimum - amount > _REL_TOL * minimum):
+        skip(j, o, price, amount, BELOW_MINIMUM if o[SIDE] == BUY else DUST, acct, lanes, lg)
+        return True
+    if (
+        o[SIDE] == BUY
+        and o[TYPE] == LIMIT
+        and amount * price * (1 + fee) > free_cash(acct, lanes, ob)
+    ):
+        skip(j, o, price, amount, NO_CASH, acct, lanes, lg)
+        return True
+    return False
+
+
+@njit(cache=True)
+def cancel(j: int, tags: Mask, buys: bool, acct: Vec, lanes: Vec, ob: Vec, lg: Vec) -> None:
+    """Withdraw lane j's resting orders whose tag is in `tags` (or, `buys`, every buy)."""
+    k = 0
+    while k < lanes[j, N_ORDERS]:
+        o = ob[j, k]
+        hit = o[SIDE] == BUY if buys else tags[int(o[TAG])]
+        if o[TYPE] == MARKET or not hit:
+            k += 1
+            continue
+        o = _remove(j, k, lanes, ob)
+        if o[TAG] != MAX_LOSS_CODE:  # the risk engine's own stop is not the strategy's
+            _log(CANCELED, j, o, o[PRICE], np.nan, 0.0, False, 0, acct, lanes, lg)
+
+
+@njit(cache=True)
+def protective_stop(j: int, rk: Vec, lanes: Vec, ob: Vec) -> int:
+    """Place, move or drop the risk engine's stop so it matches the open position; returns
+    where the new stop is in lane j's table, or -1."""
+    k = 0
+    while k < lanes[j, N_ORDERS]:
+        if ob[j, k, TYPE] != MARKET and ob[j, k, TAG] == MAX_LOSS_CODE:
+            _remove(j, k, lanes, ob)
+        else:
+            k += 1
+    price = rules.stop_price(lanes[j, BOOK_AMOUNT], lanes[j, BOOK_COST], rk)
+    if price < 0:
+        return -1
+    protective = to_grid(price, lanes[j, TICK], True)  # rounded up: the loss stays <= the limit
+    stop = _order(SELL, STOP, protective, np.nan, np.nan, MAX_LOSS_CODE, lanes[j, BAR])
+    return _append(j, stop, lanes, ob)
+
+
+@njit(cache=True)
+def _book(j: int, buy: bool, price: float, amount: float, fee: float, lanes: Vec) -> float:
+    """Cost basis of the open position (fees in); returns a sell's realised PnL, fees of both
+    legs included (0 for a buy)."""
+    if buy:
+        lanes[j, BOOK_AMOUNT] += amount
+        lanes[j, BOOK_COST] += amount * price + fee
+        return 0.0
+    held = lanes[j, BOOK_AMOUNT]
+    share = min(1.0, amount / held) if held > 0 else 1.0
+    basis = lanes[j, BOOK_COST] * share
+    lanes[j, BOOK_AMOUNT] = max(0.0, held - amount)
+    lanes[j, BOOK_COST] -= basis
+    if lanes[j, BOOK_AMOUNT] == 0.0:
+        lanes[j, BOOK_COST] = 0.0
+    return amount * price - fee - basis
+
+
+@njit(cache=True)
+def _execute(
+    j: int,
+    o: Vec,
+    price: float,
+    amount: float,
+    fee_rate: float,
+    maker: bool,
+    acct: Vec,
+    rk: Vec,
+    lanes: Vec,
+    ob: Vec,
+    lg: Vec,
+) -> None:
+    buy = o[SIDE] == BUY
+    fee = amount * price * fee_rate
+    if buy:
+        acct[CASH] -= amount * price + fee
+        lanes[j, POS] = np.round(lanes[j, POS] + amount, 12)  # no binary dust
+    else:
+        acct[CASH] += amount * price - fee
+        held = lanes[j, POS]
+        lanes[j, POS] = np.round(held - amount, 12) if amount < held else 0.0
+    _log(FILL, j, o, price, amount, fee, maker, 0, acct, lanes, lg)
+    lanes[j, N_FILLS] += 1
+    pnl = _book(j, buy, price, amount, fee, lanes)
+    if rk[rules.ON] == 0:
+        return
+    protective_stop(j, rk, lanes, ob)
+    if not buy and rules.on_realised(pnl, lanes[j, TIME], o[TAG] == MAX_LOSS_CODE, rk):
+        cancel(j, np.zeros(0, np.bool_), True, acct, lanes, ob, lg)
+        if lanes[j, POS] > 0:
+            _append(j, _order(SELL, MARKET, np.nan, np.nan, np.nan, KILL_CODE, 0.0), lanes, ob)
+
+
+@njit(cache=True)
+def submit(
+    j: int,
+    o: Vec,
+    positions: int,
+    acct: Vec,
+    rk: Vec,
+    lanes: Vec,
+    ob: Vec,
+    lg: Vec,
+) -> None:
+    """Accept, rest or skip order `o` (an `_order` row; NaN: not given) at lane j's current
+    bar, after its close or a fill; `positions`: the lanes committed before it."""
+    buy = o[SIDE] == BUY
+    if buy:
+        reason = rules.allows(lanes[j, TIME], positions, committed(j, lanes, ob), rk)
+        if reason:
+            price = np.nan if o[PRICE] == 0 else o[PRICE]
+            amount = np.nan if o[AMOUNT] == 0 else o[AMOUNT]
+            skip(j, o, price, amount, reason, acct, lanes, lg)
+            return
+    if o[TYPE] == MARKET:
+        _append(j, o, lanes, ob)
+        _log(
+            ACCEPTED,
+            j,
+            o,
+            np.nan,
+            np.nan,
+            0.0,
+            False,
+            0,
+            acct,
+            lanes,
+            lg,
+        )
+        return
+    # a buy limit never above its price, a sell never below
+    price = to_grid(0.0 if np.isnan(o[PRICE]) else o[PRICE], lanes[j, TICK], not buy)
+    if price <= 0:
+        amount = np.nan if o[AMOUNT] == 0 else o[AMOUNT]
+        skip(j, o, price, amount, UNDER_TICK, acct, lanes, lg)
+        return
+    amount = np.nan
+    if not (np.isnan(o[AMOUNT]) and np.isnan(o[QUOTE])):
+        wanted = o[AMOUNT]
+        if np.isnan(wanted):
+            wanted = (0.0 if np.isnan(o[QUOTE]) else o[QUOTE]) / price
+        amount = to_grid(wanted, lanes[j, STEP], False)
+        if o[TYPE] == LIMIT and _refused(j, o, price, amount, lanes[j, MAKER], acct, lanes, ob, lg):
+            return
+    resting = _order(o[SIDE], int(o[TYPE]), price, amount, np.nan, o[TAG], lanes[j, BAR] + 1)
+    _append(j, resting, lanes, ob)
+    _log(ACCEPTED, j, o, price, np.nan, 0.0, False, 0, acct, lanes, lg)
+
+
+@njit(cache=True)
+def _fill_market(
+    j: int, o: Vec, open_: float, acct: Vec, rk: Vec, lanes: Vec, ob: Vec, lg: Vec
+) -> None:
+    taker, held = lanes[j, TAKER], lanes[j, POS]
+    if o[SIDE] == BUY:
+        price = to_grid(open_ * (1 + lanes[j, SLIP]), lanes[j, TICK], True)
+        free = free_cash(acct, lanes, ob)
+        if not np.isnan(o[AMOUNT]):
+            wanted = o[AMOUNT]
+        elif not np.isnan(o[QUOTE]):
+            wanted = o[QUOTE] / price
+        else:
+            wanted = buy_amount(int(lanes[j, SIZER]), lanes[j, SIZE], free, price, taker)
+        affordable = free / (1 + taker) / price
+        amount = to_grid(min(wanted, affordable), lanes[j, STEP], False)
+    else:
+        if held <= 0:
+            return
+        price = to_grid(open_ * (1 - lanes[j, SLIP]), lanes[j, TICK], False)
+        amount = held if np.isnan(o[AMOUNT]) else min(o[AMOUNT], held)
+    if not _refused(j, o, price, amount, taker, acct, lanes, ob, lg):
+        _execute(j, o, price, amount, taker, False, acct, rk, lanes, ob, lg)
+
+
+@njit(cache=True)
+def _fill_resting(
+    j: int, k: int, price: float, maker: bool, acct: Vec, rk: Vec, lanes: Vec, ob: Vec, lg: Vec
+) -> None:
+    o = _remove(j, k, lanes, ob)
+    held = lanes[j, POS]
+    amount = held if np.isnan(o[AMOUNT]) else o[AMOUNT]
+    if o[SIDE] == SELL:
+        amount = min(amount, held)
+        if amount <= 0:
+            return
+    fee = lanes[j, MAKER] if maker else lanes[j, TAKER]
+    if not _refused(j, o, price, amount, fee, acct, lanes, ob, lg):
+        _execute(j, o, price, amount, fee, maker, acct, rk, lanes, ob, lg)
+
+
+@njit(cache=True)
+def _met_going_down(o: Vec, bar: float, low: float) -> bool:
+    """A resting buy limit the low trades through, or a stop it reaches."""
+    if o[TYPE] == MARKET or o[FROM] > bar:
+        return False
+    return (o[TYPE] == LIMIT and o[SIDE] == BUY and low < o[PRICE]) or (
+        o[TYPE] == STOP and low <= o[PRICE]
+    )
+
+
+@njit(cache=True)
+def _met_going_up(o: Vec, bar: float, high: float) -> bool:
+    """A resting sell limit the high trades through."""
+    return o[TYPE] == LIMIT and o[SIDE] == SELL and o[FROM] <= bar and high > o[PRICE]
+
+
+@njit(cache=True)
+def _descend(
+    j: int, open_: float, low: float, acct: Vec, rk: Vec, lanes: Vec, ob: Vec, lg: Vec
+) -> None:
+    """Buy limits and stops met on the way down, highest price first (stops on ties, then
+    the order they were placed in).
+
+    Each event carries the price the market is at when it happens: a stop fills there,
+    which is its own price, the open when the bar gapped through it, or, for a
+    protective stop born above the market by a buy on the way down, that buy's price.
+    """
+    n, bar = int(lanes[j, N_ORDERS]), lanes[j, BAR]
+    m = 0
+    for k in range(n):
+        m += _met_going_down(ob[j, k], bar, low)
+    if m == 0:
+        return  # most bars: no allocation
+    size = 2 * n + 2
+    keys, limits, alive = np.empty(size), np.empty(size, np.bool_), np.zeros(size, np.bool_)
+    met = np.empty((size, ORDER))
+    m = 0
+    for k in range(n):
+        o = ob[j, k]
+        if _met_going_down(o, bar, low):
+            keys[m], limits[m], alive[m], met[m] = -min(o[PRICE], open_), o[TYPE] == LIMIT, True, o
+            m += 1
+    while True:
+        e = -1
+        for c in range(m):  # the heap's order: key, then limit after stop, then placed first
+            if alive[c] and (
+                e < 0 or keys[c] < keys[e] or (keys[c] == keys[e] and limits[e] and not limits[c])
+            ):
+                e = c
+        if e < 0:
+            return
+        alive[e] = False
+        k = _find(j, met[e], lanes, ob)
+        if k < 0:
+            continue
+        level, filled = -keys[e], lanes[j, N_FILLS]
+        if met[e, TYPE] == STOP:
+            slipped = to_grid(level * (1 - lanes[j, SLIP]), lanes[j, TICK], False)
+            _fill_resting(j, k, slipped, False, acct, rk, lanes, ob, lg)
+        else:
+            _fill_resting(j, k, met[e, PRICE], True, acct, rk, lanes, ob, lg)
+        if lanes[j, N_FILLS] == filled:
+            continue  # refused (e.g. dust): nothing changed, so no new stop to meet
+        s = protective_stop(j, rk, lanes, ob)
+        if s >= 0 and low <= ob[j, s, PRICE]:
+            if m >= size:
+                raise IndexError("more stops met in one bar than orders")
+            keys[m], limits[m], alive[m], met[m] = (
+                -min(ob[j, s, PRICE], level),
+                False,
+                True,
+                ob[j, s],
+            )
+            m += 1
+
+
+@njit(cache=True, inline="always")
+def clock(j: int, bar: int, time_ms: float, lanes: Vec) -> None:
+    """Lane j's current bar and time (its fills happen there; its orders leave then)."""
+    lanes[j, BAR], lanes[j, TIME] = bar, time_ms
+
+
+@njit(cache=True, inline="always")
+def reaches(j: int, high: float, low: float, lanes: Vec, ob: Vec) -> bool:
+    """Whether a bar spanning low..high may fill any of lane j's orders: on_bar's quick
+    test, inlined into the compiled loops, which skip the call on most bars."""
+    for k in range(int(lanes[j, N_ORDERS])):
+        o = ob[j, k]
+        if (
+            o[TYPE] == MARKET
+            or (o[TYPE] == STOP and low <= o[PRICE])
+            or (o[TYPE] == LIMIT and (low < o[PRICE] if o[SIDE] == BUY else high > o[PRICE]))
+        ):
+            return True
+    return False
+
+
+@njit(cache=True)
+def on_bar(
+    j: int,
+    bar: int,
+    time_ms: float,
+    open_: float,
+    high: float,
+    low: float,
+    acct: Vec,
+    rk: Vec,
+    lanes: Vec,
+    ob: Vec,
+    lg: Vec,
+) -> None:
+    """Fill what lane j's bar reaches, along open -> low -> high."""
+    clock(j, bar, time_ms, lanes)
+    if not reaches(j, high, low, lanes, ob):
+        return  # most bars: nothing to fill
+    n = int(lanes[j, N_ORDERS])
+    q = 0
+    for k in range(n):
+        q += ob[j, k, TYPE] == MARKET
+    if q:
+        queued = np.empty((q, ORDER))
+        q, k = 0, 0
+        while k < lanes[j, N_ORDERS]:  # the queue empties; the kill-switch may queue a sell
+            if ob[j, k, TYPE] == MARKET:
+                queued[q] = _remove(j, k, lanes, ob)
+                q += 1
+            else:
+                k += 1
+        for c in range(q):
+            _fill_market(j, queued[c], open_, acct, rk, lanes, ob, lg)
+    _descend(j, open_, low, acct, rk, lanes, ob, lg)
+    n, s = int(lanes[j, N_ORDERS]), 0
+    for k in range(n):
+        s += _met_going_up(ob[j, k], bar, high)
+    if s == 0:
+        return
+    sells = np.empty((s, ORDER))
+    s = 0
+    for k in range(n):
+        o = ob[j, k]
+        if _met_going_up(o, bar, high):
+            c = s  # insertion sort by price: stable, as `sorted` is
+            while c > 0 and sells[c - 1, PRICE] > o[PRICE]:
+                sells[c] = sells[c - 1]
+                c -= 1
+            sells[c] = o
+            s += 1
+    for c in range(s):
+        k = _find(j, sells[c], lanes, ob)
+        if k >= 0:
+            _fill_resting(j, k, sells[c, PRICE], True, acct, rk, lanes, ob, lg)

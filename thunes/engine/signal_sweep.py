@@ -1,0 +1,94 @@
+"""Many parameter sets of one signal strategy at once, for a sweep: each column of
+decisions runs through the event engine's compiled loop (signal_loop.py, the very rules
+`engines.backtest` runs), the columns in parallel, and only the equity comes back.
+
+Memory: the equity is n x k float64 (44,000 bars x 250 columns: 88 MB) and the caller's
+decisions 2 x n x k bools; give it the columns in chunks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit, prange
+
+from thunes.domain.market import Fees, MarketFilters
+from thunes.engine import broker_core as c
+from thunes.engine.signal_loop import ORDERS, TIME, Bools, fixed_prefixes, run_lanes
+from thunes.engine.sim_broker import venue
+from thunes.execution.filters import FloatArray
+from thunes.portfolio.sizing import Sizer
+from thunes.risk.limits import RiskLimits
+from thunes.risk.rules import risk_vector
+from thunes.strategy.signal_rules import runner_vector
+
+
+@njit(cache=True, parallel=True)
+def _columns(
+    bars: FloatArray,
+    entries: Bools,
+    exits: Bools,
+    prefixes: Bools,
+    lane: FloatArray,
+    rk: FloatArray,
+    rs: FloatArray,
+    cash: float,
+) -> FloatArray:
+    n, k = entries.shape
+    equity = np.empty((k, n))
+    starts = np.array([0, n], dtype=np.int64)
+    for col in prange(k):
+        acct = np.zeros(2)
+        acct[c.CASH] = cash
+        marks = np.empty(n)
+        run_lanes(
+            bars,
+            starts,
+            np.ascontiguousarray(entries[:, col]),
+            np.ascontiguousarray(exits[:, col]),
+            bars[:, TIME].copy(),
+            prefixes,
+            acct,
+            rk.copy(),
+            lane.copy(),
+            np.zeros((1, ORDERS, c.ORDER)),
+            np.zeros((64, c.LOG)),
+            rs.copy(),
+            equity[col],
+            marks,
+            False,
+        )
+    return equity
+
+
+def signal_equity_batch(
+    times_ms: npt.NDArray[np.int64],
+    open_: FloatArray,
+    high: FloatArray,
+    low: FloatArray,
+    close: FloatArray,
+    entries: Bools,
+    exits: Bools,
+    *,
+    fees: Fees,
+    slippage: float,
+    filters: MarketFilters,
+    sizer: Sizer,
+    cash: float,
+    risk: RiskLimits,
+    stop_loss: float | None = None,
+    take_profit: float | None = None,
+    trailing_stop: float | None = None,
+) -> FloatArray:
+    """Equity at each bar's close (n x k) of k decision columns (n x k, taken at each bar's
+    close, as `Strategy.signals` gives them): column j is `engines.backtest`'s
+    `portfolio.value()` for that column alone. `times_ms` (bar open times) drive the risk
+    engine's UTC day and cool-down."""
+    bars = np.column_stack([times_ms, open_, high, low, close]).astype(np.float64)
+    lane = np.zeros((1, c.LANE))
+    row = venue(fees, slippage, filters, sizer)
+    lane[0, : len(row)] = row
+    rk = risk_vector(risk, fees.taker)
+    rs = runner_vector(stop_loss, take_profit, trailing_stop)[None, :]
+    entries, exits = np.asarray(entries, dtype=np.bool_), np.asarray(exits, dtype=np.bool_)
+    return _columns(bars, entries, exits, fixed_prefixes(), lane, rk, rs, float(cash)).T

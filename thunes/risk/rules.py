@@ -1,0 +1,95 @@
+"""The risk rules, once, as numba functions over one float64 vector: every engine calls
+them (the candle broker at each order and fill, the tick engine at each tick), batch or
+event by event. `RiskEngine` (engine.py) is the Python face that owns such a vector.
+
+Rules, all in the quote currency:
+- max_loss_per_trade: a protective stop at the price where the open position, fees in,
+  would have lost that much (`stop_price`). It rests with the broker like any stop.
+- max_daily_loss: realised losses within one UTC day. Reaching it trips the kill-switch:
+  no new buys until the next UTC day and, when `kill_switch` is on, the position is
+  flattened. Sells (which reduce risk) are always allowed: HALTED, not frozen.
+- cooldown_minutes: after a losing exit, no new buys for that long.
+- max_open_positions: a buy that would open a position beyond the limit is refused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from thunes.domain.reasons import COOLDOWN, KILL_SWITCH, MAX_OPEN
+from thunes.execution.filters import FloatArray as Vec
+from thunes.risk.limits import RiskLimits
+
+# The vector: limits (ON is 0 for "no risk engine": every rule off), state, then the counts
+# of how often each rule fired, in the order of FIRED. Epoch ms fit a float64 exactly.
+ON, MAX_LOSS, MAX_DAILY, MAX_POSITIONS, COOLDOWN_MS, FLATTEN, EXIT_FEE = range(7)
+HALTED_DAY, COOLDOWN_UNTIL, DAY, DAY_PNL = range(7, 11)
+F_KILL, F_COOLDOWN, F_MAX_OPEN, F_MAX_LOSS, F_TRIPS = range(11, 16)
+SIZE = 16
+FIRED = ("kill_switch", "cooldown", "max_open_positions", "max_loss_per_trade", "kill_switch_trips")
+_DAY_MS = 86_400_000.0
+
+
+def risk_vector(limits: RiskLimits | None, exit_fee: float) -> Vec:
+    """A fresh vector for `limits` (None: no risk engine), nothing fired yet."""
+    rk = np.zeros(SIZE)
+    rk[[HALTED_DAY, COOLDOWN_UNTIL, DAY]] = -1.0
+    if limits is not None:
+        rk[:HALTED_DAY] = [
+            1.0,
+            limits.max_loss_per_trade,
+            limits.max_daily_loss,
+            limits.max_open_positions,
+            int(limits.cooldown_minutes * 60_000),
+            limits.kill_switch,
+            exit_fee,
+        ]
+    return rk
+
+
+@njit(cache=True)
+def allows(now_ms: float, open_positions: int, holding: bool, rk: Vec) -> int:
+    """0 if a buy may leave now, else the reason code it may not (and the rule's count)."""
+    if rk[ON] == 0:
+        return 0
+    if rk[HALTED_DAY] == np.floor(now_ms / _DAY_MS):
+        rk[F_KILL] += 1
+        return KILL_SWITCH
+    if now_ms < rk[COOLDOWN_UNTIL]:
+        rk[F_COOLDOWN] += 1
+        return COOLDOWN
+    if not holding and open_positions >= rk[MAX_POSITIONS]:
+        rk[F_MAX_OPEN] += 1
+        return MAX_OPEN
+    return 0
+
+
+@njit(cache=True)
+def stop_price(amount: float, cost: float, rk: Vec) -> float:
+    """Where a position of `amount` that cost `cost` (fees in) loses max_loss_per_trade, the
+    exit fee included; -1 when there is no such stop."""
+    if rk[ON] == 0 or amount <= 0 or rk[MAX_LOSS] == np.inf:
+        return -1.0
+    price = (cost - rk[MAX_LOSS]) / (amount * (1 - rk[EXIT_FEE]))
+    return price if price > 0 else -1.0
+
+
+@njit(cache=True)
+def on_realised(pnl: float, now_ms: float, by_max_loss: bool, rk: Vec) -> bool:
+    """Book a sell's PnL; True when the daily limit has just tripped a flattening kill-switch."""
+    if rk[ON] == 0:
+        return False
+    day = np.floor(now_ms / _DAY_MS)
+    if day != rk[DAY]:
+        rk[DAY], rk[DAY_PNL] = day, 0.0
+    rk[DAY_PNL] += pnl
+    if by_max_loss:
+        rk[F_MAX_LOSS] += 1
+    if pnl < 0 and rk[COOLDOWN_MS] > 0:
+        rk[COOLDOWN_UNTIL] = now_ms + rk[COOLDOWN_MS]
+    if -rk[DAY_PNL] >= rk[MAX_DAILY] and rk[HALTED_DAY] != day:
+        rk[HALTED_DAY] = day
+        rk[F_TRIPS] += 1
+        return rk[FLATTEN] != 0
+    return False

@@ -1,0 +1,90 @@
+"""A signal strategy's order rules, in numba: its decisions through the gate, then its
+optional stop-loss, take-profit and trailing stop as resting orders.
+
+They write order intents as broker_core rows into `out` and return how many, so that the
+compiled loops submit them directly and `SignalRunner` (the per-event face) turns the very
+same rows into `OrderIntent`s.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from thunes.engine import broker_core as c
+from thunes.engine.tags import (
+    ENTRY_TAG,
+    EXIT_TAG,
+    STOP_LOSS_TAG,
+    TAGS,
+    TAKE_PROFIT_TAG,
+    TRAILING_TAG,
+)
+from thunes.execution.filters import FloatArray as Vec
+from thunes.strategy.gate import ENTER, EXIT, gate
+
+# The runner's vector: its exits as fractions of the entry price (NaN: none), then its state.
+STOP_LOSS, TAKE_PROFIT, TRAILING, HOLDING, PEAK, TRAIL_STOP = range(6)
+SIZE = 6
+MAX_INTENTS = 4  # rows `out` must have room for
+ENTRY, EXIT_, STOP_LOSS_, TAKE_PROFIT_, TRAILING_ = (
+    TAGS.code(t) for t in (ENTRY_TAG, EXIT_TAG, STOP_LOSS_TAG, TAKE_PROFIT_TAG, TRAILING_TAG)
+)
+
+
+def runner_vector(
+    stop_loss: float | None, take_profit: float | None, trailing_stop: float | None
+) -> Vec:
+    rs = np.zeros(SIZE)
+    rs[:HOLDING] = [np.nan if x is None else x for x in (stop_loss, take_profit, trailing_stop)]
+    return rs
+
+
+@njit(cache=True)
+def _put(out: Vec, n: int, side: float, type_: int, price: float, tag: int) -> int:
+    row = out[n]
+    row[c.SIDE], row[c.TYPE], row[c.PRICE], row[c.TAG] = side, type_, price, tag
+    row[c.AMOUNT], row[c.QUOTE], row[c.FROM] = np.nan, np.nan, 0.0
+    return n + 1
+
+
+@njit(cache=True)
+def on_bar(high: float, position: float, entry: bool, exit: bool, rs: Vec, out: Vec) -> int:
+    """At a bar's close: raise the trailing stop, then act on the decision."""
+    n = 0
+    if position > 0:
+        rs[PEAK] = max(rs[PEAK], high)
+        trailing = rs[TRAILING]
+        if not np.isnan(trailing) and rs[PEAK] * (1 - trailing) > rs[TRAIL_STOP]:
+            rs[TRAIL_STOP] = rs[PEAK] * (1 - trailing)
+            n = _put(out, n, c.SELL, c.CANCEL, np.nan, TRAILING_)
+            n = _put(out, n, c.SELL, c.STOP, rs[TRAIL_STOP], TRAILING_)
+    action, holding = gate(entry, exit, rs[HOLDING] != 0)
+    rs[HOLDING] = holding
+    if action == ENTER:
+        n = _put(out, n, c.BUY, c.MARKET, np.nan, ENTRY)
+    elif action == EXIT:
+        n = _put(out, n, c.SELL, c.CANCEL, np.nan, EXIT_)
+        n = _put(out, n, c.SELL, c.MARKET, np.nan, EXIT_)
+    return n
+
+
+@njit(cache=True)
+def on_fill(buy: bool, price: float, position: float, rs: Vec, out: Vec) -> int:
+    """After a fill: an entry places the exits; a sale that emptied the position (a stop,
+    a target or the risk engine) withdraws what is left of them."""
+    if not buy:
+        if position <= 0:
+            rs[HOLDING] = False
+            return _put(out, 0, c.SELL, c.CANCEL, np.nan, EXIT_)
+        return 0
+    rs[PEAK], rs[TRAIL_STOP] = price, 0.0
+    n = 0
+    if not np.isnan(rs[STOP_LOSS]):
+        n = _put(out, n, c.SELL, c.STOP, price * (1 - rs[STOP_LOSS]), STOP_LOSS_)
+    if not np.isnan(rs[TAKE_PROFIT]):
+        n = _put(out, n, c.SELL, c.LIMIT, price * (1 + rs[TAKE_PROFIT]), TAKE_PROFIT_)
+    if not np.isnan(rs[TRAILING]):
+        rs[TRAIL_STOP] = price * (1 - rs[TRAILING])
+        n = _put(out, n, c.SELL, c.STOP, rs[TRAIL_STOP], TRAILING_)
+    return n
