@@ -23,6 +23,8 @@ from thunes.engine.replay import Lane, PortfolioEngine, PortfolioRun
 from thunes.engine.sim_broker import SimBroker, Wallet
 from thunes.engine.tick_engine import TickEngine, TickResult
 from thunes.errors import ConfigError
+from thunes.execution.filters import FloatArray
+from thunes.reporting.tables import single_column
 from thunes.risk.engine import RiskEngine
 from thunes.risk.limits import RiskLimits
 from thunes.strategy.base import Strategy
@@ -48,7 +50,9 @@ def _stateless(strategy: Strategy, limits: RiskLimits) -> bool:
     )
 
 
-def _event(parts: Components, candles: list[CandleSet], whole_history: bool) -> BacktestResult:
+def _event_run(
+    parts: Components, candles: list[CandleSet], whole_history: bool
+) -> tuple[PortfolioRun, list[EventStrategy], RiskEngine]:
     risk = RiskEngine(parts.risk, parts.exchange.fees.taker)
     wallet = Wallet(parts.cash)
     runners = [
@@ -70,7 +74,11 @@ def _event(parts: Components, candles: list[CandleSet], whole_history: bool) -> 
         )
         for runner, market, c in zip(runners, parts.markets, candles, strict=True)
     ]
-    run = PortfolioEngine(lanes).run()
+    return PortfolioEngine(lanes).run(), runners, risk
+
+
+def _event(parts: Components, candles: list[CandleSet], whole_history: bool) -> BacktestResult:
+    run, runners, risk = _event_run(parts, candles, whole_history)
     frames = {market.symbol: c.frame for market, c in zip(parts.markets, candles, strict=True)}
     return assemble(run, frames, runners, risk, candles[0].timeframe, parts.cash)
 
@@ -117,15 +125,31 @@ def assemble(
     return BacktestResult(portfolio, fills, skipped, dict(risk.fired), report, levels)
 
 
+def _needs_event_engine(parts: Components, candles: list[CandleSet]) -> bool:
+    strategy = parts.strategy
+    return (
+        len(candles) > 1
+        or not isinstance(strategy, Strategy)
+        or not _stateless(strategy, parts.risk)
+    )
+
+
+def equity_and_fills(parts: Components, candles: list[CandleSet]) -> tuple[FloatArray, int]:
+    """What a sweep scores, by `backtest`'s own engines: the account's value at each step
+    and how many orders filled. The event engine's run is read as it is, without building
+    the portfolio and tables a report needs (a third of a trial's time)."""
+    if not isinstance(parts.strategy, Scalper) and _needs_event_engine(parts, candles):
+        run, _, _ = _event_run(parts, candles, whole_history=True)
+        return run.equity, sum(len(lane.fills) for lane in run.lanes)
+    result = backtest(parts, candles)
+    return single_column(result.portfolio.value()).to_numpy(), len(result.fills)
+
+
 def backtest(parts: Components, candles: list[CandleSet]) -> BacktestResult:
     strategy = parts.strategy
     if isinstance(strategy, Scalper):  # best bid/ask ticks, not candles
         return ticks(parts, candles, per_event=False)
-    if (
-        len(candles) > 1
-        or not isinstance(strategy, Strategy)
-        or not _stateless(strategy, parts.risk)
-    ):
+    if _needs_event_engine(parts, candles) or not isinstance(strategy, Strategy):
         return _event(parts, candles, whole_history=True)
     backtester = VectorbtBacktester(
         parts.exchange.fees,

@@ -7,6 +7,7 @@ import pandas as pd
 
 from thunes.backtest.engine import BacktestResult
 from thunes.domain.orders import Side
+from thunes.reporting.metrics import RATIOS, ratios
 
 RISK_RULES = (
     "max_loss_per_trade",
@@ -54,18 +55,14 @@ def summary_stats(result: BacktestResult) -> pd.Series:
     # function argument, so numba recompiles them in every process (0.6 s measured).
     trades = pf.trades.values
     closed_pnl = trades["pnl"][trades["status"] == 1]
+    figures = ratios(pf.value().to_numpy(), _one(pf.init_cash), pf.wrapper.freq)
     stats = {
         "start": pf.wrapper.index[0],
         "end": pf.wrapper.index[-1],
         "bars": len(pf.wrapper.index),
         "start_value": _one(pf.init_cash),
         "end_value": _one(pf.final_value()),
-        "total_return": _one(pf.total_return()),
-        "cagr": _one(pf.annualized_return()),
-        "sharpe": _one(pf.sharpe_ratio()),
-        "sortino": _one(pf.sortino_ratio()),
-        "calmar": _one(pf.calmar_ratio()),
-        "max_drawdown": _one(pf.max_drawdown()),
+        **{name: _one(figures[name]) for name in RATIOS},
         "trades": len(trades),
         "closed_trades": len(closed_pnl),
         "win_rate": float((closed_pnl > 0).mean()) if len(closed_pnl) else float("nan"),

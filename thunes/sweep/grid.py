@@ -60,12 +60,7 @@ def score(cfg: DictConfig, combo: dict[str, Any]) -> dict[str, Any]:
         outcome = evaluate(work)
     except ThunesError as error:
         return {**combo, "state": "FAIL", "error": explain(error)}
-    return {
-        **combo,
-        "state": "COMPLETE",
-        **{f"train_{k}": v for k, v in outcome.train.items()},
-        **{f"test_{k}": v for k, v in outcome.test.items()},
-    }
+    return {**combo, "state": "COMPLETE", **outcome.figures()}
 
 
 def run(cfg: DictConfig, params: dict[str, str], out_dir: Path) -> pd.DataFrame:

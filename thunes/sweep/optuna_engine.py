@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 STALE_AFTER = dt.timedelta(minutes=10)
 """A trial RUNNING longer than this belongs to a worker that died: it no longer counts."""
 SETUP_ATTR = "thunes_setup"
+FIGURES_ATTR = "figures"
+"""A trial's in-sample and out-of-sample figures: {"train_sharpe": ..., "test_sharpe": ...}."""
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 """Which process ran a trial, when several share one study."""
 _SETUP_KEYS = ("exchange", "symbol", "symbols", "data", "strategy", "filters", "sizing", "risk")
@@ -259,10 +261,8 @@ class OptunaEngine:
     def _tell(study: optuna.Study, trial: Trial, ret: JobReturn) -> BaseException | None:
         outcome: Any = ret._return_value  # `.return_value` would print a stack to stderr
         if ret.status == JobStatus.COMPLETED and isinstance(outcome, TrialOutcome):
-            for name, value in outcome.train.items():
-                trial.set_user_attr(f"train_{name}", value)
-            for name, value in outcome.test.items():
-                trial.set_user_attr(f"test_{name}", value)
+            # One attribute, one write: 12 separate ones cost a storage round trip each.
+            trial.set_user_attr(FIGURES_ATTR, outcome.figures())
             study.tell(trial, values=outcome.values)
             return None
         error = (

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
+from thunes.reporting.metrics import bars_per_year
 from thunes.sweep.significance import Deflated, deflated_sharpe, degradation
 from thunes.sweep.trial import HEADLINE, train_returns
 from thunes.tracking.base import RunRecord, Tracker
@@ -33,12 +34,6 @@ class Summary:
     deflated: Deflated
     evaluated: int  # trials that ran to the end: the N of the deflation
     per_year: float  # bars per year, to annualise the per-bar Sharpe ratios
-
-
-def periods_per_year(timeframe: str) -> float:
-    """Bars per 365 days, as the portfolio's frequency (`pd.Timedelta(timeframe)`) counts
-    them: 8,760 for 1h, 315,360,000 for 100 ms ticks."""
-    return pd.Timedelta(days=365) / pd.Timedelta(timeframe)
 
 
 def with_params(cfg: DictConfig, params: Mapping[str, Any]) -> DictConfig:
@@ -61,7 +56,7 @@ def summarize(
     ascending = bool(cfg.sweep.direction) and cfg.sweep.direction[0] == "minimize"
     best = done.sort_values(f"train_{objective}", ascending=ascending, kind="stable").iloc[0]
     best_params = {name: _plain(best[name]) for name in params}
-    per_year = periods_per_year(timeframe)
+    per_year = bars_per_year(timeframe)
     deflated = deflated_sharpe(
         train_returns(with_params(cfg, best_params)),
         done["train_sharpe"].to_numpy(dtype="float64") / math.sqrt(per_year),

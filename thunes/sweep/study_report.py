@@ -21,7 +21,7 @@ from rich.console import Console
 
 from thunes.components import build
 from thunes.sweep import report
-from thunes.sweep.optuna_engine import search_space, study_name
+from thunes.sweep.optuna_engine import FIGURES_ATTR, search_space, study_name
 from thunes.sweep.trial import candles_once, task_part
 from thunes.tracking.base import Tracker
 
@@ -38,7 +38,9 @@ def trials_table(study: optuna.Study, params: list[str]) -> pd.DataFrame:
         row.update({name: trial.params.get(name) for name in params})
         for i, value in enumerate(trial.values or ()):
             row[f"objective_{i}"] = value
-        row.update(trial.user_attrs)
+        attrs = dict(trial.user_attrs)
+        row.update(attrs.pop(FIGURES_ATTR, {}))
+        row.update(attrs)
         row["seconds"] = trial.duration.total_seconds() if trial.duration else None
         rows.append(row)
     return pd.DataFrame(rows)

@@ -20,7 +20,7 @@ from thunes.data.sources import CandleSet
 from thunes.errors import DataError
 from thunes.sweep.splits import Fold, make_folds
 
-HEADLINE = ("sharpe", "sortino", "calmar", "total_return", "max_drawdown", "trades")
+HEADLINE = ("sharpe", "sortino", "calmar", "total_return", "max_drawdown", "fills")
 """The figures every trial records for its in-sample and out-of-sample windows."""
 
 _LOADED: dict[str, list[CandleSet]] = {}
@@ -33,6 +33,13 @@ class TrialOutcome:
     values: list[float]
     train: dict[str, float]
     test: dict[str, float]
+
+    def figures(self) -> dict[str, float]:
+        """Both windows' figures, as `train_sharpe`, `test_sharpe`..."""
+        return {
+            **{f"train_{k}": v for k, v in self.train.items()},
+            **{f"test_{k}": v for k, v in self.test.items()},
+        }
 
 
 def task_part(config: DictConfig) -> DictConfig:
@@ -72,15 +79,18 @@ def window(candle_sets: list[CandleSet], part: slice) -> list[CandleSet]:
 
 
 def metrics(parts: Components, candle_sets: list[CandleSet]) -> dict[str, float]:
-    """The headline figures of one backtest. A ratio over a zero denominator (no trade: NaN;
-    no losing bar or no drawdown: infinite) scores 0: nothing measured, nothing to prefer,
-    and an infinite objective would outrank every real one."""
+    """The headline figures of one backtest: the stats' own ratios (reporting/metrics.py),
+    without the stats' tables. A ratio over a zero denominator (no trade, no losing bar, no
+    drawdown: NaN or infinite) scores 0: nothing measured, nothing to prefer, and an
+    infinite objective would outrank every real one."""
     from thunes.modes import engines
-    from thunes.reporting.tables import summary_stats
+    from thunes.reporting.metrics import ratios
 
-    stats = summary_stats(engines.backtest(parts, candle_sets))
-    figures = {name: float(stats[name]) for name in HEADLINE}
-    return {name: value if math.isfinite(value) else 0.0 for name, value in figures.items()}
+    value, fills = engines.equity_and_fills(parts, candle_sets)
+    timeframe = candle_sets[0].timeframe
+    figures = {k: float(v[0]) for k, v in ratios(value, parts.cash, timeframe).items()}
+    figures["fills"] = float(fills)
+    return {name: figures[name] if math.isfinite(figures[name]) else 0.0 for name in HEADLINE}
 
 
 def mean_over(windows: list[dict[str, float]]) -> dict[str, float]:
@@ -100,13 +110,11 @@ def train_returns(cfg: DictConfig) -> np.ndarray:
     """The per-bar returns of `cfg`'s backtests on the in-sample windows, end to end: what
     the Deflated Sharpe Ratio judges for the best trial."""
     from thunes.modes import engines
-    from thunes.reporting.tables import single_column
+    from thunes.reporting.metrics import bar_returns
 
     parts = build(cfg)
     candle_sets = candles_once(cfg, parts)
     windows = [window(candle_sets, f.train) for f in folds_of(cfg, candle_sets[0])]
-    returns = [
-        single_column(engines.backtest(parts, w).portfolio.returns()).to_numpy() for w in windows
-    ]
-    joined = np.concatenate(returns)
+    values = [engines.equity_and_fills(parts, w)[0] for w in windows]
+    joined = np.concatenate([bar_returns(v, parts.cash) for v in values])
     return joined[np.isfinite(joined)]  # a bar valued at nothing has no return

@@ -36,6 +36,10 @@ class MlflowTracker:
         self._cached: MlflowClient | None = None
         self._experiment: str | None = None
 
+    def __getstate__(self) -> dict[str, object]:
+        """Sent to another process (the sidecar) without this one's client."""
+        return {**self.__dict__, "_cached": None}
+
     def _experiment_id(self, client: MlflowClient) -> str:
         if self._experiment is None:
             found = client.get_experiment_by_name(self.experiment)
