@@ -85,3 +85,21 @@ def test_optuna_without_multirun_says_how_to_run_it(
 ) -> None:
     assert run_thunes(["+sweep=sma"], monkeypatch, tmp_path) == 2
     assert "thunes -m +sweep=sma" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("strategy", ["dca", "grid"])
+def test_a_stateful_strategy_starts_each_window_afresh(strategy: str) -> None:
+    """The out-of-sample figures are those of a bot started at the window's first bar, not
+    of one carrying the in-sample run's cycle or levels along."""
+    from thunes.components import build
+    from thunes.sweep.trial import candles_once, folds_of, metrics, window
+
+    overrides = [f"+sweep={strategy}", *TINY[strategy]]
+    with composed(*overrides) as cfg:
+        outcome = evaluate(cfg)
+        candles = candles_once(cfg, build(cfg))
+        (fold,) = folds_of(cfg, candles[0])
+    with composed(*overrides) as cfg:
+        alone = metrics(build(cfg), window(candles, fold.test))
+    assert outcome.test == alone
+    assert outcome.test["fills"] > 0

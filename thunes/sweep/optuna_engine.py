@@ -170,11 +170,21 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def _best_text(study: optuna.Study) -> str:
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not done or len(study.directions) > 1:
-        return f"{len(done)} complete"
-    return f"best {study.best_value:.4g}"
+class BestSoFar:
+    """The progress bar's best value: read from the study once, then kept up to date from
+    the values this worker tells (a query per batch cost as much as a trial's own writes)."""
+
+    def __init__(self, study: optuna.Study) -> None:
+        self.single = len(study.directions) == 1
+        self.sign = 1.0 if study.directions[0] == StudyDirection.MAXIMIZE else -1.0
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        self.value = study.best_value if self.single and done else None
+
+    def update(self, values: list[float]) -> str:
+        for value in values:
+            if self.value is None or self.sign * value > self.sign * self.value:
+                self.value = value
+        return "" if not self.single or self.value is None else f"best {self.value:.4g}"
 
 
 class OptunaEngine:
@@ -208,17 +218,18 @@ class OptunaEngine:
         study = open_study(self.config, self.sampler, self.storage, name, list(swept))
         console = Console(stderr=True)
         left = trials_left(study, self.n_trials)
+        best = BestSoFar(study)
         with _progress(console) as progress:
             task = progress.add_task(
                 f"study {name}",
                 total=self.n_trials,
                 completed=self.n_trials - left,
-                best=_best_text(study),
+                best=best.update([]),
             )
             while left > 0:
                 batch = min(left, self.n_jobs)
-                self._run_batch(study, batch, swept, fixed, constraints, progress)
-                progress.update(task, advance=batch, best=_best_text(study))
+                told = self._run_batch(study, batch, swept, fixed, constraints, progress)
+                progress.update(task, advance=batch, best=best.update(told))
                 left = trials_left(study, self.n_trials)
         return study
 
@@ -230,7 +241,8 @@ class OptunaEngine:
         fixed: dict[str, Any],
         constraints: list[space.Constraint],
         progress: Progress,
-    ) -> None:
+    ) -> list[float]:
+        """The first objective of each trial told COMPLETE."""
         launched: list[tuple[Trial, list[str]]] = []
         for trial in (study.ask() for _ in range(batch)):
             trial.set_user_attr("worker", WORKER)
@@ -244,7 +256,7 @@ class OptunaEngine:
                 continue
             launched.append((trial, [f"{name}={value}" for name, value in params.items()]))
         if not launched:
-            return
+            return []
         returns = self.launcher.launch([o for _, o in launched], initial_job_idx=self.job_idx)
         self.job_idx += len(returns)
         failures = [
@@ -256,6 +268,11 @@ class OptunaEngine:
             progress.console.print(f"[yellow]trial failed:[/] {explain(error)}")
         if failures and len(failures) / len(launched) > self.max_failure_rate:
             raise failures[0]
+        return [
+            ret._return_value.values[0]
+            for ret in returns
+            if ret.status == JobStatus.COMPLETED and isinstance(ret._return_value, TrialOutcome)
+        ]
 
     @staticmethod
     def _tell(study: optuna.Study, trial: Trial, ret: JobReturn) -> BaseException | None:

@@ -8,14 +8,17 @@ loaded once per process, not once per trial: trials differ in parameters, not in
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from thunes.components import Components, build
+from thunes.config.validate import GROUPS
 from thunes.data.sources import CandleSet
 from thunes.errors import DataError
 from thunes.sweep.splits import Fold, make_folds
@@ -24,6 +27,8 @@ HEADLINE = ("sharpe", "sortino", "calmar", "total_return", "max_drawdown", "fill
 """The figures every trial records for its in-sample and out-of-sample windows."""
 
 _LOADED: dict[str, list[CandleSet]] = {}
+_BUILT: dict[str, Components] = {}
+_BUILT_FROM = (*(g for g in GROUPS if g not in ("strategy", "mode", "sweep")), "symbols", "cash")
 
 
 @dataclass(frozen=True)
@@ -47,11 +52,36 @@ def task_part(config: DictConfig) -> DictConfig:
     return OmegaConf.masked_copy(config, [str(key) for key in config if key != "hydra"])
 
 
+def _key(cfg: DictConfig, keys: tuple[str, ...]) -> str:
+    return json.dumps(
+        {
+            k: OmegaConf.to_container(cfg[k], resolve=True)
+            if OmegaConf.is_config(cfg[k])
+            else cfg[k]
+            for k in keys
+        },
+        sort_keys=True,
+        default=str,
+    )
+
+
+def fresh_parts(cfg: DictConfig) -> Components:
+    """The components of `cfg`, with strategies of their own. Everything else is built on
+    the first trial and kept (it costs 27 ms a trial to instantiate again, and none of it
+    keeps state between runs); a strategy may keep state (a DCA cycle, a grid's levels), so
+    every backtest gets new ones."""
+    key = _key(cfg, _BUILT_FROM)
+    if key not in _BUILT:
+        _BUILT[key] = build(cfg)
+    base = _BUILT[key]
+    return replace(
+        base, strategies=[instantiate(cfg.strategy, _convert_="all") for _ in base.markets]
+    )
+
+
 def candles_once(cfg: DictConfig, parts: Components) -> list[CandleSet]:
     """The run's candles, loaded on the first trial of this process and kept."""
-    key = OmegaConf.to_yaml(
-        {k: cfg[k] for k in ("exchange", "data", "symbol", "symbols")}, resolve=True
-    )
+    key = _key(cfg, ("exchange", "data", "symbol", "symbols"))
     if key not in _LOADED:
         _LOADED[key] = [parts.data.load(parts.exchange, market) for market in parts.markets]
     return _LOADED[key]
@@ -98,11 +128,10 @@ def mean_over(windows: list[dict[str, float]]) -> dict[str, float]:
 
 
 def evaluate(cfg: DictConfig) -> TrialOutcome:
-    parts = build(cfg)
-    candle_sets = candles_once(cfg, parts)
+    candle_sets = candles_once(cfg, fresh_parts(cfg))
     folds = folds_of(cfg, candle_sets[0])
-    train = mean_over([metrics(parts, window(candle_sets, f.train)) for f in folds])
-    test = mean_over([metrics(parts, window(candle_sets, f.test)) for f in folds])
+    train = mean_over([metrics(fresh_parts(cfg), window(candle_sets, f.train)) for f in folds])
+    test = mean_over([metrics(fresh_parts(cfg), window(candle_sets, f.test)) for f in folds])
     return TrialOutcome([train[name] for name in cfg.sweep.objectives], train, test)
 
 
@@ -112,9 +141,8 @@ def train_returns(cfg: DictConfig) -> np.ndarray:
     from thunes.modes import engines
     from thunes.reporting.metrics import bar_returns
 
-    parts = build(cfg)
-    candle_sets = candles_once(cfg, parts)
+    candle_sets = candles_once(cfg, fresh_parts(cfg))
     windows = [window(candle_sets, f.train) for f in folds_of(cfg, candle_sets[0])]
-    values = [engines.equity_and_fills(parts, w)[0] for w in windows]
-    joined = np.concatenate([bar_returns(v, parts.cash) for v in values])
+    values = [engines.equity_and_fills(fresh_parts(cfg), w)[0] for w in windows]
+    joined = np.concatenate([bar_returns(v, float(cfg.cash)) for v in values])
     return joined[np.isfinite(joined)]  # a bar valued at nothing has no return
