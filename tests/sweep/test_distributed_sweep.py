@@ -57,7 +57,7 @@ def test_two_thunes_workers_share_one_study_on_postgresql(tmp_path: Path) -> Non
         assert N_TRIALS <= len(trials) <= N_TRIALS + 1
         assert sorted(t.number for t in trials) == list(range(len(trials)))
         assert all(t.state.is_finished() for t in trials)
-        by_worker = Counter(t.user_attrs["worker"] for t in trials)
+        by_worker = Counter(t.user_attrs.get("figures", t.user_attrs)["worker"] for t in trials)
         assert len(by_worker) == 2, by_worker
         assert min(by_worker.values()) >= 3, by_worker
     finally:

@@ -6,10 +6,38 @@ is the tail of 44,000 bars (vectorized backtest) or the rolling window a live bo
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+
+_MEMO: dict[tuple[object, ...], tuple[FloatArray, FloatArray]] | None = None
+
+
+@contextmanager
+def shared_within() -> Iterator[None]:
+    """Inside the block, an indicator computed on the same array with the same window is
+    computed once: a grid of 10,000 SMA pairs holds a few hundred distinct averages."""
+    global _MEMO
+    _MEMO = {}
+    try:
+        yield
+    finally:
+        _MEMO = None
+
+
+def _remembered(
+    name: str, values: FloatArray, window: int, compute: Callable[[], FloatArray]
+) -> FloatArray:
+    if _MEMO is None:
+        return compute()
+    key = (name, values.__array_interface__["data"][0], values.shape, values.strides, window)
+    if key not in _MEMO:  # the entry keeps `values` alive, so its address cannot be reused
+        _MEMO[key] = (values, compute())
+    return _MEMO[key][1]
 
 
 def _rows(values: FloatArray, window: int) -> FloatArray:
@@ -36,10 +64,14 @@ def _windowed(values: FloatArray, weights: FloatArray) -> FloatArray:
 
 def sma(values: FloatArray, window: int) -> FloatArray:
     """Simple moving average; NaN until `window` values exist."""
-    out = np.full(values.shape, np.nan)
-    if len(values) >= window:
-        out[window - 1 :] = _rows(values, window).mean(axis=1)
-    return out
+
+    def compute() -> FloatArray:
+        out = np.full(values.shape, np.nan)
+        if len(values) >= window:
+            out[window - 1 :] = _rows(values, window).mean(axis=1)
+        return out
+
+    return _remembered("sma", values, window, compute)
 
 
 EMA_SPAN_FACTOR = 4
@@ -57,7 +89,7 @@ def ema(values: FloatArray, period: int) -> FloatArray:
     decay = (1 - alpha) ** np.arange(length - 1, -1, -1, dtype="float64")
     weights = alpha * decay
     weights[0] = decay[0]  # the seed keeps the weight the older history would have had
-    return _windowed(values, weights)
+    return _remembered("ema", values, period, lambda: _windowed(values, weights))
 
 
 def crossed_above(fast: FloatArray, slow: FloatArray) -> npt.NDArray[np.bool_]:

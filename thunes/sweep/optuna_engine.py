@@ -46,7 +46,8 @@ STALE_AFTER = dt.timedelta(minutes=10)
 """A trial RUNNING longer than this belongs to a worker that died: it no longer counts."""
 SETUP_ATTR = "thunes_setup"
 FIGURES_ATTR = "figures"
-"""A trial's in-sample and out-of-sample figures: {"train_sharpe": ..., "test_sharpe": ...}."""
+"""A complete trial's figures in and out of sample, and who ran it, in one attribute:
+{"worker": "host:pid", "train_sharpe": ..., "test_sharpe": ...}."""
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 """Which process ran a trial, when several share one study."""
 _SETUP_KEYS = ("exchange", "symbol", "symbols", "data", "strategy", "filters", "sizing", "risk")
@@ -245,12 +246,12 @@ class OptunaEngine:
         """The first objective of each trial told COMPLETE."""
         launched: list[tuple[Trial, list[str]]] = []
         for trial in (study.ask() for _ in range(batch)):
-            trial.set_user_attr("worker", WORKER)
             for name, distribution in swept.items():
                 trial._suggest(name, distribution)  # as the plugin does: any distribution
             params = {**trial.params, **fixed}
             broken = space.violated(constraints, params, self.config)
             if broken is not None:
+                trial.set_user_attr("worker", WORKER)
                 trial.set_user_attr("pruned_by", str(broken))
                 study.tell(trial, state=TrialState.PRUNED)
                 continue
@@ -279,7 +280,7 @@ class OptunaEngine:
         outcome: Any = ret._return_value  # `.return_value` would print a stack to stderr
         if ret.status == JobStatus.COMPLETED and isinstance(outcome, TrialOutcome):
             # One attribute, one write: 12 separate ones cost a storage round trip each.
-            trial.set_user_attr(FIGURES_ATTR, outcome.figures())
+            trial.set_user_attr(FIGURES_ATTR, {"worker": WORKER, **outcome.figures()})
             study.tell(trial, values=outcome.values)
             return None
         error = (
@@ -287,6 +288,7 @@ class OptunaEngine:
             if isinstance(outcome, BaseException)
             else TypeError(f"a trial returned {type(outcome).__name__}, not a TrialOutcome")
         )
+        trial.set_user_attr("worker", WORKER)
         trial.set_user_attr("error", explain(error))
         study.tell(trial, state=TrialState.FAIL)
         return error

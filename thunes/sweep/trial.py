@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -65,18 +66,21 @@ def _key(cfg: DictConfig, keys: tuple[str, ...]) -> str:
     )
 
 
-def fresh_parts(cfg: DictConfig) -> Components:
-    """The components of `cfg`, with strategies of their own. Everything else is built on
-    the first trial and kept (it costs 27 ms a trial to instantiate again, and none of it
+def parts_maker(cfg: DictConfig) -> Callable[[], Components]:
+    """Components of `cfg`, each call with strategies of its own. Everything else is built
+    on the first trial and kept (instantiating it again cost 27 ms a trial, and none of it
     keeps state between runs); a strategy may keep state (a DCA cycle, a grid's levels), so
     every backtest gets new ones."""
     key = _key(cfg, _BUILT_FROM)
     if key not in _BUILT:
         _BUILT[key] = build(cfg)
     base = _BUILT[key]
-    return replace(
-        base, strategies=[instantiate(cfg.strategy, _convert_="all") for _ in base.markets]
-    )
+
+    def fresh() -> Components:
+        strategies = [instantiate(cfg.strategy, _convert_="all") for _ in base.markets]
+        return replace(base, strategies=strategies)
+
+    return fresh
 
 
 def candles_once(cfg: DictConfig, parts: Components) -> list[CandleSet]:
@@ -128,10 +132,11 @@ def mean_over(windows: list[dict[str, float]]) -> dict[str, float]:
 
 
 def evaluate(cfg: DictConfig) -> TrialOutcome:
-    candle_sets = candles_once(cfg, fresh_parts(cfg))
+    fresh = parts_maker(cfg)
+    candle_sets = candles_once(cfg, fresh())
     folds = folds_of(cfg, candle_sets[0])
-    train = mean_over([metrics(fresh_parts(cfg), window(candle_sets, f.train)) for f in folds])
-    test = mean_over([metrics(fresh_parts(cfg), window(candle_sets, f.test)) for f in folds])
+    train = mean_over([metrics(fresh(), window(candle_sets, f.train)) for f in folds])
+    test = mean_over([metrics(fresh(), window(candle_sets, f.test)) for f in folds])
     return TrialOutcome([train[name] for name in cfg.sweep.objectives], train, test)
 
 
@@ -141,8 +146,9 @@ def train_returns(cfg: DictConfig) -> np.ndarray:
     from thunes.modes import engines
     from thunes.reporting.metrics import bar_returns
 
-    candle_sets = candles_once(cfg, fresh_parts(cfg))
+    fresh = parts_maker(cfg)
+    candle_sets = candles_once(cfg, fresh())
     windows = [window(candle_sets, f.train) for f in folds_of(cfg, candle_sets[0])]
-    values = [engines.equity_and_fills(fresh_parts(cfg), w)[0] for w in windows]
+    values = [engines.equity_and_fills(fresh(), w)[0] for w in windows]
     joined = np.concatenate([bar_returns(v, float(cfg.cash)) for v in values])
     return joined[np.isfinite(joined)]  # a bar valued at nothing has no return
