@@ -70,7 +70,7 @@ def _event(parts: Components, candles: list[CandleSet], whole_history: bool) -> 
         )
         for runner, market, c in zip(runners, parts.markets, candles, strict=True)
     ]
-    run = PortfolioEngine(lanes).run()
+    run = PortfolioEngine(lanes, batch=whole_history).run()
     frames = {market.symbol: c.frame for market, c in zip(parts.markets, candles, strict=True)}
     return assemble(run, frames, runners, risk, candles[0].timeframe, parts.cash)
 
