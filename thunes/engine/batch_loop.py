@@ -173,7 +173,7 @@ def run_compiled(lanes: list[Lane]) -> PortfolioRun:
             decided = cast(Signals, lane.strategy.precomputed)
             entries[starts[j] : starts[j + 1]] = decided.entries
             exits[starts[j] : starts[j + 1]] = decided.exits
-    timeline = np.unique(np.concatenate(times))
+    timeline = times[0] if len(times) == 1 else np.unique(np.concatenate(times))
     width = max(len(state) for state in states)
     stacked = np.zeros((len(lanes), width))
     for j, state in enumerate(states):
@@ -203,7 +203,7 @@ def run_compiled(lanes: list[Lane]) -> PortfolioRun:
         lane_equity,
         True,
     )
-    wallet.drain()
+    wallet.drain(events=False)
     for state, row in zip(states, stacked, strict=True):
         state[:] = row[: len(state)]
     results = [
