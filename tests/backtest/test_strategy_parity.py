@@ -1,9 +1,10 @@
 """Every strategy gives the same fills in a backtest and in a replay.
 
-A backtest runs the event engine over decisions computed once for the whole history
-(`SignalRunner(strategy, precomputed=strategy.signals(...))`); a replay recomputes them
-bar by bar from the rolling window a live bot would hold (`SignalRunner(strategy)`).
-Stateful strategies (DCA, grid) are event strategies and run as they are in both. Either
+A backtest runs the event engine's compiled loop (`batch=True`) over decisions computed once
+for the whole history (`SignalRunner(strategy, precomputed=strategy.signals(...))`); a
+replay recomputes them bar by bar from the rolling window a live bot would hold
+(`SignalRunner(strategy)`), calling the same rules event by event from Python. Stateful
+strategies (DCA, grid) run compiled in the one and event by event in the other. Either
 way the fills (bar, side, price, amount, fee, tag) and the equity curve must be the same,
 with the default risk limits as with none that can bind, on clean data and on data with
 gaps. The vectorbt fast path is held to the event engine in test_replay_parity.py.
@@ -100,7 +101,7 @@ def run(make: Make, frame: pd.DataFrame, limits: RiskLimits, whole_history: bool
     runner = as_event_strategy(make(), as_columns(frame) if whole_history else None)
     risk = RiskEngine(limits, FEES.taker)
     broker = SimBroker(FEES, SLIPPAGE, BTC, FixedQuote(100.0), CASH, risk)
-    result = EventEngine(runner, broker).run(frame)
+    result = EventEngine(runner, broker, batch=whole_history).run(frame)
     report = runner.report(float(frame["close"].iloc[-1]))
     return Run(result, risk, {k: None if math.isnan(v) else v for k, v in report.items()})
 

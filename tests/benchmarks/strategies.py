@@ -274,7 +274,7 @@ def event_path(
             Lane(runner, SimBroker(fees, slippage, m.filters, s.sizer, wallet, risk), frame)
             for runner, m, frame in zip(runners, markets, frames, strict=True)
         ]
-        done = PortfolioEngine(lanes).run()
+        done = PortfolioEngine(lanes, batch=whole_history).run()
         laps.lap("engine")
         result = assemble(
             done, dict(zip(symbols, frames, strict=True)), runners, risk, TIMEFRAME, s.cash

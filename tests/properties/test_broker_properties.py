@@ -202,7 +202,7 @@ def run(config: Config, frame: pd.DataFrame, whole_history: bool) -> tuple[Repla
     broker = SimBroker(
         config.fees, config.slippage, config.filters, config.sizer, config.cash, risk
     )
-    result = EventEngine(runner, broker).run(frame)
+    result = EventEngine(runner, broker, batch=whole_history).run(frame)
     assert_no_skip_loop(broker, len(frame))
     return result, broker
 

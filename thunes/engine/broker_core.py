@@ -19,7 +19,7 @@ from numba import njit
 
 from thunes.domain.reasons import BELOW_MINIMUM, DUST, NO_CASH, UNDER_TICK
 from thunes.execution.filters import FloatArray as Vec
-from thunes.execution.rounding import to_grid
+from thunes.execution.rounding import sum_add, sum_end, to_grid
 from thunes.portfolio.sizing import buy_amount
 from thunes.risk import rules
 
@@ -67,21 +67,22 @@ def _log(
 @njit(cache=True)
 def reserved(j: int, lanes: Vec, ob: Vec) -> float:
     """Quote locked by lane j's resting buy limits, as an exchange locks it."""
-    fee, total = 1 + lanes[j, MAKER], 0.0
+    fee, total, compensation = 1 + lanes[j, MAKER], 0.0, 0.0
     for k in range(int(lanes[j, N_ORDERS])):
         o = ob[j, k]
         if o[TYPE] != MARKET and o[SIDE] == BUY:
-            total += o[PRICE] * (0.0 if np.isnan(o[AMOUNT]) else o[AMOUNT]) * fee
-    return total
+            locked = o[PRICE] * (0.0 if np.isnan(o[AMOUNT]) else o[AMOUNT]) * fee
+            total, compensation = sum_add(total, compensation, locked)
+    return sum_end(total, compensation)
 
 
 @njit(cache=True)
 def free_cash(acct: Vec, lanes: Vec, ob: Vec) -> float:
     """The wallet's cash not locked by any lane's resting buy limit."""
-    locked = 0.0
+    locked, compensation = 0.0, 0.0
     for j in range(len(lanes)):
-        locked += reserved(j, lanes, ob)
-    return acct[CASH] - locked
+        locked, compensation = sum_add(locked, compensation, reserved(j, lanes, ob))
+    return acct[CASH] - sum_end(locked, compensation)
 
 
 @njit(cache=True)
@@ -140,6 +141,18 @@ def _order(
         from_,
     )
     return o
+
+
+@njit(cache=True)
+def put(
+    out: Vec, n: int, side: float, type_: int, price: float, amount: float, quote: float, tag: int
+) -> int:
+    """Write an order (or cancel) intent as row n of `out`, as strategies hand them over;
+    returns n + 1."""
+    row = out[n]
+    row[SIDE], row[TYPE], row[PRICE], row[AMOUNT], row[QUOTE] = side, type_, price, amount, quote
+    row[TAG], row[FROM] = tag, 0.0
+    return n + 1
 
 
 @njit(cache=True)

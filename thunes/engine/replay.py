@@ -18,12 +18,11 @@ import pandas as pd
 
 from thunes.data.candles import as_columns
 from thunes.domain.orders import OrderIntent
+from thunes.engine.batch_loop import compiled_rules, run_compiled
 from thunes.engine.results import PortfolioRun, ReplayResult
-from thunes.engine.signal_loop import run_signal_lanes
 from thunes.engine.sim_broker import SimBroker
 from thunes.execution.filters import FloatArray
 from thunes.strategy.events import Bar, EventStrategy
-from thunes.strategy.signal_runner import SignalRunner
 
 __all__ = ["EventEngine", "Lane", "PortfolioEngine", "PortfolioRun", "ReplayResult"]
 
@@ -80,15 +79,17 @@ class _Feed:
 
 
 class PortfolioEngine:
-    def __init__(self, lanes: list[Lane]) -> None:
+    """`batch`: run the whole history in one compiled loop when every strategy has numba
+    rules (thunes/engine/batch_loop.py); the same calls, so the same fills, as event by
+    event, which replay (and live) does."""
+
+    def __init__(self, lanes: list[Lane], batch: bool = False) -> None:
         self.lanes = lanes
+        self.batch = batch
 
     def run(self) -> PortfolioRun:
-        if all(
-            isinstance(lane.strategy, SignalRunner) and lane.strategy.precomputed is not None
-            for lane in self.lanes
-        ):
-            return run_signal_lanes(self.lanes)  # the same rules, in one compiled loop
+        if self.batch and all(compiled_rules(lane.strategy) is not None for lane in self.lanes):
+            return run_compiled(self.lanes)
         feeds = [_Feed.of(lane.candles) for lane in self.lanes]
         timeline = np.unique(np.concatenate([np.asarray(f.times, dtype=np.int64) for f in feeds]))
         brokers = [lane.broker for lane in self.lanes]
@@ -160,9 +161,11 @@ class PortfolioEngine:
 class EventEngine:
     """One symbol on its own wallet: the common case, and what the parity tests drive."""
 
-    def __init__(self, strategy: EventStrategy, broker: SimBroker) -> None:
+    def __init__(self, strategy: EventStrategy, broker: SimBroker, batch: bool = False) -> None:
         self.strategy = strategy
         self.broker = broker
+        self.batch = batch
 
     def run(self, candles: pd.DataFrame) -> ReplayResult:
-        return PortfolioEngine([Lane(self.strategy, self.broker, candles)]).run().lanes[0]
+        lane = Lane(self.strategy, self.broker, candles)
+        return PortfolioEngine([lane], self.batch).run().lanes[0]

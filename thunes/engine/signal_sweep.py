@@ -14,13 +14,13 @@ from numba import njit, prange
 
 from thunes.domain.market import Fees, MarketFilters
 from thunes.engine import broker_core as c
-from thunes.engine.signal_loop import ORDERS, TIME, Bools, fixed_prefixes, run_lanes
+from thunes.engine.batch_loop import ORDERS, TIME, Bools, fixed_prefixes, run_lanes
 from thunes.engine.sim_broker import venue
 from thunes.execution.filters import FloatArray
 from thunes.portfolio.sizing import Sizer
 from thunes.risk.limits import RiskLimits
 from thunes.risk.rules import risk_vector
-from thunes.strategy.signal_rules import runner_vector
+from thunes.strategy.signal_rules import MAX_INTENTS, runner_vector
 
 
 @njit(cache=True, parallel=True)
@@ -54,6 +54,7 @@ def _columns(
             np.zeros((1, ORDERS, c.ORDER)),
             np.zeros((64, c.LOG)),
             rs.copy(),
+            MAX_INTENTS,
             equity[col],
             marks,
             False,

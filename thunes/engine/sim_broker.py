@@ -92,15 +92,17 @@ class Wallet:
         self.brokers.append(broker)
         return len(self.brokers) - 1
 
-    def drain(self) -> None:
-        """The log's rows as each broker's fills, skipped orders and order events."""
+    def drain(self, events: bool = True) -> None:
+        """The log's rows as each broker's fills, skipped orders and (for the strategies of
+        a per-event run; a compiled one has delivered them already) order events."""
         rows = int(self.acct[c.N_LOG])
         if not rows:
             return
         self.acct[c.N_LOG] = 0
-        for kind, lane, bar, side, type_, price, amount, fee, tag, maker, why in self.log[
-            :rows
-        ].tolist():
+        log = self.log[:rows]
+        if not events:
+            log = log[log[:, c.KIND] <= c.SKIP]
+        for kind, lane, bar, side, type_, price, amount, fee, tag, maker, why in log.tolist():
             broker = self.brokers[int(lane)]
             s, t, name = _SIDES[int(side)], _TYPES[int(type_)], TAGS.names[int(tag)]
             if kind == c.FILL:
@@ -108,7 +110,9 @@ class Wallet:
             elif kind == c.SKIP:
                 reason = REASONS[int(why)]
                 broker.skipped.append(SkippedOrder(int(bar), s, price, amount, reason, name))
-                broker.events.append(OrderEvent(OrderStatus.REJECTED, s, t, price, name, reason))
+                if events:
+                    rejected = OrderEvent(OrderStatus.REJECTED, s, t, price, name, reason)
+                    broker.events.append(rejected)
             else:
                 status = OrderStatus.ACCEPTED if kind == c.ACCEPTED else OrderStatus.CANCELED
                 broker.events.append(OrderEvent(status, s, t, price, name))

@@ -1,5 +1,6 @@
-"""`thunes.execution.filters`' rounding of one number, inside numba: the engines' compiled
-code rounds prices and amounts with it, to the same values as `floor_to` and `ceil_to`."""
+"""Python's number handling, inside numba: `thunes.execution.filters`' rounding of one
+number (`floor_to`, `ceil_to`) and the built-in sum() over floats, so that the engines'
+compiled code gives the very values the Python code it replaced gave."""
 
 from __future__ import annotations
 
@@ -17,3 +18,21 @@ def to_grid(value: float, step: float, up: bool) -> float:
     decimals = max(0, int(-np.floor(np.log10(step))) + 1)
     units = np.ceil(value / step - _EPS) if up else np.floor(value / step + _EPS)
     return float(np.round(units * step, decimals))
+
+
+@njit(cache=True, inline="always")
+def sum_add(total: float, compensation: float, x: float) -> tuple[float, float]:
+    """One step of Python's sum() over floats, which (since 3.12) compensates rounding by
+    Neumaier's method: a compiled sum must do the same to give the same last bit."""
+    t = total + x
+    if abs(total) >= abs(x):
+        compensation += (total - t) + x
+    else:
+        compensation += (x - t) + total
+    return t, compensation
+
+
+@njit(cache=True, inline="always")
+def sum_end(total: float, compensation: float) -> float:
+    """The result of the sum that `sum_add` built."""
+    return total + compensation if compensation != 0 and np.isfinite(compensation) else total

@@ -9,7 +9,6 @@ bind), it takes the vectorbt fast path, which the parity tests prove gives the s
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -74,7 +73,7 @@ def _event_run(
         )
         for runner, market, c in zip(runners, parts.markets, candles, strict=True)
     ]
-    return PortfolioEngine(lanes).run(), runners, risk
+    return PortfolioEngine(lanes, batch=whole_history).run(), runners, risk
 
 
 def _event(parts: Components, candles: list[CandleSet], whole_history: bool) -> BacktestResult:
@@ -113,12 +112,12 @@ def assemble(
         report.update(runner.report(float(frame["close"].iloc[-1])))
         levels += runner.plot_levels()
     fills = [
-        replace(f, bar=int(steps[s][f.bar]), symbol=s)
+        f.placed(int(steps[s][f.bar]), s)
         for s, r in zip(symbols, run.lanes, strict=True)
         for f in r.fills
     ]
     skipped = [
-        replace(o, bar=int(steps[s][o.bar]), symbol=s)
+        o.placed(int(steps[s][o.bar]), s)
         for s, r in zip(symbols, run.lanes, strict=True)
         for o in r.skipped
     ]
@@ -212,8 +211,8 @@ def assemble_ticks(
     )
     bids, asks = frame["bid"].to_numpy(), frame["ask"].to_numpy()
     report = {**strategy.report(run.fills), **cost_breakdown(run.fills, bids, asks)}
-    fills = [replace(f, symbol=symbol) for f in run.fills]
-    skipped = [replace(o, symbol=symbol) for o in run.skipped]
+    fills = [f.placed(f.bar, symbol) for f in run.fills]
+    skipped = [o.placed(o.bar, symbol) for o in run.skipped]
     return BacktestResult(portfolio, fills, skipped, dict(risk.fired), report, [])
 
 

@@ -10,13 +10,20 @@ sold by the take-profit (completed) or by anyone else, such as the risk engine's
 (stopped). The next cycle opens at the first close after that.
 
 State moves only on fills: a buy the broker or the risk engine skipped is asked for again
-at the next close, for as long as its condition holds.
+at the next close, for as long as its condition holds. The rules are numba functions
+(dca_rules.py) that the compiled engine loop runs too; this class is their face.
 """
 
 from __future__ import annotations
 
-from thunes.domain.orders import Fill, OrderIntent, OrderType, Side
+import numpy as np
+
+from thunes.domain.orders import Fill, OrderIntent, Side
+from thunes.engine import broker_core as c
+from thunes.engine.tags import TAGS
+from thunes.strategy import dca_rules as r
 from thunes.strategy.base import Columns
+from thunes.strategy.compiled import as_intents
 from thunes.strategy.events import Account, Bar, EventStrategy
 
 BASE_TAG = "dca:base"
@@ -45,24 +52,42 @@ class Dca(EventStrategy):
         self.drop_pct = drop_pct
         self.volume_multiplier = volume_multiplier
         self.max_safety_orders = max_safety_orders
-        self.cycles_completed = 0  # closed by the take-profit
-        self.cycles_stopped = 0  # closed by anyone else (risk stop, kill switch)
-        self.peak_committed_quote = 0.0  # the most one cycle took from the cash, fees in
-        self._decided_at = 0
-        self._new_cycle()
+        safety = [TAGS.code(f"{SAFETY_TAG}:{n}") for n in range(1, max_safety_orders + 1)]
+        self.state = np.zeros(r.SAFETY_CODES + len(safety))
+        self.state[: r.SAFETY_N] = [
+            r.KIND,
+            quote_amount,
+            take_profit_pct,
+            np.nan if every_bars is None else every_bars,
+            np.nan if drop_pct is None else drop_pct,
+            volume_multiplier,
+            max_safety_orders,
+            TAGS.code(BASE_TAG),
+            TAGS.code(TAKE_PROFIT_TAG),
+        ]
+        self.state[r.SAFETY_CODES :] = safety
+        self.out = np.zeros((r.MAX_INTENTS, c.ORDER))
 
-    def _new_cycle(self) -> None:
-        self.safety_orders = 0  # safety buys filled in this cycle
-        self.amount = 0.0  # base currency bought in this cycle
-        self.spent = 0.0  # fill notional of those buys, fees out: the average's numerator
-        self.committed_quote = 0.0  # fill notional plus fees: the cash this cycle needs
-        self.last_price = 0.0  # fill price of the cycle's last buy
-        self.last_buy_bar = 0  # the close that decided it
+    @property
+    def cycles_completed(self) -> int:
+        """Cycles closed by the take-profit."""
+        return int(self.state[r.COMPLETED])
+
+    @property
+    def cycles_stopped(self) -> int:
+        """Cycles closed by anyone else (risk stop, kill switch)."""
+        return int(self.state[r.STOPPED])
+
+    @property
+    def peak_committed_quote(self) -> float:
+        """The most one cycle took from the cash, fees in."""
+        return float(self.state[r.PEAK_COMMITTED])
 
     @property
     def average_entry(self) -> float | None:
         """Volume-weighted fill price of the current cycle (fees out); None when flat."""
-        return self.spent / self.amount if self.amount > 0 else None
+        amount = float(self.state[r.AMOUNT])
+        return float(self.state[r.SPENT]) / amount if amount > 0 else None
 
     def report(self, last_price: float) -> dict[str, float]:
         return {
@@ -73,42 +98,12 @@ class Dca(EventStrategy):
         }
 
     def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[OrderIntent]:
-        if self.amount <= 0:
-            return [self._buy(bar, self.quote_amount, BASE_TAG)]
-        if self.safety_orders >= self.max_safety_orders or not self._safety_due(bar):
-            return []
-        n = self.safety_orders + 1
-        quote = self.quote_amount * self.volume_multiplier**n
-        return [self._buy(bar, quote, f"{SAFETY_TAG}:{n}")]
-
-    def _safety_due(self, bar: Bar) -> bool:
-        dropped = self.drop_pct is not None and bar.close <= self.last_price * (1 - self.drop_pct)
-        waited = self.every_bars is not None and bar.index - self.last_buy_bar >= self.every_bars
-        return dropped or waited
-
-    def _buy(self, bar: Bar, quote: float, tag: str) -> OrderIntent:
-        self._decided_at = bar.index  # the clock of `every_bars` starts at the deciding close
-        return OrderIntent(Side.BUY, OrderType.MARKET, quote=quote, tag=tag)
+        n = r.on_bar(bar.index, bar.close, self.state, self.out)
+        return as_intents(self.out[:n]) if n else []
 
     def on_fill(self, fill: Fill, account: Account) -> list[OrderIntent]:
-        if fill.side is Side.SELL:
-            if account.position > 0:
-                return []  # a partial sell: the take-profit still sells whatever is left
-            if fill.tag == TAKE_PROFIT_TAG:
-                self.cycles_completed += 1
-            else:
-                self.cycles_stopped += 1
-            self._new_cycle()
-            return [OrderIntent.cancel(TAKE_PROFIT_TAG)]
-        if fill.tag.startswith(SAFETY_TAG):
-            self.safety_orders += 1
-        self.amount += fill.amount
-        self.spent += fill.amount * fill.price
-        self.committed_quote += fill.amount * fill.price + fill.fee
-        self.peak_committed_quote = max(self.peak_committed_quote, self.committed_quote)
-        self.last_price, self.last_buy_bar = fill.price, self._decided_at
-        target = self.spent / self.amount * (1 + self.take_profit_pct)
-        return [
-            OrderIntent.cancel(TAKE_PROFIT_TAG),
-            OrderIntent(Side.SELL, OrderType.LIMIT, price=target, tag=TAKE_PROFIT_TAG),
-        ]
+        buy, tag = fill.side is Side.BUY, TAGS.code(fill.tag)
+        n = r.on_fill(
+            buy, fill.price, fill.amount, fill.fee, tag, account.position, self.state, self.out
+        )
+        return as_intents(self.out[:n]) if n else []

@@ -5,27 +5,41 @@ neighbouring levels books one level's spread, minus two maker fees.
 The grid is laid at the first bar's close, from bounds that are prices or fractions of that
 close. Outside its range a grid only piles up inventory (below) or idle cash (above), so an
 optional stop below and take-profit above sell everything and end the grid for good.
+
+The rules are numba functions (grid_rules.py) that the compiled engine loop runs too; this
+class is their face and reads its figures from their vector.
 """
 
 from __future__ import annotations
 
-from thunes.domain.orders import Fill, OrderIntent, OrderType, Side
+import numpy as np
+
+from thunes.domain.orders import Fill, OrderIntent, Side
+from thunes.engine import broker_core as c
+from thunes.engine.tags import TAGS
+from thunes.strategy import grid_rules as r
 from thunes.strategy.base import Columns
+from thunes.strategy.compiled import as_intents
 from thunes.strategy.events import Account, Bar, EventStrategy
 
 PREFIX = "grid:"  # every grid order's tag starts with it: one cancel withdraws them all
 STOP_TAG = "grid:stop"
 TAKE_PROFIT_TAG = "grid:take_profit"
 EXIT_TAG = "grid:exit"
+SPACINGS = ("arithmetic", "geometric")
+
+
+def _geometric(spacing: str) -> bool:
+    if spacing not in SPACINGS:
+        raise ValueError(f"spacing={spacing!r}: one of {', '.join(SPACINGS)}")
+    return spacing == "geometric"
 
 
 def grid_levels(lower: float, upper: float, count: int, spacing: str) -> list[float]:
     """`count` prices from lower to upper, both included: equal steps or equal ratios."""
-    if spacing == "arithmetic":
-        return [lower + (upper - lower) * i / (count - 1) for i in range(count)]
-    if spacing == "geometric":
-        return [lower * (upper / lower) ** (i / (count - 1)) for i in range(count)]
-    raise ValueError(f"spacing={spacing!r}: one of arithmetic, geometric")
+    out = np.empty(count)
+    r.lay(lower, upper, count, _geometric(spacing), out)
+    return out.tolist()
 
 
 class Grid(EventStrategy):
@@ -49,43 +63,71 @@ class Grid(EventStrategy):
         self.quote_per_level = quote_per_level
         self.stop_below = stop_below
         self.take_profit_above = take_profit_above
-        self.levels: list[float] = []  # laid at the first close; empty until then
-        self.grid_profit = 0.0  # realised by completed buy -> sell round trips, fees included
-        self.exit_pnl = 0.0  # realised by the stop or take-profit sale of the inventory
-        self.fills_per_level: dict[int, int] = {}
-        self.stopped = False
-        self._lots: dict[int, tuple[float, float]] = {}  # sell level -> (amount, cost + fee)
+        st = self.state = np.zeros(r.HEAD + r.FIELDS * levels)
+        st[: r.LAID] = [
+            r.KIND,
+            lower,
+            upper,
+            relative,
+            levels,
+            _geometric(spacing),
+            quote_per_level,
+            np.nan if stop_below is None else stop_below,
+            np.nan if take_profit_above is None else take_profit_above,
+            *(TAGS.code(t) for t in (PREFIX, STOP_TAG, TAKE_PROFIT_TAG, EXIT_TAG)),
+        ]
+        for level in range(levels):
+            st[r.at(st, r.BUY_CODES, level)] = TAGS.code(f"{PREFIX}buy:{level}")
+            st[r.at(st, r.SELL_CODES, level)] = TAGS.code(f"{PREFIX}sell:{level}")
+        self.out = np.zeros((levels + 1, c.ORDER))
 
     # ---- what a report reads
+    def _field(self, field: int) -> np.ndarray:
+        first = r.at(self.state, field, 0)
+        return self.state[first : first + self.count]
+
+    @property
+    def levels(self) -> list[float]:
+        """The grid's prices, laid at the first close; empty until then."""
+        return self._field(r.LEVELS).tolist() if self.state[r.LAID] else []
+
+    @property
+    def stopped(self) -> bool:
+        return bool(self.state[r.STOPPED])
+
+    @property
+    def grid_profit(self) -> float:
+        """Realised by completed buy -> sell round trips, fees included."""
+        return float(self.state[r.PROFIT])
+
+    @property
+    def exit_pnl(self) -> float:
+        """Realised by the stop or take-profit sale of the inventory."""
+        return float(self.state[r.EXIT_PNL])
+
+    @property
+    def fills_per_level(self) -> dict[int, int]:
+        return {i: int(n) for i, n in enumerate(self._field(r.FILLS).tolist()) if n}
+
     @property
     def stop_price(self) -> float | None:
-        if self.stop_below is None or not self.levels:
-            return None
-        return self.levels[0] * (1 - self.stop_below)
+        price = float(r.stop_price(self.state))
+        return None if np.isnan(price) else price
 
     @property
     def take_profit_price(self) -> float | None:
-        if self.take_profit_above is None or not self.levels:
-            return None
-        return self.levels[-1] * (1 + self.take_profit_above)
+        price = float(r.take_profit_price(self.state))
+        return None if np.isnan(price) else price
 
     def unrealised_inventory(self, price: float) -> tuple[float, float]:
         """(amount, value at `price`) of the bought lots still waiting for their sell."""
-        amount = sum(held for held, _ in self._lots.values())
+        amount = float(r.py_sum(r.lots(self.state, r.LOT_AMOUNT)))
         return amount, amount * price
 
     # ---- events
     def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[OrderIntent]:
-        if self.stopped:
-            return []
-        if not self.levels:
-            return self._start(bar.close)
-        stop, target = self.stop_price, self.take_profit_price
-        if stop is not None and bar.low <= stop:  # reached with no stop fill: flat, or a tick off
-            return self._end(account, EXIT_TAG)
-        if target is not None and bar.close > target:
-            return self._end(account, TAKE_PROFIT_TAG)
-        return []
+        n = r.on_bar(bar.low, bar.close, account.position, self.state, self.out)
+        return as_intents(self.out[:n]) if n else []
 
     def report(self, last_price: float) -> dict[str, float]:
         amount, value = self.unrealised_inventory(last_price)
@@ -99,71 +141,11 @@ class Grid(EventStrategy):
         }
 
     def plot_levels(self) -> list[float]:
-        return list(self.levels)
+        return self.levels
 
     def on_fill(self, fill: Fill, account: Account) -> list[OrderIntent]:
-        if fill.tag.startswith("risk:") and not self.stopped:
-            # the risk engine sold the position (max-loss stop, kill-switch): the grid ends
-            # like at its own stop, and the sale goes to the exit
-            intents = self._end(account)
-            self.exit_pnl += fill.amount * fill.price - fill.fee
-            return intents
-        if not fill.tag.startswith(PREFIX):
-            return []
-        intents = self._end(account) if fill.tag == STOP_TAG else []
-        if self.stopped:  # the exit, or a grid order met later in the stop's own bar
-            cash = fill.amount * fill.price
-            self.exit_pnl += (cash if fill.side is Side.SELL else -cash) - fill.fee
-            if fill.side is Side.BUY:  # bought after the end: out again at the next open
-                intents.append(OrderIntent(Side.SELL, OrderType.MARKET, tag=EXIT_TAG))
-            return intents
-        level = int(fill.tag.rsplit(":", 1)[1])
-        self.fills_per_level[level] = self.fills_per_level.get(level, 0) + 1
-        if fill.side is Side.BUY:
-            self._lots[level + 1] = (fill.amount, fill.amount * fill.price + fill.fee)
-            return [
-                OrderIntent(
-                    Side.SELL,
-                    OrderType.LIMIT,
-                    amount=fill.amount,
-                    price=self.levels[level + 1],
-                    tag=f"{PREFIX}sell:{level + 1}",
-                )
-            ]
-        amount, cost = self._lots.pop(level)
-        self.grid_profit += fill.amount * fill.price - fill.fee - cost * fill.amount / amount
-        return [self._buy(level - 1)]
-
-    # ---- orders
-    def _start(self, close: float) -> list[OrderIntent]:
-        """Lay the levels; a buy on each one below the close that has a level above it."""
-        lower, upper = self.bounds
-        if self.relative:
-            lower, upper = close * (1 + lower), close * (1 + upper)
-        self.levels = grid_levels(lower, upper, self.count, self.spacing)
-        intents = [self._buy(i) for i, price in enumerate(self.levels[:-1]) if price < close]
-        if self.stop_price is not None:
-            intents.append(
-                OrderIntent(Side.SELL, OrderType.STOP, price=self.stop_price, tag=STOP_TAG)
-            )
-        return intents
-
-    def _buy(self, level: int) -> OrderIntent:
-        return OrderIntent(
-            Side.BUY,
-            OrderType.LIMIT,
-            quote=self.quote_per_level,
-            price=self.levels[level],
-            tag=f"{PREFIX}buy:{level}",
+        buy, tag = fill.side is Side.BUY, TAGS.code(fill.tag)
+        n = r.on_fill(
+            buy, fill.price, fill.amount, fill.fee, tag, account.position, self.state, self.out
         )
-
-    def _end(self, account: Account, sell_tag: str | None = None) -> list[OrderIntent]:
-        """Stop for good: withdraw every grid order, and sell what is held if `sell_tag`;
-        the inventory's cost goes to the exit."""
-        self.stopped = True
-        self.exit_pnl -= sum(cost for _, cost in self._lots.values())
-        self._lots.clear()
-        intents = [OrderIntent.cancel(PREFIX)]
-        if sell_tag is not None and account.position > 0:
-            intents.append(OrderIntent(Side.SELL, OrderType.MARKET, tag=sell_tag))
-        return intents
+        return as_intents(self.out[:n]) if n else []

@@ -23,9 +23,11 @@ from thunes.engine.tags import (
 from thunes.execution.filters import FloatArray as Vec
 from thunes.strategy.gate import ENTER, EXIT, gate
 
-# The runner's vector: its exits as fractions of the entry price (NaN: none), then its state.
-STOP_LOSS, TAKE_PROFIT, TRAILING, HOLDING, PEAK, TRAIL_STOP = range(6)
-SIZE = 6
+# The runner's vector: its kind (as every compiled strategy's, thunes/strategy/compiled.py),
+# its exits as fractions of the entry price (NaN: none), then its state.
+KIND = 1.0
+STOP_LOSS, TAKE_PROFIT, TRAILING, HOLDING, PEAK, TRAIL_STOP = range(1, 7)
+SIZE = 7
 MAX_INTENTS = 4  # rows `out` must have room for
 ENTRY, EXIT_, STOP_LOSS_, TAKE_PROFIT_, TRAILING_ = (
     TAGS.code(t) for t in (ENTRY_TAG, EXIT_TAG, STOP_LOSS_TAG, TAKE_PROFIT_TAG, TRAILING_TAG)
@@ -36,16 +38,16 @@ def runner_vector(
     stop_loss: float | None, take_profit: float | None, trailing_stop: float | None
 ) -> Vec:
     rs = np.zeros(SIZE)
-    rs[:HOLDING] = [np.nan if x is None else x for x in (stop_loss, take_profit, trailing_stop)]
+    rs[0] = KIND
+    rs[STOP_LOSS:HOLDING] = [
+        np.nan if x is None else x for x in (stop_loss, take_profit, trailing_stop)
+    ]
     return rs
 
 
 @njit(cache=True)
 def _put(out: Vec, n: int, side: float, type_: int, price: float, tag: int) -> int:
-    row = out[n]
-    row[c.SIDE], row[c.TYPE], row[c.PRICE], row[c.TAG] = side, type_, price, tag
-    row[c.AMOUNT], row[c.QUOTE], row[c.FROM] = np.nan, np.nan, 0.0
-    return n + 1
+    return c.put(out, n, side, type_, price, np.nan, np.nan, tag)
 
 
 @njit(cache=True)

@@ -9,16 +9,13 @@ which the compiled batch loop (thunes/engine/signal_loop.py) runs too.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from thunes.domain.orders import Fill, OrderIntent, OrderType, Side
 from thunes.engine import broker_core as c
-from thunes.engine.tags import TAGS
-from thunes.execution.filters import FloatArray
 from thunes.strategy import signal_rules as rules
 from thunes.strategy.base import Columns, Signals, Strategy
+from thunes.strategy.compiled import as_intents
 from thunes.strategy.events import Account, Bar, EventStrategy
 
 _TYPES = (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.CANCEL)
@@ -31,7 +28,7 @@ class SignalRunner(EventStrategy):
         self.state = rules.runner_vector(
             strategy.stop_loss, strategy.take_profit, strategy.trailing_stop
         )
-        self._out = np.zeros((rules.MAX_INTENTS, c.ORDER))
+        self.out = np.zeros((rules.MAX_INTENTS, c.ORDER))
 
     @property
     def warmup(self) -> int:
@@ -47,34 +44,13 @@ class SignalRunner(EventStrategy):
 
     def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[OrderIntent]:
         entry, exit_ = self._decision(bar, window)
-        n = rules.on_bar(bar.high, account.position, entry, exit_, self.state, self._out)
-        return intents(self._out[:n]) if n else []
+        n = rules.on_bar(bar.high, account.position, entry, exit_, self.state, self.out)
+        return as_intents(self.out[:n]) if n else []
 
     def on_fill(self, fill: Fill, account: Account) -> list[OrderIntent]:
         buy = fill.side is Side.BUY
-        n = rules.on_fill(buy, fill.price, account.position, self.state, self._out)
-        return intents(self._out[:n]) if n else []
-
-
-def intents(rows: FloatArray) -> list[OrderIntent]:
-    """broker_core order rows as the intents a strategy returns."""
-    out = []
-    for side, type_, price, amount, quote, tag, _ in rows.tolist():
-        kind, name = _TYPES[int(type_)], TAGS.names[int(tag)]
-        if kind is OrderType.CANCEL:
-            out.append(OrderIntent.cancel(name))
-            continue
-        out.append(
-            OrderIntent(
-                Side.BUY if side == c.BUY else Side.SELL,
-                kind,
-                None if math.isnan(amount) else amount,
-                None if math.isnan(quote) else quote,
-                None if math.isnan(price) else price,
-                name,
-            )
-        )
-    return out
+        n = rules.on_fill(buy, fill.price, account.position, self.state, self.out)
+        return as_intents(self.out[:n]) if n else []
 
 
 def as_event_strategy(

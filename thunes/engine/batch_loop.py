@@ -1,10 +1,10 @@
-"""The event engine's batch face for signal strategies: the bar loop of `PortfolioEngine`
-(replay.py) compiled, over decisions computed once for the whole history.
+"""The event engine's batch face: the bar loop of `PortfolioEngine` (replay.py) compiled,
+for lanes whose strategies have numba rules (thunes/strategy/compiled.py: a signal
+strategy over decisions computed once for the whole history, DCA, grid).
 
-It calls the broker's and the signal runner's numba rules (broker_core.py,
-thunes/strategy/signal_rules.py) in the order the per-event engine calls their faces:
-at each timestamp every symbol's fills and the strategy's answers to them, then every
-symbol's decision at the close, then the account marked at the closes.
+It calls the broker's and the strategies' numba rules in the order the per-event engine
+calls their faces: at each timestamp every symbol's fills and the strategy's answers to
+them, then every symbol's decision at the close, then the account marked at the closes.
 """
 
 from __future__ import annotations
@@ -18,10 +18,13 @@ from numba import njit
 
 from thunes.engine import broker_core as c
 from thunes.engine.results import PortfolioRun, ReplayResult
-from thunes.engine.tags import FIXED
+from thunes.engine.tags import FIXED, TAGS
 from thunes.execution.filters import FloatArray as Vec
-from thunes.strategy import signal_rules as sr
+from thunes.strategy import compiled
 from thunes.strategy.base import Signals
+from thunes.strategy.dca import Dca
+from thunes.strategy.events import EventStrategy
+from thunes.strategy.grid import Grid
 from thunes.strategy.signal_runner import SignalRunner
 
 if TYPE_CHECKING:
@@ -30,7 +33,7 @@ if TYPE_CHECKING:
 Bools = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
 TIME, OPEN, HIGH, LOW, CLOSE = range(5)  # columns of `bars`
-ORDERS = 16  # order slots per lane: a signal strategy has at most 7 orders at work
+ORDERS = 16  # order slots per lane: a signal strategy has at most 7 orders at work, DCA 4
 
 
 @njit(cache=True)
@@ -67,7 +70,8 @@ def run_lanes(
     lanes: Vec,
     ob: Vec,
     lg: Vec,
-    rs: Vec,
+    st: Vec,
+    intents: int,
     equity: Vec,
     lane_equity: Vec,
     keep_log: bool,
@@ -80,7 +84,7 @@ def run_lanes(
     cursor = np.zeros(n_lanes, np.int64)
     last_close = np.zeros(n_lanes)
     active = np.zeros(n_lanes, np.bool_)
-    out = np.empty((sr.MAX_INTENTS, c.ORDER))
+    out = np.empty((intents, c.ORDER))  # room for the most intents a strategy returns
     for step in range(len(timeline)):
         if acct[c.N_LOG] + 64 * n_lanes > len(lg):
             lg = np.concatenate((lg, np.zeros_like(lg)))
@@ -101,8 +105,11 @@ def run_lanes(
             last = int(acct[c.N_LOG])
             for r in range(first, last):
                 if lg[r, c.KIND] == c.FILL:
-                    buy, price = lg[r, c.L_SIDE] == c.BUY, lg[r, c.L_PRICE]
-                    n = sr.on_fill(buy, price, lanes[j, c.POS], rs[j], out)
+                    f = lg[r]
+                    buy, tag = f[c.L_SIDE] == c.BUY, int(f[c.L_TAG])
+                    n = compiled.on_fill(
+                        buy, f[c.L_PRICE], f[c.L_AMOUNT], f[c.FEE], tag, lanes[j, c.POS], st[j], out
+                    )
                     if n:
                         _apply(j, out, n, prefixes, acct, rk, lanes, ob, lg)
         for j in range(n_lanes):  # the decisions at the close
@@ -111,8 +118,10 @@ def run_lanes(
             i = starts[j] + cursor[j]
             if i + 1 < starts[j + 1]:  # a decision on the last bar could never fill
                 lanes[j, c.TIME] = bars[i + 1, TIME]  # its orders leave at the next open
-                pos = lanes[j, c.POS]
-                n = sr.on_bar(bars[i, HIGH], pos, entries[i], exits[i], rs[j], out)
+                b, pos = bars[i], lanes[j, c.POS]
+                n = compiled.on_bar(
+                    cursor[j], b[HIGH], b[LOW], b[CLOSE], pos, entries[i], exits[i], st[j], out
+                )
                 if n:
                     _apply(j, out, n, prefixes, acct, rk, lanes, ob, lg)
             last_close[j] = bars[i, CLOSE]
@@ -135,10 +144,19 @@ def fixed_prefixes() -> Bools:
     return np.array([[b.startswith(a) for b in names] for a in names], dtype=np.bool_)
 
 
-def run_signal_lanes(lanes: list[Lane]) -> PortfolioRun:
-    """`PortfolioEngine.run` in one compiled loop, for lanes that all run a signal strategy
-    over decisions computed beforehand; the brokers and runners end as the faces would."""
-    runners = [cast(SignalRunner, lane.strategy) for lane in lanes]
+def compiled_rules(strategy: EventStrategy) -> SignalRunner | Dca | Grid | None:
+    """The strategy, if the compiled loop can run its rules (a signal strategy only over
+    precomputed decisions); None otherwise."""
+    if isinstance(strategy, SignalRunner):
+        return strategy if strategy.precomputed is not None else None
+    return strategy if isinstance(strategy, (Dca, Grid)) else None
+
+
+def run_compiled(lanes: list[Lane]) -> PortfolioRun:
+    """`PortfolioEngine.run` in one compiled loop, for lanes whose strategies all have a
+    `compiled_rules`; the brokers and the strategies end as their faces would."""
+    rules = [cast(SignalRunner | Dca | Grid, compiled_rules(lane.strategy)) for lane in lanes]
+    states = [r.state for r in rules]
     brokers = [lane.broker for lane in lanes]
     wallet = brokers[0].wallet
     times = [pd.DatetimeIndex(lane.candles.index).as_unit("ms").asi8 for lane in lanes]
@@ -149,36 +167,45 @@ def run_signal_lanes(lanes: list[Lane]) -> PortfolioRun:
         ]
     ).astype(np.float64)
     starts = np.concatenate([[0], np.cumsum([len(t) for t in times])]).astype(np.int64)
-    decided = [cast(Signals, r.precomputed) for r in runners]
-    entries = np.concatenate([d.entries for d in decided]).astype(np.bool_)
-    exits = np.concatenate([d.exits for d in decided]).astype(np.bool_)
-    timeline = np.unique(np.concatenate(times))
-    states = np.stack([r.state for r in runners])
-    if wallet.orders.shape[1] < ORDERS:
-        more = np.zeros((len(wallet.lanes), ORDERS - wallet.orders.shape[1], c.ORDER))
+    entries, exits = np.zeros(len(bars), np.bool_), np.zeros(len(bars), np.bool_)
+    for j, lane in enumerate(lanes):
+        if isinstance(lane.strategy, SignalRunner):
+            decided = cast(Signals, lane.strategy.precomputed)
+            entries[starts[j] : starts[j + 1]] = decided.entries
+            exits[starts[j] : starts[j + 1]] = decided.exits
+    timeline = times[0] if len(times) == 1 else np.unique(np.concatenate(times))
+    width = max(len(state) for state in states)
+    stacked = np.zeros((len(lanes), width))
+    for j, state in enumerate(states):
+        stacked[j, : len(state)] = state
+    slots = max(ORDERS, width)  # a grid's orders: at most two per level, its vector has 7
+    if wallet.orders.shape[1] < slots:
+        more = np.zeros((len(wallet.lanes), slots - wallet.orders.shape[1], c.ORDER))
         wallet.orders = np.concatenate([wallet.orders, more], axis=1)
     equity, lane_equity = np.empty(len(timeline)), np.empty(len(bars))
-    rk = brokers[0].risk_vector
+    names = TAGS.names
+    prefixes = np.array([[b.startswith(a) for b in names] for a in names], dtype=np.bool_)
     wallet.log = run_lanes(
         bars,
         starts,
         entries,
         exits,
         timeline.astype(np.float64),
-        fixed_prefixes(),
+        prefixes,
         wallet.acct,
-        rk,
+        brokers[0].risk_vector,
         wallet.lanes,
         wallet.orders,
         wallet.log,
-        states,
+        stacked,
+        max(len(r.out) for r in rules),
         equity,
         lane_equity,
         True,
     )
-    wallet.drain()
-    for runner, state in zip(runners, states, strict=True):
-        runner.state[:] = state
+    wallet.drain(events=False)
+    for state, row in zip(states, stacked, strict=True):
+        state[:] = row[: len(state)]
     results = [
         ReplayResult(b.fills, b.skipped, lane_equity[starts[j] : starts[j + 1]])
         for j, b in enumerate(brokers)

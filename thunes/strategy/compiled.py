@@ -1,0 +1,76 @@
+"""The strategies whose rules are numba functions (signal runner, DCA, grid), seen alike:
+a float64 vector each (slot 0 its kind), two entry points that write order intents as
+broker_core rows, and those rows as `OrderIntent`s for the per-event faces.
+
+The compiled engine loop (thunes/engine/batch_loop.py) calls `on_bar` and `on_fill` for
+every lane; each face (`SignalRunner`, `Dca`, `Grid`) calls them for its own vector.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from thunes.domain.orders import OrderIntent, OrderType, Side
+from thunes.engine import broker_core as c
+from thunes.engine.tags import TAGS
+from thunes.execution.filters import FloatArray as Vec
+from thunes.strategy import dca_rules, grid_rules, signal_rules
+
+_TYPES = (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.CANCEL)
+
+
+@njit(cache=True)
+def on_bar(
+    i: int,
+    high: float,
+    low: float,
+    close: float,
+    position: float,
+    entry: bool,
+    exit: bool,
+    st: Vec,
+    out: Vec,
+) -> int:
+    """At bar i's close (entry/exit: a signal strategy's decision); returns rows written."""
+    kind = st[0]
+    if kind == signal_rules.KIND:
+        return signal_rules.on_bar(high, position, entry, exit, st, out)
+    if kind == dca_rules.KIND:
+        return dca_rules.on_bar(i, close, st, out)
+    return grid_rules.on_bar(low, close, position, st, out)
+
+
+@njit(cache=True)
+def on_fill(
+    buy: bool, price: float, amount: float, fee: float, tag: int, position: float, st: Vec, out: Vec
+) -> int:
+    """After one of the strategy's fills; returns rows written."""
+    kind = st[0]
+    if kind == signal_rules.KIND:
+        return signal_rules.on_fill(buy, price, position, st, out)
+    if kind == dca_rules.KIND:
+        return dca_rules.on_fill(buy, price, amount, fee, tag, position, st, out)
+    return grid_rules.on_fill(buy, price, amount, fee, tag, position, st, out)
+
+
+def as_intents(rows: Vec) -> list[OrderIntent]:
+    """broker_core order rows as the intents a strategy returns."""
+    out = []
+    for side, type_, price, amount, quote, tag, _ in rows.tolist():
+        kind, name = _TYPES[int(type_)], TAGS.names[int(tag)]
+        if kind is OrderType.CANCEL:
+            out.append(OrderIntent.cancel(name))
+            continue
+        out.append(
+            OrderIntent(
+                Side.BUY if side == c.BUY else Side.SELL,
+                kind,
+                None if math.isnan(amount) else amount,
+                None if math.isnan(quote) else quote,
+                None if math.isnan(price) else price,
+                name,
+            )
+        )
+    return out

@@ -1,0 +1,175 @@
+"""The grid's rules (grid.py says what they do), in numba over one vector: the compiled
+engine loop and the `Grid` face run these same functions."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from thunes.engine import broker_core as c
+from thunes.execution.filters import FloatArray as Vec
+from thunes.execution.rounding import sum_add, sum_end
+
+KIND = 3.0
+# parameters (STOP_BELOW, TP_ABOVE: NaN when not set), the tags' codes, the state, then
+# COUNT values of each per-level field (see `at`)
+LOWER, UPPER, RELATIVE, COUNT, GEOMETRIC, QUOTE, STOP_BELOW, TP_ABOVE = range(1, 9)
+PREFIX_CODE, STOP_CODE, TP_CODE, EXIT_CODE = range(9, 13)
+LAID, STOPPED, PROFIT, EXIT_PNL, SEQ = range(13, 18)
+HEAD = 18
+# per level: its price, its buy's and its sell's tag codes, the lot its sell waits to sell
+# (amount, cost with fee, when it was bought: 0 for none), how many of its orders filled
+LEVELS, BUY_CODES, SELL_CODES, LOT_AMOUNT, LOT_COST, LOT_SEQ, FILLS = range(7)
+FIELDS = 7
+
+
+@njit(cache=True)
+def at(st: Vec, field: int, level: int) -> int:
+    """Where a per-level field of `level` is in the vector."""
+    return HEAD + field * int(st[COUNT]) + level
+
+
+@njit(cache=True)
+def lay(lower: float, upper: float, count: int, geometric: bool, out: Vec) -> None:
+    """`count` prices from lower to upper, both included: equal steps or equal ratios."""
+    for i in range(count):
+        if geometric:
+            out[i] = lower * (upper / lower) ** (i / (count - 1))
+        else:
+            out[i] = lower + (upper - lower) * i / (count - 1)
+
+
+@njit(cache=True)
+def stop_price(st: Vec) -> float:
+    """Below the lowest level by stop_below; NaN without one or before the grid is laid."""
+    return st[at(st, LEVELS, 0)] * (1 - st[STOP_BELOW]) if st[LAID] else np.nan
+
+
+@njit(cache=True)
+def take_profit_price(st: Vec) -> float:
+    top = at(st, LEVELS, int(st[COUNT]) - 1)
+    return st[top] * (1 + st[TP_ABOVE]) if st[LAID] else np.nan
+
+
+@njit(cache=True)
+def lots(st: Vec, field: int) -> Vec:
+    """A field of the lots waiting for their sell, in the order they were bought."""
+    count = int(st[COUNT])
+    seqs = st[at(st, LOT_SEQ, 0) : at(st, LOT_SEQ, 0) + count]
+    order = np.argsort(seqs, kind="mergesort")
+    values = np.empty(count)
+    n = 0
+    for k in order:
+        if seqs[k] > 0:
+            values[n] = st[at(st, field, k)]
+            n += 1
+    return values[:n]
+
+
+@njit(cache=True)
+def py_sum(values: Vec) -> float:
+    """sum(values), as Python's built-in sums floats (`sum_add`)."""
+    total, compensation = 0.0, 0.0
+    for x in values:
+        total, compensation = sum_add(total, compensation, x)
+    return sum_end(total, compensation)
+
+
+@njit(cache=True)
+def _buy(level: int, st: Vec, out: Vec, n: int) -> int:
+    price, tag = st[at(st, LEVELS, level)], int(st[at(st, BUY_CODES, level)])
+    return c.put(out, n, c.BUY, c.LIMIT, price, np.nan, st[QUOTE], tag)
+
+
+@njit(cache=True)
+def _start(close: float, st: Vec, out: Vec) -> int:
+    """Lay the levels; a buy on each one below the close that has a level above it."""
+    lower, upper, count = st[LOWER], st[UPPER], int(st[COUNT])
+    if st[RELATIVE]:
+        lower, upper = close * (1 + lower), close * (1 + upper)
+    first = at(st, LEVELS, 0)
+    lay(lower, upper, count, st[GEOMETRIC] != 0, st[first : first + count])
+    st[LAID] = 1
+    n = 0
+    for level in range(count - 1):
+        if st[first + level] < close:
+            n = _buy(level, st, out, n)
+    stop = stop_price(st)
+    if not np.isnan(stop):
+        n = c.put(out, n, c.SELL, c.STOP, stop, np.nan, np.nan, int(st[STOP_CODE]))
+    return n
+
+
+@njit(cache=True)
+def _end(position: float, sell_tag: int, st: Vec, out: Vec) -> int:
+    """Stop for good: withdraw every grid order, and sell what is held if sell_tag >= 0;
+    the inventory's cost goes to the exit."""
+    st[STOPPED] = 1
+    st[EXIT_PNL] -= py_sum(lots(st, LOT_COST))
+    for level in range(int(st[COUNT])):
+        st[at(st, LOT_SEQ, level)] = 0
+    n = c.put(out, 0, c.SELL, c.CANCEL, np.nan, np.nan, np.nan, int(st[PREFIX_CODE]))
+    if sell_tag >= 0 and position > 0:
+        n = c.put(out, n, c.SELL, c.MARKET, np.nan, np.nan, np.nan, sell_tag)
+    return n
+
+
+@njit(cache=True)
+def on_bar(low: float, close: float, position: float, st: Vec, out: Vec) -> int:
+    if st[STOPPED]:
+        return 0
+    if not st[LAID]:
+        return _start(close, st, out)
+    stop, target = stop_price(st), take_profit_price(st)
+    if not np.isnan(stop) and low <= stop:  # reached with no stop fill: flat, or a tick off
+        return _end(position, int(st[EXIT_CODE]), st, out)
+    if not np.isnan(target) and close > target:
+        return _end(position, int(st[TP_CODE]), st, out)
+    return 0
+
+
+@njit(cache=True)
+def _level(tag: int, field: int, st: Vec) -> int:
+    """The level whose buy (or sell) tag this is, or -1."""
+    for level in range(int(st[COUNT])):
+        if st[at(st, field, level)] == tag:
+            return level
+    return -1
+
+
+@njit(cache=True)
+def on_fill(
+    buy: bool, price: float, amount: float, fee: float, tag: int, position: float, st: Vec, out: Vec
+) -> int:
+    if (tag == c.MAX_LOSS_CODE or tag == c.KILL_CODE) and not st[STOPPED]:
+        # the risk engine sold the position (max-loss stop, kill-switch): the grid ends
+        # like at its own stop, and the sale goes to the exit
+        n = _end(position, -1, st, out)
+        st[EXIT_PNL] += amount * price - fee
+        return n
+    bought, sold = _level(tag, BUY_CODES, st), _level(tag, SELL_CODES, st)
+    own = tag == st[STOP_CODE] or tag == st[TP_CODE] or tag == st[EXIT_CODE]
+    if bought < 0 and sold < 0 and not own:
+        return 0  # not a grid order's
+    n = _end(position, -1, st, out) if tag == st[STOP_CODE] else 0
+    if st[STOPPED]:  # the exit, or a grid order met later in the stop's own bar
+        cash = amount * price
+        st[EXIT_PNL] += (-cash if buy else cash) - fee
+        if buy:  # bought after the end: out again at the next open
+            n = c.put(out, n, c.SELL, c.MARKET, np.nan, np.nan, np.nan, int(st[EXIT_CODE]))
+        return n
+    level = bought if buy else sold
+    st[at(st, FILLS, level)] += 1
+    if buy:
+        above = level + 1
+        if st[at(st, LOT_SEQ, above)] == 0:
+            st[SEQ] += 1
+            st[at(st, LOT_SEQ, above)] = st[SEQ]
+        st[at(st, LOT_AMOUNT, above)] = amount
+        st[at(st, LOT_COST, above)] = amount * price + fee
+        sell_at, sell_tag = st[at(st, LEVELS, above)], int(st[at(st, SELL_CODES, above)])
+        return c.put(out, 0, c.SELL, c.LIMIT, sell_at, amount, np.nan, sell_tag)
+    held, cost = st[at(st, LOT_AMOUNT, level)], st[at(st, LOT_COST, level)]
+    st[at(st, LOT_SEQ, level)] = 0
+    st[PROFIT] += amount * price - fee - cost * amount / held
+    return _buy(level - 1, st, out, 0)
