@@ -30,7 +30,7 @@ PAIRS = [(5, 20), (10, 50), (20, 80), (3, 9)]
 FRAME = sim_candles(2_000)
 
 
-def product_equity(strategy: SmaCross, limits: RiskLimits) -> np.ndarray:
+def product_equity(strategy: SmaCross, limits: RiskLimits) -> tuple[np.ndarray, int]:
     nothing: Any = None
     parts = Components(
         exchange=EXCHANGE,
@@ -46,7 +46,8 @@ def product_equity(strategy: SmaCross, limits: RiskLimits) -> np.ndarray:
         cash=1_000.0,
     )
     candles = CandleSet(FRAME, "1h", GapReport(0, 0, 0, None), "keep", "test", "sim")
-    return engines.backtest(parts, [candles]).portfolio.value().to_numpy()
+    result = engines.backtest(parts, [candles])
+    return result.portfolio.value().to_numpy(), len(result.fills)
 
 
 @pytest.mark.parametrize("limits", [DEFAULT_RISK, NO_RISK], ids=["default_risk", "no_risk"])
@@ -57,7 +58,7 @@ def test_each_column_is_the_backtest_of_that_column(
     columns = as_columns(FRAME)
     strategies = [SmaCross(fast, slow, **exits) for fast, slow in PAIRS]  # type: ignore[arg-type]
     signals = [s.signals(columns) for s in strategies]
-    equity = signal_equity_batch(
+    batch = signal_equity_batch(
         pd.DatetimeIndex(FRAME.index).as_unit("ms").asi8,
         columns["open"],
         columns["high"],
@@ -73,8 +74,9 @@ def test_each_column_is_the_backtest_of_that_column(
         risk=limits,
         **exits,
     )
-    assert equity.shape == (len(FRAME), len(PAIRS))
+    assert batch.equity.shape == (len(FRAME), len(PAIRS))
     for col, strategy in enumerate(strategies):
-        expected = product_equity(strategy, limits)
-        np.testing.assert_allclose(equity[:, col], expected, rtol=1e-9)
+        expected, fills = product_equity(strategy, limits)
+        np.testing.assert_allclose(batch.equity[:, col], expected, rtol=1e-9)
+        assert batch.fills[col] == fills
         assert not math.isclose(expected[-1], 1_000.0)  # the column traded

@@ -8,6 +8,8 @@ decisions 2 x n x k bools; give it the columns in chunks.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
@@ -33,15 +35,16 @@ def _columns(
     rk: FloatArray,
     rs: FloatArray,
     cash: float,
-) -> FloatArray:
+) -> tuple[FloatArray, npt.NDArray[np.int64]]:
     n, k = entries.shape
     equity = np.empty((k, n))
+    fills = np.zeros(k, np.int64)
     starts = np.array([0, n], dtype=np.int64)
     for col in prange(k):
         acct = np.zeros(2)
         acct[c.CASH] = cash
         marks = np.empty(n)
-        run_lanes(
+        log = run_lanes(
             bars,
             starts,
             np.ascontiguousarray(entries[:, col]),
@@ -57,9 +60,16 @@ def _columns(
             MAX_INTENTS,
             equity[col],
             marks,
-            False,
+            True,  # the whole log, to count its fills: a few thousand rows
         )
-    return equity
+        fills[col] = np.sum(log[: int(acct[c.N_LOG]), c.KIND] == c.FILL)
+    return equity, fills
+
+
+@dataclass(frozen=True)
+class SignalBatch:
+    equity: FloatArray  # n bars x k columns, at each bar's close
+    fills: npt.NDArray[np.int64]  # k: the orders each column filled
 
 
 def signal_equity_batch(
@@ -80,11 +90,11 @@ def signal_equity_batch(
     stop_loss: float | None = None,
     take_profit: float | None = None,
     trailing_stop: float | None = None,
-) -> FloatArray:
+) -> SignalBatch:
     """Equity at each bar's close (n x k) of k decision columns (n x k, taken at each bar's
-    close, as `Strategy.signals` gives them): column j is `engines.backtest`'s
-    `portfolio.value()` for that column alone. `times_ms` (bar open times) drive the risk
-    engine's UTC day and cool-down."""
+    close, as `Strategy.signals` gives them), and each column's fill count: column j is
+    `engines.backtest`'s `portfolio.value()` and `len(fills)` for that column alone.
+    `times_ms` (bar open times) drive the risk engine's UTC day and cool-down."""
     bars = np.column_stack([times_ms, open_, high, low, close]).astype(np.float64)
     lane = np.zeros((1, c.LANE))
     row = venue(fees, slippage, filters, sizer)
@@ -92,4 +102,5 @@ def signal_equity_batch(
     rk = risk_vector(risk, fees.taker)
     rs = runner_vector(stop_loss, take_profit, trailing_stop)[None, :]
     entries, exits = np.asarray(entries, dtype=np.bool_), np.asarray(exits, dtype=np.bool_)
-    return _columns(bars, entries, exits, fixed_prefixes(), lane, rk, rs, float(cash)).T
+    equity, fills = _columns(bars, entries, exits, fixed_prefixes(), lane, rk, rs, float(cash))
+    return SignalBatch(equity.T, fills)

@@ -23,13 +23,12 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from thunes.components import build
 from thunes.config.explain import explain
 from thunes.config.validate import validate
 from thunes.errors import ConfigError, ThunesError
-from thunes.sweep import report, space
+from thunes.sweep import grid_batch, report, space
 from thunes.sweep.heatmap import write_heatmap
-from thunes.sweep.trial import HEADLINE, candles_once, evaluate
+from thunes.sweep.trial import HEADLINE, candles_once, evaluate, folds_of, parts_maker
 from thunes.tracking.base import RunRecord
 
 GRID_CSV, TOP_CSV, TIMINGS_JSON = "grid.csv", "top_k.csv", "grid_timings.json"
@@ -66,7 +65,7 @@ def score(cfg: DictConfig, combo: dict[str, Any]) -> dict[str, Any]:
 def run(cfg: DictConfig, params: dict[str, str], out_dir: Path) -> pd.DataFrame:
     keys, combos = combinations(cfg, params)
     console = Console()
-    rows = []
+    parts = parts_maker(cfg)()
     started = time.perf_counter()
     with Progress(
         TextColumn("[bold]grid"),
@@ -76,9 +75,22 @@ def run(cfg: DictConfig, params: dict[str, str], out_dir: Path) -> pd.DataFrame:
         console=Console(stderr=True),
     ) as progress:
         task = progress.add_task("grid", total=len(combos))
-        for number, combo in enumerate(combos):
-            rows.append({"number": number, **score(cfg, combo)})
-            progress.advance(task)
+        if grid_batch.applies(parts, keys):  # a signal strategy: columns in batches
+            candle_sets = candles_once(cfg, parts)
+            scored = grid_batch.score_all(
+                cfg,
+                parts,
+                combos,
+                candle_sets,
+                folds_of(cfg, candle_sets[0]),
+                lambda n: progress.advance(task, n),
+            )
+        else:
+            scored = []
+            for combo in combos:
+                scored.append(score(cfg, combo))
+                progress.advance(task)
+    rows = [{"number": number, **row} for number, row in enumerate(scored)]
     evaluate_seconds = time.perf_counter() - started
     table = pd.DataFrame(rows)
     objective = f"train_{cfg.sweep.objectives[0]}"
@@ -93,7 +105,7 @@ def run(cfg: DictConfig, params: dict[str, str], out_dir: Path) -> pd.DataFrame:
     top = done.head(int(cfg.sweep.top_k))
     top.to_csv(out_dir / TOP_CSV, index=False)
     figures = write_heatmap(done, keys, objective, out_dir) if len(keys) >= 2 else ()
-    timeframe = candles_once(cfg, build(cfg))[0].timeframe
+    timeframe = candles_once(cfg, parts)[0].timeframe
     summary = report.summarize(cfg, table, keys, timeframe)
     report.print_summary(console, f"grid of {len(combos):,} combinations", summary)
     console.print(top[[*keys, objective, f"test_{cfg.sweep.objectives[0]}"]].to_string(index=False))
