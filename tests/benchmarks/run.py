@@ -7,7 +7,9 @@ Measures (1) the SMA 10/50 backtest in-process, warm, against the vectorbt calls
 write; (2) `thunes mode=backtest` as a warm whole process against a bare vectorbt script;
 (3) a cold first-ever run; (4) where the warm run's time goes; (5) time and peak memory at
 10k, 100k and 1M bars; (6) every strategy's backtest path, a 3-symbol portfolio and the
-replay rates, against bare references (tests/benchmarks/strategies.py). Goals are reported
+replay rates, against bare references (tests/benchmarks/strategies.py); (7) sweeps: a
+200-trial Optuna study through the real multirun against a bare Optuna loop, and the grid
+over 10,000 pairs against vbt.MA.run_combs (tests/benchmarks/sweeps.py). Goals are reported
 as met or missed, never asserted. Everything lands in bench-results/latest.json, and a rich
 table is printed.
 
@@ -38,7 +40,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tests.benchmarks import strategies
+from tests.benchmarks import strategies, sweeps
 from tests.benchmarks.meter import CpuMeter, machine_busy_seconds
 from tests.benchmarks.workers import MARKER
 
@@ -73,11 +75,13 @@ class Plan:
     scaling: tuple[tuple[int, int], ...]  # (bars, repeats)
     idle_wait_seconds: float  # the total time the bench may wait for an idle machine
     strategies: strategies.StrategyPlan = strategies.FULL  # section 6
+    sweep_trials: int = 200  # section 7
+    grid_side: int = 100  # the grid has side x side pairs
 
 
 FULL = Plan(3, 7, 1, 3, 1, 3, 3, True, True, ((10_000, 7), (100_000, 5), (1_000_000, 3)), 60)
 QUICK = Plan(2, 5, 1, 1, 0, 1, 1, False, False, ((10_000, 3), (100_000, 3), (1_000_000, 1)), 0)
-QUICK = replace(QUICK, strategies=strategies.QUICK)
+QUICK = replace(QUICK, strategies=strategies.QUICK, sweep_trials=40, grid_side=30)
 
 
 @dataclass(frozen=True)
@@ -367,6 +371,11 @@ def measure(plan: Plan, tmp: Path, numba_cache: Path, console: Console) -> Json:
             console.log,
         ),
     )
+    section(
+        "sweeps",
+        f"{plan.sweep_trials}-trial Optuna sweep vs a bare loop; grid of {plan.grid_side**2:,}",
+        lambda: sweeps.measure(plan.sweep_trials, plan.grid_side, sweeps.BARE_WINDOW, env),
+    )
     raw["idle_waited_seconds"] = gate.waited
     return summarise(raw, bars)
 
@@ -425,6 +434,9 @@ def summarise(raw: Json, bars: int) -> Json:
     }
     out["scaling"] = [v for k, v in raw.items() if k.startswith("scale_")]
     out["strategies"] = raw.get("strategies")
+    out["sweeps"] = raw.get("sweeps")
+    for name, error in (out["sweeps"] or {}).get("errors", {}).items():
+        out["errors"][f"sweeps.{name}"] = error
     for group, error in (out["strategies"] or {}).get("errors", {}).items():
         out["errors"][f"strategies.{group}"] = error
     return out
@@ -609,6 +621,8 @@ def report(res: Json, console: Console) -> None:
         console.print(strategies.table(res["strategies"]))
         for line in strategies.notes(res["strategies"]):
             console.print(line)
+    if res.get("sweeps"):
+        console.print(sweeps.table(res["sweeps"]))
     before, after = res["load"]["before"], res["load"]["after"]
     console.print(
         f"  load average before {_load(before)}; after {_load(after)}; "

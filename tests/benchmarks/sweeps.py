@@ -34,13 +34,14 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from tests.benchmarks.run import REPO, BenchError, marker_json, run_process
 from tests.benchmarks.workers import MARKER, peak_rss_bytes
 
 MODULE = "tests.benchmarks.sweeps"
+REPO = Path(__file__).resolve().parents[2]
 GOAL_TRIALS_PER_S, GOAL_RATIO = 10.0, 1.5
 GOAL_COMBOS_PER_S, GOAL_GRID_MB = 1000.0, 2048.0
 SEED = 0
+BARE_WINDOW = 33  # run_combs over windows 2..33: 528 pairs, as STACK.md's chunks
 Json = dict[str, Any]
 
 
@@ -71,6 +72,8 @@ def run_optuna(trials: int, cwd: Path, env: dict[str, str]) -> Json:
         f"hydra.sweeper.sampler.seed={SEED}",
         f"hydra.sweeper.storage={storage}",
     )
+    from tests.benchmarks.run import run_process  # run.py imports this module
+
     process = run_process(cmd, cwd, env, timeout=1800)
     import mlflow
 
@@ -129,6 +132,8 @@ def run_grid(combos_side: int, cwd: Path, env: dict[str, str]) -> Json:
     fast = f"strategy.fast=range(2, {1 + combos_side})"  # Optuna's ranges include the stop
     slow = f"strategy.slow=range(110, {100 + 10 * combos_side}, 10)"
     cmd = thunes("-m", "+sweep=sma", "sweep.engine=grid", fast, slow)
+    from tests.benchmarks.run import run_process
+
     process = run_process(cmd, cwd, env, timeout=3600)
     (out,) = (cwd / "experiments" / "multirun").glob("*/*")
     timings = json.loads((out / "grid_timings.json").read_text())
@@ -171,6 +176,8 @@ def bare_run_combs(max_window: int) -> Json:
 
 
 def measure(trials: int, combos_side: int, bare_window: int, env: dict[str, str]) -> Json:
+    from tests.benchmarks.run import BenchError
+
     out: Json = {"errors": {}}
     with tempfile.TemporaryDirectory(prefix="thunes-sweep-bench-") as tmp:
         root = Path(tmp)
@@ -192,6 +199,8 @@ def measure(trials: int, combos_side: int, bare_window: int, env: dict[str, str]
 
 
 def _worker(args: list[str], env: dict[str, str]) -> Json:
+    from tests.benchmarks.run import marker_json, run_process
+
     cmd = [sys.executable, "-m", MODULE, *args]
     return marker_json(run_process(cmd, REPO, env, timeout=3600).stdout)
 
@@ -242,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("job", nargs="?", default="all", choices=("all", "bare", "run_combs"))
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--combos-side", type=int, default=100, help="grid of side^2 pairs")
-    parser.add_argument("--window", type=int, default=33, help="run_combs windows 2..W")
+    parser.add_argument("--window", type=int, default=BARE_WINDOW, help="run_combs windows 2..W")
     parser.add_argument("--dir", type=Path)
     args = parser.parse_args(argv)
     if args.job == "bare":

@@ -142,3 +142,40 @@ def test_other_data_starts_another_study_and_a_named_one_refuses_it(
     named = [*args, "hydra.sweeper.study_name=mine"]
     assert run_thunes([*named, "data.since=2024-09-01"], monkeypatch, tmp_path) == 0
     assert run_thunes([*named, "data.since=2024-08-01"], monkeypatch, tmp_path) == 2
+
+
+def test_continuous_and_log_spaces_sample_in_optuna_and_are_refused_by_the_grid(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    space = ["strategy.stop_loss=tag(log, interval(0.005, 0.2))", "strategy.ma=choice(sma,ema)"]
+    args = ["-m", "+sweep=sma", *TINY["sma"], *space, "hydra.sweeper.sampler.seed=4"]
+    assert run_thunes([*args, "hydra.sweeper.n_trials=6"], monkeypatch, tmp_path) == 0
+    table = study_csv(tmp_path)
+    assert table["strategy.stop_loss"].between(0.005, 0.2).all()
+    assert table["strategy.stop_loss"].nunique() == len(table)  # drawn, not picked from a list
+    assert set(table["strategy.ma"]) <= {"sma", "ema"}
+
+    assert run_thunes([*args, "sweep.engine=grid"], monkeypatch, tmp_path) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "strategy.stop_loss: a grid needs discrete values" in err
+
+
+def test_joblib_runs_trials_in_parallel_processes_each_logging_its_nested_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    args = [
+        "-m",
+        "+sweep=sma",
+        *TINY["sma"],
+        "hydra/launcher=joblib",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.sampler.seed=6",
+    ]
+    assert run_thunes(args, monkeypatch, tmp_path) == 0
+    table = study_csv(tmp_path)
+    complete = table[table["state"] == "COMPLETE"]
+    assert len(table) == 4 and len(complete) >= 1
+    runs = mlflow_runs(tmp_path)  # each worker process logged its trials under the parent
+    parent = runs[runs["tags.engine"] == "optuna"]["run_id"].iloc[0]
+    assert (runs["tags.mlflow.parentRunId"] == parent).sum() == len(complete)

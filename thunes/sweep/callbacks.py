@@ -40,6 +40,10 @@ class SweepReport(Callback):
         self._sidecar: Sidecar | None = None
         self._pending: list[Future[str | None]] = []
 
+    def __getstate__(self) -> dict[str, object]:
+        """What joblib's workers receive: no sidecar (they log their trials themselves)."""
+        return {**self.__dict__, "_trackers": {}, "_sidecar": None, "_pending": []}
+
     def _cached_tracker(self, config: DictConfig) -> Tracker:
         pid = os.getpid()
         if pid not in self._trackers:
