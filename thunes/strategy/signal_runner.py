@@ -39,8 +39,7 @@ class SignalRunner(EventStrategy):
             return bool(self.precomputed.entries[bar.index]), bool(
                 self.precomputed.exits[bar.index]
             )
-        signals = self.strategy.signals(window)
-        return bool(signals.entries[-1]), bool(signals.exits[-1])
+        return self.strategy.decide(window)
 
     def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[OrderIntent]:
         entry, exit_ = self._decision(bar, window)
