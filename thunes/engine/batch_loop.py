@@ -96,12 +96,12 @@ def run_lanes(
             if not active[j]:
                 continue
             i = starts[j] + cursor[j]
-            b = bars[i]
-            if not c.reaches(j, b[HIGH], b[LOW], lanes, ob):
+            high, low = bars[i, HIGH], bars[i, LOW]  # no view of the row: no refcounting
+            if not c.reaches(j, high, low, lanes, ob):
                 c.clock(j, cursor[j], now, lanes)  # on_bar's work on most bars, without a call
                 continue
             first = int(acct[c.N_LOG])
-            c.on_bar(j, cursor[j], now, b[OPEN], b[HIGH], b[LOW], acct, rk, lanes, ob, lg)
+            c.on_bar(j, cursor[j], now, bars[i, OPEN], high, low, acct, rk, lanes, ob, lg)
             last = int(acct[c.N_LOG])
             for r in range(first, last):
                 if lg[r, c.KIND] == c.FILL:
@@ -118,9 +118,10 @@ def run_lanes(
             i = starts[j] + cursor[j]
             if i + 1 < starts[j + 1]:  # a decision on the last bar could never fill
                 lanes[j, c.TIME] = bars[i + 1, TIME]  # its orders leave at the next open
-                b, pos = bars[i], lanes[j, c.POS]
+                high, low, close = bars[i, HIGH], bars[i, LOW], bars[i, CLOSE]
+                pos = lanes[j, c.POS]
                 n = compiled.on_bar(
-                    cursor[j], b[HIGH], b[LOW], b[CLOSE], pos, entries[i], exits[i], st[j], out
+                    cursor[j], high, low, close, pos, entries[i], exits[i], st[j], out
                 )
                 if n:
                     _apply(j, out, n, prefixes, acct, rk, lanes, ob, lg)
