@@ -3,7 +3,8 @@ decisions runs through the event engine's compiled loop (signal_loop.py, the ver
 `engines.backtest` runs), the columns in parallel, and only the equity comes back.
 
 Memory: the equity is n x k float64 (44,000 bars x 250 columns: 88 MB) and the caller's
-decisions 2 x n x k bools; give it the columns in chunks.
+decisions 2 x n x k bools; give it the columns in chunks, and each call the buffer the
+last one returned (`out`).
 """
 
 from __future__ import annotations
@@ -33,14 +34,13 @@ def _columns(
     rk: FloatArray,
     rs: FloatArray,
     cash: float,
-) -> FloatArray:
+    equity: FloatArray,
+) -> None:
     n, k = entries.shape
-    equity = np.empty((k, n))
     starts = np.array([0, n], dtype=np.int64)
     for col in prange(k):
         acct = np.zeros(2)
         acct[c.CASH] = cash
-        marks = np.empty(n)
         run_lanes(
             bars,
             starts,
@@ -56,10 +56,9 @@ def _columns(
             rs.copy(),
             MAX_INTENTS,
             equity[col],
-            marks,
+            equity[col],  # one symbol: its bars are the timeline
             False,
         )
-    return equity
 
 
 def signal_equity_batch(
@@ -80,11 +79,13 @@ def signal_equity_batch(
     stop_loss: float | None = None,
     take_profit: float | None = None,
     trailing_stop: float | None = None,
+    out: FloatArray | None = None,
 ) -> FloatArray:
     """Equity at each bar's close (n x k) of k decision columns (n x k, taken at each bar's
     close, as `Strategy.signals` gives them): column j is `engines.backtest`'s
     `portfolio.value()` for that column alone. `times_ms` (bar open times) drive the risk
-    engine's UTC day and cool-down."""
+    engine's UTC day and cool-down. `out`: an earlier call's result of the same shape, to
+    fill again (a fresh n x k array costs its page faults at every chunk)."""
     bars = np.column_stack([times_ms, open_, high, low, close]).astype(np.float64)
     lane = np.zeros((1, c.LANE))
     row = venue(fees, slippage, filters, sizer)
@@ -92,4 +93,8 @@ def signal_equity_batch(
     rk = risk_vector(risk, fees.taker)
     rs = runner_vector(stop_loss, take_profit, trailing_stop)[None, :]
     entries, exits = np.asarray(entries, dtype=np.bool_), np.asarray(exits, dtype=np.bool_)
-    return _columns(bars, entries, exits, fixed_prefixes(), lane, rk, rs, float(cash)).T
+    equity = np.empty(entries.shape[::-1]) if out is None else out.T
+    if equity.shape != entries.shape[::-1] or not equity.flags.c_contiguous:
+        raise ValueError("out: an earlier result of signal_equity_batch, of the same shape")
+    _columns(bars, entries, exits, fixed_prefixes(), lane, rk, rs, float(cash), equity)
+    return equity.T
