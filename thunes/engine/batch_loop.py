@@ -145,6 +145,15 @@ def fixed_prefixes() -> Bools:
     return np.array([[b.startswith(a) for b in names] for a in names], dtype=np.bool_)
 
 
+def union(times: list[Ints]) -> Ints:
+    """Every timestamp at which some symbol has a bar: each symbol's are sorted already, so
+    a stable sort merges them (np.unique hashes all of them: 5 ms on 3 x 44k)."""
+    if len(times) == 1:
+        return times[0]
+    merged = np.sort(np.concatenate(times), kind="stable")
+    return merged[np.concatenate([[True], merged[1:] != merged[:-1]])]
+
+
 def compiled_rules(strategy: EventStrategy) -> SignalRunner | Dca | Grid | None:
     """The strategy, if the compiled loop can run its rules (a signal strategy only over
     precomputed decisions); None otherwise."""
@@ -174,7 +183,7 @@ def run_compiled(lanes: list[Lane]) -> PortfolioRun:
             decided = cast(Signals, lane.strategy.precomputed)
             entries[starts[j] : starts[j + 1]] = decided.entries
             exits[starts[j] : starts[j + 1]] = decided.exits
-    timeline = times[0] if len(times) == 1 else np.unique(np.concatenate(times))
+    timeline = union(times)
     width = max(len(state) for state in states)
     stacked = np.zeros((len(lanes), width))
     for j, state in enumerate(states):
