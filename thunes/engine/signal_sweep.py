@@ -1,5 +1,5 @@
 """Many parameter sets of one signal strategy at once, for a sweep: each column of
-decisions runs through the event engine's compiled loop (signal_loop.py, the very rules
+decisions runs through the event engine's compiled loop (batch_loop.py, the very rules
 `engines.backtest` runs), the columns in parallel, and only the equity comes back.
 
 Memory: the equity is n x k float64 (44,000 bars x 250 columns: 88 MB) and the caller's

@@ -4,7 +4,7 @@ optional stop-loss, take-profit and trailing stop as resting orders.
 In replay the decision comes from the rolling window; in a backtest it may come from the
 signals computed once over the whole history. The rules are the same `signals` either
 way, which is what the parity tests check; the orders they lead to are signal_rules.py's,
-which the compiled batch loop (thunes/engine/signal_loop.py) runs too.
+which the compiled batch loop (thunes/engine/batch_loop.py) runs too.
 """
 
 from __future__ import annotations
