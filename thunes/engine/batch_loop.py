@@ -85,6 +85,7 @@ def run_lanes(
     last_close = np.zeros(n_lanes)
     active = np.zeros(n_lanes, np.bool_)
     out = np.empty((intents, c.ORDER))  # room for the most intents a strategy returns
+    rules = [st[j] for j in range(n_lanes)]  # each lane's vector, viewed once, not per bar
     for step in range(len(timeline)):
         if acct[c.N_LOG] + 64 * n_lanes > len(lg):
             lg = np.concatenate((lg, np.zeros_like(lg)))
@@ -108,7 +109,14 @@ def run_lanes(
                     f = lg[r]
                     buy, tag = f[c.L_SIDE] == c.BUY, int(f[c.L_TAG])
                     n = compiled.on_fill(
-                        buy, f[c.L_PRICE], f[c.L_AMOUNT], f[c.FEE], tag, lanes[j, c.POS], st[j], out
+                        buy,
+                        f[c.L_PRICE],
+                        f[c.L_AMOUNT],
+                        f[c.FEE],
+                        tag,
+                        lanes[j, c.POS],
+                        rules[j],
+                        out,
                     )
                     if n:
                         _apply(j, out, n, prefixes, acct, rk, lanes, ob, lg)
@@ -121,7 +129,7 @@ def run_lanes(
                 high, low, close = bars[i, HIGH], bars[i, LOW], bars[i, CLOSE]
                 pos = lanes[j, c.POS]
                 n = compiled.on_bar(
-                    cursor[j], high, low, close, pos, entries[i], exits[i], st[j], out
+                    cursor[j], high, low, close, pos, entries[i], exits[i], rules[j], out
                 )
                 if n:
                     _apply(j, out, n, prefixes, acct, rk, lanes, ob, lg)
