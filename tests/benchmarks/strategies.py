@@ -12,9 +12,13 @@ check and the warm-ups), median of N repeats, the paths of a group alternating:
   (tests/benchmarks/bare_loops.py: no filters, no risk, so not the same fills);
 - scalper: 1,000,000 sim book ticks through the tick engine, against a plain numba loop;
 - portfolio: SMA on BTC, ETH and SOL through one wallet and one risk engine, against BTC alone;
-- replay: `mode=replay`'s SMA (the rolling window evaluated every bar) and the scalper's
-  per-tick `on_tick`, as events per second. DCA's and grid's replay rates are their backtest
-  engine's: replay runs the very same EventEngine call for an event strategy.
+- replay: `mode=replay`'s SMA (the strategy's newest decision from its rolling window at
+  every bar), DCA and grid (their numba rules called bar by bar and fill by fill from
+  Python, as live will), and the scalper's per-tick `on_tick`, as events per second;
+- sweep: the sweep's batch evaluator (thunes/engine/signal_sweep.py) over 10,000 SMA
+  (fast, slow) pairs in chunks of 250 columns, default risk, decisions computed per chunk
+  from each distinct average once, against vectorbt's from_signals over the first 1,000
+  of the same columns (combinations per second).
 Each path mirrors thunes/modes/engines.py stage by stage (signals, engine, portfolio: up to
 the vectorbt portfolio, no stats), and the check (full plan) compares its fills with the
 product's own `engines.backtest`/`replay` on the same data: a path that drifts from the
@@ -68,6 +72,9 @@ REFERENCE = {
 }
 GOAL_PORTFOLIO_RATIO = 3.0  # 3 symbols / 1 symbol
 GOAL_REPLAY_EVENTS = 100_000  # SMA replay, events (bars) per second
+GOAL_SWEEP_COMBOS = 1_000  # SMA combinations per second through the batch evaluator
+SWEEP_PAIRS = [(fast, fast + gap) for fast in range(2, 102) for gap in range(4, 104)]
+SWEEP_CHUNK, SWEEP_REFERENCE = 250, 1_000  # columns per call; combinations vectorbt runs
 NOISY_CORES = 0.25  # as run.py: others using more cores than this during a group: flagged
 _MB = 1024 * 1024
 
@@ -83,15 +90,16 @@ class StrategyPlan:
     repeats: int  # timed runs of each path: sma, dca, grid, scalper
     portfolio_repeats: int
     replay_repeats: int
+    sweep_repeats: int
     on_tick_ticks: int  # ticks fed to the scalper's per-tick on_tick
     check: bool  # check each path's fills against the product's entry point first
     warm_bars: int  # warm the candle paths up on this many bars (0: on all of them)
     memory: bool  # one more run per backtest path, for its peak RSS
 
 
-FULL = StrategyPlan(1, 7, 5, 3, 200_000, True, 0, True)
-QUICK = StrategyPlan(1, 1, 1, 1, 50_000, False, WARM_BARS, False)
-GROUPS = ("sma", "dca", "grid", "scalper", "portfolio", "replay")
+FULL = StrategyPlan(1, 7, 5, 3, 1, 200_000, True, 0, True)
+QUICK = StrategyPlan(1, 1, 1, 1, 1, 50_000, False, WARM_BARS, False)
+GROUPS = ("sma", "dca", "grid", "scalper", "portfolio", "replay", "sweep")
 
 
 # -- timing and machine ---------------------------------------------------------------------
@@ -309,6 +317,87 @@ def ticks_path(
     return run
 
 
+def sweep_decisions(
+    close: np.ndarray, pairs: list[tuple[int, int]], averages: dict[int, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A chunk's (entries, exits) columns, each distinct average computed once (`averages`
+    keeps them across chunks), as a sweep would."""
+    from thunes.strategy.indicators import crossed_above, sma
+
+    for window in {w for pair in pairs for w in pair} - averages.keys():
+        averages[window] = sma(close, window)
+    entries = np.column_stack([crossed_above(averages[f], averages[w]) for f, w in pairs])
+    exits = np.column_stack([crossed_above(averages[w], averages[f]) for f, w in pairs])
+    return entries, exits
+
+
+def sweep_path(
+    s: Setup, market: Any, frame: pd.DataFrame, pairs: list[tuple[int, int]], risk: Any
+) -> Callable[[Laps], np.ndarray]:
+    """signal_equity_batch over `pairs` in chunks: the equity columns, side by side."""
+    from thunes.engine.signal_sweep import signal_equity_batch
+
+    times = pd.DatetimeIndex(frame.index).as_unit("ms").asi8
+    o, h, lo, c = (frame[k].to_numpy(np.float64) for k in ("open", "high", "low", "close"))
+
+    def run(laps: Laps) -> np.ndarray:
+        averages: dict[int, np.ndarray] = {}
+        stages, out, buffer = {"signals": 0.0, "engine": 0.0}, [], None
+        for first in range(0, len(pairs), SWEEP_CHUNK):
+            start = time.perf_counter()
+            entries, exits = sweep_decisions(c, pairs[first : first + SWEEP_CHUNK], averages)
+            decided = time.perf_counter()
+            equity = signal_equity_batch(
+                times, o, h, lo, c, entries, exits, fees=s.exchange.fees,
+                slippage=s.exchange.slippage, filters=market.filters, sizer=s.sizer,
+                cash=s.cash, risk=risk,
+                out=buffer if buffer is not None and buffer.shape == entries.shape else None,
+            ).equity  # fmt: skip
+            out.append(equity[-1].copy())  # what a sweep keeps: here, the final equity
+            buffer = equity
+            stages["signals"] += decided - start
+            stages["engine"] += time.perf_counter() - decided
+        laps.stages |= stages
+        laps.last = time.perf_counter()
+        return np.concatenate(out)
+
+    return run
+
+
+def sweep_check(s: Setup, frame: pd.DataFrame) -> tuple[Callable[[], Result], ...]:
+    """(product, path) for three pairs: engines.backtest's portfolio.value() and the batch
+    evaluator's columns, per bar, the path's values snapped onto the product's within 1e-9
+    (vectorbt marks the account from its order records, the engine as it goes)."""
+    from thunes.strategy.sma_cross import SmaCross
+
+    btc, pairs = s.markets["btcusdt"], SWEEP_PAIRS[:: len(SWEEP_PAIRS) // 3][:3]
+    data = [candle_set(frame, TIMEFRAME)]
+
+    def product_values() -> list[float]:
+        from thunes.modes import engines
+
+        values = []
+        for fast, slow in pairs:
+            parts = components(s, lambda f=fast, w=slow: SmaCross(f, w), [btc], s.default_risk)
+            values += engines.backtest(parts, data).portfolio.value().tolist()
+        return values
+
+    def path_values() -> list[float]:
+        times = pd.DatetimeIndex(frame.index).as_unit("ms").asi8
+        cols = [frame[k].to_numpy(np.float64) for k in ("open", "high", "low", "close")]
+        entries, exits = sweep_decisions(cols[3], pairs, {})
+        from thunes.engine.signal_sweep import signal_equity_batch
+
+        equity = signal_equity_batch(
+            times, *cols, entries, exits, fees=s.exchange.fees, slippage=s.exchange.slippage,
+            filters=btc.filters, sizer=s.sizer, cash=s.cash, risk=s.default_risk,
+        ).equity  # fmt: skip
+        mine, theirs = equity.T.ravel().tolist(), product_values()
+        return [p if abs(m - p) <= 1e-9 * abs(p) else m for m, p in zip(mine, theirs, strict=True)]
+
+    return product_values, path_values
+
+
 # -- the bare references -------------------------------------------------------------------
 def bare_vectorbt(s: Setup, sma: Json, frame: pd.DataFrame) -> Run:
     """The vectorbt calls a user would write for the SMA cross: MA.run, from_signals, no stats."""
@@ -410,6 +499,35 @@ def bare_scalper(s: Setup, scalper: Json, market: Any, frame: pd.DataFrame) -> R
         )
         laps.lap("loop")
         return int(fills)
+
+    return run
+
+
+def bare_vectorbt_sweep(s: Setup, frame: pd.DataFrame, pairs: list[tuple[int, int]]) -> Run:
+    """vectorbt's from_signals over the same decision columns, chunk by chunk, no stats."""
+    import vectorbt as vbt
+
+    index = pd.DatetimeIndex(frame.index).tz_localize(None)
+    close = pd.Series(frame["close"].to_numpy(), index=index)
+    fees, slippage = s.exchange.fees.taker, s.exchange.slippage
+
+    def run(laps: Laps) -> Result:
+        averages: dict[int, np.ndarray] = {}
+        stages, done = {"signals": 0.0, "from_signals": 0.0}, 0
+        for first in range(0, len(pairs), SWEEP_CHUNK):
+            start = time.perf_counter()
+            chunk = pairs[first : first + SWEEP_CHUNK]
+            entries, exits = sweep_decisions(close.to_numpy(), chunk, averages)
+            decided = time.perf_counter()
+            pf = vbt.Portfolio.from_signals(
+                close, entries, exits, fees=fees, slippage=slippage, freq=TIMEFRAME
+            )
+            done += pf.value().shape[1]
+            stages["signals"] += decided - start
+            stages["from_signals"] += time.perf_counter() - decided
+        laps.stages |= stages
+        laps.last = time.perf_counter()
+        return done
 
     return run
 
@@ -542,6 +660,7 @@ def replay_group(s: Setup, opts: argparse.Namespace) -> list[Case]:
     warm_sma = event_path(s, [btc], sma, [few], s.default_risk, whole_history=False)
     warm_ticks = ticks_path(s, btc, scalper, few_ticks, per_event=True)
     sma_parts = components(s, sma, [btc], s.default_risk)
+    few_set = [candle_set(few, TIMEFRAME)]
     tick_parts = components(s, scalper, [btc], s.default_risk)
     return [
         Case(
@@ -554,6 +673,20 @@ def replay_group(s: Setup, opts: argparse.Namespace) -> list[Case]:
                 _product(sma_parts, [candle_set(few, TIMEFRAME)], replay=True),
                 _mine(warm_sma),
             ),
+        ),
+        *(
+            Case(
+                f"replay_{name}",
+                event_path(s, [btc], make, [frame], s.default_risk, whole_history=False),
+                BARS,
+                warm=event_path(s, [btc], make, [few], s.default_risk, whole_history=False),
+                memory=False,
+                check=(
+                    _product(components(s, make, [btc], s.default_risk), few_set, replay=True),
+                    _mine(event_path(s, [btc], make, [few], s.default_risk, False)),
+                ),
+            )
+            for name, make in (("dca", factory("dca")[0]), ("grid", factory("grid")[0]))
         ),
         Case(
             "scalper_on_tick",
@@ -569,6 +702,31 @@ def replay_group(s: Setup, opts: argparse.Namespace) -> list[Case]:
     ]
 
 
+def sweep_group(s: Setup, opts: argparse.Namespace) -> list[Case]:
+    btc = s.markets["btcusdt"]
+    frame = candles(s, btc.symbol)
+    path = sweep_path(s, btc, frame, SWEEP_PAIRS, s.default_risk)
+    few = sweep_path(s, btc, frame, SWEEP_PAIRS[:8], s.default_risk)
+    reference = SWEEP_PAIRS[:SWEEP_REFERENCE]
+    return [
+        Case(
+            "sweep",
+            lambda laps: len(path(laps)),
+            len(SWEEP_PAIRS),
+            warm=lambda laps: len(few(laps)),
+            check=sweep_check(s, frame) if opts.check else None,
+            memory=False,
+        ),
+        Case(
+            "bare_vectorbt_sweep",
+            bare_vectorbt_sweep(s, frame, reference),
+            len(reference),
+            warm=bare_vectorbt_sweep(s, frame, SWEEP_PAIRS[:8]),
+            memory=False,
+        ),
+    ]
+
+
 BUILDERS: dict[str, Builder] = {
     "sma": sma_group,
     "dca": _event_group("dca", bare_dca),
@@ -576,6 +734,7 @@ BUILDERS: dict[str, Builder] = {
     "scalper": scalper_group,
     "portfolio": portfolio_group,
     "replay": replay_group,
+    "sweep": sweep_group,
 }
 CASE_GROUP = {
     "sma_vectorbt": "sma",
@@ -590,7 +749,11 @@ CASE_GROUP = {
     "portfolio_3": "portfolio",
     "portfolio_1": "portfolio",
     "replay_sma": "replay",
+    "replay_dca": "replay",
+    "replay_grid": "replay",
     "scalper_on_tick": "replay",
+    "sweep": "sweep",
+    "bare_vectorbt_sweep": "sweep",
 }
 
 
@@ -759,14 +922,19 @@ def describe(plan: StrategyPlan) -> str:
         f"{len(GROUPS)} groups ({', '.join(GROUPS)}), a fresh process each, "
         f"{plan.warmup} warm-ups{f' on {plan.warm_bars:,} bars' if plan.warm_bars else ''}, "
         f"median of {plan.repeats} "
-        f"(portfolio {plan.portfolio_repeats}, replay {plan.replay_repeats})"
+        f"(portfolio {plan.portfolio_repeats}, replay {plan.replay_repeats}, "
+        f"sweep {plan.sweep_repeats})"
         + (", fills checked against engines.backtest/replay" if plan.check else "")
         + (", one more run per path for its peak RSS" if plan.memory else ", no memory runs")
     )
 
 
 def group_args(group: str, plan: StrategyPlan) -> list[str]:
-    repeats = {"portfolio": plan.portfolio_repeats, "replay": plan.replay_repeats}
+    repeats = {
+        "portfolio": plan.portfolio_repeats,
+        "replay": plan.replay_repeats,
+        "sweep": plan.sweep_repeats,
+    }
     warmup = 1 if group in repeats else plan.warmup  # their runs are the long ones
     return [
         group,
@@ -841,8 +1009,10 @@ def summarise(groups: dict[str, Json], errors: dict[str, str]) -> Json:
         }
     for name, source, goal in (
         ("replay_sma", "replay_sma", GOAL_REPLAY_EVENTS),
-        ("replay_dca", "dca", None),
-        ("replay_grid", "grid", None),
+        ("replay_dca", "replay_dca", None),
+        ("replay_grid", "replay_grid", None),
+        ("sweep", "sweep", GOAL_SWEEP_COMBOS),
+        ("sweep_vectorbt", "bare_vectorbt_sweep", None),
         ("scalper_on_tick", "scalper_on_tick", None),
     ):
         if source not in cases:
@@ -908,9 +1078,11 @@ REF_LABELS = {
 }
 RATES = (
     ("replay_sma", "replay sma_cross 10/50\n(its window, every bar)", "bars/s"),
-    ("replay_dca", "replay dca\n(= its backtest engine)", "bars/s"),
-    ("replay_grid", "replay grid\n(= its backtest engine)", "bars/s"),
+    ("replay_dca", "replay dca\n(its rules, bar by bar)", "bars/s"),
+    ("replay_grid", "replay grid\n(its rules, bar by bar)", "bars/s"),
     ("scalper_on_tick", "replay scalper, on_tick", "ticks/s"),
+    ("sweep", "sweep: sma_cross pairs through\nsignal_equity_batch (engine)", "pairs/s"),
+    ("sweep_vectorbt", "sweep reference: vectorbt\nfrom_signals, same columns", "pairs/s"),
 )
 
 

@@ -85,6 +85,7 @@ def run_lanes(
     last_close = np.zeros(n_lanes)
     active = np.zeros(n_lanes, np.bool_)
     out = np.empty((intents, c.ORDER))  # room for the most intents a strategy returns
+    rules = [st[j] for j in range(n_lanes)]  # each lane's vector, viewed once, not per bar
     for step in range(len(timeline)):
         if acct[c.N_LOG] + 64 * n_lanes > len(lg):
             lg = np.concatenate((lg, np.zeros_like(lg)))
@@ -96,19 +97,26 @@ def run_lanes(
             if not active[j]:
                 continue
             i = starts[j] + cursor[j]
-            b = bars[i]
-            if not c.reaches(j, b[HIGH], b[LOW], lanes, ob):
+            high, low = bars[i, HIGH], bars[i, LOW]  # no view of the row: no refcounting
+            if not c.reaches(j, high, low, lanes, ob):
                 c.clock(j, cursor[j], now, lanes)  # on_bar's work on most bars, without a call
                 continue
             first = int(acct[c.N_LOG])
-            c.on_bar(j, cursor[j], now, b[OPEN], b[HIGH], b[LOW], acct, rk, lanes, ob, lg)
+            c.on_bar(j, cursor[j], now, bars[i, OPEN], high, low, acct, rk, lanes, ob, lg)
             last = int(acct[c.N_LOG])
             for r in range(first, last):
                 if lg[r, c.KIND] == c.FILL:
                     f = lg[r]
                     buy, tag = f[c.L_SIDE] == c.BUY, int(f[c.L_TAG])
                     n = compiled.on_fill(
-                        buy, f[c.L_PRICE], f[c.L_AMOUNT], f[c.FEE], tag, lanes[j, c.POS], st[j], out
+                        buy,
+                        f[c.L_PRICE],
+                        f[c.L_AMOUNT],
+                        f[c.FEE],
+                        tag,
+                        lanes[j, c.POS],
+                        rules[j],
+                        out,
                     )
                     if n:
                         _apply(j, out, n, prefixes, acct, rk, lanes, ob, lg)
@@ -118,9 +126,10 @@ def run_lanes(
             i = starts[j] + cursor[j]
             if i + 1 < starts[j + 1]:  # a decision on the last bar could never fill
                 lanes[j, c.TIME] = bars[i + 1, TIME]  # its orders leave at the next open
-                b, pos = bars[i], lanes[j, c.POS]
+                high, low, close = bars[i, HIGH], bars[i, LOW], bars[i, CLOSE]
+                pos = lanes[j, c.POS]
                 n = compiled.on_bar(
-                    cursor[j], b[HIGH], b[LOW], b[CLOSE], pos, entries[i], exits[i], st[j], out
+                    cursor[j], high, low, close, pos, entries[i], exits[i], rules[j], out
                 )
                 if n:
                     _apply(j, out, n, prefixes, acct, rk, lanes, ob, lg)
@@ -142,6 +151,15 @@ def fixed_prefixes() -> Bools:
     """Which fixed tags (the only ones a signal strategy uses) each one's cancel withdraws."""
     names = FIXED
     return np.array([[b.startswith(a) for b in names] for a in names], dtype=np.bool_)
+
+
+def union(times: list[Ints]) -> Ints:
+    """Every timestamp at which some symbol has a bar: each symbol's are sorted already, so
+    a stable sort merges them (np.unique hashes all of them: 5 ms on 3 x 44k)."""
+    if len(times) == 1:
+        return times[0]
+    merged = np.sort(np.concatenate(times), kind="stable")
+    return merged[np.concatenate([[True], merged[1:] != merged[:-1]])]
 
 
 def compiled_rules(strategy: EventStrategy) -> SignalRunner | Dca | Grid | None:
@@ -173,7 +191,7 @@ def run_compiled(lanes: list[Lane]) -> PortfolioRun:
             decided = cast(Signals, lane.strategy.precomputed)
             entries[starts[j] : starts[j + 1]] = decided.entries
             exits[starts[j] : starts[j + 1]] = decided.exits
-    timeline = times[0] if len(times) == 1 else np.unique(np.concatenate(times))
+    timeline = union(times)
     width = max(len(state) for state in states)
     stacked = np.zeros((len(lanes), width))
     for j, state in enumerate(states):

@@ -472,11 +472,11 @@ def reaches(j: int, high: float, low: float, lanes: Vec, ob: Vec) -> bool:
     """Whether a bar spanning low..high may fill any of lane j's orders: on_bar's quick
     test, inlined into the compiled loops, which skip the call on most bars."""
     for k in range(int(lanes[j, N_ORDERS])):
-        o = ob[j, k]
+        kind, price = ob[j, k, TYPE], ob[j, k, PRICE]  # no view of the row: no refcounting
         if (
-            o[TYPE] == MARKET
-            or (o[TYPE] == STOP and low <= o[PRICE])
-            or (o[TYPE] == LIMIT and (low < o[PRICE] if o[SIDE] == BUY else high > o[PRICE]))
+            kind == MARKET
+            or (kind == STOP and low <= price)
+            or (kind == LIMIT and (low < price if ob[j, k, SIDE] == BUY else high > price))
         ):
             return True
     return False

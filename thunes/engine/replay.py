@@ -18,7 +18,7 @@ import pandas as pd
 
 from thunes.data.candles import as_columns
 from thunes.domain.orders import OrderIntent
-from thunes.engine.batch_loop import compiled_rules, run_compiled
+from thunes.engine.batch_loop import compiled_rules, run_compiled, union
 from thunes.engine.results import PortfolioRun, ReplayResult
 from thunes.engine.sim_broker import SimBroker
 from thunes.execution.filters import FloatArray
@@ -91,7 +91,7 @@ class PortfolioEngine:
         if self.batch and all(compiled_rules(lane.strategy) is not None for lane in self.lanes):
             return run_compiled(self.lanes)
         feeds = [_Feed.of(lane.candles) for lane in self.lanes]
-        timeline = np.unique(np.concatenate([np.asarray(f.times, dtype=np.int64) for f in feeds]))
+        timeline = union([np.asarray(f.times, dtype=np.int64) for f in feeds])
         brokers = [lane.broker for lane in self.lanes]
         wallet = brokers[0].wallet
         cursor = [0] * len(self.lanes)

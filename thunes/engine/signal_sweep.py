@@ -1,9 +1,10 @@
 """Many parameter sets of one signal strategy at once, for a sweep: each column of
-decisions runs through the event engine's compiled loop (signal_loop.py, the very rules
+decisions runs through the event engine's compiled loop (batch_loop.py, the very rules
 `engines.backtest` runs), the columns in parallel, and only the equity comes back.
 
 Memory: the equity is n x k float64 (44,000 bars x 250 columns: 88 MB) and the caller's
-decisions 2 x n x k bools; give it the columns in chunks.
+decisions 2 x n x k bools; give it the columns in chunks, and each call the buffer the
+last one returned (`out`).
 """
 
 from __future__ import annotations
@@ -35,15 +36,14 @@ def _columns(
     rk: FloatArray,
     rs: FloatArray,
     cash: float,
-) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+    equity: FloatArray,
+    fills: npt.NDArray[np.int64],
+) -> None:
     n, k = entries.shape
-    equity = np.empty((k, n))
-    fills = np.zeros(k, np.int64)
     starts = np.array([0, n], dtype=np.int64)
     for col in prange(k):
         acct = np.zeros(2)
         acct[c.CASH] = cash
-        marks = np.empty(n)
         log = run_lanes(
             bars,
             starts,
@@ -59,11 +59,10 @@ def _columns(
             rs.copy(),
             MAX_INTENTS,
             equity[col],
-            marks,
+            equity[col],  # one symbol: its bars are the timeline
             True,  # the whole log, to count its fills: a few thousand rows
         )
         fills[col] = np.sum(log[: int(acct[c.N_LOG]), c.KIND] == c.FILL)
-    return equity, fills
 
 
 @dataclass(frozen=True)
@@ -90,11 +89,14 @@ def signal_equity_batch(
     stop_loss: float | None = None,
     take_profit: float | None = None,
     trailing_stop: float | None = None,
+    out: FloatArray | None = None,
 ) -> SignalBatch:
     """Equity at each bar's close (n x k) of k decision columns (n x k, taken at each bar's
     close, as `Strategy.signals` gives them), and each column's fill count: column j is
     `engines.backtest`'s `portfolio.value()` and `len(fills)` for that column alone.
-    `times_ms` (bar open times) drive the risk engine's UTC day and cool-down."""
+    `times_ms` (bar open times) drive the risk engine's UTC day and cool-down. `out`: an
+    earlier call's equity of the same shape, to fill again (a fresh n x k array costs its
+    page faults at every chunk)."""
     bars = np.column_stack([times_ms, open_, high, low, close]).astype(np.float64)
     lane = np.zeros((1, c.LANE))
     row = venue(fees, slippage, filters, sizer)
@@ -102,5 +104,9 @@ def signal_equity_batch(
     rk = risk_vector(risk, fees.taker)
     rs = runner_vector(stop_loss, take_profit, trailing_stop)[None, :]
     entries, exits = np.asarray(entries, dtype=np.bool_), np.asarray(exits, dtype=np.bool_)
-    equity, fills = _columns(bars, entries, exits, fixed_prefixes(), lane, rk, rs, float(cash))
+    equity = np.empty(entries.shape[::-1]) if out is None else out.T
+    if equity.shape != entries.shape[::-1] or not equity.flags.c_contiguous:
+        raise ValueError("out: an earlier result of signal_equity_batch, of the same shape")
+    fills = np.zeros(entries.shape[1], np.int64)
+    _columns(bars, entries, exits, fixed_prefixes(), lane, rk, rs, float(cash), equity, fills)
     return SignalBatch(equity.T, fills)

@@ -100,22 +100,18 @@ class Wallet:
             return
         self.acct[c.N_LOG] = 0
         log = self.log[:rows]
-        if not events:
-            log = log[log[:, c.KIND] <= c.SKIP]
-        for kind, lane, bar, side, type_, price, amount, fee, tag, maker, why in log.tolist():
-            broker = self.brokers[int(lane)]
-            s, t, name = _SIDES[int(side)], _TYPES[int(type_)], TAGS.names[int(tag)]
-            if kind == c.FILL:
-                broker.fills.append(Fill(int(bar), s, price, amount, fee, name, bool(maker)))
-            elif kind == c.SKIP:
-                reason = REASONS[int(why)]
-                broker.skipped.append(SkippedOrder(int(bar), s, price, amount, reason, name))
-                if events:
-                    rejected = OrderEvent(OrderStatus.REJECTED, s, t, price, name, reason)
-                    broker.events.append(rejected)
-            else:
-                status = OrderStatus.ACCEPTED if kind == c.ACCEPTED else OrderStatus.CANCELED
-                broker.events.append(OrderEvent(status, s, t, price, name))
+        for lane, broker in enumerate(self.brokers):
+            mine = log if len(self.brokers) == 1 else log[log[:, c.LANE_OF] == lane]
+            kinds = mine[:, c.KIND]
+            fills = _columns(mine[kinds == c.FILL])
+            maker = (mine[kinds == c.FILL, c.IS_MAKER] != 0).tolist()
+            broker.fills.extend(map(Fill, *fills, maker))
+            skips = mine[kinds == c.SKIP]
+            reasons = [REASONS[int(why)] for why in skips[:, c.REASON].tolist()]
+            bar, side, price, amount, _, tag = _columns(skips)
+            broker.skipped.extend(map(SkippedOrder, bar, side, price, amount, reasons, tag))
+            if events:
+                broker.events.extend(_events(mine[kinds != c.FILL]))
 
     def make_room(self, j: int) -> None:
         """Enough order slots and log rows for whatever one call on lane j can do."""
@@ -223,6 +219,38 @@ class SimBroker:
         c.on_bar(j, bar, float(time_ms), open_, high, low, w.acct, rk, w.lanes, w.orders, w.log)
         self.wallet.drain()
         return self.fills[first:]
+
+
+def _columns(
+    rows: FloatArray,
+) -> tuple[list[int], list[Side], list[float], list[float], list[float], list[str]]:
+    """Log rows as the columns a Fill starts with: bar, side, price, amount, fee, tag."""
+    names = TAGS.names
+    bars: list[int] = rows[:, c.AT].astype(np.int64).tolist()
+    prices: list[float] = rows[:, c.L_PRICE].tolist()
+    amounts: list[float] = rows[:, c.L_AMOUNT].tolist()
+    fees: list[float] = rows[:, c.FEE].tolist()
+    return (
+        bars,
+        [_SIDES[int(side)] for side in rows[:, c.L_SIDE].tolist()],
+        prices,
+        amounts,
+        fees,
+        [names[int(tag)] for tag in rows[:, c.L_TAG].tolist()],
+    )
+
+
+def _events(rows: FloatArray) -> list[OrderEvent]:
+    """Acceptances, cancellations and rejections (skips), in the order they happened."""
+    events = []
+    for kind, _, _, side, type_, price, _, _, tag, _, why in rows.tolist():
+        s, t, name = _SIDES[int(side)], _TYPES[int(type_)], TAGS.names[int(tag)]
+        if kind == c.SKIP:
+            events.append(OrderEvent(OrderStatus.REJECTED, s, t, price, name, REASONS[int(why)]))
+        else:
+            status = OrderStatus.ACCEPTED if kind == c.ACCEPTED else OrderStatus.CANCELED
+            events.append(OrderEvent(status, s, t, price, name))
+    return events
 
 
 def venue(fees: Fees, slippage: float, filters: MarketFilters, sizer: Sizer) -> list[float]:

@@ -50,3 +50,9 @@ class Strategy(ABC):
     @abstractmethod
     def signals(self, candles: Columns) -> Signals:
         """Decisions for every bar of `candles` (columns open, high, low, close, volume)."""
+
+    def decide(self, candles: Columns) -> tuple[bool, bool]:
+        """(entry, exit) at the newest bar of `candles`: the last of `signals`, which a
+        strategy may compute alone, cheaper, since replay asks for it at every bar."""
+        signals = self.signals(candles)
+        return bool(signals.entries[-1]), bool(signals.exits[-1])

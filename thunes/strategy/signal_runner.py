@@ -4,7 +4,7 @@ optional stop-loss, take-profit and trailing stop as resting orders.
 In replay the decision comes from the rolling window; in a backtest it may come from the
 signals computed once over the whole history. The rules are the same `signals` either
 way, which is what the parity tests check; the orders they lead to are signal_rules.py's,
-which the compiled batch loop (thunes/engine/signal_loop.py) runs too.
+which the compiled batch loop (thunes/engine/batch_loop.py) runs too.
 """
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ class SignalRunner(EventStrategy):
             return bool(self.precomputed.entries[bar.index]), bool(
                 self.precomputed.exits[bar.index]
             )
-        signals = self.strategy.signals(window)
-        return bool(signals.entries[-1]), bool(signals.exits[-1])
+        return self.strategy.decide(window)
 
     def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[OrderIntent]:
         entry, exit_ = self._decision(bar, window)
