@@ -12,7 +12,7 @@ by `sweep.batch`: the equity of one batch of columns at a time (44,000 bars x 51
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -68,6 +68,7 @@ class Window:
     candles: CandleSet
     columns: dict[str, FloatArray]
     times_ms: npt.NDArray[np.int64]
+    buffers: dict[int, FloatArray] = field(default_factory=dict)  # equity, by batch width
 
     @classmethod
     def of(cls, candles: CandleSet) -> Window:
@@ -97,7 +98,9 @@ def _figures(parts: Components, win: Window, strategies: list[Strategy]) -> list
         stop_loss=first.stop_loss,
         take_profit=first.take_profit,
         trailing_stop=first.trailing_stop,
+        out=win.buffers.get(len(strategies)),  # refilled: a fresh 180 MB costs page faults
     )
+    win.buffers[len(strategies)] = batch.equity
     figures = ratios(batch.equity, parts.cash, win.candles.timeframe)
     figures["fills"] = batch.fills.astype(np.float64)
     return [
