@@ -168,6 +168,7 @@ def _progress(console: Console) -> Progress:
         TimeElapsedColumn(),
         TextColumn("{task.fields[best]}"),
         console=console,
+        refresh_per_second=4,  # its thread renders while trials run: 10/s cost 1-2%
     )
 
 
@@ -209,6 +210,7 @@ class OptunaEngine:
         self.n_jobs = max(1, n_jobs)
         self.max_failure_rate = max_failure_rate
         self.job_idx = 0
+        self.last_number = -1  # the highest trial number this worker has asked for
 
     def run(self) -> optuna.Study:
         swept, fixed = search_space(self.config)
@@ -231,7 +233,11 @@ class OptunaEngine:
                 batch = min(left, self.n_jobs)
                 told = self._run_batch(study, batch, swept, fixed, constraints, progress)
                 progress.update(task, advance=batch, best=best.update(told))
-                left = trials_left(study, self.n_trials)
+                # Trial numbers count every trial of the study (any worker's, finished or
+                # not): a floor of what is left, free. Only near the end is it worth the
+                # storage query (6 ms a batch at 100 trials, growing with the study).
+                floor = self.n_trials - (self.last_number + 1)
+                left = floor if floor >= self.n_jobs else trials_left(study, self.n_trials)
         return study
 
     def _run_batch(
@@ -246,6 +252,7 @@ class OptunaEngine:
         """The first objective of each trial told COMPLETE."""
         launched: list[tuple[Trial, list[str]]] = []
         for trial in (study.ask() for _ in range(batch)):
+            self.last_number = max(self.last_number, trial.number)
             for name, distribution in swept.items():
                 trial._suggest(name, distribution)  # as the plugin does: any distribution
             params = {**trial.params, **fixed}
