@@ -179,3 +179,10 @@ def test_joblib_runs_trials_in_parallel_processes_each_logging_its_nested_run(
     runs = mlflow_runs(tmp_path)  # each worker process logged its trials under the parent
     parent = runs[runs["tags.engine"] == "optuna"]["run_id"].iloc[0]
     assert (runs["tags.mlflow.parentRunId"] == parent).sum() == len(complete)
+
+
+def test_a_password_in_the_storage_url_is_never_printed() -> None:
+    from thunes.sweep.study_report import shown_url
+
+    shown = shown_url("postgresql+psycopg://trader:hunter2@db.internal:5432/optuna")
+    assert "hunter2" not in shown and "trader@db.internal" in shown

@@ -236,7 +236,8 @@ class ModeConfig:
 OBJECTIVES = ("sharpe", "sortino", "calmar", "total_return", "cagr", "max_drawdown")
 """Metrics a sweep can optimise, all higher-is-better (vectorbt's drawdown is negative)."""
 SPLITS = ("holdout", "walk_forward")
-_CONSTRAINT = re.compile(r"^\s*[\w.]+\s*(<=|>=|<|>|==|!=)\s*[\w.+-]+\s*$")
+CONSTRAINT_RULE = re.compile(r"^\s*([\w.]+)\s*(<=|>=|<|>|==|!=)\s*([\w.+-]+)\s*$")
+"""`left op right`, each side a config key or a number: `strategy.fast < strategy.slow`."""
 
 
 @dataclass
@@ -284,7 +285,7 @@ class SweepConfig:
         if self.direction and len(self.direction) != len(self.objectives):
             raise checks.ConfigValueError("direction", self.direction, "one per objective")
         for rule in self.constraints:
-            if not _CONSTRAINT.match(rule):
+            if not CONSTRAINT_RULE.match(rule):
                 raise checks.ConfigValueError(
                     "constraints", rule, "like 'strategy.fast < strategy.slow'"
                 )

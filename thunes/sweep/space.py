@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import math
 import operator
-import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from thunes.config.schema import CONSTRAINT_RULE
 from thunes.errors import ConfigError
 
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
@@ -37,7 +37,6 @@ _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-_RULE = re.compile(r"^\s*([\w.]+)\s*(<=|>=|<|>|==|!=)\s*([\w.+-]+)\s*$")
 
 
 def distributions(params: Mapping[str, str]) -> tuple[dict[str, BaseDistribution], dict[str, Any]]:
@@ -122,7 +121,7 @@ def _side(token: str, params: Mapping[str, Any], cfg: DictConfig) -> Any:
 def parse_constraints(rules: list[str]) -> list[Constraint]:
     parsed = []
     for rule in rules:
-        match = _RULE.match(rule)
+        match = CONSTRAINT_RULE.match(rule)
         if match is None:
             raise ConfigError(f"sweep.constraints: cannot read {rule!r}")
         parsed.append(Constraint(*match.groups()))

@@ -29,6 +29,16 @@ log = logging.getLogger(__name__)
 STUDY_CSV = "study.csv"
 
 
+def shown_url(storage: str | None) -> str:
+    """The storage URL as it may be printed: a password in it is masked (better still,
+    leave it out of the URL and set PGPASSWORD in the environment)."""
+    if not storage:
+        return "in memory"
+    from sqlalchemy.engine import make_url
+
+    return make_url(storage).render_as_string(hide_password=True)
+
+
 def trials_table(study: optuna.Study, params: list[str]) -> pd.DataFrame:
     """One row per trial: its number and state, parameters, objectives, figures in and out
     of sample, and why it was pruned or failed."""
@@ -102,6 +112,6 @@ def report_study(config: DictConfig, tracker: Tracker, parent_id: str | None) ->
         ],
     )
     tracked = report.log_parent(tracker, parent_id, f"sweep-{name}", task, summary, out_dir, names)
-    console.print(f"study: {config.hydra.sweeper.storage} ({name}); files in {out_dir}")
+    console.print(f"study: {shown_url(config.hydra.sweeper.storage)} ({name}); files in {out_dir}")
     if tracked:
         console.print(f"MLflow: {tracked}")
