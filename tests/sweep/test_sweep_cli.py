@@ -185,4 +185,4 @@ def test_a_password_in_the_storage_url_is_never_printed() -> None:
     from thunes.sweep.study_report import shown_url
 
     shown = shown_url("postgresql+psycopg://trader:hunter2@db.internal:5432/optuna")
-    assert "hunter2" not in shown and "trader@db.internal" in shown
+    assert "hunter2" not in shown and "trader:***@db.internal" in shown
