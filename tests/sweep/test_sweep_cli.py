@@ -49,6 +49,12 @@ def test_each_preset_sweeps_then_the_same_command_resumes_its_study(
     children = runs[runs["tags.mlflow.parentRunId"] == parents["run_id"].iloc[0]]
     assert len(children) == len(complete)
     assert "metrics.deflated_sharpe" in parents and parents["metrics.deflated_sharpe"].notna().all()
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    logged = {a.path for a in client.list_artifacts(parents["run_id"].iloc[0])}
+    assert {"study.csv", "optimization_history.html", "parallel_coordinate.html"} <= logged
+    assert any(name.startswith("params.best.") for name in parents.columns)
 
     assert run_thunes([*args, "hydra.sweeper.n_trials=15"], monkeypatch, tmp_path) == 0
     second = study_csv(tmp_path)
