@@ -5,11 +5,10 @@ from __future__ import annotations
 import itertools
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from thunes.sweep.splits import Fold, holdout, make_folds, walk_forward, with_warmup
+from thunes.sweep.splits import Fold, holdout, make_folds, walk_forward
 
 
 def hourly(n: int, start: str = "2024-01-01", tz: str | None = "UTC") -> pd.DatetimeIndex:
@@ -168,23 +167,3 @@ def test_unsorted_or_empty_index_is_refused() -> None:
         holdout(pd.DatetimeIndex(hourly(10)[::-1]))
     with pytest.raises(ValueError, match="empty"):
         walk_forward(hourly(0), folds=1, anchored=True, train_fraction=0.5)
-
-
-def test_with_warmup_extends_back_and_clamps_at_bar_0() -> None:
-    assert with_warmup(slice(70, 100), 20) == slice(50, 100)
-    assert with_warmup(slice(10, 40), 20) == slice(0, 40)
-    assert with_warmup(slice(10, 40), 0) == slice(10, 40)
-    with pytest.raises(ValueError, match="warmup must be >= 0"):
-        with_warmup(slice(10, 40), -1)
-
-
-def test_warmup_gives_the_test_window_the_indicator_values_of_the_full_run() -> None:
-    close = pd.Series(np.random.default_rng(0).normal(size=200).cumsum(), index=hourly(200))
-    [fold] = holdout(pd.DatetimeIndex(close.index), train_fraction=0.6)
-    window = 20
-    extended = with_warmup(fold.test, window - 1)
-    on_window = close.iloc[extended].rolling(window).mean()
-    scored = on_window.iloc[fold.test.start - extended.start :]
-    expected = close.rolling(window).mean().iloc[fold.test]
-    pd.testing.assert_series_equal(scored, expected)
-    assert not scored.isna().any()

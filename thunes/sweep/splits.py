@@ -4,10 +4,8 @@ Folds are integer positions into the candle frame (use `frame.iloc[fold.test]`).
 `train` and `test` are disjoint and contiguous, and `test` starts exactly where `train` ends or
 later: a parameter chosen on `train` never saw a bar of `test`.
 
-Warmup: an indicator needs history before it has a value, so a backtest run on the test window
-alone would spend its first bars flat. Run it on `with_warmup(fold.test, warmup)` instead and
-count trades and returns only from `fold.test.start` on; the extra bars feed the indicators,
-never the score.
+Each window is backtested on its own, from a flat account, its first `warmup` bars spent
+warming the indicators (thunes/sweep/trial.py): a bot started at the window's first bar.
 """
 
 from __future__ import annotations
@@ -107,18 +105,6 @@ def make_folds(
             raise ValueError("train_end applies to kind='holdout' only, not to walk_forward")
         return walk_forward(index, folds=folds, anchored=anchored, train_fraction=train_fraction)
     raise ValueError(f"unknown split kind {kind!r}: expected 'holdout' or 'walk_forward'")
-
-
-def with_warmup(fold_slice: slice, warmup: int) -> slice:
-    """`fold_slice` extended back by `warmup` bars (clamped at bar 0) of indicator history.
-
-    The caller evaluates on the extended slice but scores only bars from `fold_slice.start`,
-    i.e. drops the first `fold_slice.start - result.start` bars of its output.
-    """
-    if warmup < 0:
-        raise ValueError(f"warmup must be >= 0 bars, got {warmup}")
-    start = fold_slice.start or 0
-    return slice(max(0, start - warmup), fold_slice.stop)
 
 
 def _bar_count(index: pd.DatetimeIndex) -> int:
