@@ -217,6 +217,8 @@ class OptunaEngine:
         if not swept:
             raise ConfigError("hydra.sweeper.params: nothing to sweep; a preset names the space")
         constraints = space.parse_constraints(list(self.config.sweep.constraints))
+        import thunes.modes.engines  # noqa: F401  (vectorbt: 2.5 s, paid here, not by trial 0)
+
         name = study_name(self.config, list(swept))
         study = open_study(self.config, self.sampler, self.storage, name, list(swept))
         console = Console(stderr=True)
