@@ -39,17 +39,18 @@ def _columns(
     equity: FloatArray,
     fills: npt.NDArray[np.int64],
 ) -> None:
-    n, k = entries.shape
+    k, n = entries.shape  # a column's decisions are a contiguous row
     starts = np.array([0, n], dtype=np.int64)
+    timeline = bars[:, TIME].copy()  # shared, read only
     for col in prange(k):
         acct = np.zeros(2)
         acct[c.CASH] = cash
         log = run_lanes(
             bars,
             starts,
-            np.ascontiguousarray(entries[:, col]),
-            np.ascontiguousarray(exits[:, col]),
-            bars[:, TIME].copy(),
+            entries[col],
+            exits[col],
+            timeline,
             prefixes,
             acct,
             rk.copy(),
@@ -103,9 +104,11 @@ def signal_equity_batch(
     lane[0, : len(row)] = row
     rk = risk_vector(risk, fees.taker)
     rs = runner_vector(stop_loss, take_profit, trailing_stop)[None, :]
-    entries, exits = np.asarray(entries, dtype=np.bool_), np.asarray(exits, dtype=np.bool_)
-    equity = np.empty(entries.shape[::-1]) if out is None else out.T
-    if equity.shape != entries.shape[::-1] or not equity.flags.c_contiguous:
+    # one transpose each, blocked by numpy, rather than a strided gather per column
+    entries = np.ascontiguousarray(np.asarray(entries, dtype=np.bool_).T)
+    exits = np.ascontiguousarray(np.asarray(exits, dtype=np.bool_).T)
+    equity = np.empty(entries.shape) if out is None else out.T
+    if equity.shape != entries.shape or not equity.flags.c_contiguous:
         raise ValueError("out: an earlier result of signal_equity_batch, of the same shape")
     fills = np.zeros(entries.shape[1], np.int64)
     _columns(bars, entries, exits, fixed_prefixes(), lane, rk, rs, float(cash), equity, fills)

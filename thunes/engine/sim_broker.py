@@ -79,10 +79,6 @@ class Wallet:
     def cash(self, value: float) -> None:
         self.acct[c.CASH] = value
 
-    def free(self) -> float:
-        """Cash not locked by any resting buy limit."""
-        return float(c.free_cash(self.acct, self.lanes, self.orders))
-
     def join(self, broker: SimBroker, venue: list[float]) -> int:
         """A lane for `broker`, with its venue's parameters; returns its index."""
         lane = np.zeros((1, c.LANE))
@@ -163,11 +159,6 @@ class SimBroker:
     @time_ms.setter
     def time_ms(self, value: int) -> None:
         self.wallet.lanes[self.lane, c.TIME] = value
-
-    @property
-    def reserved_cash(self) -> float:
-        """Quote locked by resting buy limits, as an exchange locks it."""
-        return float(c.reserved(self.lane, self.wallet.lanes, self.wallet.orders))
 
     @property
     def committed(self) -> bool:

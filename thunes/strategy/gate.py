@@ -16,7 +16,7 @@ from numba import njit
 NONE, ENTER, EXIT = range(3)  # actions
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def gate(entry: bool, exit: bool, holding: bool) -> tuple[int, bool]:
     """(action, whether the position is held after it)."""
     if entry == exit:

@@ -50,7 +50,7 @@ def _put(out: Vec, n: int, side: float, type_: int, price: float, tag: int) -> i
     return c.put(out, n, side, type_, price, np.nan, np.nan, tag)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def on_bar(high: float, position: float, entry: bool, exit: bool, rs: Vec, out: Vec) -> int:
     """At a bar's close: raise the trailing stop, then act on the decision."""
     n = 0
