@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig
 
 from thunes.data.sources import CandleSource
@@ -55,6 +56,15 @@ def symbol_nodes(cfg: DictConfig) -> list[DictConfig]:
     return [
         compose(config_name="config", overrides=[f"symbol={name}"]).symbol for name in cfg.symbols
     ]
+
+
+def make_strategy(values: dict[str, Any]) -> Strategy | EventStrategy:
+    """A strategy from its node's plain values (`_target_` and keyword arguments): what
+    `instantiate` does for a flat node, without its 1.2 ms of machinery, for sweeps that
+    build thousands."""
+    kwargs = {str(k): v for k, v in values.items() if k != "_target_"}
+    strategy: Strategy | EventStrategy = get_class(str(values["_target_"]))(**kwargs)
+    return strategy
 
 
 def build(cfg: DictConfig) -> Components:

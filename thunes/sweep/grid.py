@@ -28,7 +28,7 @@ from thunes.config.validate import validate
 from thunes.errors import ConfigError, ThunesError
 from thunes.sweep import grid_batch, report, space
 from thunes.sweep.heatmap import write_heatmap
-from thunes.sweep.trial import HEADLINE, candles_once, evaluate, folds_of, parts_maker
+from thunes.sweep.trial import HEADLINE, evaluate, folds_of, prepared
 from thunes.tracking.base import RunRecord
 
 GRID_CSV, TOP_CSV, TIMINGS_JSON = "grid.csv", "top_k.csv", "grid_timings.json"
@@ -65,7 +65,8 @@ def score(cfg: DictConfig, combo: dict[str, Any]) -> dict[str, Any]:
 def run(cfg: DictConfig, params: dict[str, str], out_dir: Path) -> pd.DataFrame:
     keys, combos = combinations(cfg, params)
     console = Console()
-    parts = parts_maker(cfg)()
+    fresh, candle_sets = prepared(cfg)
+    parts = fresh()
     started = time.perf_counter()
     with Progress(
         TextColumn("[bold]grid"),
@@ -76,7 +77,6 @@ def run(cfg: DictConfig, params: dict[str, str], out_dir: Path) -> pd.DataFrame:
     ) as progress:
         task = progress.add_task("grid", total=len(combos))
         if grid_batch.applies(parts, keys):  # a signal strategy: columns in batches
-            candle_sets = candles_once(cfg, parts)
             scored = grid_batch.score_all(
                 cfg,
                 parts,
@@ -105,7 +105,7 @@ def run(cfg: DictConfig, params: dict[str, str], out_dir: Path) -> pd.DataFrame:
     top = done.head(int(cfg.sweep.top_k))
     top.to_csv(out_dir / TOP_CSV, index=False)
     figures = write_heatmap(done, keys, objective, out_dir) if len(keys) >= 2 else ()
-    timeframe = candles_once(cfg, parts)[0].timeframe
+    timeframe = candle_sets[0].timeframe
     summary = report.summarize(cfg, table, keys, timeframe)
     report.print_summary(console, f"grid of {len(combos):,} combinations", summary)
     console.print(top[[*keys, objective, f"test_{cfg.sweep.objectives[0]}"]].to_string(index=False))

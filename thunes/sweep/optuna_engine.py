@@ -23,7 +23,6 @@ import random
 import socket
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -39,6 +38,7 @@ from thunes.config.explain import explain
 from thunes.errors import ConfigError
 from thunes.sweep import space
 from thunes.sweep.trial import TrialOutcome
+from thunes.tracking.sqlite_files import prepared
 
 log = logging.getLogger(__name__)
 
@@ -99,19 +99,12 @@ def study_name(config: DictConfig, swept: Sequence[str]) -> str:
     return f"{preset}-{setup_fingerprint(config, swept)[:8]}"
 
 
-def sqlite_ready(storage: str | None) -> str | None:
-    """SQLite creates its file but not the folder: make the folder."""
-    if storage and storage.startswith("sqlite:///"):
-        Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return storage
-
-
 def open_study(
     cfg: DictConfig, sampler: Any, storage: str | None, name: str, swept: Sequence[str]
 ) -> optuna.Study:
     """Create the study, or load it to resume; refuse one built on other settings."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = _create_or_load(cfg, sampler, sqlite_ready(storage), name)
+    study = _create_or_load(cfg, sampler, storage and prepared(storage), name)
     fingerprint = setup_fingerprint(cfg, swept)
     stored = study.user_attrs.get(SETUP_ATTR)
     if stored is None:

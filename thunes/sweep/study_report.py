@@ -19,10 +19,9 @@ from omegaconf import DictConfig
 from optuna.trial import TrialState
 from rich.console import Console
 
-from thunes.components import build
 from thunes.sweep import report
 from thunes.sweep.optuna_engine import FIGURES_ATTR, search_space, study_name
-from thunes.sweep.trial import candles_once, task_part
+from thunes.sweep.trial import prepared, task_part
 from thunes.tracking.base import Tracker
 
 log = logging.getLogger(__name__)
@@ -87,7 +86,7 @@ def report_study(config: DictConfig, tracker: Tracker, parent_id: str | None) ->
     table = trials_table(study, params)
     table.to_csv(out_dir / STUDY_CSV, index=False)
     task = task_part(config)
-    timeframe = candles_once(task, build(task))[0].timeframe
+    timeframe = prepared(task)[1][0].timeframe
     summary = report.summarize(task, table, params, timeframe)
     for file_name, figure in _figures(study).items():
         figure.write_html(out_dir / file_name, include_plotlyjs="directory")

@@ -15,10 +15,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from thunes.components import Components, build
+from thunes.components import Components, build, make_strategy
 from thunes.config.validate import GROUPS
 from thunes.data.sources import CandleSet
 from thunes.errors import DataError
@@ -28,7 +27,7 @@ HEADLINE = ("sharpe", "sortino", "calmar", "total_return", "max_drawdown", "fill
 """The figures every trial records for its in-sample and out-of-sample windows."""
 
 _LOADED: dict[str, list[CandleSet]] = {}
-_BUILT: dict[str, Components] = {}
+_BUILT: dict[str, tuple[Components, list[CandleSet]]] = {}
 _BUILT_FROM = (*(g for g in GROUPS if g not in ("strategy", "mode", "sweep")), "symbols", "cash")
 
 
@@ -66,21 +65,22 @@ def _key(cfg: DictConfig, keys: tuple[str, ...]) -> str:
     )
 
 
-def parts_maker(cfg: DictConfig) -> Callable[[], Components]:
-    """Components of `cfg`, each call with strategies of its own. Everything else is built
-    on the first trial and kept (instantiating it again cost 27 ms a trial, and none of it
-    keeps state between runs); a strategy may keep state (a DCA cycle, a grid's levels), so
-    every backtest gets new ones."""
+def prepared(cfg: DictConfig) -> tuple[Callable[[], Components], list[CandleSet]]:
+    """A maker of `cfg`'s components, each call with strategies of its own, and the
+    candles. Everything but the strategies is built on the first trial and kept (building
+    it again cost 27 ms a trial, and none of it keeps state between runs); a strategy may
+    keep state (a DCA cycle, a grid's levels), so every backtest gets new ones."""
     key = _key(cfg, _BUILT_FROM)
     if key not in _BUILT:
-        _BUILT[key] = build(cfg)
-    base = _BUILT[key]
+        base = build(cfg)
+        _BUILT[key] = (base, candles_once(cfg, base))
+    base, candles = _BUILT[key]
+    values = {str(k): v for k, v in cfg.strategy.items()}  # typed values, resolved
 
     def fresh() -> Components:
-        strategies = [instantiate(cfg.strategy, _convert_="all") for _ in base.markets]
-        return replace(base, strategies=strategies)
+        return replace(base, strategies=[make_strategy(values) for _ in base.markets])
 
-    return fresh
+    return fresh, candles
 
 
 def candles_once(cfg: DictConfig, parts: Components) -> list[CandleSet]:
@@ -132,8 +132,7 @@ def mean_over(windows: list[dict[str, float]]) -> dict[str, float]:
 
 
 def evaluate(cfg: DictConfig) -> TrialOutcome:
-    fresh = parts_maker(cfg)
-    candle_sets = candles_once(cfg, fresh())
+    fresh, candle_sets = prepared(cfg)
     folds = folds_of(cfg, candle_sets[0])
     train = mean_over([metrics(fresh(), window(candle_sets, f.train)) for f in folds])
     test = mean_over([metrics(fresh(), window(candle_sets, f.test)) for f in folds])
@@ -146,8 +145,7 @@ def train_returns(cfg: DictConfig) -> np.ndarray:
     from thunes.modes import engines
     from thunes.reporting.metrics import bar_returns
 
-    fresh = parts_maker(cfg)
-    candle_sets = candles_once(cfg, fresh())
+    fresh, candle_sets = prepared(cfg)
     windows = [window(candle_sets, f.train) for f in folds_of(cfg, candle_sets[0])]
     values = [engines.equity_and_fills(fresh(), w)[0] for w in windows]
     joined = np.concatenate([bar_returns(v, float(cfg.cash)) for v in values])

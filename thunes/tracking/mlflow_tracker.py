@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from thunes.tracking.base import RunRecord
+from thunes.tracking.sqlite_files import prepared
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -56,10 +57,7 @@ class MlflowTracker:
         from mlflow.tracking import MlflowClient
 
         if self._cached is None:
-            if self.tracking_uri.startswith("sqlite:///"):
-                Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
-                    parents=True, exist_ok=True
-                )
+            prepared(self.tracking_uri)
             logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # first run
             self._cached = MlflowClient(tracking_uri=self.tracking_uri)
         return self._cached
