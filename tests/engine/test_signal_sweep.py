@@ -74,7 +74,7 @@ def test_each_column_is_the_backtest_of_that_column(
         risk=limits,
         **exits,
     )
-    assert batch.equity.shape == (len(FRAME), len(PAIRS))
+    assert batch.equity.shape == (len(FRAME), len(PAIRS)) and batch.fills.shape == (len(PAIRS),)
     for col, strategy in enumerate(strategies):
         expected, fills = product_equity(strategy, limits)
         np.testing.assert_allclose(batch.equity[:, col], expected, rtol=1e-9)

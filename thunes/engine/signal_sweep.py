@@ -110,6 +110,6 @@ def signal_equity_batch(
     equity = np.empty(entries.shape) if out is None else out.T
     if equity.shape != entries.shape or not equity.flags.c_contiguous:
         raise ValueError("out: an earlier result of signal_equity_batch, of the same shape")
-    fills = np.zeros(entries.shape[1], np.int64)
+    fills = np.zeros(len(entries), np.int64)  # one per run (a row of entries, now)
     _columns(bars, entries, exits, fixed_prefixes(), lane, rk, rs, float(cash), equity, fills)
     return SignalBatch(equity.T, fills)
