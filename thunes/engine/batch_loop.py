@@ -83,20 +83,21 @@ def run_lanes(
     n_lanes = len(starts) - 1
     cursor = np.zeros(n_lanes, np.int64)
     last_close = np.zeros(n_lanes)
-    active = np.zeros(n_lanes, np.bool_)
+    rows = np.empty(n_lanes, np.int64)  # each lane's row of `bars` at this step, or -1
     out = np.empty((intents, c.ORDER))  # room for the most intents a strategy returns
     rules = [st[j] for j in range(n_lanes)]  # each lane's vector, viewed once, not per bar
+    room = len(lg) - 64 * n_lanes  # the log grows when a step could overflow it: rarely
     for step in range(len(timeline)):
-        if acct[c.N_LOG] + 64 * n_lanes > len(lg):
+        if acct[c.N_LOG] > room:
             lg = np.concatenate((lg, np.zeros_like(lg)))
+            room = len(lg) - 64 * n_lanes
         now = timeline[step]
-        for j in range(n_lanes):
-            i = starts[j] + cursor[j]
-            active[j] = i < starts[j + 1] and bars[i, TIME] == now
         for j in range(n_lanes):  # the fills at the open, and the answers to them
-            if not active[j]:
-                continue
             i = starts[j] + cursor[j]
+            if i >= starts[j + 1] or bars[i, TIME] != now:
+                rows[j] = -1
+                continue
+            rows[j] = i
             high, low = bars[i, HIGH], bars[i, LOW]  # no view of the row: no refcounting
             if not c.reaches(j, high, low, lanes, ob):
                 c.clock(j, cursor[j], now, lanes)  # on_bar's work on most bars, without a call
@@ -121,26 +122,25 @@ def run_lanes(
                     if n:
                         _apply(j, out, n, prefixes, acct, rk, lanes, ob, lg)
         for j in range(n_lanes):  # the decisions at the close
-            if not active[j]:
-                continue
-            i = starts[j] + cursor[j]
-            if i + 1 < starts[j + 1]:  # a decision on the last bar could never fill
-                lanes[j, c.TIME] = bars[i + 1, TIME]  # its orders leave at the next open
-                high, low, close = bars[i, HIGH], bars[i, LOW], bars[i, CLOSE]
-                pos = lanes[j, c.POS]
-                n = compiled.on_bar(
-                    cursor[j], high, low, close, pos, entries[i], exits[i], rules[j], out
-                )
-                if n:
-                    _apply(j, out, n, prefixes, acct, rk, lanes, ob, lg)
-            last_close[j] = bars[i, CLOSE]
+            i = rows[j]
+            if i >= 0:
+                close = bars[i, CLOSE]
+                if i + 1 < starts[j + 1]:  # a decision on the last bar could never fill
+                    lanes[j, c.TIME] = bars[i + 1, TIME]  # its orders leave at the next open
+                    high, pos, entry, exit = bars[i, HIGH], lanes[j, c.POS], entries[i], exits[i]
+                    if not compiled.quiet(j, high, pos, entry, exit, st):
+                        low, rs = bars[i, LOW], rules[j]
+                        n = compiled.on_bar(cursor[j], high, low, close, pos, entry, exit, rs, out)
+                        if n:
+                            _apply(j, out, n, prefixes, acct, rk, lanes, ob, lg)
+                last_close[j] = close
         value = acct[c.CASH]
         for j in range(n_lanes):
             value += lanes[j, c.POS] * last_close[j]
         equity[step] = value
         for j in range(n_lanes):
-            if active[j]:
-                lane_equity[starts[j] + cursor[j]] = value
+            if rows[j] >= 0:
+                lane_equity[rows[j]] = value
                 cursor[j] += 1
         if not keep_log:
             acct[c.N_LOG] = 0

@@ -116,13 +116,19 @@ def _append(j: int, o: Vec, lanes: Vec, ob: Vec) -> int:
 
 
 @njit(cache=True)
-def _remove(j: int, k: int, lanes: Vec, ob: Vec) -> Vec:
-    """Take order k out, keeping the others in their order; returns a copy of it."""
-    o = ob[j, k].copy()
+def _drop(j: int, k: int, lanes: Vec, ob: Vec) -> None:
+    """Take order k out, keeping the others in their order."""
     n = int(lanes[j, N_ORDERS])
     for m in range(k, n - 1):
         ob[j, m] = ob[j, m + 1]
     lanes[j, N_ORDERS] = n - 1
+
+
+@njit(cache=True)
+def _remove(j: int, k: int, lanes: Vec, ob: Vec) -> Vec:
+    """`_drop`, returning a copy of the order (one allocation: only where it is used)."""
+    o = ob[j, k].copy()
+    _drop(j, k, lanes, ob)
     return o
 
 
@@ -224,7 +230,7 @@ def protective_stop(j: int, rk: Vec, lanes: Vec, ob: Vec) -> int:
     k = 0
     while k < lanes[j, N_ORDERS]:
         if ob[j, k, TYPE] != MARKET and ob[j, k, TAG] == MAX_LOSS_CODE:
-            _remove(j, k, lanes, ob)
+            _drop(j, k, lanes, ob)
         else:
             k += 1
     price = rules.stop_price(lanes[j, BOOK_AMOUNT], lanes[j, BOOK_COST], rk)
@@ -509,7 +515,8 @@ def on_bar(
         q, k = 0, 0
         while k < lanes[j, N_ORDERS]:  # the queue empties; the kill-switch may queue a sell
             if ob[j, k, TYPE] == MARKET:
-                queued[q] = _remove(j, k, lanes, ob)
+                queued[q] = ob[j, k]
+                _drop(j, k, lanes, ob)
                 q += 1
             else:
                 k += 1

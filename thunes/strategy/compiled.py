@@ -47,6 +47,13 @@ def on_bar(
 
 
 @njit(cache=True, inline="always")
+def quiet(j: int, high: float, position: float, entry: bool, exit: bool, st: Vec) -> bool:
+    """Whether `on_bar` would write nothing and change nothing for the strategy in row j of
+    `st` (only a signal strategy tells it cheaply), so that the loops skip the call."""
+    return st[j, 0] == signal_rules.KIND and signal_rules.quiet(j, high, position, entry, exit, st)
+
+
+@njit(cache=True, inline="always")
 def on_fill(
     buy: bool, price: float, amount: float, fee: float, tag: int, position: float, st: Vec, out: Vec
 ) -> int:

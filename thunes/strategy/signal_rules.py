@@ -51,6 +51,17 @@ def _put(out: Vec, n: int, side: float, type_: int, price: float, tag: int) -> i
 
 
 @njit(cache=True, inline="always")
+def quiet(j: int, high: float, position: float, entry: bool, exit: bool, rs: Vec) -> bool:
+    """Whether `on_bar` would change nothing and write nothing for the vector in row j of
+    `rs` (read in place: no view per bar): no decision the gate acts on, and no new peak
+    that raises the trailing stop."""
+    peak = rs[j, PEAK]
+    return entry == exit and (
+        position <= 0 or (high <= peak and not peak * (1 - rs[j, TRAILING]) > rs[j, TRAIL_STOP])
+    )
+
+
+@njit(cache=True, inline="always")
 def on_bar(high: float, position: float, entry: bool, exit: bool, rs: Vec, out: Vec) -> int:
     """At a bar's close: raise the trailing stop, then act on the decision."""
     n = 0
