@@ -45,12 +45,12 @@ class ThunesSweeper(Sweeper):
     def sweep(self, arguments: list[str]) -> Any:
         if self.config.sweep.engine == "grid":
             from thunes.sweep import grid
+            from thunes.sweep.space import declared
             from thunes.sweep.trial import task_part
 
             task = task_part(self.config)
-            given = dict(line.split("=", 1) for line in arguments)  # range()s typed after -m
-            params = {str(k): str(v) for k, v in (self.config.hydra.sweeper.params or {}).items()}
-            return grid.run(task, {**params, **given}, Path(str(self.config.hydra.sweep.dir)))
+            params = declared(self.config.hydra.sweeper.params, arguments)
+            return grid.run(task, params, Path(str(self.config.hydra.sweep.dir)))
         from thunes.sweep.optuna_engine import OptunaEngine
 
         engine = OptunaEngine(

@@ -14,6 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from thunes.errors import ConfigError
+from thunes.sweep.space import declared
 
 PRESET_OF = {"sma_cross": "sma"}
 """A strategy's preset in conf/sweep/ when its name differs from the strategy's."""
@@ -24,7 +25,7 @@ def _with_preset(cfg: DictConfig) -> tuple[DictConfig, dict[str, str]]:
     hydra = HydraConfig.get()
     params = hydra.sweeper.get("params")
     if params:
-        return cfg, {str(k): str(v) for k, v in params.items()}
+        return cfg, declared(params)
     strategy = str(hydra.runtime.choices.get("strategy"))
     preset = PRESET_OF.get(strategy, strategy)
     composed = compose(
@@ -32,7 +33,7 @@ def _with_preset(cfg: DictConfig) -> tuple[DictConfig, dict[str, str]]:
         overrides=[*hydra.overrides.task, f"+sweep={preset}"],
         return_hydra_config=True,
     )
-    space = {str(k): str(v) for k, v in composed.hydra.sweeper.params.items()}
+    space = declared(composed.hydra.sweeper.params)
     with open_dict(composed):
         del composed["hydra"]
     return composed, space

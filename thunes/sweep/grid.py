@@ -11,7 +11,6 @@ summary on screen, and an MLflow parent run with the top k nested under it.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -28,7 +27,7 @@ from thunes.config.validate import validate
 from thunes.errors import ConfigError, ThunesError
 from thunes.sweep import grid_batch, report, space
 from thunes.sweep.heatmap import write_heatmap
-from thunes.sweep.trial import HEADLINE, evaluate, folds_of, prepared
+from thunes.sweep.trial import HEADLINE, evaluate, folds_of, prepared, with_params
 from thunes.tracking.base import RunRecord
 
 GRID_CSV, TOP_CSV, TIMINGS_JSON = "grid.csv", "top_k.csv", "grid_timings.json"
@@ -51,10 +50,8 @@ def combinations(cfg: DictConfig, params: dict[str, str]) -> tuple[list[str], li
 
 def score(cfg: DictConfig, combo: dict[str, Any]) -> dict[str, Any]:
     """One combination's row: its figures in and out of sample, or why it could not run."""
-    work = copy.deepcopy(cfg)
     try:
-        for key, value in combo.items():
-            OmegaConf.update(work, key, value, merge=False)
+        work = with_params(cfg, combo)
         validate(work)
         outcome = evaluate(work)
     except ThunesError as error:

@@ -83,11 +83,10 @@ def setup_fingerprint(cfg: DictConfig, swept: Sequence[str]) -> str:
 
 
 def search_space(config: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The swept distributions and fixed values: the preset's `hydra.sweeper.params` plus
-    the command line's own (`strategy.slow=100,200` sweeps too, as with Hydra's sweepers)."""
-    params = {str(k): str(v) for k, v in (config.hydra.sweeper.params or {}).items()}
-    given = dict(line.split("=", 1) for line in config.hydra.overrides.task)
-    return space.distributions({**params, **given})
+    """The swept distributions and fixed values of the space as written (`space.declared`)."""
+    return space.distributions(
+        space.declared(config.hydra.sweeper.params, config.hydra.overrides.task)
+    )
 
 
 def study_name(config: DictConfig, swept: Sequence[str]) -> str:

@@ -6,7 +6,6 @@ the best Sharpe survives the number of trials tried), the plots, and the MLflow 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from rich.table import Table
 
 from thunes.reporting.metrics import bars_per_year
 from thunes.sweep.significance import Deflated, deflated_sharpe, degradation
-from thunes.sweep.trial import HEADLINE, train_returns
+from thunes.sweep.trial import HEADLINE, train_returns, with_params
 from thunes.tracking.base import RunRecord, Tracker
 
 TABLE_NAME = "trials.csv"
@@ -34,15 +33,6 @@ class Summary:
     deflated: Deflated
     evaluated: int  # trials that ran to the end: the N of the deflation
     per_year: float  # bars per year, to annualise the per-bar Sharpe ratios
-
-
-def with_params(cfg: DictConfig, params: Mapping[str, Any]) -> DictConfig:
-    """A copy of the task config with these parameter values set."""
-    copied = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
-    assert isinstance(copied, DictConfig)
-    for key, value in params.items():
-        OmegaConf.update(copied, key, value, merge=False)
-    return copied
 
 
 def summarize(

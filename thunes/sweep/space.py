@@ -13,7 +13,7 @@ import itertools
 import math
 import operator
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,13 @@ _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
+
+
+def declared(params: Mapping[str, Any] | None, overrides: Iterable[str] = ()) -> dict[str, str]:
+    """The space as written: the preset's `hydra.sweeper.params`, then the command line's
+    overrides (`strategy.slow=100,200` sweeps too, as with Hydra's sweepers), which win."""
+    written = {str(key): str(value) for key, value in (params or {}).items()}
+    return written | dict(line.split("=", 1) for line in overrides)
 
 
 def distributions(params: Mapping[str, str]) -> tuple[dict[str, BaseDistribution], dict[str, Any]]:

@@ -8,10 +8,12 @@ loaded once per process, not once per trial: trials differ in parameters, not in
 
 from __future__ import annotations
 
+import copy
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,6 +52,14 @@ class TrialOutcome:
 def task_part(config: DictConfig) -> DictConfig:
     """A multirun's config without its `hydra` node: what a job receives."""
     return OmegaConf.masked_copy(config, [str(key) for key in config if key != "hydra"])
+
+
+def with_params(cfg: DictConfig, params: Mapping[str, Any]) -> DictConfig:
+    """A copy of the task config with these values set; typed nodes check each value."""
+    copied = copy.deepcopy(cfg)
+    for key, value in params.items():
+        OmegaConf.update(copied, key, value, merge=False)
+    return copied
 
 
 def _key(cfg: DictConfig, keys: tuple[str, ...]) -> str:
