@@ -69,6 +69,18 @@ DROPS = candles([
 # fmt: on
 
 
+def drops_dca() -> Dca:
+    """The DCA worked by hand over DROPS: 50 quote, a safety order on a 5% drop, x1.5, at
+    most two, take-profit 2% above the average entry."""
+    return Dca(
+        quote_amount=50.0,
+        drop_pct=0.05,
+        volume_multiplier=1.5,
+        max_safety_orders=2,
+        take_profit_pct=0.02,
+    )
+
+
 def test_safety_orders_cap_take_profit_and_restart_by_hand() -> None:
     """quote 50, drop 5%, multiplier 1.5, at most 2 safety orders, take-profit 2%.
 
@@ -90,13 +102,7 @@ def test_safety_orders_cap_take_profit_and_restart_by_hand() -> None:
       its take-profit is 91 * 1.02 = 92.82 (bar 12's high 92.5 stays below).
     Peak committed = cycle 1's notional plus fees = 237.4835 * 1.001 = 237.7209835.
     """
-    dca = Dca(
-        quote_amount=50.0,
-        drop_pct=0.05,
-        volume_multiplier=1.5,
-        max_safety_orders=2,
-        take_profit_pct=0.02,
-    )
+    dca = drops_dca()
     sim = broker()
     result = EventEngine(dca, sim).run(DROPS)
 
@@ -123,13 +129,7 @@ def test_average_entry_mid_cycle_and_take_profit_not_filled_at_equal_high() -> N
 
     Average entry 237.4835 / 2.6476 = 89.69765.. (fees out), take-profit resting at 91.50.
     """
-    dca = Dca(
-        quote_amount=50.0,
-        drop_pct=0.05,
-        volume_multiplier=1.5,
-        max_safety_orders=2,
-        take_profit_pct=0.02,
-    )
+    dca = drops_dca()
     sim = broker()
     result = EventEngine(dca, sim).run(DROPS.iloc[:10])
 
