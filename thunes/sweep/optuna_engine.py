@@ -38,7 +38,7 @@ from thunes.config.explain import explain
 from thunes.errors import ConfigError
 from thunes.sweep import space
 from thunes.sweep.trial import TrialOutcome
-from thunes.tracking.sqlite_files import prepared
+from thunes.tracking.sqlite_files import sqlite_ready
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def open_study(
 ) -> optuna.Study:
     """Create the study, or load it to resume; refuse one built on other settings."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = _create_or_load(cfg, sampler, storage and prepared(storage), name)
+    study = _create_or_load(cfg, sampler, storage and sqlite_ready(storage), name)
     fingerprint = setup_fingerprint(cfg, swept)
     stored = study.user_attrs.get(SETUP_ATTR)
     if stored is None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from thunes.tracking.base import RunRecord
-from thunes.tracking.sqlite_files import prepared
+from thunes.tracking.sqlite_files import sqlite_ready
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -57,7 +57,7 @@ class MlflowTracker:
         from mlflow.tracking import MlflowClient
 
         if self._cached is None:
-            prepared(self.tracking_uri)
+            sqlite_ready(self.tracking_uri)
             logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # first run
             self._cached = MlflowClient(tracking_uri=self.tracking_uri)
         return self._cached

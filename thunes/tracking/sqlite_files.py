@@ -17,7 +17,7 @@ from pathlib import Path
 PREFIX = "sqlite:///"
 
 
-def prepared(url: str) -> str:
+def sqlite_ready(url: str) -> str:
     """`url`, its SQLite file's folder made and the file in WAL mode; other URLs as given."""
     if url.startswith(PREFIX):
         path = Path(url.removeprefix(PREFIX))
