@@ -43,10 +43,13 @@ class ThunesSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> Any:
+        from thunes.config.validate import validate
+        from thunes.sweep.trial import task_part
+
+        validate(task_part(self.config))  # before a study or a folder is made
         if self.config.sweep.engine == "grid":
             from thunes.sweep import grid
             from thunes.sweep.space import declared
-            from thunes.sweep.trial import task_part
 
             task = task_part(self.config)
             params = declared(self.config.hydra.sweeper.params, arguments)

@@ -192,3 +192,25 @@ def test_a_password_in_the_storage_url_is_never_printed() -> None:
 
     shown = shown_url("postgresql+psycopg://trader:hunter2@db.internal:5432/optuna")
     assert "hunter2" not in shown and "trader:***@db.internal" in shown
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        ("sweep.objectives=[foo]", "config error: sweep.objectives='foo' is not allowed"),
+        ("sweep.split.folds=0", "config error: sweep.split.folds=0 is not allowed"),
+        ("sweep.split.train_end=2099-01-01", "config error: sweep.split: train_end="),
+    ],
+)
+def test_a_bad_sweep_setting_is_one_line_before_any_study_exists(
+    override: str,
+    line: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["-m", "+sweep=sma", *TINY["sma"], "hydra.sweeper.n_trials=3", override]
+    assert run_thunes(args, monkeypatch, tmp_path) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"thunes: {line}")
+    assert not (tmp_path / "experiments" / "sweeps").exists()

@@ -250,13 +250,13 @@ class SplitConfig:
     folds: int = 4
     anchored: bool = True
 
-    def __post_init__(self) -> None:
-        checks.one_of("kind", self.kind, SPLITS)
-        _check_date("train_end", self.train_end)
+    def __post_init__(self) -> None:  # keys under `split`, as FeesConfig's under `fees`
+        checks.one_of("split.kind", self.kind, SPLITS)
+        _check_date("split.train_end", self.train_end)
         if not 0 < self.train_fraction < 1:
-            raise checks.ConfigValueError("train_fraction", self.train_fraction, "in (0, 1)")
+            raise checks.ConfigValueError("split.train_fraction", self.train_fraction, "in (0, 1)")
         if self.folds < 1:
-            raise checks.ConfigValueError("folds", self.folds, "must be >= 1")
+            raise checks.ConfigValueError("split.folds", self.folds, "must be >= 1")
 
 
 @dataclass

@@ -37,7 +37,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from thunes.config.explain import explain
 from thunes.errors import ConfigError
 from thunes.sweep import space
-from thunes.sweep.trial import TrialOutcome
+from thunes.sweep.trial import TrialOutcome, folds_of, prepared, task_part
 from thunes.tracking.sqlite_files import sqlite_ready
 
 log = logging.getLogger(__name__)
@@ -210,6 +210,9 @@ class OptunaEngine:
             raise ConfigError("hydra.sweeper.params: nothing to sweep; a preset names the space")
         constraints = space.parse_constraints(list(self.config.sweep.constraints))
         import thunes.modes.engines  # noqa: F401  (vectorbt: 2.5 s, paid here, not by trial 0)
+
+        job = task_part(self.config)  # the candles, loaded here for the in-process trials,
+        folds_of(job, prepared(job)[1][0])  # and a split that fits them, before any study
 
         name = study_name(self.config, list(swept))
         study = open_study(self.config, self.sampler, self.storage, name, list(swept))

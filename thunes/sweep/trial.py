@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from thunes.components import Components, build, make_strategy
 from thunes.config.validate import GROUPS
 from thunes.data.sources import CandleSet
-from thunes.errors import DataError
+from thunes.errors import ConfigError, DataError
 from thunes.sweep.splits import Fold, make_folds
 
 HEADLINE = ("sharpe", "sortino", "calmar", "total_return", "max_drawdown", "fills")
@@ -102,15 +102,20 @@ def candles_once(cfg: DictConfig, parts: Components) -> list[CandleSet]:
 
 
 def folds_of(cfg: DictConfig, candles: CandleSet) -> list[Fold]:
+    """The split's folds of these candles; a split the data cannot hold (a train_end
+    outside it, more folds than bars) is a one-line config error naming `sweep.split`."""
     split = cfg.sweep.split
-    return make_folds(
-        pd.DatetimeIndex(candles.frame.index),
-        split.kind,
-        train_end=split.train_end,
-        train_fraction=split.train_fraction,
-        folds=split.folds,
-        anchored=split.anchored,
-    )
+    try:
+        return make_folds(
+            pd.DatetimeIndex(candles.frame.index),
+            split.kind,
+            train_end=split.train_end,
+            train_fraction=split.train_fraction,
+            folds=split.folds,
+            anchored=split.anchored,
+        )
+    except ValueError as error:
+        raise ConfigError(f"sweep.split: {error}") from None
 
 
 def window(candle_sets: list[CandleSet], part: slice) -> list[CandleSet]:
