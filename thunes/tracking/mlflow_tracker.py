@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from thunes.tracking.base import RunRecord
+from thunes.tracking.redact import redact
 from thunes.tracking.sqlite_files import sqlite_ready
 
 if TYPE_CHECKING:
@@ -81,7 +82,9 @@ class MlflowTracker:
             ).info.run_id
         else:
             client.set_tag(run_id, "mlflow.runName", record.name)
-        params = [Param(k[:250], v[:6000]) for k, v in record.params.items()]
+        # Every record is masked here, where MLflow is written, whoever built it (a sweep's
+        # trial records the command line's overrides as they were typed).
+        params = [Param(k[:250], str(v)[:6000]) for k, v in redact(record.params).items()]
         metrics = [Metric(k, v, 0, 0) for k, v in record.metrics.items() if math.isfinite(v)]
         for start in range(0, max(len(params), len(metrics)), _BATCH):
             client.log_batch(
