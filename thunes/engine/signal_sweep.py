@@ -104,7 +104,8 @@ def signal_equity_batch(
     lane[0, : len(row)] = row
     rk = risk_vector(risk, fees.taker)
     rs = runner_vector(stop_loss, take_profit, trailing_stop)[None, :]
-    # one transpose each, blocked by numpy, rather than a strided gather per column
+    # a run's decisions as a contiguous row: no copy if the caller stacked them so
+    # (np.stack(columns).T), else one transpose, blocked by numpy, not a gather per column
     entries = np.ascontiguousarray(np.asarray(entries, dtype=np.bool_).T)
     exits = np.ascontiguousarray(np.asarray(exits, dtype=np.bool_).T)
     equity = np.empty(entries.shape) if out is None else out.T

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+from numba import njit, prange
 
 FloatArray = npt.NDArray[np.float64]
 EMA_SPAN_FACTOR = 4
@@ -121,18 +121,18 @@ def cross(fast_before: float, slow_before: float, fast: float, slow: float) -> b
     return fast > slow and fast_before <= slow_before
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _sma(values: FloatArray, window: int) -> FloatArray:
     out = np.empty(len(values))
-    for end in range(len(values)):
+    for end in prange(len(values)):  # each bar's window alone: the bars split across cores
         out[end] = sma_at(values, end, window)
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _weighted(values: FloatArray, weights: FloatArray) -> FloatArray:
     out = np.empty(len(values))
-    for end in range(len(values)):
+    for end in prange(len(values)):
         out[end] = weighted_at(values, end, weights)
     return out
 
