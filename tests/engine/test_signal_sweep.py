@@ -50,7 +50,13 @@ def product_equity(strategy: SmaCross, limits: RiskLimits) -> tuple[np.ndarray, 
     return result.portfolio.value().to_numpy(), len(result.fills)
 
 
-@pytest.mark.parametrize("limits", [DEFAULT_RISK, NO_RISK], ids=["default_risk", "no_risk"])
+# entries refused (long cool-down, kill-switch): the gate then holds with nothing held
+TIGHT_RISK = RiskLimits(1.0, 3.0, 1, 600.0, True)
+
+
+@pytest.mark.parametrize(
+    "limits", [DEFAULT_RISK, NO_RISK, TIGHT_RISK], ids=["default_risk", "no_risk", "tight_risk"]
+)
 @pytest.mark.parametrize("exits", [{}, {"stop_loss": 0.03, "trailing_stop": 0.05}])
 def test_each_column_is_the_backtest_of_that_column(
     limits: RiskLimits, exits: dict[str, float]

@@ -57,6 +57,15 @@ def _apply(
             c.submit(j, o, c.open_positions(lanes, ob), acct, rk, lanes, ob, lg)
 
 
+@njit(cache=True, inline="always")
+def _idle(lanes: Vec, st: Vec) -> bool:
+    """Every lane flat, with no order at work, and its strategy waiting for an entry."""
+    for j in range(len(lanes)):
+        if lanes[j, c.POS] != 0 or lanes[j, c.N_ORDERS] != 0 or not compiled.idle(j, st):
+            return False
+    return True
+
+
 @njit(cache=True)
 def run_lanes(
     bars: Vec,
@@ -75,19 +84,24 @@ def run_lanes(
     equity: Vec,
     lane_equity: Vec,
     keep_log: bool,
-) -> Vec:
+    cursor: Ints,
+    first: int,
+    until_idle: bool,
+) -> tuple[Vec, int]:
     """Every symbol's bars (rows starts[j]:starts[j + 1] of `bars`, with their decisions)
-    along the common `timeline`; writes the account's equity at each step, and at each of
-    a symbol's bars; returns the log (grown as needed; emptied every step if not keep_log).
-    """
+    along the common `timeline`, from step `first`, lane j at its bar cursor[j]; writes the
+    account's equity at each step, and at each of a symbol's bars. Returns the log (grown
+    as needed; emptied every step if not keep_log) and the step it stopped before: the end,
+    or, with `until_idle`, the step after the one that left every lane idle (`_idle`):
+    then only an entry decision can change anything, and a caller that knows where the
+    next one is may skip to it (signal_sweep.py)."""
     n_lanes = len(starts) - 1
-    cursor = np.zeros(n_lanes, np.int64)
     last_close = np.zeros(n_lanes)
     rows = np.empty(n_lanes, np.int64)  # each lane's row of `bars` at this step, or -1
     out = np.empty((intents, c.ORDER))  # room for the most intents a strategy returns
     rules = [st[j] for j in range(n_lanes)]  # each lane's vector, viewed once, not per bar
     room = len(lg) - 64 * n_lanes  # the log grows when a step could overflow it: rarely
-    for step in range(len(timeline)):
+    for step in range(first, len(timeline)):
         if acct[c.N_LOG] > room:
             lg = np.concatenate((lg, np.zeros_like(lg)))
             room = len(lg) - 64 * n_lanes
@@ -144,7 +158,9 @@ def run_lanes(
                 cursor[j] += 1
         if not keep_log:
             acct[c.N_LOG] = 0
-    return lg
+        if until_idle and _idle(lanes, st):
+            return lg, step + 1
+    return lg, len(timeline)
 
 
 def fixed_prefixes() -> Bools:
@@ -203,7 +219,7 @@ def run_compiled(lanes: list[Lane]) -> PortfolioRun:
     equity, lane_equity = np.empty(len(timeline)), np.empty(len(bars))
     names = TAGS.names
     prefixes = np.array([[b.startswith(a) for b in names] for a in names], dtype=np.bool_)
-    wallet.log = run_lanes(
+    wallet.log, _ = run_lanes(
         bars,
         starts,
         entries,
@@ -220,6 +236,9 @@ def run_compiled(lanes: list[Lane]) -> PortfolioRun:
         equity,
         lane_equity,
         True,
+        np.zeros(len(lanes), np.int64),
+        0,
+        False,
     )
     wallet.drain(events=False)
     for state, row in zip(states, stacked, strict=True):

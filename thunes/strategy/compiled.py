@@ -54,6 +54,13 @@ def quiet(j: int, high: float, position: float, entry: bool, exit: bool, st: Vec
 
 
 @njit(cache=True, inline="always")
+def idle(j: int, st: Vec) -> bool:
+    """Whether the strategy in row j of `st`, its lane flat and with no order at work,
+    would act on an entry decision only (a signal strategy; DCA and grid act on prices)."""
+    return st[j, 0] == signal_rules.KIND and signal_rules.idle(j, st)
+
+
+@njit(cache=True, inline="always")
 def on_fill(
     buy: bool, price: float, amount: float, fee: float, tag: int, position: float, st: Vec, out: Vec
 ) -> int:

@@ -62,6 +62,13 @@ def quiet(j: int, high: float, position: float, entry: bool, exit: bool, rs: Vec
 
 
 @njit(cache=True, inline="always")
+def idle(j: int, rs: Vec) -> bool:
+    """Whether, flat and with nothing at work, only an entry decision can change the
+    vector in row j of `rs`: the gate does not think it holds (an exit acts only then)."""
+    return rs[j, HOLDING] == 0
+
+
+@njit(cache=True, inline="always")
 def on_bar(high: float, position: float, entry: bool, exit: bool, rs: Vec, out: Vec) -> int:
     """At a bar's close: raise the trailing stop, then act on the decision."""
     n = 0
