@@ -73,3 +73,27 @@ def test_mode_not_built_yet_exits_2_with_one_line(
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.splitlines() == [err] and "mode=live is not built yet" in err
+
+
+def test_a_config_found_valid_then_changed_in_place_is_checked_again() -> None:
+    """A sweep's trials reuse one config with new values (and validation remembers groups
+    it found valid): an impossible value set in place must still be refused, every time."""
+    from omegaconf import open_dict
+
+    from tests.config.compose import composed
+    from thunes.config.validate import validate
+    from thunes.errors import ConfigError
+
+    with composed("strategy.fast=10", "strategy.slow=50") as cfg:
+        validate(cfg)
+        validate(cfg)  # seen valid: still passes
+        cfg.strategy.fast = 60
+        for _ in range(2):
+            with pytest.raises(ConfigError, match=r"strategy\.fast=60 is not allowed"):
+                validate(cfg)
+        cfg.strategy.fast = 10
+        validate(cfg)
+        with open_dict(cfg.risk):
+            cfg.risk.max_daily_lost = 5.0  # a key the schema does not have
+        with pytest.raises(ConfigError, match=r"risk\.max_daily_lost: unknown key"):
+            validate(cfg)

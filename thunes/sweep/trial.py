@@ -142,15 +142,31 @@ def metrics(parts: Components, candle_sets: list[CandleSet]) -> dict[str, float]
     return {name: figures[name] if math.isfinite(figures[name]) else 0.0 for name in HEADLINE}
 
 
+Windows = list[tuple[list[CandleSet], list[CandleSet]]]
+_CUT: dict[tuple[int, str], tuple[list[CandleSet], Windows]] = {}
+
+
+def windows_of(cfg: DictConfig, candle_sets: list[CandleSet]) -> Windows:
+    """Each fold's (train, test) candles, cut once per process for these candles and this
+    split (the entry keeps the candles alive, so their id names them)."""
+    split = json.dumps(OmegaConf.to_container(cfg.sweep.split, resolve=True), sort_keys=True)
+    key = (id(candle_sets), split)
+    if key not in _CUT:
+        folds = folds_of(cfg, candle_sets[0])
+        cut = [(window(candle_sets, f.train), window(candle_sets, f.test)) for f in folds]
+        _CUT[key] = (candle_sets, cut)
+    return _CUT[key][1]
+
+
 def mean_over(windows: list[dict[str, float]]) -> dict[str, float]:
     return {name: float(np.mean([w[name] for w in windows])) for name in windows[0]}
 
 
 def evaluate(cfg: DictConfig) -> TrialOutcome:
     fresh, candle_sets = prepared(cfg)
-    folds = folds_of(cfg, candle_sets[0])
-    train = mean_over([metrics(fresh(), window(candle_sets, f.train)) for f in folds])
-    test = mean_over([metrics(fresh(), window(candle_sets, f.test)) for f in folds])
+    cut = windows_of(cfg, candle_sets)
+    train = mean_over([metrics(fresh(), part) for part, _ in cut])
+    test = mean_over([metrics(fresh(), part) for _, part in cut])
     return TrialOutcome([train[name] for name in cfg.sweep.objectives], train, test)
 
 
@@ -161,7 +177,8 @@ def train_returns(cfg: DictConfig) -> np.ndarray:
     from thunes.reporting.metrics import bar_returns
 
     fresh, candle_sets = prepared(cfg)
-    windows = [window(candle_sets, f.train) for f in folds_of(cfg, candle_sets[0])]
-    values = [engines.equity_and_fills(fresh(), w)[0] for w in windows]
+    values = [
+        engines.equity_and_fills(fresh(), part)[0] for part, _ in windows_of(cfg, candle_sets)
+    ]
     joined = np.concatenate([bar_returns(v, float(cfg.cash)) for v in values])
     return joined[np.isfinite(joined)]  # a bar valued at nothing has no return
