@@ -326,8 +326,9 @@ def sweep_decisions(
 
     for window in {w for pair in pairs for w in pair} - averages.keys():
         averages[window] = sma(close, window)
-    entries = np.column_stack([crossed_above(averages[f], averages[w]) for f, w in pairs])
-    exits = np.column_stack([crossed_above(averages[w], averages[f]) for f, w in pairs])
+    # a run per row, viewed as columns: signal_equity_batch reads each run contiguously
+    entries = np.stack([crossed_above(averages[f], averages[w]) for f, w in pairs]).T
+    exits = np.stack([crossed_above(averages[w], averages[f]) for f, w in pairs]).T
     return entries, exits
 
 
