@@ -214,3 +214,15 @@ def test_a_bad_sweep_setting_is_one_line_before_any_study_exists(
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"thunes: {line}")
     assert not (tmp_path / "experiments" / "sweeps").exists()
+
+
+def test_a_study_kept_in_memory_is_reported_like_a_stored_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`hydra.sweeper.storage=null`: no database, no resume, and the same report."""
+    args = ["-m", "+sweep=sma", *TINY["sma"], "hydra.sweeper.storage=null", "tracking=none"]
+    assert run_thunes([*args, "hydra.sweeper.n_trials=6"], monkeypatch, tmp_path) == 0
+    assert len(study_csv(tmp_path)) == 6
+    assert not (tmp_path / "experiments" / "sweeps").exists()
+    newest = sorted((tmp_path / "experiments" / "multirun").glob("*/*"))[-1]
+    assert (newest / "optimization_history.html").exists()

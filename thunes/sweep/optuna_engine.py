@@ -98,12 +98,19 @@ def study_name(config: DictConfig, swept: Sequence[str]) -> str:
     return f"{preset}-{setup_fingerprint(config, swept)[:8]}"
 
 
+IN_MEMORY: dict[str, optuna.Study] = {}
+"""Studies with no storage (`hydra.sweeper.storage=null`), by name, for the report at the
+end of the multirun: nothing can load them back."""
+
+
 def open_study(
     cfg: DictConfig, sampler: Any, storage: str | None, name: str, swept: Sequence[str]
 ) -> optuna.Study:
     """Create the study, or load it to resume; refuse one built on other settings."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _create_or_load(cfg, sampler, storage and sqlite_ready(storage), name)
+    if not storage:
+        IN_MEMORY[name] = study
     fingerprint = setup_fingerprint(cfg, swept)
     stored = study.user_attrs.get(SETUP_ATTR)
     if stored is None:

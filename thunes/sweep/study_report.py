@@ -20,7 +20,7 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from thunes.sweep import report
-from thunes.sweep.optuna_engine import FIGURES_ATTR, search_space, study_name
+from thunes.sweep.optuna_engine import FIGURES_ATTR, IN_MEMORY, search_space, study_name
 from thunes.sweep.trial import prepared, task_part
 from thunes.tracking.base import Tracker
 
@@ -80,7 +80,10 @@ def report_study(config: DictConfig, tracker: Tracker, parent_id: str | None) ->
     swept, _ = search_space(config)
     params = list(swept)
     name = study_name(config, params)
-    study = optuna.load_study(study_name=name, storage=config.hydra.sweeper.storage)
+    storage = config.hydra.sweeper.storage
+    study = (
+        IN_MEMORY.pop(name) if not storage else optuna.load_study(study_name=name, storage=storage)
+    )
     out_dir = Path(str(config.hydra.sweep.dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     table = trials_table(study, params)
