@@ -226,3 +226,35 @@ def test_a_study_kept_in_memory_is_reported_like_a_stored_one(
     assert not (tmp_path / "experiments" / "sweeps").exists()
     newest = sorted((tmp_path / "experiments" / "multirun").glob("*/*"))[-1]
     assert (newest / "optimization_history.html").exists()
+
+
+def test_an_interrupted_sweep_leaves_no_trial_running_and_resumes_to_its_size(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Ctrl-C during a trial: exit 130, that trial told FAIL ("interrupted") rather than
+    left RUNNING (it would hold a place in the study), and the same command finishes it."""
+    from thunes.sweep import trial
+
+    evaluate, calls = trial.evaluate, []
+
+    def interrupted_at_the_fourth(cfg: object) -> object:
+        calls.append(cfg)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return evaluate(cfg)  # type: ignore[arg-type]
+
+    args = ["-m", "+sweep=sma", *TINY["sma"], "hydra.sweeper.n_trials=8", "tracking=none"]
+    with monkeypatch.context() as patched:
+        patched.setattr(trial, "evaluate", interrupted_at_the_fourth)
+        assert run_thunes(args, monkeypatch, tmp_path) == 130
+    storage = f"sqlite:///{tmp_path}/experiments/sweeps/optuna.db"
+    (summary,) = optuna.get_all_study_summaries(storage)
+    study = optuna.load_study(study_name=summary.study_name, storage=storage)
+    states = [t.state for t in study.trials]
+    assert optuna.trial.TrialState.RUNNING not in states
+    failed = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert [t.user_attrs["error"] for t in failed] == ["interrupted"]
+
+    assert run_thunes(args, monkeypatch, tmp_path) == 0
+    table = study_csv(tmp_path)
+    assert len(table) == 8 and table["state"].isin(["COMPLETE", "PRUNED", "FAIL"]).all()

@@ -269,7 +269,21 @@ class OptunaEngine:
             launched.append((trial, [f"{name}={value}" for name, value in params.items()]))
         if not launched:
             return []
-        returns = self.launcher.launch([o for _, o in launched], initial_job_idx=self.job_idx)
+        try:
+            returns = self.launcher.launch([o for _, o in launched], initial_job_idx=self.job_idx)
+        except BaseException as stopped:  # Ctrl-C (SystemExit from the task), a broken pool
+            # Told FAIL with why: left RUNNING, they would hold places in the study's size
+            # until they went stale, and a resumed study would stop short of n_trials.
+            reason = (
+                "interrupted"
+                if isinstance(stopped, (KeyboardInterrupt, SystemExit))
+                else explain(stopped)
+            )
+            for trial, _ in launched:
+                trial.set_user_attr("worker", WORKER)
+                trial.set_user_attr("error", reason)
+                study.tell(trial, state=TrialState.FAIL)
+            raise
         self.job_idx += len(returns)
         failures = [
             error
