@@ -43,6 +43,18 @@ class ThunesSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> Any:
+        try:
+            return self._sweep(arguments)
+        except BaseException as error:  # Hydra will not call on_multirun_end
+            from thunes.sweep.callbacks import SweepReport
+
+            context = self.hydra_context
+            for callback in context.callbacks.callbacks if context else []:
+                if isinstance(callback, SweepReport):
+                    callback.abandon(self.config, error)
+            raise
+
+    def _sweep(self, arguments: list[str]) -> Any:
         from thunes.config.validate import validate
         from thunes.sweep.trial import task_part
 

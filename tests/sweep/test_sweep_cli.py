@@ -200,6 +200,13 @@ def test_a_password_in_the_storage_url_is_never_printed() -> None:
         ("sweep.objectives=[foo]", "config error: sweep.objectives='foo' is not allowed"),
         ("sweep.split.folds=0", "config error: sweep.split.folds=0 is not allowed"),
         ("sweep.split.train_end=2099-01-01", "config error: sweep.split: train_end="),
+        ("hydra.sweeper.n_trials=0", "config error: hydra.sweeper.n_trials=0 is not allowed"),
+        ("hydra.sweeper.n_jobs=0", "config error: hydra.sweeper.n_jobs=0 is not allowed"),
+        ("hydra.sweeper.max_failure_rate=2", "config error: hydra.sweeper.max_failure_rate=2"),
+        (
+            'sweep.constraints=["strategy.nope < strategy.slow"]',
+            "config error: sweep.constraints: strategy.nope is neither a config key",
+        ),
     ],
 )
 def test_a_bad_sweep_setting_is_one_line_before_any_study_exists(
@@ -214,6 +221,8 @@ def test_a_bad_sweep_setting_is_one_line_before_any_study_exists(
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"thunes: {line}")
     assert not (tmp_path / "experiments" / "sweeps").exists()
+    if (tmp_path / "mlruns").exists():  # the sweep's parent run, opened first: not left open
+        assert set(mlflow_runs(tmp_path)["status"]) <= {"FAILED"}
 
 
 def test_a_study_kept_in_memory_is_reported_like_a_stored_one(
@@ -232,7 +241,8 @@ def test_an_interrupted_sweep_leaves_no_trial_running_and_resumes_to_its_size(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Ctrl-C during a trial: exit 130, that trial told FAIL ("interrupted") rather than
-    left RUNNING (it would hold a place in the study), and the same command finishes it."""
+    left RUNNING (it would hold a place in the study), the MLflow parent closed KILLED,
+    and the same command finishes the study."""
     from thunes.sweep import trial
 
     evaluate, calls = trial.evaluate, []
@@ -243,10 +253,15 @@ def test_an_interrupted_sweep_leaves_no_trial_running_and_resumes_to_its_size(
             raise KeyboardInterrupt
         return evaluate(cfg)  # type: ignore[arg-type]
 
-    args = ["-m", "+sweep=sma", *TINY["sma"], "hydra.sweeper.n_trials=8", "tracking=none"]
+    args = ["-m", "+sweep=sma", *TINY["sma"], "hydra.sweeper.n_trials=8"]
     with monkeypatch.context() as patched:
         patched.setattr(trial, "evaluate", interrupted_at_the_fourth)
         assert run_thunes(args, monkeypatch, tmp_path) == 130
+    runs = mlflow_runs(tmp_path)  # the parent closed KILLED, the three trials before logged
+    parent = runs[runs["tags.engine"] == "optuna"]
+    assert parent["status"].tolist() == ["KILLED"]
+    children = runs[runs["tags.mlflow.parentRunId"] == parent["run_id"].iloc[0]]
+    assert (children["status"] == "FINISHED").all() and len(children) >= 1
     storage = f"sqlite:///{tmp_path}/experiments/sweeps/optuna.db"
     (summary,) = optuna.get_all_study_summaries(storage)
     study = optuna.load_study(study_name=summary.study_name, storage=storage)

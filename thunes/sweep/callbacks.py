@@ -21,6 +21,7 @@ from hydra.experimental.callback import Callback
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from thunes.config.explain import explain
 from thunes.reporting.sidecar import Sidecar
 from thunes.sweep.trial import TrialOutcome
 from thunes.tracking.base import RunRecord, Tracker
@@ -88,14 +89,34 @@ class SweepReport(Callback):
         else:
             tracker.log_run(record, parent_id=parent)
 
+    def _drain(self) -> None:
+        """Wait for the sidecar's trial logs (a trial that could not be logged fails loudly
+        here), then close it."""
+        if self._sidecar is not None:
+            try:
+                for logged in self._pending:
+                    logged.result()
+            finally:
+                self._sidecar.close()
+                self._sidecar, self._pending = None, []
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if config.sweep.engine != "optuna":
             return
         from thunes.sweep.study_report import report_study
 
-        if self._sidecar is not None:
-            for logged in self._pending:
-                logged.result()  # a trial that could not be logged fails loudly here
-            self._sidecar.close()
-            self._sidecar, self._pending = None, []
+        self._drain()
         report_study(config, self._cached_tracker(config), os.environ.pop(PARENT_ENV, None))
+
+    def abandon(self, config: DictConfig, error: BaseException) -> None:
+        """The sweep stopped before its end, where Hydra skips on_multirun_end: the trials
+        that ran are logged, and the parent is closed KILLED (Ctrl-C) or FAILED with why,
+        not left RUNNING. Called by the sweeper (hydra_plugins/thunes_sweep)."""
+        parent = os.environ.pop(PARENT_ENV, None)
+        try:
+            self._drain()
+        finally:
+            if parent:
+                interrupted = isinstance(error, (KeyboardInterrupt, SystemExit))
+                status, why = ("KILLED", "interrupted") if interrupted else ("FAILED", "")
+                self._cached_tracker(config).end_run(parent, status, why or explain(error))

@@ -205,8 +205,15 @@ class OptunaEngine:
         self.launcher = launcher
         self.sampler = sampler
         self.storage = storage
+        for key, value, fits, rule in (
+            ("n_trials", n_trials, n_trials >= 1, "must be >= 1 (the study's size)"),
+            ("n_jobs", n_jobs, n_jobs >= 1, "must be >= 1 (trials at once)"),
+            ("max_failure_rate", max_failure_rate, 0 <= max_failure_rate <= 1, "in [0, 1]"),
+        ):
+            if not fits:
+                raise ConfigError(f"hydra.sweeper.{key}={value} is not allowed: {rule}")
         self.n_trials = n_trials
-        self.n_jobs = max(1, n_jobs)
+        self.n_jobs = n_jobs
         self.max_failure_rate = max_failure_rate
         self.job_idx = 0
         self.last_number = -1  # the highest trial number this worker has asked for
@@ -216,6 +223,7 @@ class OptunaEngine:
         if not swept:
             raise ConfigError("hydra.sweeper.params: nothing to sweep; a preset names the space")
         constraints = space.parse_constraints(list(self.config.sweep.constraints))
+        space.check_constraints(constraints, [*swept, *fixed], self.config)
         import thunes.modes.engines  # noqa: F401  (vectorbt: 2.5 s, paid here, not by trial 0)
 
         job = task_part(self.config)  # the candles, loaded here for the in-process trials,

@@ -135,6 +135,15 @@ def parse_constraints(rules: list[str]) -> list[Constraint]:
     return parsed
 
 
+def check_constraints(constraints: list[Constraint], keys: list[str], cfg: DictConfig) -> None:
+    """Each side a swept key, a config key or a number: said before any trial, not at the
+    first one."""
+    for rule in constraints:
+        for token in (rule.left, rule.right):
+            if token not in keys:
+                _side(token, {}, cfg)
+
+
 def violated(
     constraints: list[Constraint], params: Mapping[str, Any], cfg: DictConfig
 ) -> Constraint | None:

@@ -30,3 +30,8 @@ class Tracker(Protocol):
         """Record and close the run (`run_id`'s, or a new one nested under `parent_id`);
         return where to find it, or None when nothing is kept."""
         ...
+
+    def end_run(self, run_id: str, status: str, why: str) -> None:
+        """Close a run that will not be completed (a sweep stopped by an error or Ctrl-C):
+        `status` FAILED or KILLED, `why` kept with it, rather than RUNNING forever."""
+        ...

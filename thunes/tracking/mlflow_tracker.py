@@ -69,6 +69,11 @@ class MlflowTracker:
             client.create_run(self._experiment_id(client), run_name=name, tags=tags).info.run_id
         )
 
+    def end_run(self, run_id: str, status: str, why: str) -> None:
+        client = self._client()
+        client.set_tag(run_id, "error", why[:5000])
+        client.set_terminated(run_id, status=status)
+
     def log_run(
         self, record: RunRecord, run_id: str | None = None, parent_id: str | None = None
     ) -> str | None:

@@ -13,3 +13,6 @@ class NullTracker:
         self, record: RunRecord, run_id: str | None = None, parent_id: str | None = None
     ) -> str | None:
         return None
+
+    def end_run(self, run_id: str, status: str, why: str) -> None:
+        return None
