@@ -109,6 +109,12 @@ def print_summary(console: Console, title: str, summary: Summary | None) -> None
         f"Deflated Sharpe Ratio {d.dsr:.3f} (in-sample Sharpe {d.annualised:.2f} against "
         f"{luck:.2f}, the best that {summary.evaluated} trials of luck would show): {verdict}"
     )
+    held = summary.test["sharpe"]
+    if summary.train["sharpe"] > 0 >= held:  # the deflation judges the in-sample run only
+        console.print(
+            f"[red]Out of sample its Sharpe is {held:.2f}: the edge did not hold on the bars "
+            "the sweep never saw[/]"
+        )
 
 
 def log_parent(
