@@ -19,7 +19,7 @@ from numba import njit
 
 from thunes.domain.reasons import BELOW_MINIMUM, DUST, NO_CASH, UNDER_TICK
 from thunes.execution.filters import FloatArray as Vec
-from thunes.execution.rounding import sum_add, sum_end, to_grid
+from thunes.execution.rounding import below_minimum, sum_add, sum_end, to_grid
 from thunes.portfolio.sizing import buy_amount
 from thunes.risk import rules
 
@@ -36,7 +36,6 @@ KIND, LANE_OF, AT, L_SIDE, L_TYPE, L_PRICE, L_AMOUNT, FEE, L_TAG, IS_MAKER, REAS
 LOG = 11
 FILL, SKIP, ACCEPTED, CANCELED = range(4)  # KIND: a skip is also the strategy's rejection
 MAX_LOSS_CODE, KILL_CODE = 0, 1  # the risk engine's tags (thunes/engine/tags.py)
-_REL_TOL = 1e-9  # vectorbt's tolerance when it compares a size with the minimum
 
 
 @njit(cache=True)
@@ -194,8 +193,7 @@ def _refused(
     j: int, o: Vec, price: float, amount: float, fee: float, acct: Vec, lanes: Vec, ob: Vec, lg: Vec
 ) -> bool:
     """Skip (and record) an order the venue would reject; True if skipped."""
-    minimum = max(lanes[j, MIN_QTY], lanes[j, MIN_NOTIONAL] / price)
-    if amount <= 0 or (amount < minimum and minimum - amount > _REL_TOL * minimum):
+    if below_minimum(amount, price, lanes[j, MIN_QTY], lanes[j, MIN_NOTIONAL]):
         skip(j, o, price, amount, BELOW_MINIMUM if o[SIDE] == BUY else DUST, acct, lanes, lg)
         return True
     if (

@@ -26,7 +26,7 @@ from thunes.domain.orders import Fill, Side, SkippedOrder
 from thunes.domain.reasons import REASONS
 from thunes.domain.ticks import BookTick
 from thunes.execution.filters import FloatArray as Vec
-from thunes.execution.rounding import to_grid
+from thunes.execution.rounding import below_minimum, to_grid
 from thunes.risk import rules
 from thunes.risk.engine import RiskEngine
 from thunes.risk.rules import risk_vector
@@ -40,14 +40,13 @@ FLAT, RESTING, MARKET, LONG = range(4)  # PHASE: nothing, a maker entry, a marke
 # The parameter vector: the rules' slots (scalper.py), then the venue's.
 MAKER_FEE, TAKER_FEE, TICK, STEP, MIN_QTY, MIN_NOTIONAL = range(s.N_RULES, s.N_RULES + 6)
 TAKER, MAKER, SKIP = range(3)  # the kinds of log rows (see _log)
-_REL_TOL, _SIDES = 1e-9, (Side.SELL, Side.BUY)
+_SIDES = (Side.SELL, Side.BUY)
 
 
 @njit(cache=True)
 def _refused(px: float, qty: float, buy: bool, cash_fee: float, st: Vec, p: Vec) -> int:
     """0, or the REASONS code the venue rejects it for (cash_fee < 0: no cash check)."""
-    minimum = max(p[MIN_QTY], p[MIN_NOTIONAL] / px)
-    if qty <= 0 or (qty < minimum and minimum - qty > _REL_TOL * minimum):
+    if below_minimum(qty, px, p[MIN_QTY], p[MIN_NOTIONAL]):
         return 1 if buy else 3
     return 2 if cash_fee >= 0 and qty * px * (1 + cash_fee) > st[CASH] else 0
 

@@ -1,6 +1,7 @@
 """Python's number handling, inside numba: `thunes.execution.filters`' rounding of one
 number (`floor_to`, `ceil_to`) and the built-in sum() over floats, so that the engines'
-compiled code gives the very values the Python code it replaced gave."""
+compiled code gives the very values the Python code it replaced gave; and the venue's
+minimums, one test for the bar and the tick engines."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 from numba import njit
 
 _EPS = 1e-9  # as thunes.execution.filters: absorbs binary noise (0.3 / 0.1 = 2.9999999999999996)
+_REL_TOL = 1e-9  # vectorbt's tolerance when it compares a size with the minimum
 
 
 @njit(cache=True)
@@ -36,3 +38,11 @@ def sum_add(total: float, compensation: float, x: float) -> tuple[float, float]:
 def sum_end(total: float, compensation: float) -> float:
     """The result of the sum that `sum_add` built."""
     return total + compensation if compensation != 0 and np.isfinite(compensation) else total
+
+
+@njit(cache=True, inline="always")
+def below_minimum(amount: float, price: float, min_qty: float, min_notional: float) -> bool:
+    """The venue would refuse it: nothing, or under min quantity or min notional (beyond
+    vectorbt's relative tolerance, so that every engine skips the same orders)."""
+    minimum = max(min_qty, min_notional / price)
+    return amount <= 0 or (amount < minimum and minimum - amount > _REL_TOL * minimum)
