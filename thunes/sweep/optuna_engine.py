@@ -38,7 +38,7 @@ from thunes.config.explain import explain
 from thunes.errors import ConfigError
 from thunes.sweep import space
 from thunes.sweep.trial import TrialOutcome, folds_of, prepared, task_part
-from thunes.tracking.sqlite_files import sqlite_ready
+from thunes.tracking.sqlite_files import one_at_a_time, sqlite_ready
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,8 @@ def open_study(
 ) -> optuna.Study:
     """Create the study, or load it to resume; refuse one built on other settings."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = _create_or_load(cfg, sampler, storage and sqlite_ready(storage), name)
+    with one_at_a_time(storage or ""):  # a fresh SQLite file's tables: one worker at a time
+        study = _create_or_load(cfg, sampler, storage and sqlite_ready(storage), name)
     if not storage:
         IN_MEMORY[name] = study
     fingerprint = setup_fingerprint(cfg, swept)
