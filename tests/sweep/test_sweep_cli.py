@@ -204,11 +204,16 @@ def test_a_password_in_the_storage_url_is_never_printed() -> None:
         ("hydra.sweeper.n_jobs=0", "config error: hydra.sweeper.n_jobs=0 is not allowed"),
         ("hydra.sweeper.max_failure_rate=2", "config error: hydra.sweeper.max_failure_rate=2"),
         (
+            "data.timeframe=choice(1h,4h)",
+            "config error: hydra.sweeper.params.data.timeframe: trials must share their bars",
+        ),
+        (
             'sweep.constraints=["strategy.nope < strategy.slow"]',
             "config error: sweep.constraints: strategy.nope is neither a config key",
         ),
     ],
 )
+@pytest.mark.filterwarnings("error::UserWarning")  # a callback's failure: Hydra's warning
 def test_a_bad_sweep_setting_is_one_line_before_any_study_exists(
     override: str,
     line: str,

@@ -22,6 +22,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from thunes.config.explain import explain
+from thunes.errors import ConfigError
 from thunes.reporting.sidecar import Sidecar
 from thunes.sweep.trial import TrialOutcome
 from thunes.tracking.base import RunRecord, Tracker
@@ -56,7 +57,10 @@ class SweepReport(Callback):
             return
         from thunes.sweep.optuna_engine import search_space, study_name
 
-        swept, _ = search_space(config)
+        try:
+            swept, _ = search_space(config)
+        except ConfigError:
+            return  # the sweeper says why, in one line, before any study or run
         name = study_name(config, list(swept))
         parent = self._cached_tracker(config).start_run(
             f"sweep-{name}", {"mode": "sweep", "engine": "optuna", "study": name}

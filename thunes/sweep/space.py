@@ -46,6 +46,10 @@ def declared(params: Mapping[str, Any] | None, overrides: Iterable[str] = ()) ->
     return written | dict(line.split("=", 1) for line in overrides)
 
 
+UNSWEPT = "data.timeframe"
+"""Not a parameter: a study of 1h and 4h trials annualised 4h Sharpes as 1h ones (x2)."""
+
+
 def distributions(params: Mapping[str, str]) -> tuple[dict[str, BaseDistribution], dict[str, Any]]:
     """The swept parameters as Optuna distributions, and the fixed ones as values."""
     try:
@@ -54,6 +58,11 @@ def distributions(params: Mapping[str, str]) -> tuple[dict[str, BaseDistribution
             swept, fixed = create_params_from_overrides([f"{k}={v}" for k, v in params.items()])
     except Exception as error:  # the parser's own messages name the bad expression
         raise ConfigError(f"hydra.sweeper.params: {' '.join(str(error).split())}") from None
+    if UNSWEPT in swept:
+        raise ConfigError(
+            f"hydra.sweeper.params.{UNSWEPT}: trials must share their bars (the Deflated Sharpe "
+            "compares per-bar Sharpe ratios); run one study per timeframe"
+        )
     return {key: _current(d) for key, d in swept.items()}, fixed
 
 
