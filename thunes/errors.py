@@ -6,6 +6,11 @@ def one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
+def interrupted(error: BaseException) -> bool:
+    """Ctrl-C, or the exit the CLI turns it into inside a job (SystemExit 130)."""
+    return isinstance(error, (KeyboardInterrupt, SystemExit))
+
+
 class ThunesError(Exception):
     """Base of every error THUNES raises on purpose."""
 

@@ -22,7 +22,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from thunes.config.explain import explain
-from thunes.errors import ConfigError
+from thunes.errors import ConfigError, interrupted
 from thunes.reporting.sidecar import Sidecar
 from thunes.sweep.trial import TrialOutcome
 from thunes.tracking.base import RunRecord, Tracker
@@ -121,6 +121,7 @@ class SweepReport(Callback):
             self._drain()
         finally:
             if parent:
-                interrupted = isinstance(error, (KeyboardInterrupt, SystemExit))
-                status, why = ("KILLED", "interrupted") if interrupted else ("FAILED", "")
-                self._cached_tracker(config).end_run(parent, status, why or explain(error))
+                status, why = (
+                    ("KILLED", "interrupted") if interrupted(error) else ("FAILED", explain(error))
+                )
+                self._cached_tracker(config).end_run(parent, status, why)

@@ -27,7 +27,7 @@ from thunes.config.validate import validate
 from thunes.errors import ConfigError, ThunesError
 from thunes.sweep import grid_batch, report, space
 from thunes.sweep.heatmap import write_heatmap
-from thunes.sweep.trial import HEADLINE, evaluate, folds_of, prepared, with_params
+from thunes.sweep.trial import HEADLINE, evaluate, prepared, with_params
 from thunes.tracking.base import RunRecord
 
 GRID_CSV, TOP_CSV, TIMINGS_JSON = "grid.csv", "top_k.csv", "grid_timings.json"
@@ -79,7 +79,6 @@ def run(cfg: DictConfig, params: dict[str, str], out_dir: Path) -> pd.DataFrame:
                 parts,
                 combos,
                 candle_sets,
-                folds_of(cfg, candle_sets[0]),
                 lambda n: progress.advance(task, n),
             )
         else:

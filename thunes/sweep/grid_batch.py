@@ -30,8 +30,7 @@ from thunes.reporting.metrics import ratios
 from thunes.strategy.base import Strategy
 from thunes.strategy.indicators import shared_within
 from thunes.strategy.scalper import Scalper
-from thunes.sweep.splits import Fold
-from thunes.sweep.trial import HEADLINE, TrialOutcome, window
+from thunes.sweep.trial import HEADLINE, TrialOutcome, windows_of
 
 PREFIX = "strategy."
 _EXITS = ("stop_loss", "take_profit", "trailing_stop")
@@ -132,15 +131,14 @@ def score_all(
     parts: Components,
     combos: list[dict[str, Any]],
     candle_sets: list[CandleSet],
-    folds: list[Fold],
     advance: Callable[[int], None],
 ) -> list[dict[str, Any]]:
-    """Every combination's row, in batches of `sweep.batch` columns. The averages the
-    combinations share are computed once per window for the whole grid (a few hundred
-    arrays of the window's length at most: one per distinct parameter value)."""
+    """Every combination's row, in batches of `sweep.batch` columns, on the folds' windows
+    a trial cuts (`trial.windows_of`). The averages the combinations share are computed
+    once per window for the whole grid (a few hundred arrays of the window's length at
+    most: one per distinct parameter value)."""
     windows = [
-        (Window.of(window(candle_sets, f.train)[0]), Window.of(window(candle_sets, f.test)[0]))
-        for f in folds
+        (Window.of(train[0]), Window.of(test[0])) for train, test in windows_of(cfg, candle_sets)
     ]
     with shared_within():
         return _score(cfg, parts, combos, windows, advance)

@@ -35,10 +35,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from thunes.config.explain import explain
-from thunes.errors import ConfigError
+from thunes.errors import ConfigError, interrupted
 from thunes.sweep import space
 from thunes.sweep.trial import TrialOutcome, folds_of, prepared, task_part
-from thunes.tracking.sqlite_files import one_at_a_time, sqlite_ready
+from thunes.tracking.sqlite_files import first_opening
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,8 @@ def open_study(
 ) -> optuna.Study:
     """Create the study, or load it to resume; refuse one built on other settings."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with one_at_a_time(storage or ""):  # a fresh SQLite file's tables: one worker at a time
-        study = _create_or_load(cfg, sampler, storage and sqlite_ready(storage), name)
+    with first_opening(storage) as ready:  # a fresh SQLite file's tables: one worker at a time
+        study = _create_or_load(cfg, sampler, ready, name)
     if not storage:
         IN_MEMORY[name] = study
     fingerprint = setup_fingerprint(cfg, swept)
@@ -283,15 +283,9 @@ class OptunaEngine:
         except BaseException as stopped:  # Ctrl-C (SystemExit from the task), a broken pool
             # Told FAIL with why: left RUNNING, they would hold places in the study's size
             # until they went stale, and a resumed study would stop short of n_trials.
-            reason = (
-                "interrupted"
-                if isinstance(stopped, (KeyboardInterrupt, SystemExit))
-                else explain(stopped)
-            )
+            reason = "interrupted" if interrupted(stopped) else explain(stopped)
             for trial, _ in launched:
-                trial.set_user_attr("worker", WORKER)
-                trial.set_user_attr("error", reason)
-                study.tell(trial, state=TrialState.FAIL)
+                _tell_failed(study, trial, reason)
             raise
         self.job_idx += len(returns)
         failures = [
@@ -322,7 +316,11 @@ class OptunaEngine:
             if isinstance(outcome, BaseException)
             else TypeError(f"a trial returned {type(outcome).__name__}, not a TrialOutcome")
         )
-        trial.set_user_attr("worker", WORKER)
-        trial.set_user_attr("error", explain(error))
-        study.tell(trial, state=TrialState.FAIL)
+        _tell_failed(study, trial, explain(error))
         return error
+
+
+def _tell_failed(study: optuna.Study, trial: Trial, why: str) -> None:
+    trial.set_user_attr("worker", WORKER)
+    trial.set_user_attr("error", why)
+    study.tell(trial, state=TrialState.FAIL)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from thunes.tracking.base import RunRecord
 from thunes.tracking.redact import redact
-from thunes.tracking.sqlite_files import one_at_a_time, sqlite_ready
+from thunes.tracking.sqlite_files import first_opening
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -61,8 +61,8 @@ class MlflowTracker:
             logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # first run
             # The store's tables and the experiment are made on first use, one process at a
             # time: MLflow's migration run twice at once fails (4 processes: 5 times in 5).
-            with one_at_a_time(self.tracking_uri):
-                client = MlflowClient(tracking_uri=sqlite_ready(self.tracking_uri))
+            with first_opening(self.tracking_uri) as ready:
+                client = MlflowClient(tracking_uri=ready)
                 self._experiment_id(client)
             self._cached = client
         return self._cached

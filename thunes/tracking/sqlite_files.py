@@ -6,7 +6,7 @@ the study while MLflow's sidecar commits to its store, and the two processes' sy
 behind each other (9 ms a trial, measured). Write-ahead logging (WAL, kept in the file once
 set) makes a commit one append and one sync. It needs the file on a local disk, as SQLite
 always should be; a study shared by several machines belongs in PostgreSQL. A store's
-first opening takes a lock (`one_at_a_time`), as MLflow's schema migration is not safe to
+first opening takes a lock (`first_opening`), as MLflow's schema migration is not safe to
 run twice at once.
 """
 
@@ -32,19 +32,20 @@ def sqlite_ready(url: str) -> str:
 
 
 @contextmanager
-def one_at_a_time(url: str) -> Iterator[None]:
-    """For a SQLite URL, hold an exclusive lock (a `.lock` file beside the database) for
-    the block: processes that open a fresh store together (two sweeps started at once)
-    would otherwise each create and migrate its tables, and fail or leave it half done.
-    Other URLs: no lock (their servers order such work)."""
-    if not url.startswith(PREFIX):
-        yield
+def first_opening(url: str | None) -> Iterator[str | None]:
+    """`url` made ready (`sqlite_ready`), for a block that opens the store for the first
+    time in this process; for a SQLite URL the block holds an exclusive lock (a `.lock`
+    file beside the database): processes that open a fresh store together (two sweeps
+    started at once) would otherwise each create and migrate its tables, and fail or leave
+    it half done. Other URLs, or none: no lock (their servers order such work)."""
+    if url is None or not url.startswith(PREFIX):
+        yield url
         return
     lock = Path(url.removeprefix(PREFIX) + ".lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
     with lock.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            yield sqlite_ready(url)
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
