@@ -188,7 +188,7 @@ def test_joblib_runs_trials_in_parallel_processes_each_logging_its_nested_run(
 
 
 def test_a_password_in_the_storage_url_is_never_printed() -> None:
-    from thunes.sweep.study_report import shown_url
+    from thunes.sweep.optuna_engine import shown_url
 
     shown = shown_url("postgresql+psycopg://trader:hunter2@db.internal:5432/optuna")
     assert "hunter2" not in shown and "trader:***@db.internal" in shown
@@ -203,6 +203,11 @@ def test_a_password_in_the_storage_url_is_never_printed() -> None:
         ("hydra.sweeper.n_trials=0", "config error: hydra.sweeper.n_trials=0 is not allowed"),
         ("hydra.sweeper.n_jobs=0", "config error: hydra.sweeper.n_jobs=0 is not allowed"),
         ("hydra.sweeper.max_failure_rate=2", "config error: hydra.sweeper.max_failure_rate=2"),
+        (  # a server that is not there: one line, the password masked
+            "hydra.sweeper.storage=postgresql+psycopg://u:hunter2@127.0.0.1:1/db",
+            "config error: hydra.sweeper.storage=postgresql+psycopg://u:***@127.0.0.1:1/db: "
+            "cannot open it: connection failed",
+        ),
         (
             "data.timeframe=choice(1h,4h)",
             "config error: hydra.sweeper.params.data.timeframe: trials must share their bars",

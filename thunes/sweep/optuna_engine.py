@@ -35,7 +35,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from thunes.config.explain import explain
-from thunes.errors import ConfigError, interrupted
+from thunes.errors import ConfigError, interrupted, one_line
 from thunes.sweep import space
 from thunes.sweep.trial import TrialOutcome, folds_of, prepared, task_part
 from thunes.tracking.sqlite_files import first_opening
@@ -125,6 +125,16 @@ def open_study(
     return study
 
 
+def shown_url(storage: str | None) -> str:
+    """The storage URL as it may be printed: a password in it is masked (better still,
+    leave it out of the URL and set PGPASSWORD in the environment)."""
+    if not storage:
+        return "in memory"
+    from sqlalchemy.engine import make_url
+
+    return make_url(storage).render_as_string(hide_password=True)
+
+
 def _create_or_load(
     cfg: DictConfig, sampler: Any, storage: str | None, name: str, attempts: int = 5
 ) -> optuna.Study:
@@ -141,8 +151,14 @@ def _create_or_load(
                 directions=directions(cfg),
                 load_if_exists=True,
             )
-        except (SQLAlchemyError, optuna.exceptions.DuplicatedStudyError):
+        except (SQLAlchemyError, optuna.exceptions.DuplicatedStudyError) as error:
             if attempt == attempts - 1:
+                if isinstance(error, SQLAlchemyError):  # a server down, a wrong database...
+                    cause = getattr(error, "orig", None) or error
+                    raise ConfigError(
+                        f"hydra.sweeper.storage={shown_url(storage)}: cannot open it: "
+                        f"{one_line(cause)}"
+                    ) from None
                 raise
             time.sleep(0.2 * (attempt + 1) + random.random() * 0.2)
     raise AssertionError("unreachable")

@@ -20,22 +20,18 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from thunes.sweep import report
-from thunes.sweep.optuna_engine import FIGURES_ATTR, IN_MEMORY, search_space, study_name
+from thunes.sweep.optuna_engine import (
+    FIGURES_ATTR,
+    IN_MEMORY,
+    search_space,
+    shown_url,
+    study_name,
+)
 from thunes.sweep.trial import prepared, task_part
 from thunes.tracking.base import Tracker
 
 log = logging.getLogger(__name__)
 STUDY_CSV = "study.csv"
-
-
-def shown_url(storage: str | None) -> str:
-    """The storage URL as it may be printed: a password in it is masked (better still,
-    leave it out of the URL and set PGPASSWORD in the environment)."""
-    if not storage:
-        return "in memory"
-    from sqlalchemy.engine import make_url
-
-    return make_url(storage).render_as_string(hide_password=True)
 
 
 def trials_table(study: optuna.Study, params: list[str]) -> pd.DataFrame:
