@@ -6,7 +6,16 @@ import pytest
 
 from tests.engine.bars import candles
 from thunes.domain.market import Fees, MarketFilters
-from thunes.domain.orders import Fill, OrderEvent, OrderIntent, OrderStatus, OrderType, Side
+from thunes.domain.orders import (
+    CancelOrders,
+    Command,
+    Fill,
+    OrderEvent,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Side,
+)
 from thunes.engine.replay import EventEngine
 from thunes.engine.sim_broker import SimBroker
 from thunes.portfolio.sizing import FixedQuote
@@ -111,20 +120,20 @@ class Recorder(EventStrategy):
         self.events: list[OrderEvent] = []
         self.fills: list[Fill] = []
 
-    def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[OrderIntent]:
+    def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[Command]:
         if bar.index == 0:
             return [
                 OrderIntent(Side.BUY, OrderType.LIMIT, quote=50.0, price=90.0, tag="rest"),
                 OrderIntent(Side.BUY, OrderType.MARKET, quote=1.0, tag="tiny"),  # < 5 notional
                 OrderIntent(Side.BUY, OrderType.MARKET, quote=50.0, tag="go"),
             ]
-        return [OrderIntent.cancel("rest")] if bar.index == 1 else []
+        return [CancelOrders("rest")] if bar.index == 1 else []
 
-    def on_fill(self, fill: Fill, account: Account) -> list[OrderIntent]:
+    def on_fill(self, fill: Fill, account: Account) -> list[Command]:
         self.fills.append(fill)
         return []
 
-    def on_order_event(self, event: OrderEvent, account: Account) -> list[OrderIntent]:
+    def on_order_event(self, event: OrderEvent, account: Account) -> list[Command]:
         self.events.append(event)
         return []
 
@@ -136,9 +145,9 @@ def test_the_strategy_hears_accepts_rejects_and_cancels() -> None:
         candles([(100, 100, 100, 100), (100, 101, 99, 100), (100, 100, 100, 100)])
     )
     assert [(e.status, e.tag) for e in recorder.events] == [
-        (OrderStatus.ACCEPTED, "rest"),  # rests at 90 from bar 1
-        (OrderStatus.ACCEPTED, "tiny"),  # queued for bar 1's open...
-        (OrderStatus.ACCEPTED, "go"),
+        (OrderStatus.NEW, "rest"),  # rests at 90 from bar 1
+        (OrderStatus.NEW, "tiny"),  # queued for bar 1's open...
+        (OrderStatus.NEW, "go"),
         (OrderStatus.REJECTED, "tiny"),  # ...where 1 USDT is under the 5 USDT min notional
         (OrderStatus.CANCELED, "rest"),  # the cancel at bar 1's close
     ]

@@ -32,10 +32,11 @@ from tests.engine.bars import candles
 from thunes.data.candles import as_columns
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import Fill, Side
+from thunes.domain.tags import MAX_LOSS_TAG
 from thunes.engine.replay import EventEngine, ReplayResult
 from thunes.engine.sim_broker import SimBroker
 from thunes.portfolio.sizing import AllIn, EquityFraction, FixedQuote, Sizer
-from thunes.risk.engine import MAX_LOSS_TAG, RiskEngine
+from thunes.risk.engine import RiskEngine
 from thunes.risk.limits import RiskLimits
 from thunes.strategy.base import Strategy
 from thunes.strategy.dca import Dca

@@ -8,7 +8,7 @@ import pytest
 
 from tests.engine.bars import candles
 from thunes.domain.market import Fees, MarketFilters
-from thunes.domain.orders import OrderIntent, OrderType, Side
+from thunes.domain.orders import Command, OrderIntent, OrderType, Side
 from thunes.engine.replay import EventEngine, ReplayResult
 from thunes.engine.sim_broker import SimBroker
 from thunes.portfolio.sizing import FixedQuote
@@ -34,7 +34,7 @@ UNBOUND = RiskLimits(float("inf"), float("inf"), 3, 0.0, True)  # what each test
 class FlipFlop(EventStrategy):
     """Buys at every close when flat, sells at the next close: one round trip per two bars."""
 
-    def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[OrderIntent]:
+    def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[Command]:
         side = Side.SELL if account.position > 0 else Side.BUY
         return [OrderIntent(side, OrderType.MARKET, tag="flip")]
 
@@ -42,7 +42,7 @@ class FlipFlop(EventStrategy):
 class BuyAndHold(EventStrategy):
     """Buys once at the first close and never sells by itself."""
 
-    def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[OrderIntent]:
+    def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[Command]:
         return [OrderIntent(Side.BUY, OrderType.MARKET, tag="hold")] if bar.index == 0 else []
 
 

@@ -17,11 +17,12 @@ from tests.config.compose import composed
 from thunes.config.validate import validate
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import Fill, Side
+from thunes.domain.tags import MAX_LOSS_TAG
 from thunes.engine.replay import EventEngine, ReplayResult
 from thunes.engine.sim_broker import SimBroker
 from thunes.errors import ConfigError
 from thunes.portfolio.sizing import FixedQuote
-from thunes.risk.engine import MAX_LOSS_TAG, RiskEngine
+from thunes.risk.engine import RiskEngine
 from thunes.risk.limits import RiskLimits
 from thunes.strategy.dca import TAKE_PROFIT_TAG, Dca
 

@@ -12,12 +12,13 @@ from tests.config.compose import composed
 from thunes.config.validate import validate
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import Fill, Side, SkippedOrder
+from thunes.domain.tags import MAX_LOSS_TAG
 from thunes.domain.ticks import BookTick
 from thunes.engine.tick_engine import TickEngine, TickResult, run_ticks
 from thunes.errors import ConfigError
 from thunes.exchange.sim import SimExchange
 from thunes.execution.filters import ceil_to, floor_to
-from thunes.risk.engine import MAX_LOSS_TAG, RiskEngine
+from thunes.risk.engine import RiskEngine
 from thunes.risk.limits import RiskLimits
 from thunes.strategy.scalper import Scalper, cost_breakdown, to_grid
 
@@ -137,7 +138,8 @@ def test_risk_protective_stop_at_the_bid_then_the_kill_switch() -> None:
     # max loss 0.2 on a 0.5 @ 100.00 entry (cost 50.05): stop (50.05 - 0.2) / (0.5 * 0.998)
     # = 99.8998 -> 99.90 (rounded up), above the rules' stop (50 ticks: 99.50). It guards from
     # the entry's own tick. The loss, 50.05 - (49.945 - 0.09989) = 0.20489, passes the daily
-    # limit of 0.2: no more buys today, refused once in the skipped orders, each time counted.
+    # limit of 0.2: no more buys today, refused once in the skipped orders, and counted once:
+    # the counters count orders refused, not the ticks at which the rule was asked.
     risk = RiskEngine(RiskLimits(0.2, 0.2, 1, 0.0, True), TAKER)
     path = ticks(
         (100.00, Y, 100.01),  # 0: buy limit 100.00 x 0.5
@@ -152,7 +154,7 @@ def test_risk_protective_stop_at_the_bid_then_the_kill_switch() -> None:
         fill(2, SELL, 99.89, 0.5, MAX_LOSS_TAG, maker=False),
     ]
     assert [(s.bar, s.reason) for s in result.skipped] == [(3, "kill_switch")]
-    assert dict(risk.fired) == {"max_loss_per_trade": 1, "kill_switch_trips": 1, "kill_switch": 2}
+    assert dict(risk.fired) == {"max_loss_per_trade": 1, "kill_switch_trips": 1, "kill_switch": 1}
     assert risk.day_pnl == pytest.approx(-0.20489, abs=1e-12)
 
 
@@ -170,7 +172,7 @@ def test_cooldown_after_a_losing_exit() -> None:
     result = engine.run_ticks(path)
     assert [(f.bar, f.tag) for f in result.fills] == [(1, ENTRY), (2, STOP)]
     assert [(s.bar, s.reason) for s in result.skipped] == [(3, "cooldown")]
-    assert risk.fired["cooldown"] == 2
+    assert risk.fired["cooldown"] == 1  # one order refused, though asked at two ticks
     assert risk.cooldown_until_ms == path.index[2].value // 1_000_000 + 300
 
 

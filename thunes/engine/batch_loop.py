@@ -16,9 +16,10 @@ import numpy.typing as npt
 import pandas as pd
 from numba import njit
 
+from thunes.domain.rows import CANCEL
+from thunes.domain.tags import FIXED, TAGS
 from thunes.engine import broker_core as c
 from thunes.engine.results import PortfolioRun, ReplayResult
-from thunes.engine.tags import FIXED, TAGS
 from thunes.execution.filters import FloatArray as Vec
 from thunes.strategy import compiled
 from thunes.strategy.base import Signals
@@ -51,7 +52,7 @@ def _apply(
     """Submit a strategy's intents, each after counting the lanes committed before it."""
     for k in range(n):
         o = out[k]
-        if o[c.TYPE] == c.CANCEL:
+        if o[c.TYPE] == CANCEL:
             c.cancel(j, prefixes[int(o[c.TAG])], False, acct, lanes, ob, lg)
         else:
             c.submit(j, o, c.open_positions(lanes, ob), acct, rk, lanes, ob, lg)

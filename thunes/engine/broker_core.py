@@ -18,6 +18,23 @@ import numpy.typing as npt
 from numba import njit
 
 from thunes.domain.reasons import BELOW_MINIMUM, DUST, NO_CASH, UNDER_TICK
+from thunes.domain.rows import (
+    AMOUNT,
+    BUY,
+    FROM,
+    KILL_CODE,
+    LIMIT,
+    MARKET,
+    MAX_LOSS_CODE,
+    ORDER,
+    PRICE,
+    QUOTE,
+    SELL,
+    SIDE,
+    STOP,
+    TAG,
+    TYPE,
+)
 from thunes.execution.filters import FloatArray as Vec
 from thunes.execution.rounding import below_minimum, sum_add, sum_end, to_grid
 from thunes.portfolio.sizing import buy_amount
@@ -28,14 +45,9 @@ CASH, N_LOG = range(2)  # acct
 MAKER, TAKER, SLIP, TICK, STEP, MIN_QTY, MIN_NOTIONAL, SIZER, SIZE = range(9)  # lanes: venue
 POS, BOOK_AMOUNT, BOOK_COST, BAR, TIME, N_ORDERS, N_FILLS = range(9, 16)  # lanes: state
 LANE = 16
-SIDE, TYPE, PRICE, AMOUNT, QUOTE, TAG, FROM = range(7)  # ob; AMOUNT, QUOTE NaN: not given
-ORDER = 7
-MARKET, LIMIT, STOP, CANCEL = range(4)  # TYPE; CANCEL: an intent, never in the table
-SELL, BUY = 0.0, 1.0  # SIDE
 KIND, LANE_OF, AT, L_SIDE, L_TYPE, L_PRICE, L_AMOUNT, FEE, L_TAG, IS_MAKER, REASON = range(11)
 LOG = 11
 FILL, SKIP, ACCEPTED, CANCELED = range(4)  # KIND: a skip is also the strategy's rejection
-MAX_LOSS_CODE, KILL_CODE = 0, 1  # the risk engine's tags (thunes/engine/tags.py)
 
 
 @njit(cache=True)
@@ -146,18 +158,6 @@ def _order(
         from_,
     )
     return o
-
-
-@njit(cache=True)
-def put(
-    out: Vec, n: int, side: float, type_: int, price: float, amount: float, quote: float, tag: int
-) -> int:
-    """Write an order (or cancel) intent as row n of `out`, as strategies hand them over;
-    returns n + 1."""
-    row = out[n]
-    row[SIDE], row[TYPE], row[PRICE], row[AMOUNT], row[QUOTE] = side, type_, price, amount, quote
-    row[TAG], row[FROM] = tag, 0.0
-    return n + 1
 
 
 @njit(cache=True)
@@ -309,6 +309,7 @@ def submit(
     if buy:
         reason = rules.allows(lanes[j, TIME], positions, committed(j, lanes, ob), rk)
         if reason:
+            rules.refused(reason, rk)
             price = np.nan if o[PRICE] == 0 else o[PRICE]
             amount = np.nan if o[AMOUNT] == 0 else o[AMOUNT]
             skip(j, o, price, amount, reason, acct, lanes, lg)

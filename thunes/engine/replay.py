@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from thunes.data.candles import as_columns
-from thunes.domain.orders import OrderIntent
+from thunes.domain.orders import Command
 from thunes.engine.batch_loop import compiled_rules, run_compiled, union
 from thunes.engine.results import PortfolioRun, ReplayResult
 from thunes.engine.sim_broker import SimBroker
@@ -139,7 +139,7 @@ class PortfolioEngine:
         )
         self._submit(lane.broker, lane.strategy.on_bar(bar, window, lane.broker))
 
-    def _submit(self, broker: SimBroker, intents: list[OrderIntent]) -> None:
+    def _submit(self, broker: SimBroker, intents: list[Command]) -> None:
         for intent in intents:
             open_positions = sum(lane.broker.committed for lane in self.lanes)
             broker.submit(intent, open_positions=open_positions)

@@ -29,6 +29,8 @@ import numpy as np
 
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import (
+    CancelOrders,
+    Command,
     Fill,
     OrderEvent,
     OrderIntent,
@@ -38,8 +40,8 @@ from thunes.domain.orders import (
     SkippedOrder,
 )
 from thunes.domain.reasons import REASONS
+from thunes.domain.tags import TAGS
 from thunes.engine import broker_core as c
-from thunes.engine.tags import TAGS
 from thunes.execution.filters import FloatArray
 from thunes.portfolio.sizing import Sizer
 from thunes.risk.engine import RiskEngine
@@ -186,11 +188,11 @@ class SimBroker:
         return self.cash + self.position * price
 
     # ---- orders in
-    def submit(self, intent: OrderIntent, open_positions: int = 0) -> None:
+    def submit(self, intent: Command, open_positions: int = 0) -> None:
         """Accept, rest or skip an intent at the current bar (after its close or a fill)."""
         w, j = self.wallet, self.lane
         w.make_room(j)
-        if intent.type is OrderType.CANCEL:
+        if isinstance(intent, CancelOrders):
             c.cancel(j, TAGS.prefixed(intent.tag), False, w.acct, w.lanes, w.orders, w.log)
         else:
             order = as_row(intent)
@@ -239,7 +241,7 @@ def _events(rows: FloatArray) -> list[OrderEvent]:
         if kind == c.SKIP:
             events.append(OrderEvent(OrderStatus.REJECTED, s, t, price, name, REASONS[int(why)]))
         else:
-            status = OrderStatus.ACCEPTED if kind == c.ACCEPTED else OrderStatus.CANCELED
+            status = OrderStatus.NEW if kind == c.ACCEPTED else OrderStatus.CANCELED
             events.append(OrderEvent(status, s, t, price, name))
     return events
 

@@ -52,13 +52,15 @@ def _refused(px: float, qty: float, buy: bool, cash_fee: float, st: Vec, p: Vec)
 
 
 @njit(cache=True)
-def _log(i: int, px: float, qty: float, x: float, tag: int, kind: int, st: Vec, lg: Vec) -> None:
-    """Log a row: tick, buy, price, amount, fee or reason, tag, kind; a refusal once per run."""
+def _log(i: int, px: float, qty: float, x: float, tag: int, kind: int, st: Vec, lg: Vec) -> bool:
+    """Log a row: tick, buy, price, amount, fee or reason, tag, kind; a refusal once per run.
+    Returns whether it wrote one."""
     if kind == SKIP and x == st[LAST_SKIP]:
-        return
+        return False
     k = int(st[N_ROWS])
     lg[k, 0], lg[k, 1], lg[k, 2], lg[k, 3], lg[k, 4] = i, tag == s.ENTRY, px, qty, x
     lg[k, 5], lg[k, 6], st[N_ROWS], st[LAST_SKIP] = tag, kind, k + 1, x if kind == SKIP else 0
+    return True
 
 
 @njit(cache=True)
@@ -69,7 +71,8 @@ def _fill(
     position. Maker: the take-profit and a "maker" entry; all else crosses the spread."""
     refused = _refused(px, qty, tag == s.ENTRY, -1.0, st, p)
     if refused:
-        return _log(i, px, qty, refused, tag, SKIP, st, lg)
+        _log(i, px, qty, refused, tag, SKIP, st, lg)
+        return
     maker = tag == s.TAKE_PROFIT or (tag == s.ENTRY and p[s.MAKER] > 0)
     fee = qty * px * (p[MAKER_FEE] if maker else p[TAKER_FEE])
     _log(i, px, qty, fee, tag, MAKER if maker else TAKER, st, lg)
@@ -124,7 +127,8 @@ def step(
         if not refused and p[s.MAKER]:
             refused = _refused(px, qty, True, p[MAKER_FEE], st, p)
         if refused:
-            _log(i, px, qty, refused, s.ENTRY, SKIP, st, lg)
+            if _log(i, px, qty, refused, s.ENTRY, SKIP, st, lg):
+                rules.refused(refused, rk)  # an order refused, once per run of refusals
         elif p[s.MAKER]:
             st[PHASE], st[LIMIT], st[QTY], st[PLACED], st[ACTIVE] = RESTING, px, qty, t, i + 1
             st[LAST_SKIP] = 0

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from thunes.domain.orders import OrderIntent, OrderType, Side
+from thunes.domain.orders import OrderIntent, Side
 from thunes.domain.reasons import REASONS
 from thunes.risk import rules as r
 from thunes.risk.limits import RiskLimits
-
-MAX_LOSS_TAG = "risk:max_loss"
-KILL_TAG = "risk:kill_switch"
 
 
 class RiskEngine:
@@ -54,7 +51,7 @@ class RiskEngine:
         self, intent: OrderIntent, now_ms: int, open_positions: int, holding: bool
     ) -> str | None:
         """None if the intent may leave, else the reason it may not."""
-        if intent.side is Side.SELL or intent.type is OrderType.CANCEL:
+        if intent.side is Side.SELL:
             return None
         code = r.allows(float(now_ms), open_positions, holding, self.vector)
         return REASONS[code] if code else None

@@ -50,19 +50,28 @@ def risk_vector(limits: RiskLimits | None, exit_fee: float) -> Vec:
 
 @njit(cache=True)
 def allows(now_ms: float, open_positions: int, holding: bool, rk: Vec) -> int:
-    """0 if a buy may leave now, else the reason code it may not (and the rule's count)."""
+    """0 if a buy may leave now, else the reason code it may not. Asking counts nothing:
+    the caller counts the order it refuses (`refused`), once."""
     if rk[ON] == 0:
         return 0
     if rk[HALTED_DAY] == np.floor(now_ms / _DAY_MS):
-        rk[F_KILL] += 1
         return KILL_SWITCH
     if now_ms < rk[COOLDOWN_UNTIL]:
-        rk[F_COOLDOWN] += 1
         return COOLDOWN
     if not holding and open_positions >= rk[MAX_POSITIONS]:
-        rk[F_MAX_OPEN] += 1
         return MAX_OPEN
     return 0
+
+
+@njit(cache=True)
+def refused(reason: int, rk: Vec) -> None:
+    """Count one order refused for `reason`, if it is a risk rule's."""
+    if reason == KILL_SWITCH:
+        rk[F_KILL] += 1
+    elif reason == COOLDOWN:
+        rk[F_COOLDOWN] += 1
+    elif reason == MAX_OPEN:
+        rk[F_MAX_OPEN] += 1
 
 
 @njit(cache=True)

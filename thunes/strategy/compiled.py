@@ -1,6 +1,6 @@
 """The strategies whose rules are numba functions (signal runner, DCA, grid), seen alike:
 a float64 vector each (slot 0 its kind), two entry points that write order intents as
-broker_core rows, and those rows as `OrderIntent`s for the per-event faces.
+order rows (thunes/domain/rows.py), and those rows as `OrderIntent`s for the per-event faces.
 
 The compiled engine loop (thunes/engine/batch_loop.py) calls `on_bar` and `on_fill` for
 every lane; each face (`SignalRunner`, `Dca`, `Grid`) calls them for its own vector. They
@@ -16,13 +16,13 @@ import math
 
 from numba import njit
 
-from thunes.domain.orders import OrderIntent, OrderType, Side
-from thunes.engine import broker_core as c
-from thunes.engine.tags import TAGS
+from thunes.domain import rows as c
+from thunes.domain.orders import CancelOrders, Command, OrderIntent, OrderType, Side
+from thunes.domain.tags import TAGS
 from thunes.execution.filters import FloatArray as Vec
 from thunes.strategy import dca_rules, grid_rules, signal_rules
 
-_TYPES = (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.CANCEL)
+_TYPES = (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP)  # by code; CANCEL: a command
 
 
 @njit(cache=True, inline="always")
@@ -73,18 +73,18 @@ def on_fill(
     return grid_rules.on_fill(buy, price, amount, fee, tag, position, st, out)
 
 
-def as_intents(rows: Vec) -> list[OrderIntent]:
-    """broker_core order rows as the intents a strategy returns."""
-    out = []
+def as_intents(rows: Vec) -> list[Command]:
+    """Order rows as the intents a strategy returns."""
+    out: list[Command] = []
     for side, type_, price, amount, quote, tag, _ in rows.tolist():
-        kind, name = _TYPES[int(type_)], TAGS.names[int(tag)]
-        if kind is OrderType.CANCEL:
-            out.append(OrderIntent.cancel(name))
+        name = TAGS.names[int(tag)]
+        if type_ == c.CANCEL:
+            out.append(CancelOrders(name))
             continue
         out.append(
             OrderIntent(
                 Side.BUY if side == c.BUY else Side.SELL,
-                kind,
+                _TYPES[int(type_)],
                 None if math.isnan(amount) else amount,
                 None if math.isnan(quote) else quote,
                 None if math.isnan(price) else price,

@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Protocol
 
-from thunes.domain.orders import Fill, OrderEvent, OrderIntent
+from thunes.domain.orders import Command, Fill, OrderEvent
 from thunes.strategy.base import Columns
 
 
@@ -50,14 +50,14 @@ class EventStrategy(ABC):
         return 1
 
     @abstractmethod
-    def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[OrderIntent]:
+    def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[Command]:
         """Decide at a bar's close, from the rolling window that ends with it."""
 
-    def on_fill(self, fill: Fill, account: Account) -> list[OrderIntent]:
+    def on_fill(self, fill: Fill, account: Account) -> list[Command]:
         """React to one of this strategy's orders filling."""
         return []
 
-    def on_order_event(self, event: OrderEvent, account: Account) -> list[OrderIntent]:
+    def on_order_event(self, event: OrderEvent, account: Account) -> list[Command]:
         """React to an order accepted, canceled or rejected (with the reason)."""
         return []
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from thunes.domain.orders import Fill, OrderIntent, Side
-from thunes.engine import broker_core as c
-from thunes.engine.tags import TAGS
+from thunes.domain import rows as c
+from thunes.domain.orders import Command, Fill, Side
+from thunes.domain.tags import TAGS
 from thunes.strategy import grid_rules as r
 from thunes.strategy.base import Columns
 from thunes.strategy.compiled import as_intents
@@ -125,7 +125,7 @@ class Grid(EventStrategy):
         return amount, amount * price
 
     # ---- events
-    def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[OrderIntent]:
+    def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[Command]:
         n = r.on_bar(bar.low, bar.close, account.position, self.state, self.out)
         return as_intents(self.out[:n]) if n else []
 
@@ -143,7 +143,7 @@ class Grid(EventStrategy):
     def plot_levels(self) -> list[float]:
         return self.levels
 
-    def on_fill(self, fill: Fill, account: Account) -> list[OrderIntent]:
+    def on_fill(self, fill: Fill, account: Account) -> list[Command]:
         buy, tag = fill.side is Side.BUY, TAGS.code(fill.tag)
         n = r.on_fill(
             buy, fill.price, fill.amount, fill.fee, tag, account.position, self.state, self.out

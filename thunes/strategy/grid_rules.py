@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from thunes.engine import broker_core as c
+from thunes.domain import rows as c
 from thunes.execution.filters import FloatArray as Vec
 from thunes.execution.rounding import sum_add, sum_end
 

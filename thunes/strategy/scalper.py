@@ -23,9 +23,9 @@ import numpy as np
 from numba import njit
 
 from thunes.domain.orders import Fill, Side
+from thunes.domain.tags import MAX_LOSS_TAG
 from thunes.execution.filters import FloatArray
 from thunes.execution.rounding import to_grid
-from thunes.risk.engine import MAX_LOSS_TAG
 
 ENTRY_TAG = "scalper:entry"
 TAKE_PROFIT_TAG = "scalper:take_profit"

@@ -1,9 +1,9 @@
 """A signal strategy's order rules, in numba: its decisions through the gate, then its
 optional stop-loss, take-profit and trailing stop as resting orders.
 
-They write order intents as broker_core rows into `out` and return how many, so that the
-compiled loops submit them directly and `SignalRunner` (the per-event face) turns the very
-same rows into `OrderIntent`s.
+They write order intents as order rows (thunes/domain/rows.py) into `out` and return how
+many, so that the compiled loops submit them directly and `SignalRunner` (the per-event
+face) turns the very same rows into `OrderIntent`s.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from thunes.engine import broker_core as c
-from thunes.engine.tags import (
+from thunes.domain import rows as c
+from thunes.domain.tags import (
     ENTRY_TAG,
     EXIT_TAG,
     STOP_LOSS_TAG,

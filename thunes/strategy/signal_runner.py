@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from thunes.domain.orders import Fill, OrderIntent, OrderType, Side
-from thunes.engine import broker_core as c
+from thunes.domain import rows as c
+from thunes.domain.orders import Command, Fill, Side
 from thunes.strategy import signal_rules as rules
 from thunes.strategy.base import Columns, Signals, Strategy
 from thunes.strategy.compiled import as_intents
 from thunes.strategy.events import Account, Bar, EventStrategy
-
-_TYPES = (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.CANCEL)
 
 
 class SignalRunner(EventStrategy):
@@ -41,12 +39,12 @@ class SignalRunner(EventStrategy):
             )
         return self.strategy.decide(window)
 
-    def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[OrderIntent]:
+    def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[Command]:
         entry, exit_ = self._decision(bar, window)
         n = rules.on_bar(bar.high, account.position, entry, exit_, self.state, self.out)
         return as_intents(self.out[:n]) if n else []
 
-    def on_fill(self, fill: Fill, account: Account) -> list[OrderIntent]:
+    def on_fill(self, fill: Fill, account: Account) -> list[Command]:
         buy = fill.side is Side.BUY
         n = rules.on_fill(buy, fill.price, account.position, self.state, self.out)
         return as_intents(self.out[:n]) if n else []

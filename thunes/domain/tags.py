@@ -1,7 +1,8 @@
-"""Order tags as the compiled broker keeps them: a number per distinct tag string.
+"""Order tags as the compiled engines keep them: a number per distinct tag string.
 
-One book for the whole process, so a code means the same tag in every broker. The risk
-engine's tags and a signal strategy's come first, at fixed codes that numba code uses.
+One book for the whole process, so a code means the same tag in every broker and every
+strategy. The risk engine's tags and a signal strategy's come first, at fixed codes that
+numba code uses (`rows.MAX_LOSS_CODE`, `rows.KILL_CODE`).
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from thunes.risk.engine import KILL_TAG, MAX_LOSS_TAG
-
+MAX_LOSS_TAG = "risk:max_loss"  # the risk engine's protective stop
+KILL_TAG = "risk:kill_switch"  # the kill-switch's flattening sell
 ENTRY_TAG = "entry"
 EXIT_TAG = "exit"  # a signal strategy's exit; its stops' tags start with it
 STOP_LOSS_TAG = "exit:stop_loss"
@@ -41,6 +42,11 @@ class TagBook:
             mask = np.array([name.startswith(prefix) for name in self.names], dtype=np.bool_)
             self._masks[prefix] = mask
         return mask
+
+    def prefix_table(self) -> npt.NDArray[np.bool_]:
+        """`prefixed` of every tag at once, row by the cancelling tag's code."""
+        names = self.names
+        return np.array([[b.startswith(a) for b in names] for a in names], dtype=np.bool_)
 
 
 TAGS = TagBook()

@@ -1,0 +1,40 @@
+"""Orders as numba code reads them: one float64 row per order or command.
+
+Strategies' rules write their intents as such rows (`put`), the risk rules write their
+reactions the same way, and the compiled broker keeps its book in them. A field that is
+not given is NaN. Codes are plain floats, so a row fits one float64 array.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+from thunes.domain.tags import FIXED, KILL_TAG, MAX_LOSS_TAG
+
+Vec = npt.NDArray[np.float64]
+
+SIDE, TYPE, PRICE, AMOUNT, QUOTE, TAG, FROM = range(7)  # AMOUNT, QUOTE NaN: not given
+ORDER = 7  # fields of a row
+MARKET, LIMIT, STOP, CANCEL = range(4)  # TYPE; CANCEL: a command, never in a book
+SELL, BUY = 0.0, 1.0  # SIDE
+MAX_LOSS_CODE, KILL_CODE = FIXED.index(MAX_LOSS_TAG), FIXED.index(KILL_TAG)
+
+
+@njit(cache=True)
+def put(
+    out: Vec,
+    n: int,
+    side: float,
+    type_: int,
+    price: float,
+    amount: float,
+    quote: float,
+    tag: int,
+) -> int:
+    """Write an order (or cancel command) as row n of `out`; returns n + 1."""
+    row = out[n]
+    row[SIDE], row[TYPE], row[PRICE], row[AMOUNT], row[QUOTE] = side, type_, price, amount, quote
+    row[TAG], row[FROM] = tag, 0.0
+    return n + 1
