@@ -15,8 +15,10 @@ from thunes.domain.tags import FIXED, KILL_TAG, MAX_LOSS_TAG
 
 Vec = npt.NDArray[np.float64]
 
-SIDE, TYPE, PRICE, AMOUNT, QUOTE, TAG, FROM = range(7)  # AMOUNT, QUOTE NaN: not given
-ORDER = 7  # fields of a row
+# AMOUNT, QUOTE NaN: not given; FROM: the first bar it may fill in; ID: its number in its
+# lane (a client order id's sequence number), given by the broker when it is placed
+SIDE, TYPE, PRICE, AMOUNT, QUOTE, TAG, FROM, ID = range(8)
+ORDER = 8  # fields of a row
 MARKET, LIMIT, STOP, CANCEL = range(4)  # TYPE; CANCEL: a command, never in a book
 SELL, BUY = 0.0, 1.0  # SIDE
 MAX_LOSS_CODE, KILL_CODE = FIXED.index(MAX_LOSS_TAG), FIXED.index(KILL_TAG)
@@ -36,5 +38,5 @@ def put(
     """Write an order (or cancel command) as row n of `out`; returns n + 1."""
     row = out[n]
     row[SIDE], row[TYPE], row[PRICE], row[AMOUNT], row[QUOTE] = side, type_, price, amount, quote
-    row[TAG], row[FROM] = tag, 0.0
+    row[TAG], row[FROM], row[ID] = tag, 0.0, 0.0
     return n + 1

@@ -17,11 +17,11 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from thunes.domain.reasons import BELOW_MINIMUM, DUST, NO_CASH, UNDER_TICK
 from thunes.domain.rows import (
     AMOUNT,
     BUY,
     FROM,
+    ID,
     KILL_CODE,
     LIMIT,
     MARKET,
@@ -36,17 +36,31 @@ from thunes.domain.rows import (
     TYPE,
 )
 from thunes.execution.filters import FloatArray as Vec
-from thunes.execution.rounding import below_minimum, sum_add, sum_end, to_grid
-from thunes.portfolio.sizing import buy_amount
+from thunes.execution.prepare import (
+    MAKER,
+    MAX_FILL,
+    SLIP,
+    STEP,
+    TAKER,
+    TICK,
+    VENUE_FIELDS,
+    market_amount,
+    refusal,
+    resting,
+)
+from thunes.execution.rounding import sum_add, sum_end, to_grid
 from thunes.risk import rules
 
 Mask = npt.NDArray[np.bool_]
 CASH, N_LOG = range(2)  # acct
-MAKER, TAKER, SLIP, TICK, STEP, MIN_QTY, MIN_NOTIONAL, SIZER, SIZE = range(9)  # lanes: venue
-POS, BOOK_AMOUNT, BOOK_COST, BAR, TIME, N_ORDERS, N_FILLS = range(9, 16)  # lanes: state
-LANE = 16
+# lanes: the venue's fields (execution/prepare.py), then the lane's state
+POS, BOOK_AMOUNT, BOOK_COST, BAR, TIME, N_ORDERS, N_FILLS, N_PLACED = range(
+    VENUE_FIELDS, VENUE_FIELDS + 8
+)
+LANE = VENUE_FIELDS + 8
 KIND, LANE_OF, AT, L_SIDE, L_TYPE, L_PRICE, L_AMOUNT, FEE, L_TAG, IS_MAKER, REASON = range(11)
-LOG = 11
+L_TIME, L_ID, L_REMAINING, L_TRADE = range(11, 15)  # when, the order's number, what is left
+LOG = 15
 FILL, SKIP, ACCEPTED, CANCELED = range(4)  # KIND: a skip is also the strategy's rejection
 
 
@@ -73,6 +87,7 @@ def _log(
     row[L_SIDE], row[L_TYPE], row[L_TAG] = o[SIDE], o[TYPE], o[TAG]
     row[L_PRICE], row[L_AMOUNT], row[FEE] = price, amount, fee
     row[IS_MAKER], row[REASON], acct[N_LOG] = maker, reason, k + 1
+    row[L_TIME], row[L_ID], row[L_REMAINING], row[L_TRADE] = lanes[j, TIME], o[ID], 0.0, 0.0
 
 
 @njit(cache=True)
@@ -127,6 +142,23 @@ def _append(j: int, o: Vec, lanes: Vec, ob: Vec) -> int:
 
 
 @njit(cache=True)
+def _place(j: int, o: Vec, lanes: Vec, ob: Vec) -> int:
+    """`_append` a new order, numbered as its client order id will be."""
+    lanes[j, N_PLACED] += 1
+    o[ID] = lanes[j, N_PLACED]
+    return _append(j, o, lanes, ob)
+
+
+@njit(cache=True)
+def _insert(j: int, k: int, o: Vec, lanes: Vec, ob: Vec) -> None:
+    """Put order `o` back at place k (an order's unfilled rest keeps its turn)."""
+    n = _append(j, o, lanes, ob)
+    for m in range(n, k, -1):
+        ob[j, m] = ob[j, m - 1]
+    ob[j, k] = o
+
+
+@njit(cache=True)
 def _drop(j: int, k: int, lanes: Vec, ob: Vec) -> None:
     """Take order k out, keeping the others in their order."""
     n = int(lanes[j, N_ORDERS])
@@ -148,15 +180,8 @@ def _order(
     side: float, type_: int, price: float, amount: float, quote: float, tag: float, from_: float
 ) -> Vec:
     o = np.empty(ORDER)
-    o[SIDE], o[TYPE], o[PRICE], o[AMOUNT], o[QUOTE], o[TAG], o[FROM] = (
-        side,
-        type_,
-        price,
-        amount,
-        quote,
-        tag,
-        from_,
-    )
+    o[SIDE], o[TYPE], o[PRICE], o[AMOUNT], o[QUOTE] = side, type_, price, amount, quote
+    o[TAG], o[FROM], o[ID] = tag, from_, 0.0
     return o
 
 
@@ -189,24 +214,6 @@ def skip(
 
 
 @njit(cache=True)
-def _refused(
-    j: int, o: Vec, price: float, amount: float, fee: float, acct: Vec, lanes: Vec, ob: Vec, lg: Vec
-) -> bool:
-    """Skip (and record) an order the venue would reject; True if skipped."""
-    if below_minimum(amount, price, lanes[j, MIN_QTY], lanes[j, MIN_NOTIONAL]):
-        skip(j, o, price, amount, BELOW_MINIMUM if o[SIDE] == BUY else DUST, acct, lanes, lg)
-        return True
-    if (
-        o[SIDE] == BUY
-        and o[TYPE] == LIMIT
-        and amount * price * (1 + fee) > free_cash(acct, lanes, ob)
-    ):
-        skip(j, o, price, amount, NO_CASH, acct, lanes, lg)
-        return True
-    return False
-
-
-@njit(cache=True)
 def cancel(j: int, tags: Mask, buys: bool, acct: Vec, lanes: Vec, ob: Vec, lg: Vec) -> None:
     """Withdraw lane j's resting orders whose tag is in `tags` (or, `buys`, every buy)."""
     k = 0
@@ -222,6 +229,16 @@ def cancel(j: int, tags: Mask, buys: bool, acct: Vec, lanes: Vec, ob: Vec, lg: V
 
 
 @njit(cache=True)
+def _selling_out(j: int, lanes: Vec, ob: Vec) -> bool:
+    """The protective stop has triggered and its rest sells at the next open: no new stop
+    under what is already being sold (partial fills only)."""
+    for k in range(int(lanes[j, N_ORDERS])):
+        if ob[j, k, TYPE] == MARKET and ob[j, k, TAG] == MAX_LOSS_CODE:
+            return True
+    return False
+
+
+@njit(cache=True)
 def protective_stop(j: int, rk: Vec, lanes: Vec, ob: Vec) -> int:
     """Place, move or drop the risk engine's stop so it matches the open position; returns
     where the new stop is in lane j's table, or -1."""
@@ -232,11 +249,11 @@ def protective_stop(j: int, rk: Vec, lanes: Vec, ob: Vec) -> int:
         else:
             k += 1
     price = rules.stop_price(lanes[j, BOOK_AMOUNT], lanes[j, BOOK_COST], rk)
-    if price < 0:
+    if price < 0 or _selling_out(j, lanes, ob):
         return -1
     protective = to_grid(price, lanes[j, TICK], True)  # rounded up: the loss stays <= the limit
     stop = _order(SELL, STOP, protective, np.nan, np.nan, MAX_LOSS_CODE, lanes[j, BAR])
-    return _append(j, stop, lanes, ob)
+    return _place(j, stop, lanes, ob)
 
 
 @njit(cache=True)
@@ -265,12 +282,14 @@ def _execute(
     amount: float,
     fee_rate: float,
     maker: bool,
+    remaining: float,
     acct: Vec,
     rk: Vec,
     lanes: Vec,
     ob: Vec,
     lg: Vec,
 ) -> None:
+    """Book a fill of `amount` of order `o`; `remaining`: what is left of it after."""
     buy = o[SIDE] == BUY
     fee = amount * price * fee_rate
     if buy:
@@ -280,8 +299,10 @@ def _execute(
         acct[CASH] += amount * price - fee
         held = lanes[j, POS]
         lanes[j, POS] = np.round(held - amount, 12) if amount < held else 0.0
+    row = int(acct[N_LOG])
     _log(FILL, j, o, price, amount, fee, maker, 0, acct, lanes, lg)
     lanes[j, N_FILLS] += 1
+    lg[row, L_REMAINING], lg[row, L_TRADE] = remaining, lanes[j, N_FILLS]
     pnl = _book(j, buy, price, amount, fee, lanes)
     if rk[rules.ON] == 0:
         return
@@ -289,7 +310,15 @@ def _execute(
     if not buy and rules.on_realised(pnl, lanes[j, TIME], o[TAG] == MAX_LOSS_CODE, rk):
         cancel(j, np.zeros(0, np.bool_), True, acct, lanes, ob, lg)
         if lanes[j, POS] > 0:
-            _append(j, _order(SELL, MARKET, np.nan, np.nan, np.nan, KILL_CODE, 0.0), lanes, ob)
+            kill = _order(SELL, MARKET, np.nan, np.nan, np.nan, KILL_CODE, 0.0)
+            _place(j, kill, lanes, ob)
+
+
+@njit(cache=True, inline="always")
+def _part(amount: float, venue: Vec) -> float:
+    """What of `amount` fills in this bar: all of it, or the venue's most per order."""
+    cap = venue[MAX_FILL]
+    return amount if amount <= cap else to_grid(cap, venue[STEP], False)
 
 
 @njit(cache=True)
@@ -314,80 +343,80 @@ def submit(
             amount = np.nan if o[AMOUNT] == 0 else o[AMOUNT]
             skip(j, o, price, amount, reason, acct, lanes, lg)
             return
-    if o[TYPE] == MARKET:
-        _append(j, o, lanes, ob)
-        _log(
-            ACCEPTED,
-            j,
-            o,
-            np.nan,
-            np.nan,
-            0.0,
-            False,
-            0,
-            acct,
-            lanes,
-            lg,
-        )
+    if o[TYPE] == MARKET:  # sized when it fills (prepare.market_amount)
+        queued = o.copy()
+        _place(j, queued, lanes, ob)
+        _log(ACCEPTED, j, queued, np.nan, np.nan, 0.0, False, 0, acct, lanes, lg)
         return
-    # a buy limit never above its price, a sell never below
-    price = to_grid(0.0 if np.isnan(o[PRICE]) else o[PRICE], lanes[j, TICK], not buy)
-    if price <= 0:
-        amount = np.nan if o[AMOUNT] == 0 else o[AMOUNT]
-        skip(j, o, price, amount, UNDER_TICK, acct, lanes, lg)
+    free = free_cash(acct, lanes, ob) if buy and o[TYPE] == LIMIT else 0.0
+    reason, price, amount = resting(o, free, lanes[j])
+    if reason:
+        skip(j, o, price, np.nan if amount == 0 else amount, reason, acct, lanes, lg)
         return
-    amount = np.nan
-    if not (np.isnan(o[AMOUNT]) and np.isnan(o[QUOTE])):
-        wanted = o[AMOUNT]
-        if np.isnan(wanted):
-            wanted = (0.0 if np.isnan(o[QUOTE]) else o[QUOTE]) / price
-        amount = to_grid(wanted, lanes[j, STEP], False)
-        if o[TYPE] == LIMIT and _refused(j, o, price, amount, lanes[j, MAKER], acct, lanes, ob, lg):
-            return
-    resting = _order(o[SIDE], int(o[TYPE]), price, amount, np.nan, o[TAG], lanes[j, BAR] + 1)
-    _append(j, resting, lanes, ob)
-    _log(ACCEPTED, j, o, price, np.nan, 0.0, False, 0, acct, lanes, lg)
+    order = _order(o[SIDE], int(o[TYPE]), price, amount, np.nan, o[TAG], lanes[j, BAR] + 1)
+    _place(j, order, lanes, ob)
+    _log(ACCEPTED, j, order, price, np.nan, 0.0, False, 0, acct, lanes, lg)
 
 
 @njit(cache=True)
 def _fill_market(
     j: int, o: Vec, open_: float, acct: Vec, rk: Vec, lanes: Vec, ob: Vec, lg: Vec
 ) -> None:
-    taker, held = lanes[j, TAKER], lanes[j, POS]
-    if o[SIDE] == BUY:
-        price = to_grid(open_ * (1 + lanes[j, SLIP]), lanes[j, TICK], True)
-        free = free_cash(acct, lanes, ob)
-        if not np.isnan(o[AMOUNT]):
-            wanted = o[AMOUNT]
-        elif not np.isnan(o[QUOTE]):
-            wanted = o[QUOTE] / price
-        else:
-            wanted = buy_amount(int(lanes[j, SIZER]), lanes[j, SIZE], free, price, taker)
-        affordable = free / (1 + taker) / price
-        amount = to_grid(min(wanted, affordable), lanes[j, STEP], False)
-    else:
-        if held <= 0:
-            return
-        price = to_grid(open_ * (1 - lanes[j, SLIP]), lanes[j, TICK], False)
-        amount = held if np.isnan(o[AMOUNT]) else min(o[AMOUNT], held)
-    if not _refused(j, o, price, amount, taker, acct, lanes, ob, lg):
-        _execute(j, o, price, amount, taker, False, acct, rk, lanes, ob, lg)
+    """Fill a queued market order at this open; a rest beyond the bar's most waits for the
+    next open, as the same order, sized now."""
+    buy, held = o[SIDE] == BUY, lanes[j, POS]
+    if not buy and held <= 0:
+        return
+    slipped = open_ * (1 + lanes[j, SLIP]) if buy else open_ * (1 - lanes[j, SLIP])
+    price = to_grid(slipped, lanes[j, TICK], buy)  # the adverse way
+    free = free_cash(acct, lanes, ob) if buy else 0.0
+    amount = market_amount(o, price, free, held, lanes[j])
+    why = refusal(buy, False, price, amount, lanes[j, TAKER], free, lanes[j])
+    if why:
+        skip(j, o, price, amount, why, acct, lanes, lg)
+        return
+    part = _part(amount, lanes[j])
+    left = np.round(amount - part, 12)
+    if part < amount:
+        rest = o.copy()
+        if buy or not np.isnan(o[AMOUNT]):
+            rest[AMOUNT], rest[QUOTE] = left, np.nan
+        _append(j, rest, lanes, ob)
+    _execute(j, o, price, part, lanes[j, TAKER], False, left, acct, rk, lanes, ob, lg)
 
 
 @njit(cache=True)
 def _fill_resting(
     j: int, k: int, price: float, maker: bool, acct: Vec, rk: Vec, lanes: Vec, ob: Vec, lg: Vec
 ) -> None:
+    """Fill resting order k at `price`. A limit's rest beyond the bar's most keeps resting
+    in its place; a triggered stop's rest sells at the next open."""
     o = _remove(j, k, lanes, ob)
     held = lanes[j, POS]
+    buy, limit = o[SIDE] == BUY, o[TYPE] == LIMIT
     amount = held if np.isnan(o[AMOUNT]) else o[AMOUNT]
-    if o[SIDE] == SELL:
+    if not buy:
         amount = min(amount, held)
         if amount <= 0:
             return
     fee = lanes[j, MAKER] if maker else lanes[j, TAKER]
-    if not _refused(j, o, price, amount, fee, acct, lanes, ob, lg):
-        _execute(j, o, price, amount, fee, maker, acct, rk, lanes, ob, lg)
+    free = free_cash(acct, lanes, ob) if buy and limit else 0.0
+    why = refusal(buy, limit, price, amount, fee, free, lanes[j])
+    if why:
+        skip(j, o, price, amount, why, acct, lanes, lg)
+        return
+    part = _part(amount, lanes[j])
+    left = np.round(amount - part, 12)
+    if part < amount:
+        rest = o.copy()
+        if not np.isnan(o[AMOUNT]):
+            rest[AMOUNT] = left
+        if limit:
+            _insert(j, k, rest, lanes, ob)
+        else:
+            rest[TYPE] = MARKET
+            _append(j, rest, lanes, ob)
+    _execute(j, o, price, part, fee, maker, left, acct, rk, lanes, ob, lg)
 
 
 @njit(cache=True)

@@ -30,6 +30,7 @@ import numpy as np
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import (
     CancelOrders,
+    ClientIds,
     Command,
     Fill,
     OrderEvent,
@@ -101,15 +102,18 @@ class Wallet:
         for lane, broker in enumerate(self.brokers):
             mine = log if len(self.brokers) == 1 else log[log[:, c.LANE_OF] == lane]
             kinds = mine[:, c.KIND]
-            fills = _columns(mine[kinds == c.FILL])
-            maker = (mine[kinds == c.FILL, c.IS_MAKER] != 0).tolist()
-            broker.fills.extend(map(Fill, *fills, maker))
+            filled = mine[kinds == c.FILL]
+            maker = (filled[:, c.IS_MAKER] != 0).tolist()
+            symbol = [broker.symbol] * len(filled)
+            broker.fills.extend(
+                map(Fill, *_columns(filled), maker, symbol, *broker.bookkeeping(filled))
+            )
             skips = mine[kinds == c.SKIP]
             reasons = [REASONS[int(why)] for why in skips[:, c.REASON].tolist()]
             bar, side, price, amount, _, tag = _columns(skips)
             broker.skipped.extend(map(SkippedOrder, bar, side, price, amount, reasons, tag))
             if events:
-                broker.events.extend(_events(mine[kinds != c.FILL]))
+                broker.events.extend(_events(mine[kinds != c.FILL], broker.ids))
 
     def make_room(self, j: int) -> None:
         """Enough order slots and log rows for whatever one call on lane j can do."""
@@ -132,7 +136,12 @@ class SimBroker:
         sizer: Sizer,
         cash: float | Wallet,
         risk: RiskEngine | None = None,
+        ids: ClientIds | None = None,
+        max_fill_per_bar: float | None = None,
     ) -> None:
+        """`ids` name its orders (a run's, a strategy's, a symbol's); `max_fill_per_bar`:
+        the most of one order that fills in one bar (base units; None: all of it), so that
+        orders fill in parts as on a real book."""
         self.fees = fees
         self.slippage = slippage
         self.filters = filters
@@ -140,7 +149,9 @@ class SimBroker:
         self.risk = risk
         self.risk_vector = risk_vector(None, 0.0) if risk is None else risk.vector
         self.wallet = cash if isinstance(cash, Wallet) else Wallet(cash)
-        self.lane = self.wallet.join(self, venue(fees, slippage, filters, sizer))
+        self.ids = ids or ClientIds("sim", "", "")
+        self.symbol = self.ids.symbol
+        self.lane = self.wallet.join(self, venue(fees, slippage, filters, sizer, max_fill_per_bar))
         self.fills: list[Fill] = []
         self.skipped: list[SkippedOrder] = []
         self.events: list[OrderEvent] = []  # for the strategy; the engine drains it
@@ -183,6 +194,15 @@ class SimBroker:
             for o in w.orders[j, : int(w.lanes[j, c.N_ORDERS])].tolist()
             if o[c.TYPE] != c.MARKET
         ]
+
+    def bookkeeping(
+        self, filled: FloatArray
+    ) -> tuple[list[float], list[int], list[str], list[int]]:
+        """Fill log rows' remaining amounts, times, client order ids and trade ids."""
+        times: list[int] = filled[:, c.L_TIME].astype(np.int64).tolist()
+        trades: list[int] = filled[:, c.L_TRADE].astype(np.int64).tolist()
+        order_ids = [self.ids.of(int(n)) for n in filled[:, c.L_ID].tolist()]
+        return filled[:, c.L_REMAINING].tolist(), times, order_ids, trades
 
     def equity(self, price: float) -> float:
         return self.cash + self.position * price
@@ -233,28 +253,39 @@ def _columns(
     )
 
 
-def _events(rows: FloatArray) -> list[OrderEvent]:
-    """Acceptances, cancellations and rejections (skips), in the order they happened."""
+def _events(rows: FloatArray, ids: ClientIds) -> list[OrderEvent]:
+    """Acceptances, cancellations and rejections (skips), in the order they happened; an
+    order refused before it left has no id."""
     events = []
-    for kind, _, _, side, type_, price, _, _, tag, _, why in rows.tolist():
-        s, t, name = _SIDES[int(side)], _TYPES[int(type_)], TAGS.names[int(tag)]
+    for row in rows.tolist():
+        kind, side, type_, price = row[c.KIND], row[c.L_SIDE], row[c.L_TYPE], row[c.L_PRICE]
+        s, t, name = _SIDES[int(side)], _TYPES[int(type_)], TAGS.names[int(row[c.L_TAG])]
+        order_id = ids.of(int(row[c.L_ID])) if row[c.L_ID] else ""
         if kind == c.SKIP:
-            events.append(OrderEvent(OrderStatus.REJECTED, s, t, price, name, REASONS[int(why)]))
+            why = REASONS[int(row[c.REASON])]
+            events.append(OrderEvent(OrderStatus.REJECTED, s, t, price, name, why, order_id))
         else:
             status = OrderStatus.NEW if kind == c.ACCEPTED else OrderStatus.CANCELED
-            events.append(OrderEvent(status, s, t, price, name))
+            events.append(OrderEvent(status, s, t, price, name, "", order_id))
     return events
 
 
-def venue(fees: Fees, slippage: float, filters: MarketFilters, sizer: Sizer) -> list[float]:
-    """A lane's parameters, as broker_core reads them (MAKER ... SIZE)."""
+def venue(
+    fees: Fees,
+    slippage: float,
+    filters: MarketFilters,
+    sizer: Sizer,
+    max_fill_per_bar: float | None = None,
+) -> list[float]:
+    """A lane's parameters, as order preparation reads them (execution/prepare.py)."""
     f = filters
     costs = [fees.maker, fees.taker, slippage]
-    return [*costs, f.tick_size, f.step_size, f.min_qty, f.min_notional, *sizer.code()]
+    most = math.inf if max_fill_per_bar is None else max_fill_per_bar
+    return [*costs, f.tick_size, f.step_size, f.min_qty, f.min_notional, *sizer.code(), most]
 
 
 def as_row(intent: OrderIntent) -> FloatArray:
-    """An intent as broker_core reads an order (NaN: not given)."""
+    """An intent as an order row (thunes/domain/rows.py; NaN: not given)."""
     nan = math.nan
     return np.array(
         [
@@ -264,6 +295,7 @@ def as_row(intent: OrderIntent) -> FloatArray:
             nan if intent.amount is None else intent.amount,
             nan if intent.quote is None else intent.quote,
             TAGS.code(intent.tag),
-            0.0,
+            0.0,  # FROM: the broker sets it
+            0.0,  # ID: the broker numbers it when it is placed
         ]
     )

@@ -76,7 +76,7 @@ def on_fill(
 def as_intents(rows: Vec) -> list[Command]:
     """Order rows as the intents a strategy returns."""
     out: list[Command] = []
-    for side, type_, price, amount, quote, tag, _ in rows.tolist():
+    for side, type_, price, amount, quote, tag, *_ in rows.tolist():
         name = TAGS.names[int(tag)]
         if type_ == c.CANCEL:
             out.append(CancelOrders(name))

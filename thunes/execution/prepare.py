@@ -1,0 +1,92 @@
+"""Order preparation, once: an intent and the venue's rules in, an order the venue will
+accept out, or the reason it may not leave. The simulated broker (compiled loops and
+per-event faces alike) calls it, and so will every live broker: no other code rounds a
+price, sizes an amount or checks a minimum.
+
+`venue` is a float64 row whose first fields are the market's (VENUE_FIELDS below); a
+simulated broker's lane row starts with them, so it is passed as is.
+
+Conventions, per order type:
+- market buy: `amount`, else `quote` / price, else the sizer's amount; never more than the
+  free cash affords with the taker fee on top; floored to the step. `price` is where it
+  fills (the simulator: the slipped open; a live broker: its reference quote, since with
+  Binance's `quoteOrderQty` the venue sizes the order at the fill, as the simulator does);
+- market sell: `amount` (or the whole position), at most what is held;
+- limit and stop: the price rounded to the tick the safe way (a buy never above its
+  limit, a sell never below), the amount from `amount` or `quote` / price, floored to the
+  step; NaN when neither is given (a sell of the whole position when it fills);
+- a buy limit must fit the free cash with the maker fee on top, as the venue locks it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from thunes.domain.reasons import BELOW_MINIMUM, DUST, NO_CASH, UNDER_TICK
+from thunes.domain.rows import AMOUNT, BUY, LIMIT, MARKET, PRICE, QUOTE, SIDE, TYPE
+from thunes.execution.filters import FloatArray as Vec
+from thunes.execution.rounding import below_minimum, to_grid
+from thunes.portfolio.sizing import buy_amount
+
+# A venue row: fees, slippage, the market's filters, the sizer (kind, value), and the most
+# one order may fill in one bar (inf: no limit; the simulator's partial fills).
+MAKER, TAKER, SLIP, TICK, STEP, MIN_QTY, MIN_NOTIONAL, SIZER, SIZE, MAX_FILL = range(10)
+VENUE_FIELDS = 10
+
+
+@njit(cache=True)
+def refusal(
+    buy: bool, limit: bool, price: float, amount: float, fee: float, free: float, v: Vec
+) -> int:
+    """0, or why the venue would reject this amount at this price: under its minimums (a
+    sell's rest is dust), or a buy limit beyond the free cash."""
+    if below_minimum(amount, price, v[MIN_QTY], v[MIN_NOTIONAL]):
+        return BELOW_MINIMUM if buy else DUST
+    if buy and limit and amount * price * (1 + fee) > free:
+        return NO_CASH
+    return 0
+
+
+@njit(cache=True)
+def market_amount(o: Vec, price: float, free: float, held: float, v: Vec) -> float:
+    """What a market order trades when it fills at `price` (see the module's conventions)."""
+    if o[SIDE] != BUY:
+        return held if np.isnan(o[AMOUNT]) else min(o[AMOUNT], held)
+    taker = v[TAKER]
+    if not np.isnan(o[AMOUNT]):
+        wanted = o[AMOUNT]
+    elif not np.isnan(o[QUOTE]):
+        wanted = o[QUOTE] / price
+    else:
+        wanted = buy_amount(int(v[SIZER]), v[SIZE], free, price, taker)
+    affordable = free / (1 + taker) / price
+    return to_grid(min(wanted, affordable), v[STEP], False)
+
+
+@njit(cache=True)
+def resting(o: Vec, free: float, v: Vec) -> tuple[int, float, float]:
+    """(reason, price, amount) of a limit or stop as it goes to rest: reason 0 when it may."""
+    buy = o[SIDE] == BUY
+    price = to_grid(0.0 if np.isnan(o[PRICE]) else o[PRICE], v[TICK], not buy)
+    if price <= 0:
+        return UNDER_TICK, price, o[AMOUNT]
+    amount = np.nan
+    if not (np.isnan(o[AMOUNT]) and np.isnan(o[QUOTE])):
+        wanted = o[AMOUNT]
+        if np.isnan(wanted):
+            wanted = o[QUOTE] / price
+        amount = to_grid(wanted, v[STEP], False)
+        if o[TYPE] == LIMIT:
+            return refusal(buy, True, price, amount, v[MAKER], free, v), price, amount
+    return 0, price, amount
+
+
+@njit(cache=True)
+def prepare(o: Vec, price: float, free: float, held: float, v: Vec) -> tuple[int, float, float]:
+    """(reason, price, amount) of order row `o` as it leaves: a market order at `price`
+    (its fill or reference price), a limit or stop at its own. Reason 0: it may leave."""
+    if o[TYPE] != MARKET:
+        return resting(o, free, v)
+    amount = market_amount(o, price, free, held, v)
+    return refusal(o[SIDE] == BUY, False, price, amount, v[TAKER], free, v), price, amount
