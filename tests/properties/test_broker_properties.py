@@ -95,6 +95,7 @@ class Config:
     sizer: Sizer
     cash: float
     limits: RiskLimits | None  # None: no risk engine at all
+    max_fill: float | None  # the most of one order that fills in one bar; None: all of it
 
 
 Made = tuple[Callable[[], Strategy | EventStrategy], str]  # a strategy factory, its label
@@ -184,6 +185,7 @@ def configs(draw: st.DrawFn, kinds: st.SearchStrategy[str] | None = None) -> Con
         sizer=sizer,
         cash=draw(fraction(20.0, 50_000.0)),
         limits=draw(risk_limits()),
+        max_fill=draw(st.none() | st.sampled_from([0.001, 0.01, 0.1, 1.0])),
     )
 
 
@@ -201,7 +203,13 @@ def run(config: Config, frame: pd.DataFrame, whole_history: bool) -> tuple[Repla
     runner = as_event_strategy(config.make(), as_columns(frame) if whole_history else None)
     risk = None if config.limits is None else RiskEngine(config.limits, config.fees.taker)
     broker = SimBroker(
-        config.fees, config.slippage, config.filters, config.sizer, config.cash, risk
+        config.fees,
+        config.slippage,
+        config.filters,
+        config.sizer,
+        config.cash,
+        risk,
+        max_fill_per_bar=config.max_fill,
     )
     result = EventEngine(runner, broker, batch=whole_history).run(frame)
     assert_no_skip_loop(broker, len(frame))
@@ -215,11 +223,14 @@ def on_grid(value: float, unit: float) -> bool:
 
 def assert_fill_respects_filters(fill: Fill, config: Config) -> None:
     filters = config.filters
-    assert fill.amount > 0 and fill.price > 0
+    assert fill.amount > 0 and fill.price > 0, fill
     assert on_grid(fill.price, filters.tick_size), f"price off the tick: {fill}"
     assert on_grid(fill.amount, filters.step_size), f"amount off the step: {fill}"
-    assert fill.amount * fill.price >= filters.min_notional * (1 - REL), f"under notional: {fill}"
-    assert fill.amount >= filters.min_qty * (1 - REL), f"under min qty: {fill}"
+    if config.max_fill is None:  # a venue's minimums bind an order, not each of its parts
+        assert fill.amount * fill.price >= filters.min_notional * (1 - REL), f"notional: {fill}"
+        assert fill.amount >= filters.min_qty * (1 - REL), f"under min qty: {fill}"
+    else:
+        assert fill.amount <= max(config.max_fill, filters.step_size) * (1 + REL), fill
     rate = config.fees.maker if fill.maker else config.fees.taker
     assert math.isclose(fill.fee, fill.amount * fill.price * rate, rel_tol=1e-12, abs_tol=1e-15)
 
@@ -252,9 +263,24 @@ def assert_account_invariants(
         tolerance = REL * max(scale, abs(position * close), 1.0)
         assert abs(result.equity[bar] - expected) <= tolerance, (bar, result.equity[bar], expected)
     assert fill is None, f"a fill on a bar past the last: {fill}"
+    assert_parts_add_up(result.fills, config)
     assert broker.cash >= -1e-9 and broker.position >= 0.0
     assert math.isclose(broker.cash, cash, rel_tol=REL, abs_tol=1e-9 * scale)
     assert math.isclose(broker.position, position, rel_tol=REL, abs_tol=1e-9)
+
+
+def assert_parts_add_up(fills: list[Fill], config: Config) -> None:
+    """Each order's fills: one trade id each, and a buy never fills more than was left of it
+    (a sell of the whole position leaves what is still held, which buys may move)."""
+    assert len({f.trade_id for f in fills}) == len(fills), "a trade id used twice"
+    left: dict[str, float] = {}
+    for f in fills:
+        assert f.order_id, f"a fill with no client order id: {f}"
+        assert f.remaining >= 0 and (config.max_fill is not None or f.remaining == 0), f
+        if f.order_id in left and f.side is Side.BUY:  # a sell of "all" follows the position
+            before = left[f.order_id]  # the rest of a buy the cash no longer affords expires
+            assert f.amount <= before + 1e-9 and f.remaining <= before - f.amount + 1e-9, f
+        left[f.order_id] = f.remaining
 
 
 def describe(config: Config, result: ReplayResult) -> None:
@@ -267,6 +293,8 @@ def describe(config: Config, result: ReplayResult) -> None:
         event("some orders skipped")
     if any(f.tag.startswith("risk:") for f in result.fills):
         event("risk engine sold")
+    if any(f.remaining > 0 for f in result.fills):
+        event("an order filled in parts")
 
 
 @SETTINGS

@@ -215,12 +215,13 @@ def skip(
 
 @njit(cache=True)
 def cancel(j: int, tags: Mask, buys: bool, acct: Vec, lanes: Vec, ob: Vec, lg: Vec) -> None:
-    """Withdraw lane j's resting orders whose tag is in `tags` (or, `buys`, every buy)."""
+    """Withdraw lane j's orders at work whose tag is in `tags` (or, `buys`, every buy):
+    resting ones, and market ones still queued (the rest of an order filling in parts)."""
     k = 0
     while k < lanes[j, N_ORDERS]:
         o = ob[j, k]
         hit = o[SIDE] == BUY if buys else tags[int(o[TAG])]
-        if o[TYPE] == MARKET or not hit:
+        if not hit:
             k += 1
             continue
         o = _remove(j, k, lanes, ob)
@@ -318,7 +319,9 @@ def _execute(
 def _part(amount: float, venue: Vec) -> float:
     """What of `amount` fills in this bar: all of it, or the venue's most per order."""
     cap = venue[MAX_FILL]
-    return amount if amount <= cap else to_grid(cap, venue[STEP], False)
+    if amount <= cap:
+        return amount
+    return min(amount, max(to_grid(cap, venue[STEP], False), venue[STEP]))  # a step at least
 
 
 @njit(cache=True)

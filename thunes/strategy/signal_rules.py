@@ -28,7 +28,7 @@ from thunes.strategy.gate import ENTER, EXIT, gate
 KIND = 1.0
 STOP_LOSS, TAKE_PROFIT, TRAILING, HOLDING, PEAK, TRAIL_STOP = range(1, 7)
 SIZE = 7
-MAX_INTENTS = 4  # rows `out` must have room for
+MAX_INTENTS = 5  # rows `out` must have room for
 ENTRY, EXIT_, STOP_LOSS_, TAKE_PROFIT_, TRAILING_ = (
     TAGS.code(t) for t in (ENTRY_TAG, EXIT_TAG, STOP_LOSS_TAG, TAKE_PROFIT_TAG, TRAILING_TAG)
 )
@@ -83,7 +83,8 @@ def on_bar(high: float, position: float, entry: bool, exit: bool, rs: Vec, out: 
     rs[HOLDING] = holding
     if action == ENTER:
         n = _put(out, n, c.BUY, c.MARKET, np.nan, ENTRY)
-    elif action == EXIT:
+    elif action == EXIT:  # what is still to buy of the entry (partial fills) goes too
+        n = _put(out, n, c.SELL, c.CANCEL, np.nan, ENTRY)
         n = _put(out, n, c.SELL, c.CANCEL, np.nan, EXIT_)
         n = _put(out, n, c.SELL, c.MARKET, np.nan, EXIT_)
     return n
