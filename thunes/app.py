@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from thunes.config.validate import validate
@@ -13,6 +15,11 @@ _LATER = {
 }
 
 
+def in_multirun() -> bool:
+    """Whether this run is one job of a multirun (a sweep's trial), not a run of its own."""
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 def run(cfg: DictConfig) -> object:
     """The Sharpe ratio of a backtest, a sweep trial's outcome, or None."""
     validate(cfg)
@@ -20,7 +27,7 @@ def run(cfg: DictConfig) -> object:
     if mode == "sweep":
         from thunes.modes import sweep
 
-        return sweep.run(cfg)
+        return sweep.run(cfg, trial=in_multirun())
     if mode in ("backtest", "replay"):
         from thunes.modes import simulate
 

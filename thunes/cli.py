@@ -42,13 +42,6 @@ def _stop(error: BaseException) -> NoReturn:
     sys.exit(code)
 
 
-def in_multirun() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-
-
 def main() -> None:
     _prepare_environment()
     import hydra
@@ -65,7 +58,7 @@ def main() -> None:
         try:
             return app.run(cfg)
         except Exception as error:  # inside the job, so Hydra adds nothing
-            if in_multirun():  # one failed trial is the sweeper's to record, not the end
+            if app.in_multirun():  # one failed trial is the sweeper's to record, not the end
                 raise
             _stop(error)
         except KeyboardInterrupt as error:

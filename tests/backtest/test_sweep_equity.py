@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from tests.config.compose import composed
+from thunes.backtest.choice import backtest
 from thunes.components import Components, build
 from thunes.data.sources import CandleSet
-from thunes.modes import engines
 from thunes.reporting.tables import single_column
+from thunes.sweep.scoring import equity_and_fills
 
 SHORT = ["data=sim", "data.since=2024-06-01", "data.until=2024-09-01"]
 
@@ -34,7 +35,7 @@ def built(overrides: list[str]) -> tuple[Components, list[CandleSet]]:
     ids=["sma", "sma-no-risk", "dca", "grid", "three-symbols", "scalper"],
 )
 def test_equity_and_fills_are_the_backtests(overrides: list[str]) -> None:
-    equity, fills = engines.equity_and_fills(*built(overrides))
-    result = engines.backtest(*built(overrides))
+    equity, fills = equity_and_fills(*built(overrides))
+    result = backtest(*built(overrides))
     np.testing.assert_allclose(equity, single_column(result.portfolio.value()), rtol=1e-12)
     assert fills == len(result.fills) and fills > 0

@@ -19,9 +19,9 @@ check and the warm-ups), median of N repeats, the paths of a group alternating:
   (fast, slow) pairs in chunks of 250 columns, default risk, decisions computed per chunk
   from each distinct average once, against vectorbt's from_signals over the first 1,000
   of the same columns (combinations per second).
-Each path mirrors thunes/modes/engines.py stage by stage (signals, engine, portfolio: up to
+Each path mirrors thunes/backtest/choice.py stage by stage (signals, engine, portfolio: up to
 the vectorbt portfolio, no stats), and the check (full plan) compares its fills with the
-product's own `engines.backtest`/`replay` on the same data: a path that drifts from the
+product's own `choice.backtest`/`replay` on the same data: a path that drifts from the
 product shows as "!= product" instead of timing something else silently.
 
 Peak memory: one more run per path after the timed ones, with the heap trimmed (malloc_trim)
@@ -203,7 +203,7 @@ def candle_set(frame: pd.DataFrame, timeframe: str) -> Any:
 
 
 def components(s: Setup, make: Callable[[], Any], markets: list[Any], risk: Any) -> Any:
-    """A Components for the product's own engines.backtest/replay (no data, no tracker)."""
+    """A Components for the product's own choice.backtest/replay (no data, no tracker)."""
     from thunes.components import Components
     from thunes.execution.filters import ExchangeFilters
 
@@ -227,12 +227,12 @@ def keys(fills: list[Any]) -> list[FillKey]:
     return [(f.symbol, int(f.bar), str(f.side), float(f.price), float(f.amount)) for f in fills]
 
 
-# -- THUNES's paths, stage by stage as thunes/modes/engines.py runs them -------------------
+# -- THUNES's paths, stage by stage as thunes/backtest/choice.py runs them -------------------
 Run = Callable[[Laps], Result]
 
 
 def vectorbt_path(s: Setup, market: Any, make: Callable[[], Any], frame: pd.DataFrame) -> Run:
-    """engines.backtest's fast path: signals once, then VectorbtBacktester.run."""
+    """choice.backtest's fast path: signals once, then VectorbtBacktester.run."""
     from thunes.backtest.engine import VectorbtBacktester
     from thunes.data.candles import as_columns
 
@@ -257,13 +257,13 @@ def event_path(
     risk_limits: Any,
     whole_history: bool,
 ) -> Run:
-    """engines._event: one wallet, one risk engine, a lane per symbol, PortfolioEngine, then
+    """choice._event: one wallet, one risk engine, a lane per symbol, PortfolioEngine, then
     the fills as a vectorbt portfolio. `whole_history`: signals precomputed (backtest), else
     evaluated on the rolling window at every bar (replay)."""
+    from thunes.backtest.assembly import assemble
     from thunes.data.candles import as_columns
     from thunes.engine.replay import Lane, PortfolioEngine
     from thunes.engine.sim_broker import SimBroker, Wallet
-    from thunes.modes.engines import assemble
     from thunes.risk.engine import RiskEngine
     from thunes.strategy.signal_runner import as_event_strategy
 
@@ -296,10 +296,11 @@ def event_path(
 def ticks_path(
     s: Setup, market: Any, make: Callable[[], Any], frame: pd.DataFrame, per_event: bool
 ) -> Run:
-    """engines.ticks: the tick engine over the whole frame (backtest: one compiled loop) or
+    """choice.ticks: the tick engine over the whole frame (backtest: one compiled loop) or
     one BookTick at a time through on_tick (replay), then the portfolio and the report."""
+    from thunes.backtest.assembly import assemble_ticks
+    from thunes.backtest.choice import feed_ticks
     from thunes.engine.tick_engine import TickEngine
-    from thunes.modes.engines import assemble_ticks, feed_ticks
     from thunes.risk.engine import RiskEngine
 
     fees, symbol = s.exchange.fees, market.symbol
@@ -366,7 +367,7 @@ def sweep_path(
 
 
 def sweep_check(s: Setup, frame: pd.DataFrame) -> tuple[Callable[[], Result], ...]:
-    """(product, path) for three pairs: engines.backtest's portfolio.value() and the batch
+    """(product, path) for three pairs: choice.backtest's portfolio.value() and the batch
     evaluator's columns, per bar, the path's values snapped onto the product's within 1e-9
     (vectorbt marks the account from its order records, the engine as it goes)."""
     from thunes.strategy.sma_cross import SmaCross
@@ -375,12 +376,12 @@ def sweep_check(s: Setup, frame: pd.DataFrame) -> tuple[Callable[[], Result], ..
     data = [candle_set(frame, TIMEFRAME)]
 
     def product_values() -> list[float]:
-        from thunes.modes import engines
+        from thunes.backtest import choice
 
         values = []
         for fast, slow in pairs:
             parts = components(s, lambda f=fast, w=slow: SmaCross(f, w), [btc], s.default_risk)
-            values += engines.backtest(parts, data).portfolio.value().tolist()
+            values += choice.backtest(parts, data).portfolio.value().tolist()
         return values
 
     def path_values() -> list[float]:
@@ -547,11 +548,11 @@ class Case:
 
 
 def _product(parts: Any, data: list[Any], replay: bool = False) -> Callable[[], Result]:
-    """The product's own entry point on the same data: engines.backtest (or replay)."""
-    from thunes.modes import engines
+    """The product's own entry point on the same data: choice.backtest (or replay)."""
+    from thunes.backtest import choice
 
     def call() -> Result:
-        result = (engines.replay if replay else engines.backtest)(parts, data)
+        result = (choice.replay if replay else choice.backtest)(parts, data)
         return keys(result.fills)
 
     return call
@@ -925,7 +926,7 @@ def describe(plan: StrategyPlan) -> str:
         f"median of {plan.repeats} "
         f"(portfolio {plan.portfolio_repeats}, replay {plan.replay_repeats}, "
         f"sweep {plan.sweep_repeats})"
-        + (", fills checked against engines.backtest/replay" if plan.check else "")
+        + (", fills checked against choice.backtest/replay" if plan.check else "")
         + (", one more run per path for its peak RSS" if plan.memory else ", no memory runs")
     )
 
@@ -1092,7 +1093,7 @@ def table(res: Json) -> Table:
         title=f"6. Strategies, warm: {res['bars']:,} sim 1h bars, {res['ticks']:,} ticks; "
         "one fresh process per group",
         caption="event engines run the default risk limits; = : same fills as the product's "
-        "engines.backtest/replay; peak RSS: one more run's peak over the RSS before it, "
+        "choice.backtest/replay; peak RSS: one more run's peak over the RSS before it, "
         "heap trimmed (- : not measured, as in --quick)",
     )
     columns = ("measurement", "THUNES", "peak RSS", "reference", "ratio", "goal", "status")
@@ -1157,7 +1158,7 @@ def notes(res: Json) -> list[str]:
             if case.get("matches_product") is False:
                 lines.append(
                     f"     [red]{name}: {case['path_fills']} fills, but the product's "
-                    f"engines entry point gives {case['product_fills']}[/]"
+                    f"choice entry point gives {case['product_fills']}[/]"
                 )
             if case.get("peak_resettable") is False or case.get("heap_trimmed") is False:
                 lines.append(f"     [yellow]{name}: peak RSS not resettable or heap not trimmed[/]")

@@ -93,7 +93,7 @@ def bare_loop(trials: int, storage: str) -> Json:
     """The reference: a plain Optuna loop over the product's backtest, nothing else."""
     import optuna
 
-    import thunes.modes.engines  # noqa: F401  (vectorbt, before the loop, as thunes does)
+    import thunes.sweep.scoring  # noqa: F401  (vectorbt, before the loop, as thunes does)
     from tests.config.compose import composed
     from thunes.components import Components, build
     from thunes.strategy.sma_cross import SmaCross

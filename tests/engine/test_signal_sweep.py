@@ -1,4 +1,4 @@
-"""The sweep's batch evaluator gives, column by column, what `engines.backtest` gives."""
+"""The sweep's batch evaluator gives, column by column, what `choice.backtest` gives."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.backtest.test_strategy_parity import DEFAULT_RISK, NO_RISK, sim_candles
+from thunes.backtest import choice
 from thunes.components import Components
 from thunes.data.candles import GapReport, as_columns
 from thunes.data.sources import CandleSet
@@ -17,7 +18,6 @@ from thunes.domain.market import Market, MarketFilters
 from thunes.engine.signal_sweep import signal_equity_batch
 from thunes.exchange.sim import SimExchange
 from thunes.execution.filters import ExchangeFilters
-from thunes.modes import engines
 from thunes.portfolio.sizing import FixedQuote
 from thunes.risk.limits import RiskLimits
 from thunes.strategy.sma_cross import SmaCross
@@ -46,7 +46,7 @@ def product_equity(strategy: SmaCross, limits: RiskLimits) -> tuple[np.ndarray, 
         cash=1_000.0,
     )
     candles = CandleSet(FRAME, "1h", GapReport(0, 0, 0, None), "keep", "test", "sim")
-    result = engines.backtest(parts, [candles])
+    result = choice.backtest(parts, [candles])
     return result.portfolio.value().to_numpy(), len(result.fills)
 
 

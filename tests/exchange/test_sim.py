@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 import thunes.exchange.sim as sim_module
-from thunes.data.timeframes import timeframe_ms
 from thunes.domain.market import Fees
 from thunes.domain.ticks import BookTick
+from thunes.domain.timeframes import timeframe_ms
 from thunes.errors import DataError
 from thunes.exchange.base import Exchange
 from thunes.exchange.sim import SimExchange

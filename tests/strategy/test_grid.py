@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pandas as pd
 import pytest
 from hydra.utils import instantiate
@@ -16,7 +17,8 @@ from thunes.engine.replay import EventEngine, ReplayResult
 from thunes.engine.sim_broker import SimBroker
 from thunes.errors import ConfigError
 from thunes.portfolio.sizing import FixedQuote
-from thunes.strategy.grid import Grid, grid_levels
+from thunes.strategy import grid_rules
+from thunes.strategy.grid import Grid
 
 MAKER, TAKER = 0.001, 0.002
 FILTERS = MarketFilters(tick_size=0.01, step_size=0.0001, min_qty=0.0001, min_notional=5.0)
@@ -199,14 +201,21 @@ def test_relative_bounds_and_take_profit_above_the_range() -> None:
     assert broker.cash == pytest.approx(1_000.0 + 1.0114525 + 5.2621404, abs=1e-9)
 
 
+def laid(lower: float, upper: float, count: int, geometric: bool) -> list[float]:
+    """The levels the grid's own rule lays (grid_rules.lay, run by both engines)."""
+    out = np.empty(count)
+    grid_rules.lay(lower, upper, count, geometric, out)
+    return out.tolist()
+
+
 def test_geometric_levels_keep_a_constant_ratio() -> None:
-    assert grid_levels(100.0, 121.0, 3, "geometric") == pytest.approx([100.0, 110.0, 121.0])
-    levels = grid_levels(100.0, 200.0, 5, "geometric")
+    assert laid(100.0, 121.0, 3, geometric=True) == pytest.approx([100.0, 110.0, 121.0])
+    levels = laid(100.0, 200.0, 5, geometric=True)
     assert levels == pytest.approx([100 * 2 ** (i / 4) for i in range(5)])
     assert [b / a for a, b in itertools.pairwise(levels)] == pytest.approx([2**0.25] * 4)
-    assert grid_levels(100.0, 108.0, 5, "arithmetic") == [100.0, 102.0, 104.0, 106.0, 108.0]
+    assert laid(100.0, 108.0, 5, geometric=False) == [100.0, 102.0, 104.0, 106.0, 108.0]
     with pytest.raises(ValueError, match="spacing"):
-        grid_levels(100.0, 108.0, 5, "log")
+        Grid(lower=100.0, upper=108.0, levels=5, spacing="log")
 
 
 def test_geometric_grid_buys_below_the_first_close() -> None:

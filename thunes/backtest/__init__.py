@@ -1,1 +1,1 @@
-"""The vectorized backtest on vectorbt."""
+"""Backtests: which engine runs, the vectorbt fast path, and the result every engine returns."""

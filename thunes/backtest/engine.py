@@ -21,96 +21,18 @@ caches on disk; `from_signals`' kernel is recompiled in every process (3.7 s mea
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import vectorbt as vbt
-from vectorbt.base.array_wrapper import ArrayWrapper
-from vectorbt.portfolio.enums import SizeType, log_dt, order_dt
+from vectorbt.portfolio.enums import SizeType
 
+from thunes.backtest.result import BacktestResult
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import Fill, Side, SkippedOrder
 from thunes.execution.filters import FloatArray, ceil_to, floor_to
 from thunes.portfolio.sizing import Sizer
 from thunes.strategy.base import BoolArray, Signals
 from thunes.strategy.gate import alternating
-
-
-@dataclass(frozen=True)
-class BacktestResult:
-    """Everything a report, a plot or a tracker needs from one run, whichever engine ran it."""
-
-    portfolio: vbt.Portfolio
-    fills: list[Fill]
-    skipped: list[SkippedOrder]
-    risk_fired: dict[str, int] = field(default_factory=dict)
-    strategy_report: dict[str, float] = field(default_factory=dict)
-    levels: list[float] = field(default_factory=list)
-
-    @property
-    def skipped_entries(self) -> int:
-        return sum(order.side is Side.BUY for order in self.skipped)
-
-    @property
-    def skipped_exits(self) -> int:
-        return sum(order.side is Side.SELL for order in self.skipped)
-
-
-def portfolio_from_fills(
-    closes: dict[str, pd.Series],
-    timeline: pd.DatetimeIndex,
-    fills: dict[str, list[Fill]],
-    positions: dict[str, npt.NDArray[np.int64]],
-    timeframe: str,
-    cash: float,
-) -> vbt.Portfolio:
-    """The event engine's fills as a vectorbt portfolio, for the same stats, trades and plots.
-
-    Built from order records, so several fills in one bar (a grid crossing two levels) and
-    each fill's own fee (maker or taker) are kept as they happened. Several symbols share
-    one cash balance; `positions[symbol][bar]` places a symbol's bar on the common timeline.
-    """
-    index = pd.DatetimeIndex(timeline).tz_localize(None)
-    close = pd.DataFrame(
-        {
-            symbol: pd.Series(series.to_numpy(dtype="float64"), index=index[positions[symbol]])
-            for symbol, series in closes.items()
-        },
-        index=index,
-    )
-    close = close.ffill().bfill()  # a symbol's missing bar is valued at its last close
-    rows = [
-        (
-            col,
-            positions[symbol][fill.bar],
-            fill.amount,
-            fill.price,
-            fill.fee,
-            0 if fill.side is Side.BUY else 1,
-        )
-        for col, symbol in enumerate(closes)
-        for fill in fills[symbol]
-    ]
-    rows.sort(key=lambda row: (row[1], row[0]))
-    records = np.array([(i, *row) for i, row in enumerate(rows)], dtype=order_dt)
-    grouped = len(closes) > 1
-    wrapper = ArrayWrapper(
-        index,
-        close.columns,
-        ndim=2 if grouped else 1,
-        freq=pd.Timedelta(timeframe),
-        group_by=True if grouped else None,
-    )
-    return vbt.Portfolio(
-        wrapper,
-        close if grouped else close.iloc[:, 0],
-        records,
-        np.array([], dtype=log_dt),
-        init_cash=cash,
-        cash_sharing=grouped,
-    )
 
 
 def _next_bar(decisions: BoolArray) -> BoolArray:

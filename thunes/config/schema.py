@@ -16,7 +16,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from thunes.config import checks
-from thunes.data.timeframes import KNOWN_TIMEFRAMES
+from thunes.domain.timeframes import KNOWN_TIMEFRAMES
 
 MODES = ("backtest", "replay", "sweep", "paper", "live", "download")
 GAP_POLICIES = ("fail", "keep", "ffill")

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from thunes.data.timeframes import timeframe_ms
+from thunes.domain.timeframes import timeframe_ms
 from thunes.errors import ConfigError, DataError, one_line
 
 OHLCV_COLUMNS = ("open", "high", "low", "close", "volume")

@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from thunes.data.candles import find_gaps, rows_to_frame
 from thunes.data.store import CandleStore
-from thunes.data.timeframes import timeframe_ms
+from thunes.domain.timeframes import timeframe_ms
 from thunes.exchange.base import Exchange
 
 log = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ from thunes.data.candles import (
 )
 from thunes.data.download import download_candles
 from thunes.data.store import CandleStore
-from thunes.data.timeframes import timeframe_ms
 from thunes.domain.market import Fees, Market
+from thunes.domain.timeframes import timeframe_ms
 from thunes.errors import DataError
 from thunes.exchange.base import Exchange
 

@@ -30,11 +30,6 @@ class Market:
     def quote(self) -> str:
         return self.symbol.split("/")[1]
 
-    @property
-    def file_stem(self) -> str:
-        """A filesystem-safe name, 'BTC_USDT', as freqtrade names its data files."""
-        return self.symbol.replace("/", "_")
-
 
 @dataclass(frozen=True, slots=True)
 class Fees:

@@ -31,9 +31,9 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from thunes.data.timeframes import timeframe_ms
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.ticks import BookTick
+from thunes.domain.timeframes import timeframe_ms
 from thunes.errors import ConfigError, DataError
 from thunes.exchange.base import OhlcvRow
 

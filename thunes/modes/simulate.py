@@ -105,7 +105,7 @@ def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
         )
     candles = candle_sets[0]
     with watch.stage("import_vectorbt"):
-        from thunes.modes import engines
+        from thunes.backtest import choice
         from thunes.reporting.tables import (
             RISK_RULES,
             orders_table,
@@ -115,7 +115,7 @@ def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
             trades_table,
         )
     with watch.stage("simulate"):
-        engine = engines.replay if cfg.mode.name == "replay" else engines.backtest
+        engine = choice.replay if cfg.mode.name == "replay" else choice.backtest
         result = engine(parts, candle_sets)
     with watch.stage("stats"):
         stats, trades = summary_stats(result), trades_table(result)

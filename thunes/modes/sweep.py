@@ -39,10 +39,9 @@ def _with_preset(cfg: DictConfig) -> tuple[DictConfig, dict[str, str]]:
     return composed, space
 
 
-def run(cfg: DictConfig) -> object:
-    from thunes.cli import in_multirun
-
-    if in_multirun():
+def run(cfg: DictConfig, trial: bool) -> object:
+    """One trial's outcome when this run is a job of a multirun, else the whole grid's."""
+    if trial:
         from thunes.sweep.trial import evaluate
 
         return evaluate(cfg)

@@ -127,17 +127,14 @@ def write_html(data: PlotData, path: Path) -> None:
     )
     for name, values in panel.lines.items():
         fig.add_trace(go.Scattergl(x=bars, y=values, name=name, line={"width": 1}), row=1, col=1)
-    for (x, y), name, symbol, color in (
-        (panel.entries, "entry", "triangle-up", "#1a9850"),
-        (panel.exits, "exit", "triangle-down", "#d73027"),
-    ):
+    for (x, y), name, marker, color in _markers(panel):
         fig.add_trace(
             go.Scattergl(
                 x=x,
                 y=y,
                 mode="markers",
                 name=name,
-                marker={"symbol": symbol, "color": color, "size": 8},
+                marker={"symbol": _PLOTLY_MARKERS[marker], "color": color, "size": 8},
             ),
             row=1,
             col=1,

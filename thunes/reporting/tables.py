@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from thunes.backtest.engine import BacktestResult
+from thunes.backtest.result import BacktestResult
 from thunes.domain.orders import Side
 from thunes.reporting.metrics import RATIOS, ratios
 

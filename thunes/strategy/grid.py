@@ -35,13 +35,6 @@ def _geometric(spacing: str) -> bool:
     return spacing == "geometric"
 
 
-def grid_levels(lower: float, upper: float, count: int, spacing: str) -> list[float]:
-    """`count` prices from lower to upper, both included: equal steps or equal ratios."""
-    out = np.empty(count)
-    r.lay(lower, upper, count, _geometric(spacing), out)
-    return out.tolist()
-
-
 class Grid(EventStrategy):
     """Trades the range between two prices and keeps what a report needs about it."""
 

@@ -241,7 +241,7 @@ class OptunaEngine:
             raise ConfigError("hydra.sweeper.params: nothing to sweep; a preset names the space")
         constraints = space.parse_constraints(list(self.config.sweep.constraints))
         space.check_constraints(constraints, [*swept, *fixed], self.config)
-        import thunes.modes.engines  # noqa: F401  (vectorbt: 2.5 s, paid here, not by trial 0)
+        import thunes.sweep.scoring  # noqa: F401  (vectorbt: 2.5 s, paid here, not by trial 0)
 
         job = task_part(self.config)  # the candles, loaded here for the in-process trials,
         folds_of(job, prepared(job)[1][0])  # and a split that fits them, before any study

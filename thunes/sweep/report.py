@@ -21,8 +21,6 @@ from thunes.sweep.significance import Deflated, deflated_sharpe, degradation
 from thunes.sweep.trial import HEADLINE, train_returns, with_params
 from thunes.tracking.base import RunRecord, Tracker
 
-TABLE_NAME = "trials.csv"
-
 
 @dataclass(frozen=True)
 class Summary:

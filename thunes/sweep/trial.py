@@ -132,10 +132,10 @@ def metrics(parts: Components, candle_sets: list[CandleSet]) -> dict[str, float]
     without the stats' tables. A ratio over a zero denominator (no trade, no losing bar, no
     drawdown: NaN or infinite) scores 0: nothing measured, nothing to prefer, and an
     infinite objective would outrank every real one."""
-    from thunes.modes import engines
     from thunes.reporting.metrics import ratios
+    from thunes.sweep.scoring import equity_and_fills
 
-    value, fills = engines.equity_and_fills(parts, candle_sets)
+    value, fills = equity_and_fills(parts, candle_sets)
     timeframe = candle_sets[0].timeframe
     figures = {k: float(v[0]) for k, v in ratios(value, parts.cash, timeframe).items()}
     figures["fills"] = float(fills)
@@ -173,12 +173,10 @@ def evaluate(cfg: DictConfig) -> TrialOutcome:
 def train_returns(cfg: DictConfig) -> np.ndarray:
     """The per-bar returns of `cfg`'s backtests on the in-sample windows, end to end: what
     the Deflated Sharpe Ratio judges for the best trial."""
-    from thunes.modes import engines
     from thunes.reporting.metrics import bar_returns
+    from thunes.sweep.scoring import equity_and_fills
 
     fresh, candle_sets = prepared(cfg)
-    values = [
-        engines.equity_and_fills(fresh(), part)[0] for part, _ in windows_of(cfg, candle_sets)
-    ]
+    values = [equity_and_fills(fresh(), part)[0] for part, _ in windows_of(cfg, candle_sets)]
     joined = np.concatenate([bar_returns(v, float(cfg.cash)) for v in values])
     return joined[np.isfinite(joined)]  # a bar valued at nothing has no return
