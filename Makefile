@@ -3,7 +3,8 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 VENV := .venv
 BIN := $(VENV)/bin
-# numba's compiled kernels are cached here, so every process after the first starts warm.
+# numba's compiled kernels are cached here (a folder per version of the sources, see
+# thunes/jit_cache.py), so every process after the first starts warm.
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 IMAGE := thunes:latest
 

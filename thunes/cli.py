@@ -9,14 +9,11 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from pathlib import Path
 from typing import NoReturn
 
 
 def _prepare_environment() -> None:
-    """Before numba or Hydra load: a shared numba cache, and errors that reach this module."""
-    cache = Path(os.environ.get("THUNES_CACHE_DIR", Path.cwd() / ".cache"))
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache / "numba"))
+    """Before Hydra loads: errors that reach this module (numba's cache: thunes.jit_cache)."""
     os.environ["HYDRA_FULL_ERROR"] = "1"
 
 

@@ -6,8 +6,7 @@ The compiled engine loop (thunes/engine/batch_loop.py) calls `on_bar` and `on_fi
 every lane; each face (`SignalRunner`, `Dca`, `Grid`) calls them for its own vector. They
 are inlined into the loop (as are the signal runner's `on_bar` and the gate): a call to
 this three-way dispatch cost a sweep column a third of its time on bars with nothing to
-do. numba's cache keys on each file alone: after editing any rules, clear NUMBA_CACHE_DIR
-(or touch batch_loop.py and signal_sweep.py), or their cached loops keep the old rules.
+do.
 """
 
 from __future__ import annotations

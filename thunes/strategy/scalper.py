@@ -12,9 +12,7 @@ Rules, read from the best bid/ask only (no candles):
 - time limit: at the first tick max_hold_ms after the entry, sold at the bid (taker).
 
 The rules are numba functions over plain numbers so that the tick engine's batch loop and its
-per-event `on_tick` run the very same code; `Scalper` holds the parameters and reports. numba's
-cache keys on each file alone: after editing the rules, touch thunes/engine/tick_engine.py (or
-clear NUMBA_CACHE_DIR), or its cached compiled step keeps the old ones.
+per-event `on_tick` run the very same code; `Scalper` holds the parameters and reports.
 """
 
 from __future__ import annotations
