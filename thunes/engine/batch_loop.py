@@ -130,6 +130,7 @@ def run_lanes(
                         f[c.L_AMOUNT],
                         f[c.FEE],
                         tag,
+                        0.0,  # the broker fills an order at once: nothing remains
                         lanes[j, c.POS],
                         rules[j],
                         out,
