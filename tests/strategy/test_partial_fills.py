@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from thunes.domain.orders import Fill, OrderIntent, OrderType, Side
-from thunes.engine.tags import TAGS
+from thunes.domain.orders import CancelOrders, Command, Fill, OrderIntent, OrderType, Side
+from thunes.domain.tags import TAGS
 from thunes.strategy import compiled
 from thunes.strategy.base import Signals
 from thunes.strategy.dca import Dca
@@ -43,7 +43,7 @@ def part(bar: int, side: Side, price: float, amount: float, tag: str, remaining:
     return Fill(bar, side, price, amount, amount * price * FEE, tag, remaining=remaining)
 
 
-def heard(strategy: SignalRunner | Dca | Grid, fill: Fill, position: float) -> list[OrderIntent]:
+def heard(strategy: SignalRunner | Dca | Grid, fill: Fill, position: float) -> list[Command]:
     """The face's answer to `fill`, which compiled.on_fill must give too."""
     state, out = strategy.state.copy(), np.zeros_like(strategy.out)
     answer = strategy.on_fill(fill, Holding(position))
@@ -67,12 +67,12 @@ def closed(index: int, close: float, high: float | None = None) -> Bar:
     return Bar(index, 0, close, close if high is None else high, close, close, 1.0)
 
 
-def rest(book: list[OrderIntent], intents: list[OrderIntent]) -> list[OrderIntent]:
-    for intent in intents:
-        if intent.type is OrderType.CANCEL:
-            book = [o for o in book if not o.tag.startswith(intent.tag)]
+def rest(book: list[OrderIntent], commands: list[Command]) -> list[OrderIntent]:
+    for command in commands:
+        if isinstance(command, CancelOrders):
+            book = [o for o in book if not o.tag.startswith(command.tag)]
         else:
-            book = [*book, intent]
+            book = [*book, command]
     return book
 
 
@@ -104,7 +104,7 @@ def test_an_entry_in_three_parts_rests_one_set_of_exits_at_its_average_price() -
     assert resting(book) == exits(95.0, 110.0, 92.0)
     # 1.0 at 103: (50 + 103) / 1.5 = 102 -> 96.9, 112.2, the peak 102 -> 93.84
     answer = heard(runner, part(1, BUY, 103.0, 1.0, "entry", 0.5), 1.5)
-    assert answer[0] == OrderIntent.cancel("exit")
+    assert answer[0] == CancelOrders("exit")
     book = rest(book, answer)
     assert resting(book) == exits(96.9, 112.2, 93.84)
     # the close of bar 1, high 106: the trailing stop rises to 106 * 0.92 = 97.52
@@ -138,7 +138,7 @@ def test_a_grid_level_bought_and_sold_in_parts_trades_its_whole_lot_once() -> No
     assert grid.unrealised_inventory(104.0)[0] == pytest.approx(0.2)  # held, not yet offered
     assert grid.fills_per_level == {}  # counts orders filled in full
     sell = heard(grid, part(2, BUY, 104.0, 0.0403, buy, 0.0), 0.2403)
-    assert sell == [OrderIntent(SELL, LIMIT, pytest.approx(0.2403), None, 106.0, "grid:sell:3")]
+    assert resting(rest([], sell)) == [("grid:sell:3", LIMIT, 106.0, pytest.approx(0.2403))]
     assert grid.fills_per_level == {2: 1}
 
     # the sell's first part books its share: 0.15 * (106 * 0.999 - 104 * 1.001) = 0.2685
@@ -161,7 +161,7 @@ def test_a_grid_stop_filled_in_part_ends_the_grid_and_sells_the_rest_at_the_open
     grid.on_bar(closed(0, 105.0), {}, Holding(0.0))  # buys at 100, 102, 104; stop at 95
     heard(grid, part(1, BUY, 104.0, 0.2403, "grid:buy:2", 0.0), 0.2403)
     answer = heard(grid, part(2, SELL, 95.0, 0.1, "grid:stop", 0.1403), 0.1403)
-    assert answer == [OrderIntent.cancel("grid:"), OrderIntent(SELL, MARKET, tag="grid:exit")]
+    assert answer == [CancelOrders("grid:"), OrderIntent(SELL, MARKET, tag="grid:exit")]
     assert grid.stopped
     assert heard(grid, part(3, SELL, 94.0, 0.1403, "grid:exit", 0.0), 0.0) == []
     # both parts of the sale less the lot's cost, fees in:
@@ -218,7 +218,7 @@ def test_a_dca_take_profit_in_parts_ends_the_cycle_once() -> None:
     assert heard(dca, part(2, SELL, 102.0, 0.2, tag, 0.3), 0.3) == []
     assert dca.average_entry == pytest.approx(100.0, rel=1e-12)  # a sale leaves it
     assert dca.cycles_completed == 0
-    assert heard(dca, part(3, SELL, 102.0, 0.2, tag, 0.1), 0.0) == [OrderIntent.cancel(tag)]
+    assert heard(dca, part(3, SELL, 102.0, 0.2, tag, 0.1), 0.0) == [CancelOrders(tag)]
     assert heard(dca, part(3, SELL, 102.0, 0.1, tag, 0.0), 0.0) == []
     assert dca.cycles_completed == 1
     assert dca.average_entry is None

@@ -7,9 +7,8 @@ after the close that decided the last buy (either one, when both are set). After
 and every part of one, the take-profit, a sell limit for the whole position at the average
 entry plus `take_profit_pct`, is withdrawn and placed again. A buy filled in parts counts
 once, and its fill price is the volume-weighted price of its parts. The cycle ends when the
-position is gone:
-sold by the take-profit (completed) or by anyone else, such as the risk engine's stop
-(stopped). The next cycle opens at the first close after that.
+position is gone: sold by the take-profit (completed) or by anyone else, such as the risk
+engine's stop (stopped). The next cycle opens at the first close after that.
 
 State moves only on fills: a buy the broker or the risk engine skipped is asked for again
 at the next close, for as long as its condition holds. The rules are numba functions
