@@ -8,14 +8,22 @@ loop's entry point) run on a copy of the vector: the same rows, the same vector 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from thunes.data.candles import as_columns
+from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import CancelOrders, Command, Fill, OrderIntent, OrderType, Side
 from thunes.domain.tags import TAGS
+from thunes.engine.replay import EventEngine, ReplayResult
+from thunes.engine.sim_broker import SimBroker
+from thunes.portfolio.sizing import FixedQuote
 from thunes.strategy import compiled
+from thunes.strategy import grid_rules as gr
 from thunes.strategy.base import Signals
 from thunes.strategy.dca import Dca
 from thunes.strategy.events import Bar
@@ -226,3 +234,65 @@ def test_a_dca_take_profit_in_parts_ends_the_cycle_once() -> None:
     assert dca.on_bar(closed(3, 101.0), {}, Holding(0.0)) == [
         OrderIntent(BUY, MARKET, quote=50.0, tag="dca:base")
     ]
+
+
+def walk(bars: int) -> pd.DataFrame:
+    """Hourly candles of a seeded random walk around 100 (1% a bar)."""
+    rng = np.random.default_rng(3)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, bars)))
+    open_ = np.r_[close[0], close[:-1]]
+    high = np.maximum(open_, close) * (1 + rng.uniform(0.0, 0.01, bars))
+    low = np.minimum(open_, close) * (1 - rng.uniform(0.0, 0.01, bars))
+    index = pd.date_range("2024-01-01", periods=bars, freq="1h", tz="UTC", name="timestamp")
+    columns = {"open": open_, "high": high, "low": low, "close": close, "volume": 1.0}
+    return pd.DataFrame(columns, index=index)
+
+
+WALK = walk(800)
+
+
+def split_run(strategy: SignalRunner | Dca | Grid, batch: bool) -> tuple[ReplayResult, SimBroker]:
+    """At most 0.2 of any order fills in a bar: 50 quote at ~100 fills in 3 parts."""
+    filters = MarketFilters(tick_size=0.01, step_size=0.0001, min_qty=0.0001, min_notional=5.0)
+    broker = SimBroker(
+        Fees(FEE, FEE), 0.0, filters, FixedQuote(50.0), 10_000.0, max_fill_per_bar=0.2
+    )
+    return EventEngine(strategy, broker, batch=batch).run(WALK), broker
+
+
+def test_a_grid_in_split_fills_runs_alike_in_both_engines_and_its_books_add_up() -> None:
+    grids = [Grid(-0.1, 0.1, relative=True, levels=15, quote_per_level=50.0) for _ in "ab"]
+    (event, broker), (batch, _) = split_run(grids[0], False), split_run(grids[1], True)
+    assert sum(f.remaining > 0 for f in event.fills) > 20  # it did fill in parts
+    assert event.fills == batch.fills
+    np.testing.assert_array_equal(grids[0].state, grids[1].state)
+    grid = grids[0]
+    held, _ = grid.unrealised_inventory(0.0)
+    assert held == pytest.approx(broker.position, abs=1e-9)
+    cost = gr.py_sum(gr.lots(grid.state, gr.LOT_COST))
+    gained = grid.grid_profit + grid.exit_pnl - cost
+    assert broker.cash - 10_000.0 == pytest.approx(gained, abs=1e-9)
+    # a level counts its orders done, not their parts
+    assert sum(grid.fills_per_level.values()) == sum(f.remaining == 0 for f in event.fills)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Dca(quote_amount=50.0, drop_pct=0.02, max_safety_orders=2, take_profit_pct=0.01),
+        lambda: SignalRunner(
+            SmaCross(5, 20, stop_loss=0.02, take_profit=0.03, trailing_stop=0.02),
+            SmaCross(5, 20).signals(as_columns(WALK)),
+        ),
+    ],
+)
+def test_dca_and_signal_in_split_fills_run_alike_in_both_engines(
+    make: Callable[[], Dca | SignalRunner],
+) -> None:
+    first, second = make(), make()
+    (event, broker), (batch, _) = split_run(first, False), split_run(second, True)
+    assert sum(f.remaining > 0 for f in event.fills) > 20
+    assert event.fills == batch.fills
+    np.testing.assert_array_equal(first.state, second.state)
+    tags = [o.tag for o in broker.resting]
+    assert len(tags) == len(set(tags))  # never two of one exit

@@ -130,7 +130,7 @@ def run_lanes(
                         f[c.L_AMOUNT],
                         f[c.FEE],
                         tag,
-                        0.0,  # the broker fills an order at once: nothing remains
+                        f[c.L_REMAINING],
                         lanes[j, c.POS],
                         rules[j],
                         out,
