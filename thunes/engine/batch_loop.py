@@ -130,6 +130,7 @@ def run_lanes(
                         f[c.L_AMOUNT],
                         f[c.FEE],
                         tag,
+                        f[c.L_REMAINING],
                         lanes[j, c.POS],
                         rules[j],
                         out,

@@ -61,15 +61,24 @@ def idle(j: int, st: Vec) -> bool:
 
 @njit(cache=True, inline="always")
 def on_fill(
-    buy: bool, price: float, amount: float, fee: float, tag: int, position: float, st: Vec, out: Vec
+    buy: bool,
+    price: float,
+    amount: float,
+    fee: float,
+    tag: int,
+    remaining: float,
+    position: float,
+    st: Vec,
+    out: Vec,
 ) -> int:
-    """After one of the strategy's fills; returns rows written."""
+    """After one of the strategy's fills, or one part of it (`remaining`: base units of its
+    order still unfilled, 0 when done); returns rows written."""
     kind = st[0]
     if kind == signal_rules.KIND:
-        return signal_rules.on_fill(buy, price, position, st, out)
+        return signal_rules.on_fill(buy, price, amount, position, st, out)
     if kind == dca_rules.KIND:
         return dca_rules.on_fill(buy, price, amount, fee, tag, position, st, out)
-    return grid_rules.on_fill(buy, price, amount, fee, tag, position, st, out)
+    return grid_rules.on_fill(buy, price, amount, fee, tag, remaining, position, st, out)
 
 
 def as_intents(rows: Vec) -> list[Command]:

@@ -3,11 +3,12 @@
 A cycle opens with a market buy of `quote_amount` at a close. Safety buys follow, each
 `volume_multiplier` times the quote of the buy before it, at most `max_safety_orders` of
 them: when a close is `drop_pct` below the last buy's fill price, or `every_bars` bars
-after the close that decided the last buy (either one, when both are set). After every buy
-the take-profit, a sell limit for the whole position at the average entry plus
-`take_profit_pct`, is withdrawn and placed again. The cycle ends when the position is gone:
-sold by the take-profit (completed) or by anyone else, such as the risk engine's stop
-(stopped). The next cycle opens at the first close after that.
+after the close that decided the last buy (either one, when both are set). After every buy,
+and every part of one, the take-profit, a sell limit for the whole position at the average
+entry plus `take_profit_pct`, is withdrawn and placed again. A buy filled in parts counts
+once, and its fill price is the volume-weighted price of its parts. The cycle ends when the
+position is gone: sold by the take-profit (completed) or by anyone else, such as the risk
+engine's stop (stopped). The next cycle opens at the first close after that.
 
 State moves only on fills: a buy the broker or the risk engine skipped is asked for again
 at the next close, for as long as its condition holds. The rules are numba functions
@@ -85,7 +86,8 @@ class Dca(EventStrategy):
 
     @property
     def average_entry(self) -> float | None:
-        """Volume-weighted fill price of the current cycle (fees out); None when flat."""
+        """Volume-weighted fill price of the current cycle's buys (fees out), which a
+        partial sale leaves as it is; None when flat."""
         amount = float(self.state[r.AMOUNT])
         return float(self.state[r.SPENT]) / amount if amount > 0 else None
 

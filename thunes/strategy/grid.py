@@ -2,6 +2,10 @@
 sell one level up and each filled sell by a buy one level down, so every swing across two
 neighbouring levels books one level's spread, minus two maker fees.
 
+An order may fill in parts: a level's lot adds up its buy's parts, and its sell, for the
+whole lot, goes out when the buy is done; each part of the sell books its share of the
+lot's profit, and the buy below goes out when the lot is sold.
+
 The grid is laid at the first bar's close, from bounds that are prices or fractions of that
 close. Outside its range a grid only piles up inventory (below) or idle cash (above), so an
 optional stop below and take-profit above sell everything and end the grid for good.
@@ -100,6 +104,7 @@ class Grid(EventStrategy):
 
     @property
     def fills_per_level(self) -> dict[int, int]:
+        """Orders filled in full at each level (an order filled in parts counts once)."""
         return {i: int(n) for i, n in enumerate(self._field(r.FILLS).tolist()) if n}
 
     @property
@@ -139,6 +144,14 @@ class Grid(EventStrategy):
     def on_fill(self, fill: Fill, account: Account) -> list[Command]:
         buy, tag = fill.side is Side.BUY, TAGS.code(fill.tag)
         n = r.on_fill(
-            buy, fill.price, fill.amount, fill.fee, tag, account.position, self.state, self.out
+            buy,
+            fill.price,
+            fill.amount,
+            fill.fee,
+            tag,
+            fill.remaining,
+            account.position,
+            self.state,
+            self.out,
         )
         return as_intents(self.out[:n]) if n else []

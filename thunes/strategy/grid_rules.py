@@ -138,38 +138,80 @@ def _level(tag: int, field: int, st: Vec) -> int:
 
 
 @njit(cache=True)
-def on_fill(
-    buy: bool, price: float, amount: float, fee: float, tag: int, position: float, st: Vec, out: Vec
+def _bought(
+    level: int, price: float, amount: float, fee: float, remaining: float, st: Vec, out: Vec
 ) -> int:
-    if (tag == c.MAX_LOSS_CODE or tag == c.KILL_CODE) and not st[STOPPED]:
+    """A part of level's buy: the lot above adds it up; once the buy is done, the lot's
+    sell goes out for all of it (a sell per part would leave parts under the venue's
+    minimum, and a grid tag cannot be withdrawn alone: "grid:sell:1" starts "grid:sell:10")."""
+    lot = level + 1
+    cost = amount * price + fee
+    if st[at(st, LOT_SEQ, lot)] == 0:  # its first part
+        st[SEQ] += 1
+        st[at(st, LOT_SEQ, lot)] = st[SEQ]
+        st[at(st, LOT_AMOUNT, lot)], st[at(st, LOT_COST, lot)] = amount, cost
+    else:
+        st[at(st, LOT_AMOUNT, lot)] += amount
+        st[at(st, LOT_COST, lot)] += cost
+    if remaining > 0:
+        return 0
+    st[at(st, FILLS, level)] += 1
+    sell_at, sell_tag = st[at(st, LEVELS, lot)], int(st[at(st, SELL_CODES, lot)])
+    return c.put(out, 0, c.SELL, c.LIMIT, sell_at, st[at(st, LOT_AMOUNT, lot)], np.nan, sell_tag)
+
+
+@njit(cache=True)
+def _sold(
+    level: int, price: float, amount: float, fee: float, remaining: float, st: Vec, out: Vec
+) -> int:
+    """A part of level's sell books its share of the lot's cost; once the lot is sold, the
+    buy below goes out."""
+    held, cost = st[at(st, LOT_AMOUNT, level)], st[at(st, LOT_COST, level)]
+    basis = cost * amount / held
+    st[PROFIT] += amount * price - fee - basis
+    if remaining > 0:
+        st[at(st, LOT_AMOUNT, level)], st[at(st, LOT_COST, level)] = held - amount, cost - basis
+        return 0
+    st[at(st, FILLS, level)] += 1
+    st[at(st, LOT_SEQ, level)] = 0
+    return _buy(level - 1, st, out, 0)
+
+
+@njit(cache=True)
+def on_fill(
+    buy: bool,
+    price: float,
+    amount: float,
+    fee: float,
+    tag: int,
+    remaining: float,
+    position: float,
+    st: Vec,
+    out: Vec,
+) -> int:
+    """After a fill, or a part of one (`remaining`: what its order has still to fill). A
+    level's fill count counts its orders filled in full, not their parts."""
+    if tag == c.MAX_LOSS_CODE or tag == c.KILL_CODE:
         # the risk engine sold the position (max-loss stop, kill-switch): the grid ends
-        # like at its own stop, and the sale goes to the exit
-        n = _end(position, -1, st, out)
+        # like at its own stop, and the sale, every part of it, goes to the exit
+        n = 0 if st[STOPPED] else _end(position, -1, st, out)
         st[EXIT_PNL] += amount * price - fee
         return n
     bought, sold = _level(tag, BUY_CODES, st), _level(tag, SELL_CODES, st)
     own = tag == st[STOP_CODE] or tag == st[TP_CODE] or tag == st[EXIT_CODE]
     if bought < 0 and sold < 0 and not own:
         return 0  # not a grid order's
-    n = _end(position, -1, st, out) if tag == st[STOP_CODE] else 0
+    n = 0
+    if tag == st[STOP_CODE] and not st[STOPPED]:
+        # the end withdraws every grid order, the rest of this stop too: what is still
+        # held after a part of it goes at the next open
+        n = _end(position, int(st[EXIT_CODE]) if remaining > 0 else -1, st, out)
     if st[STOPPED]:  # the exit, or a grid order met later in the stop's own bar
         cash = amount * price
         st[EXIT_PNL] += (-cash if buy else cash) - fee
         if buy:  # bought after the end: out again at the next open
             n = c.put(out, n, c.SELL, c.MARKET, np.nan, np.nan, np.nan, int(st[EXIT_CODE]))
         return n
-    level = bought if buy else sold
-    st[at(st, FILLS, level)] += 1
     if buy:
-        above = level + 1
-        if st[at(st, LOT_SEQ, above)] == 0:
-            st[SEQ] += 1
-            st[at(st, LOT_SEQ, above)] = st[SEQ]
-        st[at(st, LOT_AMOUNT, above)] = amount
-        st[at(st, LOT_COST, above)] = amount * price + fee
-        sell_at, sell_tag = st[at(st, LEVELS, above)], int(st[at(st, SELL_CODES, above)])
-        return c.put(out, 0, c.SELL, c.LIMIT, sell_at, amount, np.nan, sell_tag)
-    held, cost = st[at(st, LOT_AMOUNT, level)], st[at(st, LOT_COST, level)]
-    st[at(st, LOT_SEQ, level)] = 0
-    st[PROFIT] += amount * price - fee - cost * amount / held
-    return _buy(level - 1, st, out, 0)
+        return _bought(bought, price, amount, fee, remaining, st, out)
+    return _sold(sold, price, amount, fee, remaining, st, out)

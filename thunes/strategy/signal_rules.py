@@ -4,6 +4,13 @@ optional stop-loss, take-profit and trailing stop as resting orders.
 They write order intents as order rows (thunes/domain/rows.py) into `out` and return how
 many, so that the compiled loops submit them directly and `SignalRunner` (the per-event
 face) turns the very same rows into `OrderIntent`s.
+
+An entry may fill in parts. The exits are priced from the entry's reference price: the
+volume-weighted average price of the parts filled so far (the fill price itself when the
+entry fills at once). Every part after the first withdraws the exits and places them again
+at the new reference; they sell whatever is held when they fill (no amount), so one of
+each covers the whole position. The trailing stop trails the highest of the reference and
+the bars' highs since the first part: it never moves down.
 """
 
 from __future__ import annotations
@@ -24,10 +31,11 @@ from thunes.execution.filters import FloatArray as Vec
 from thunes.strategy.gate import ENTER, EXIT, gate
 
 # The runner's vector: its kind (as every compiled strategy's, thunes/strategy/compiled.py),
-# its exits as fractions of the entry price (NaN: none), then its state.
+# its exits as fractions of the entry price (NaN: none), then its state: the entry's base
+# bought and quote spent so far (its parts), for the reference price.
 KIND = 1.0
-STOP_LOSS, TAKE_PROFIT, TRAILING, HOLDING, PEAK, TRAIL_STOP = range(1, 7)
-SIZE = 7
+STOP_LOSS, TAKE_PROFIT, TRAILING, HOLDING, PEAK, TRAIL_STOP, BOUGHT, SPENT = range(1, 9)
+SIZE = 9
 MAX_INTENTS = 5  # rows `out` must have room for
 ENTRY, EXIT_, STOP_LOSS_, TAKE_PROFIT_, TRAILING_ = (
     TAGS.code(t) for t in (ENTRY_TAG, EXIT_TAG, STOP_LOSS_TAG, TAKE_PROFIT_TAG, TRAILING_TAG)
@@ -82,6 +90,7 @@ def on_bar(high: float, position: float, entry: bool, exit: bool, rs: Vec, out: 
     action, holding = gate(entry, exit, rs[HOLDING] != 0)
     rs[HOLDING] = holding
     if action == ENTER:
+        rs[BOUGHT] = 0.0  # a new entry: its first part sets the reference
         n = _put(out, n, c.BUY, c.MARKET, np.nan, ENTRY)
     elif action == EXIT:  # what is still to buy of the entry (partial fills) goes too
         n = _put(out, n, c.SELL, c.CANCEL, np.nan, ENTRY)
@@ -91,21 +100,33 @@ def on_bar(high: float, position: float, entry: bool, exit: bool, rs: Vec, out: 
 
 
 @njit(cache=True)
-def on_fill(buy: bool, price: float, position: float, rs: Vec, out: Vec) -> int:
-    """After a fill: an entry places the exits; a sale that emptied the position (a stop,
-    a target or the risk engine) withdraws what is left of them."""
+def on_fill(buy: bool, price: float, amount: float, position: float, rs: Vec, out: Vec) -> int:
+    """After a fill: each part of an entry (re)places the exits at the reference price; a
+    sale that emptied the position (a stop, a target or the risk engine) withdraws what is
+    left of them."""
     if not buy:
         if position <= 0:
             rs[HOLDING] = False
             return _put(out, 0, c.SELL, c.CANCEL, np.nan, EXIT_)
         return 0
-    rs[PEAK], rs[TRAIL_STOP] = price, 0.0
+    rs[HOLDING] = True  # a part after an exit decision: held again, so the gate may exit
     n = 0
+    if rs[BOUGHT] == 0:  # the first part: the reference is its price, exactly
+        reference = rs[PEAK] = price
+        rs[TRAIL_STOP] = 0.0
+        rs[BOUGHT], rs[SPENT] = amount, amount * price
+    else:
+        rs[BOUGHT] += amount
+        rs[SPENT] += amount * price
+        reference = rs[SPENT] / rs[BOUGHT]
+        rs[PEAK] = max(rs[PEAK], reference)
+        if not np.isnan(rs[STOP_LOSS:HOLDING]).all():
+            n = _put(out, n, c.SELL, c.CANCEL, np.nan, EXIT_)
     if not np.isnan(rs[STOP_LOSS]):
-        n = _put(out, n, c.SELL, c.STOP, price * (1 - rs[STOP_LOSS]), STOP_LOSS_)
+        n = _put(out, n, c.SELL, c.STOP, reference * (1 - rs[STOP_LOSS]), STOP_LOSS_)
     if not np.isnan(rs[TAKE_PROFIT]):
-        n = _put(out, n, c.SELL, c.LIMIT, price * (1 + rs[TAKE_PROFIT]), TAKE_PROFIT_)
+        n = _put(out, n, c.SELL, c.LIMIT, reference * (1 + rs[TAKE_PROFIT]), TAKE_PROFIT_)
     if not np.isnan(rs[TRAILING]):
-        rs[TRAIL_STOP] = price * (1 - rs[TRAILING])
+        rs[TRAIL_STOP] = rs[PEAK] * (1 - rs[TRAILING])
         n = _put(out, n, c.SELL, c.STOP, rs[TRAIL_STOP], TRAILING_)
     return n
