@@ -16,9 +16,10 @@ from thunes.domain.tags import FIXED, KILL_TAG, MAX_LOSS_TAG
 Vec = npt.NDArray[np.float64]
 
 # AMOUNT, QUOTE NaN: not given; FROM: the first bar it may fill in; ID: its number in its
-# lane (a client order id's sequence number), given by the broker when it is placed
-SIDE, TYPE, PRICE, AMOUNT, QUOTE, TAG, FROM, ID = range(8)
-ORDER = 8  # fields of a row
+# lane (a client order id's sequence number), given by the broker when it is placed;
+# FILLED: how much of it has filled (the rest of an order filling in parts: AMOUNT)
+SIDE, TYPE, PRICE, AMOUNT, QUOTE, TAG, FROM, ID, FILLED = range(9)
+ORDER = 9  # fields of a row
 MARKET, LIMIT, STOP, CANCEL = range(4)  # TYPE; CANCEL: a command, never in a book
 SELL, BUY = 0.0, 1.0  # SIDE
 MAX_LOSS_CODE, KILL_CODE = FIXED.index(MAX_LOSS_TAG), FIXED.index(KILL_TAG)
@@ -38,5 +39,5 @@ def put(
     """Write an order (or cancel command) as row n of `out`; returns n + 1."""
     row = out[n]
     row[SIDE], row[TYPE], row[PRICE], row[AMOUNT], row[QUOTE] = side, type_, price, amount, quote
-    row[TAG], row[FROM], row[ID] = tag, 0.0, 0.0
+    row[TAG], row[FROM], row[ID], row[FILLED] = tag, 0.0, 0.0, 0.0
     return n + 1

@@ -20,6 +20,7 @@ from numba import njit
 from thunes.domain.rows import (
     AMOUNT,
     BUY,
+    FILLED,
     FROM,
     ID,
     KILL_CODE,
@@ -44,9 +45,8 @@ from thunes.execution.prepare import (
     TAKER,
     TICK,
     VENUE_FIELDS,
-    market_amount,
+    prepare,
     refusal,
-    resting,
 )
 from thunes.execution.rounding import sum_add, sum_end, to_grid
 from thunes.risk import rules
@@ -181,7 +181,7 @@ def _order(
 ) -> Vec:
     o = np.empty(ORDER)
     o[SIDE], o[TYPE], o[PRICE], o[AMOUNT], o[QUOTE] = side, type_, price, amount, quote
-    o[TAG], o[FROM], o[ID] = tag, from_, 0.0
+    o[TAG], o[FROM], o[ID], o[FILLED] = tag, from_, 0.0, 0.0
     return o
 
 
@@ -352,7 +352,7 @@ def submit(
         _log(ACCEPTED, j, queued, np.nan, np.nan, 0.0, False, 0, acct, lanes, lg)
         return
     free = free_cash(acct, lanes, ob) if buy and o[TYPE] == LIMIT else 0.0
-    reason, price, amount = resting(o, free, lanes[j])
+    reason, price, amount = prepare(o, np.nan, free, lanes[j, POS], lanes[j])
     if reason:
         skip(j, o, price, np.nan if amount == 0 else amount, reason, acct, lanes, lg)
         return
@@ -373,8 +373,7 @@ def _fill_market(
     slipped = open_ * (1 + lanes[j, SLIP]) if buy else open_ * (1 - lanes[j, SLIP])
     price = to_grid(slipped, lanes[j, TICK], buy)  # the adverse way
     free = free_cash(acct, lanes, ob) if buy else 0.0
-    amount = market_amount(o, price, free, held, lanes[j])
-    why = refusal(buy, False, price, amount, lanes[j, TAKER], free, lanes[j])
+    why, price, amount = prepare(o, price, free, held, lanes[j])
     if why:
         skip(j, o, price, amount, why, acct, lanes, lg)
         return
@@ -384,6 +383,7 @@ def _fill_market(
         rest = o.copy()
         if buy or not np.isnan(o[AMOUNT]):
             rest[AMOUNT], rest[QUOTE] = left, np.nan
+        rest[FILLED] += part
         _append(j, rest, lanes, ob)
     _execute(j, o, price, part, lanes[j, TAKER], False, left, acct, rk, lanes, ob, lg)
 
@@ -404,7 +404,7 @@ def _fill_resting(
             return
     fee = lanes[j, MAKER] if maker else lanes[j, TAKER]
     free = free_cash(acct, lanes, ob) if buy and limit else 0.0
-    why = refusal(buy, limit, price, amount, fee, free, lanes[j])
+    why = refusal(buy, limit, price, amount, fee, free, o[FILLED] == 0, lanes[j])
     if why:
         skip(j, o, price, amount, why, acct, lanes, lg)
         return
@@ -414,6 +414,7 @@ def _fill_resting(
         rest = o.copy()
         if not np.isnan(o[AMOUNT]):
             rest[AMOUNT] = left
+        rest[FILLED] += part
         if limit:
             _insert(j, k, rest, lanes, ob)
         else:

@@ -297,5 +297,6 @@ def as_row(intent: OrderIntent) -> FloatArray:
             TAGS.code(intent.tag),
             0.0,  # FROM: the broker sets it
             0.0,  # ID: the broker numbers it when it is placed
+            0.0,  # FILLED: nothing yet
         ]
     )

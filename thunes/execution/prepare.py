@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from thunes.domain.reasons import BELOW_MINIMUM, DUST, NO_CASH, UNDER_TICK
-from thunes.domain.rows import AMOUNT, BUY, LIMIT, MARKET, PRICE, QUOTE, SIDE, TYPE
+from thunes.domain.rows import AMOUNT, BUY, FILLED, LIMIT, MARKET, PRICE, QUOTE, SIDE, TYPE
 from thunes.execution.filters import FloatArray as Vec
 from thunes.execution.rounding import below_minimum, to_grid
 from thunes.portfolio.sizing import buy_amount
@@ -37,11 +37,19 @@ VENUE_FIELDS = 10
 
 @njit(cache=True)
 def refusal(
-    buy: bool, limit: bool, price: float, amount: float, fee: float, free: float, v: Vec
+    buy: bool,
+    limit: bool,
+    price: float,
+    amount: float,
+    fee: float,
+    free: float,
+    fresh: bool,
+    v: Vec,
 ) -> int:
     """0, or why the venue would reject this amount at this price: under its minimums (a
-    sell's rest is dust), or a buy limit beyond the free cash."""
-    if below_minimum(amount, price, v[MIN_QTY], v[MIN_NOTIONAL]):
+    sell's rest is dust), or a buy limit beyond the free cash. Not `fresh`: the rest of an
+    order that has filled in part, whose minimums the venue checked when it came in."""
+    if fresh and below_minimum(amount, price, v[MIN_QTY], v[MIN_NOTIONAL]):
         return BELOW_MINIMUM if buy else DUST
     if buy and limit and amount * price * (1 + fee) > free:
         return NO_CASH
@@ -78,7 +86,7 @@ def resting(o: Vec, free: float, v: Vec) -> tuple[int, float, float]:
             wanted = o[QUOTE] / price
         amount = to_grid(wanted, v[STEP], False)
         if o[TYPE] == LIMIT:
-            return refusal(buy, True, price, amount, v[MAKER], free, v), price, amount
+            return refusal(buy, True, price, amount, v[MAKER], free, True, v), price, amount
     return 0, price, amount
 
 
@@ -89,4 +97,5 @@ def prepare(o: Vec, price: float, free: float, held: float, v: Vec) -> tuple[int
     if o[TYPE] != MARKET:
         return resting(o, free, v)
     amount = market_amount(o, price, free, held, v)
-    return refusal(o[SIDE] == BUY, False, price, amount, v[TAKER], free, v), price, amount
+    fresh = o[FILLED] == 0
+    return refusal(o[SIDE] == BUY, False, price, amount, v[TAKER], free, fresh, v), price, amount
