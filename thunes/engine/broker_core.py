@@ -20,10 +20,10 @@ from numba import njit
 from thunes.domain.rows import (
     AMOUNT,
     BUY,
+    CANCEL,
     FILLED,
     FROM,
     ID,
-    KILL_CODE,
     LIMIT,
     MARKET,
     MAX_LOSS_CODE,
@@ -240,21 +240,34 @@ def _selling_out(j: int, lanes: Vec, ob: Vec) -> bool:
 
 
 @njit(cache=True)
-def protective_stop(j: int, rk: Vec, lanes: Vec, ob: Vec) -> int:
-    """Place, move or drop the risk engine's stop so it matches the open position; returns
-    where the new stop is in lane j's table, or -1."""
-    k = 0
-    while k < lanes[j, N_ORDERS]:
+def protective(j: int, lanes: Vec, ob: Vec) -> int:
+    """Where the risk engine's resting stop is in lane j's table, or -1."""
+    for k in range(int(lanes[j, N_ORDERS])):
         if ob[j, k, TYPE] != MARKET and ob[j, k, TAG] == MAX_LOSS_CODE:
-            _drop(j, k, lanes, ob)
-        else:
-            k += 1
-    price = rules.stop_price(lanes[j, BOOK_AMOUNT], lanes[j, BOOK_COST], rk)
-    if price < 0 or _selling_out(j, lanes, ob):
-        return -1
-    protective = to_grid(price, lanes[j, TICK], True)  # rounded up: the loss stays <= the limit
-    stop = _order(SELL, STOP, protective, np.nan, np.nan, MAX_LOSS_CODE, lanes[j, BAR])
-    return _place(j, stop, lanes, ob)
+            return k
+    return -1
+
+
+@njit(cache=True)
+def _risk(j: int, out: Vec, n: int, acct: Vec, lanes: Vec, ob: Vec, lg: Vec) -> None:
+    """Carry out the risk engine's commands (rules.after_fill). Its stop guards from this
+    bar on, and neither it nor its withdrawal is news to the strategy; its withdrawal
+    leaves a triggered stop's rest to sell."""
+    for r in range(n):
+        o = out[r]
+        if o[TYPE] == CANCEL and o[TAG] == rules.EVERY_BUY:
+            cancel(j, np.zeros(0, np.bool_), True, acct, lanes, ob, lg)
+        elif o[TYPE] == CANCEL:  # the protective stop
+            k = protective(j, lanes, ob)
+            if k >= 0:
+                _drop(j, k, lanes, ob)
+        elif o[TYPE] == MARKET or not _selling_out(j, lanes, ob):
+            _place(
+                j,
+                _order(o[SIDE], int(o[TYPE]), o[PRICE], np.nan, np.nan, o[TAG], lanes[j, BAR]),
+                lanes,
+                ob,
+            )
 
 
 @njit(cache=True)
@@ -307,12 +320,20 @@ def _execute(
     pnl = _book(j, buy, price, amount, fee, lanes)
     if rk[rules.ON] == 0:
         return
-    protective_stop(j, rk, lanes, ob)
-    if not buy and rules.on_realised(pnl, lanes[j, TIME], o[TAG] == MAX_LOSS_CODE, rk):
-        cancel(j, np.zeros(0, np.bool_), True, acct, lanes, ob, lg)
-        if lanes[j, POS] > 0:
-            kill = _order(SELL, MARKET, np.nan, np.nan, np.nan, KILL_CODE, 0.0)
-            _place(j, kill, lanes, ob)
+    out = np.empty((rules.MAX_COMMANDS, ORDER))
+    n = rules.after_fill(
+        not buy,
+        pnl,
+        lanes[j, TIME],
+        o[TAG] == MAX_LOSS_CODE,
+        lanes[j, BOOK_AMOUNT],
+        lanes[j, BOOK_COST],
+        lanes[j, POS],
+        lanes[j, TICK],
+        rk,
+        out,
+    )
+    _risk(j, out, n, acct, lanes, ob, lg)
 
 
 @njit(cache=True, inline="always")
@@ -486,7 +507,7 @@ def _descend(
             _fill_resting(j, k, met[e, PRICE], True, acct, rk, lanes, ob, lg)
         if lanes[j, N_FILLS] == filled:
             continue  # refused (e.g. dust): nothing changed, so no new stop to meet
-        s = protective_stop(j, rk, lanes, ob)
+        s = protective(j, lanes, ob)
         if s >= 0 and low <= ob[j, s, PRICE]:
             if m >= size:
                 raise IndexError("more stops met in one bar than orders")

@@ -18,7 +18,9 @@ import numpy as np
 from numba import njit
 
 from thunes.domain.reasons import COOLDOWN, KILL_SWITCH, MAX_OPEN
+from thunes.domain.rows import BUY, CANCEL, KILL_CODE, MARKET, MAX_LOSS_CODE, SELL, STOP, put
 from thunes.execution.filters import FloatArray as Vec
+from thunes.execution.rounding import to_grid
 from thunes.risk.limits import RiskLimits
 
 # The vector: limits (ON is 0 for "no risk engine": every rule off), state, then the counts
@@ -102,3 +104,47 @@ def on_realised(pnl: float, now_ms: float, by_max_loss: bool, rk: Vec) -> bool:
         rk[F_TRIPS] += 1
         return rk[FLATTEN] != 0
     return False
+
+
+EVERY_BUY = -1  # a cancel row's tag: withdraw every buy at work, whatever its tag
+MAX_COMMANDS = 4  # rows `after_fill` may write
+
+
+@njit(cache=True)
+def protect(amount: float, cost: float, tick: float, rk: Vec, out: Vec, n: int) -> int:
+    """The protective stop as commands, from row n of `out`: withdraw the one resting, and
+    place one where a position of `amount` that cost `cost` loses max_loss_per_trade (on
+    the tick, rounded up: the loss stays within the limit). Returns the rows written."""
+    n = put(out, n, SELL, CANCEL, np.nan, np.nan, np.nan, MAX_LOSS_CODE)
+    price = stop_price(amount, cost, rk)
+    if price > 0:
+        n = put(out, n, SELL, STOP, to_grid(price, tick, True), np.nan, np.nan, MAX_LOSS_CODE)
+    return n
+
+
+@njit(cache=True)
+def after_fill(
+    sell: bool,
+    pnl: float,
+    now_ms: float,
+    by_max_loss: bool,
+    book_amount: float,
+    book_cost: float,
+    position: float,
+    tick: float,
+    rk: Vec,
+    out: Vec,
+) -> int:
+    """The risk engine's reactions to a fill, as command rows in `out` that the broker
+    carries out like a strategy's (returns how many): the protective stop moved to the
+    open position (`book_amount`, `book_cost`, fees in; withdrawn when flat) and, when a
+    sell's `pnl` trips the daily limit with flattening on, every buy withdrawn and the
+    `position` sold at market."""
+    if rk[ON] == 0:
+        return 0
+    n = protect(book_amount, book_cost, tick, rk, out, 0)
+    if sell and on_realised(pnl, now_ms, by_max_loss, rk):
+        n = put(out, n, BUY, CANCEL, np.nan, np.nan, np.nan, EVERY_BUY)
+        if position > 0:
+            n = put(out, n, SELL, MARKET, np.nan, np.nan, np.nan, KILL_CODE)
+    return n
