@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from tests.backtest.candles import wavy_candles, with_gap
+from tests.engine.lanes import run_one
 from thunes.backtest.engine import VectorbtBacktester
 from thunes.data.candles import as_columns
 from thunes.domain.market import Fees, MarketFilters
-from thunes.engine.replay import EventEngine
 from thunes.engine.sim_broker import SimBroker
 from thunes.exchange.sim import SimExchange
 from thunes.portfolio.sizing import AllIn, EquityFraction, FixedQuote, Sizer
@@ -33,7 +33,7 @@ def assert_same_orders(
 ) -> int:
     args = (FEES, 0.0005, filters, sizer, 1000.0)
     backtest = VectorbtBacktester(*args).run(frame, "1h", strategy.signals(as_columns(frame)))
-    replay = EventEngine(SignalRunner(strategy), SimBroker(*args)).run(frame)
+    replay = run_one(SignalRunner(strategy), SimBroker(*args), frame)
     orders = backtest.portfolio.orders.values
     assert [f.bar for f in replay.fills] == orders["idx"].tolist()
     assert [f.side.value for f in replay.fills] == [
@@ -80,7 +80,7 @@ def test_past_decisions_do_not_change_when_the_future_does() -> None:
     assert np.array_equal(before.entries[:cut], after.entries[:cut])
     assert np.array_equal(before.exits[:cut], after.exits[:cut])
     args = (FEES, 0.0005, BTC, FixedQuote(100.0), 1000.0)
-    replay_before = EventEngine(SignalRunner(strategy), SimBroker(*args)).run(frame).fills
-    replay_after = EventEngine(SignalRunner(strategy), SimBroker(*args)).run(future).fills
+    replay_before = run_one(SignalRunner(strategy), SimBroker(*args), frame).fills
+    replay_after = run_one(SignalRunner(strategy), SimBroker(*args), future).fills
     assert [f for f in replay_before if f.bar <= cut] == [f for f in replay_after if f.bar <= cut]
     assert not np.array_equal(before.entries, after.entries)  # the future did change

@@ -21,10 +21,11 @@ import pandas as pd
 import pytest
 
 from tests.backtest.candles import with_gap
+from tests.engine.lanes import run_one
 from thunes.data.candles import as_columns
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import Fill
-from thunes.engine.replay import EventEngine, ReplayResult
+from thunes.engine.replay import ReplayResult
 from thunes.engine.sim_broker import SimBroker
 from thunes.exchange.sim import SimExchange
 from thunes.portfolio.sizing import FixedQuote
@@ -101,7 +102,7 @@ def run(make: Make, frame: pd.DataFrame, limits: RiskLimits, whole_history: bool
     runner = as_event_strategy(make(), as_columns(frame) if whole_history else None)
     risk = RiskEngine(limits, FEES.taker)
     broker = SimBroker(FEES, SLIPPAGE, BTC, FixedQuote(100.0), CASH, risk)
-    result = EventEngine(runner, broker, batch=whole_history).run(frame)
+    result = run_one(runner, broker, frame, batch=whole_history)
     report = runner.report(float(frame["close"].iloc[-1]))
     return Run(result, risk, {k: None if math.isnan(v) else v for k, v in report.items()})
 

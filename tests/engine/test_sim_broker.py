@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.engine.bars import candles
+from tests.engine.lanes import run_one
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import (
     CancelOrders,
@@ -16,7 +17,6 @@ from thunes.domain.orders import (
     OrderType,
     Side,
 )
-from thunes.engine.replay import EventEngine
 from thunes.engine.sim_broker import SimBroker
 from thunes.portfolio.sizing import FixedQuote
 from thunes.strategy.base import Columns, Signals, Strategy
@@ -45,7 +45,7 @@ class EnterOnce(Strategy):
 
 def run(rows: list[tuple[float, float, float, float]], **exits: float) -> list[Fill]:
     broker = SimBroker(FEES, 0.0, FILTERS, FixedQuote(100.0), 1_000.0)
-    return EventEngine(SignalRunner(EnterOnce(**exits)), broker).run(candles(rows)).fills
+    return run_one(SignalRunner(EnterOnce(**exits)), broker, candles(rows)).fills
 
 
 def test_market_entry_fills_at_the_next_open_with_the_taker_fee() -> None:
@@ -141,8 +141,8 @@ class Recorder(EventStrategy):
 def test_the_strategy_hears_accepts_rejects_and_cancels() -> None:
     recorder = Recorder()
     broker = SimBroker(FEES, 0.0, FILTERS, FixedQuote(100.0), 1_000.0)
-    EventEngine(recorder, broker).run(
-        candles([(100, 100, 100, 100), (100, 101, 99, 100), (100, 100, 100, 100)])
+    run_one(
+        recorder, broker, candles([(100, 100, 100, 100), (100, 101, 99, 100), (100, 100, 100, 100)])
     )
     assert [(e.status, e.tag) for e in recorder.events] == [
         (OrderStatus.NEW, "rest"),  # rests at 90 from bar 1

@@ -29,11 +29,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.engine.bars import candles
+from tests.engine.lanes import run_one
 from thunes.data.candles import as_columns
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import Fill, Side
 from thunes.domain.tags import MAX_LOSS_TAG
-from thunes.engine.replay import EventEngine, ReplayResult
+from thunes.engine.replay import ReplayResult
 from thunes.engine.sim_broker import SimBroker
 from thunes.portfolio.sizing import AllIn, EquityFraction, FixedQuote, Sizer
 from thunes.risk.engine import RiskEngine
@@ -211,7 +212,7 @@ def run(config: Config, frame: pd.DataFrame, whole_history: bool) -> tuple[Repla
         risk,
         max_fill_per_bar=config.max_fill,
     )
-    result = EventEngine(runner, broker, batch=whole_history).run(frame)
+    result = run_one(runner, broker, frame, batch=whole_history)
     assert_no_skip_loop(broker, len(frame))
     return result, broker
 
@@ -340,7 +341,7 @@ def test_a_protective_stop_refused_as_dust_does_not_loop_forever() -> None:
     risk = RiskEngine(RiskLimits(0.2, 100.0, 3, 0.0, False), FEES.taker)
     broker = SimBroker(FEES, 0.0, filters, FixedQuote(100.0), 1_000.0, risk)
     dca = Dca(quote_amount=10.1, take_profit_pct=0.5, drop_pct=0.5)
-    result = EventEngine(dca, broker).run(frame)
+    result = run_one(dca, broker, frame)
     assert_no_skip_loop(broker, len(frame))
     assert [(f.bar, f.price, f.amount) for f in result.fills] == [(1, 101.0, 0.1)]
     assert broker.position == 0.1
@@ -364,7 +365,7 @@ def test_a_stop_born_above_the_market_sells_at_the_market() -> None:
     risk = RiskEngine(RiskLimits(0.05, 100.0, 3, 0.0, False), FEES.taker)
     broker = SimBroker(FEES, 0.0, filters, FixedQuote(100.0), 1_000.0, risk)
     grid = Grid(lower=100.0, upper=108.0, levels=5, quote_per_level=100.0)
-    result = EventEngine(grid, broker).run(frame)
+    result = run_one(grid, broker, frame)
     paid = None
     for fill in result.fills:
         if fill.side is Side.BUY:
@@ -380,6 +381,6 @@ def test_a_limit_price_under_one_tick_is_skipped() -> None:
     filters = MarketFilters(tick_size=0.01, step_size=0.01, min_qty=0.01, min_notional=0.0)
     broker = SimBroker(FEES, 0.0, filters, FixedQuote(100.0), 1_000.0)
     grid = Grid(lower=0.004, upper=2.0, levels=3, quote_per_level=5.0)
-    result = EventEngine(grid, broker).run(frame)
+    result = run_one(grid, broker, frame)
     assert all(fill.price > 0 for fill in result.fills)
     assert any(s.tag == "grid:buy:0" for s in result.skipped)

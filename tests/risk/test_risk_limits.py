@@ -7,9 +7,10 @@ from dataclasses import replace
 import pytest
 
 from tests.engine.bars import candles
+from tests.engine.lanes import run_one
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import Command, OrderIntent, OrderType, Side
-from thunes.engine.replay import EventEngine, ReplayResult
+from thunes.engine.replay import ReplayResult
 from thunes.engine.sim_broker import SimBroker
 from thunes.portfolio.sizing import FixedQuote
 from thunes.risk.engine import RiskEngine
@@ -53,7 +54,7 @@ def run(
 ) -> tuple[ReplayResult, RiskEngine]:
     risk = RiskEngine(limits, FEES.taker)
     broker = SimBroker(FEES, 0.0, FILTERS, FixedQuote(100.0), 1_000.0, risk)
-    return EventEngine(strategy, broker).run(candles(rows)), risk
+    return run_one(strategy, broker, candles(rows)), risk
 
 
 def falling(bars: int, start: float = 100.0, step: float = 0.06) -> list[tuple[float, ...]]:

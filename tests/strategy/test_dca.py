@@ -14,11 +14,12 @@ import pytest
 from hydra.utils import instantiate
 
 from tests.config.compose import composed
+from tests.engine.lanes import run_one
 from thunes.config.validate import validate
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import Fill, Side
 from thunes.domain.tags import MAX_LOSS_TAG
-from thunes.engine.replay import EventEngine, ReplayResult
+from thunes.engine.replay import ReplayResult
 from thunes.engine.sim_broker import SimBroker
 from thunes.errors import ConfigError
 from thunes.portfolio.sizing import FixedQuote
@@ -105,7 +106,7 @@ def test_safety_orders_cap_take_profit_and_restart_by_hand() -> None:
     """
     dca = drops_dca()
     sim = broker()
-    result = EventEngine(dca, sim).run(DROPS)
+    result = run_one(dca, sim, DROPS)
 
     assert summary(result) == [
         (1, BUY, 97.00, 0.5154, "dca:base"),
@@ -132,7 +133,7 @@ def test_average_entry_mid_cycle_and_take_profit_not_filled_at_equal_high() -> N
     """
     dca = drops_dca()
     sim = broker()
-    result = EventEngine(dca, sim).run(DROPS.iloc[:10])
+    result = run_one(dca, sim, DROPS.iloc[:10])
 
     assert [f.tag for f in result.fills] == ["dca:base", "dca:safety:1", "dca:safety:2"]
     assert sim.position == pytest.approx(2.6476)
@@ -175,7 +176,7 @@ def test_every_bars_buys_on_a_clock_up_to_the_cap() -> None:
         max_safety_orders=2,
         take_profit_pct=0.5,
     )
-    result = EventEngine(dca, broker()).run(frame)
+    result = run_one(dca, broker(), frame)
 
     assert summary(result) == [
         (1, BUY, 30.00, 0.6666, "dca:base"),
@@ -220,7 +221,7 @@ def test_a_risk_stop_ends_the_cycle_as_stopped_and_a_new_one_starts() -> None:
     def run(bars: int) -> tuple[Dca, SimBroker, ReplayResult]:
         dca = Dca(quote_amount=50.0, drop_pct=0.2, max_safety_orders=3, take_profit_pct=0.02)
         sim = broker(RiskEngine(limits, taker_fee=0.001))
-        return dca, sim, EventEngine(dca, sim).run(frame.iloc[:bars])
+        return dca, sim, run_one(dca, sim, frame.iloc[:bars])
 
     dca, sim, result = run(len(frame))
     assert summary(result) == [

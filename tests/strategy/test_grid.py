@@ -10,10 +10,11 @@ import pytest
 from hydra.utils import instantiate
 
 from tests.config.compose import composed
+from tests.engine.lanes import run_one
 from thunes.config.validate import validate
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import Fill, Side
-from thunes.engine.replay import EventEngine, ReplayResult
+from thunes.engine.replay import ReplayResult
 from thunes.engine.sim_broker import SimBroker
 from thunes.errors import ConfigError
 from thunes.portfolio.sizing import FixedQuote
@@ -34,7 +35,7 @@ def candles(*rows: tuple[float, float, float, float]) -> pd.DataFrame:
 
 def run(grid: Grid, frame: pd.DataFrame) -> tuple[ReplayResult, SimBroker]:
     broker = SimBroker(Fees(MAKER, TAKER), 0.0, FILTERS, FixedQuote(100.0), 1_000.0)
-    return EventEngine(grid, broker).run(frame), broker
+    return run_one(grid, broker, frame), broker
 
 
 def assert_fills(fills: list[Fill], expected: list[tuple[int, Side, float, float, str]]) -> None:

@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.engine.lanes import run_one
 from thunes.data.candles import as_columns
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import CancelOrders, Command, Fill, OrderIntent, OrderType, Side
 from thunes.domain.tags import TAGS
-from thunes.engine.replay import EventEngine, ReplayResult
+from thunes.engine.replay import ReplayResult
 from thunes.engine.sim_broker import SimBroker
 from thunes.portfolio.sizing import FixedQuote
 from thunes.strategy import compiled
@@ -257,7 +258,7 @@ def split_run(strategy: SignalRunner | Dca | Grid, batch: bool) -> tuple[ReplayR
     broker = SimBroker(
         Fees(FEE, FEE), 0.0, filters, FixedQuote(50.0), 10_000.0, max_fill_per_bar=0.2
     )
-    return EventEngine(strategy, broker, batch=batch).run(WALK), broker
+    return run_one(strategy, broker, WALK, batch=batch), broker
 
 
 def test_a_grid_in_split_fills_runs_alike_in_both_engines_and_its_books_add_up() -> None:

@@ -20,13 +20,10 @@ from thunes.domain.rows import CANCEL
 from thunes.domain.tags import FIXED, TAGS
 from thunes.engine import broker_core as c
 from thunes.engine.results import PortfolioRun, ReplayResult
+from thunes.engine.sim_broker import SimBroker
 from thunes.execution.filters import FloatArray as Vec
 from thunes.strategy import compiled
-from thunes.strategy.base import Signals
-from thunes.strategy.dca import Dca
-from thunes.strategy.events import EventStrategy
-from thunes.strategy.grid import Grid
-from thunes.strategy.signal_runner import SignalRunner
+from thunes.strategy.events import CompiledRules
 
 if TYPE_CHECKING:
     from thunes.engine.replay import Lane
@@ -180,20 +177,11 @@ def union(times: list[Ints]) -> Ints:
     return merged[np.concatenate([[True], merged[1:] != merged[:-1]])]
 
 
-def compiled_rules(strategy: EventStrategy) -> SignalRunner | Dca | Grid | None:
-    """The strategy, if the compiled loop can run its rules (a signal strategy only over
-    precomputed decisions); None otherwise."""
-    if isinstance(strategy, SignalRunner):
-        return strategy if strategy.precomputed is not None else None
-    return strategy if isinstance(strategy, (Dca, Grid)) else None
-
-
-def run_compiled(lanes: list[Lane]) -> PortfolioRun:
-    """`PortfolioEngine.run` in one compiled loop, for lanes whose strategies all have a
-    `compiled_rules`; the brokers and the strategies end as their faces would."""
-    rules = [cast(SignalRunner | Dca | Grid, compiled_rules(lane.strategy)) for lane in lanes]
+def run_compiled(lanes: list[Lane], rules: list[CompiledRules]) -> PortfolioRun:
+    """`PortfolioEngine.run` in one compiled loop, for simulated brokers and strategies
+    with compiled `rules`; the brokers and the strategies end as their faces would."""
     states = [r.state for r in rules]
-    brokers = [lane.broker for lane in lanes]
+    brokers = [cast(SimBroker, lane.broker) for lane in lanes]
     wallet = brokers[0].wallet
     times = [pd.DatetimeIndex(lane.candles.index).as_unit("ms").asi8 for lane in lanes]
     bars = np.concatenate(
@@ -204,11 +192,10 @@ def run_compiled(lanes: list[Lane]) -> PortfolioRun:
     ).astype(np.float64)
     starts = np.concatenate([[0], np.cumsum([len(t) for t in times])]).astype(np.int64)
     entries, exits = np.zeros(len(bars), np.bool_), np.zeros(len(bars), np.bool_)
-    for j, lane in enumerate(lanes):
-        if isinstance(lane.strategy, SignalRunner):
-            decided = cast(Signals, lane.strategy.precomputed)
-            entries[starts[j] : starts[j + 1]] = decided.entries
-            exits[starts[j] : starts[j + 1]] = decided.exits
+    for j, r in enumerate(rules):
+        if r.signals is not None:
+            entries[starts[j] : starts[j + 1]] = r.signals.entries
+            exits[starts[j] : starts[j + 1]] = r.signals.exits
     timeline = union(times)
     width = max(len(state) for state in states)
     stacked = np.zeros((len(lanes), width))
@@ -234,7 +221,7 @@ def run_compiled(lanes: list[Lane]) -> PortfolioRun:
         wallet.orders,
         wallet.log,
         stacked,
-        max(len(r.out) for r in rules),
+        max(r.intents for r in rules),
         equity,
         lane_equity,
         True,

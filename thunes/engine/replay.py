@@ -18,13 +18,14 @@ import pandas as pd
 
 from thunes.data.candles import as_columns
 from thunes.domain.orders import Command
-from thunes.engine.batch_loop import compiled_rules, run_compiled, union
+from thunes.engine.batch_loop import run_compiled, union
 from thunes.engine.results import PortfolioRun, ReplayResult
 from thunes.engine.sim_broker import SimBroker
+from thunes.execution.broker import Broker
 from thunes.execution.filters import FloatArray
-from thunes.strategy.events import Bar, EventStrategy
+from thunes.strategy.events import Bar, CompiledRules, EventStrategy
 
-__all__ = ["EventEngine", "Lane", "PortfolioEngine", "PortfolioRun", "ReplayResult"]
+__all__ = ["Lane", "PortfolioEngine", "PortfolioRun", "ReplayResult"]
 
 
 class _Window(Mapping[str, FloatArray]):
@@ -50,7 +51,7 @@ class Lane:
     """One symbol: its candles, its own strategy instance and its broker."""
 
     strategy: EventStrategy
-    broker: SimBroker
+    broker: Broker
     candles: pd.DataFrame
 
 
@@ -79,21 +80,21 @@ class _Feed:
 
 
 class PortfolioEngine:
-    """`batch`: run the whole history in one compiled loop when every strategy has numba
-    rules (thunes/engine/batch_loop.py); the same calls, so the same fills, as event by
-    event, which replay (and live) does."""
+    """Drives any `Broker`. `batch`: run the whole history in one compiled loop when every
+    broker is simulated and every strategy has compiled rules (thunes/engine/batch_loop.py);
+    the same calls, so the same fills, as event by event, which replay (and live) does."""
 
     def __init__(self, lanes: list[Lane], batch: bool = False) -> None:
         self.lanes = lanes
         self.batch = batch
 
     def run(self) -> PortfolioRun:
-        if self.batch and all(compiled_rules(lane.strategy) is not None for lane in self.lanes):
-            return run_compiled(self.lanes)
+        rules = self._compiled() if self.batch else None
+        if rules is not None:
+            return run_compiled(self.lanes, rules)
         feeds = [_Feed.of(lane.candles) for lane in self.lanes]
         timeline = union([np.asarray(f.times, dtype=np.int64) for f in feeds])
         brokers = [lane.broker for lane in self.lanes]
-        wallet = brokers[0].wallet
         cursor = [0] * len(self.lanes)
         last_close = [0.0] * len(self.lanes)
         lane_equity = [np.empty(len(f.times)) for f in feeds]
@@ -109,7 +110,7 @@ class PortfolioEngine:
             for j in active:
                 self._decide(j, cursor[j], feeds[j])
                 last_close[j] = feeds[j].close[cursor[j]]
-            value = wallet.cash
+            value = brokers[0].cash  # the account's, which every symbol shares
             for broker, close in zip(brokers, last_close, strict=True):
                 value += broker.position * close
             equity[step] = value
@@ -132,20 +133,25 @@ class PortfolioEngine:
         if i == len(feed.times) - 1:
             return  # a decision on the last bar could never fill
         lane = self.lanes[j]
-        lane.broker.time_ms = feed.times[i + 1]  # its orders leave at the next open
+        lane.broker.at(feed.times[i + 1])  # its orders leave at the next open
         window = _Window(feed.columns, max(0, i + 1 - lane.strategy.warmup), i + 1)
         bar = Bar(
             i, feed.times[i], feed.open[i], feed.high[i], feed.low[i], feed.close[i], feed.volume[i]
         )
         self._submit(lane.broker, lane.strategy.on_bar(bar, window, lane.broker))
 
-    def _submit(self, broker: SimBroker, intents: list[Command]) -> None:
+    def _compiled(self) -> list[CompiledRules] | None:
+        rules = [lane.strategy.compiled() for lane in self.lanes]
+        simulated = all(isinstance(lane.broker, SimBroker) for lane in self.lanes)
+        return None if not simulated or None in rules else [r for r in rules if r is not None]
+
+    def _submit(self, broker: Broker, intents: list[Command]) -> None:
         for intent in intents:
             open_positions = sum(lane.broker.committed for lane in self.lanes)
             broker.submit(intent, open_positions=open_positions)
         self._deliver_events(broker)
 
-    def _deliver_events(self, broker: SimBroker) -> None:
+    def _deliver_events(self, broker: Broker) -> None:
         """Hand the strategy what happened to its orders; its answers are orders too."""
         if not broker.events:
             return  # most calls: nothing happened
@@ -156,16 +162,3 @@ class PortfolioEngine:
                 answer = lane.strategy.on_order_event(event, broker)
                 for intent in answer:
                     broker.submit(intent, sum(other.broker.committed for other in self.lanes))
-
-
-class EventEngine:
-    """One symbol on its own wallet: the common case, and what the parity tests drive."""
-
-    def __init__(self, strategy: EventStrategy, broker: SimBroker, batch: bool = False) -> None:
-        self.strategy = strategy
-        self.broker = broker
-        self.batch = batch
-
-    def run(self, candles: pd.DataFrame) -> ReplayResult:
-        lane = Lane(self.strategy, self.broker, candles)
-        return PortfolioEngine([lane], self.batch).run().lanes[0]

@@ -165,13 +165,8 @@ class SimBroker:
     def position(self) -> float:
         return float(self.wallet.lanes[self.lane, c.POS])
 
-    @property
-    def time_ms(self) -> int:
-        return int(self.wallet.lanes[self.lane, c.TIME])
-
-    @time_ms.setter
-    def time_ms(self, value: int) -> None:
-        self.wallet.lanes[self.lane, c.TIME] = value
+    def at(self, time_ms: int) -> None:
+        self.wallet.lanes[self.lane, c.TIME] = time_ms
 
     @property
     def committed(self) -> bool:
@@ -208,14 +203,14 @@ class SimBroker:
         return self.cash + self.position * price
 
     # ---- orders in
-    def submit(self, intent: Command, open_positions: int = 0) -> None:
+    def submit(self, command: Command, open_positions: int = 0) -> None:
         """Accept, rest or skip an intent at the current bar (after its close or a fill)."""
         w, j = self.wallet, self.lane
         w.make_room(j)
-        if isinstance(intent, CancelOrders):
-            c.cancel(j, TAGS.prefixed(intent.tag), False, w.acct, w.lanes, w.orders, w.log)
+        if isinstance(command, CancelOrders):
+            c.cancel(j, TAGS.prefixed(command.tag), False, w.acct, w.lanes, w.orders, w.log)
         else:
-            order = as_row(intent)
+            order = as_row(command)
             c.submit(j, order, open_positions, w.acct, self.risk_vector, w.lanes, w.orders, w.log)
         self.wallet.drain()
 

@@ -51,6 +51,8 @@ def refusal(
     order that has filled in part, whose minimums the venue checked when it came in."""
     if fresh and below_minimum(amount, price, v[MIN_QTY], v[MIN_NOTIONAL]):
         return BELOW_MINIMUM if buy else DUST
+    if amount <= 0:  # the rest of a buy the cash no longer affords
+        return NO_CASH if buy else DUST
     if buy and limit and amount * price * (1 + fee) > free:
         return NO_CASH
     return 0

@@ -25,7 +25,7 @@ from thunes.domain.tags import TAGS
 from thunes.strategy import dca_rules as r
 from thunes.strategy.base import Columns
 from thunes.strategy.compiled import as_intents
-from thunes.strategy.events import Account, Bar, EventStrategy
+from thunes.strategy.events import Account, Bar, CompiledRules, EventStrategy
 
 BASE_TAG = "dca:base"
 SAFETY_TAG = "dca:safety"
@@ -90,6 +90,9 @@ class Dca(EventStrategy):
         partial sale leaves as it is; None when flat."""
         amount = float(self.state[r.AMOUNT])
         return float(self.state[r.SPENT]) / amount if amount > 0 else None
+
+    def compiled(self) -> CompiledRules:
+        return CompiledRules(self.state, len(self.out))
 
     def report(self, last_price: float) -> dict[str, float]:
         return {

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from thunes.domain.orders import Command, Fill, OrderEvent
-from thunes.strategy.base import Columns
+from thunes.execution.filters import FloatArray
+from thunes.strategy.base import Columns, Signals
 
 
 @dataclass(slots=True)
@@ -29,6 +30,17 @@ class Bar:
     low: float
     close: float
     volume: float
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRules:
+    """A strategy's numba rules as the compiled loop runs them: its state vector (which
+    the loop changes in place), how many intents one call may write, and a signal
+    strategy's decisions, computed once for the whole history."""
+
+    state: FloatArray
+    intents: int
+    signals: Signals | None = None
 
 
 class Account(Protocol):
@@ -60,6 +72,11 @@ class EventStrategy(ABC):
     def on_order_event(self, event: OrderEvent, account: Account) -> list[Command]:
         """React to an order accepted, canceled or rejected (with the reason)."""
         return []
+
+    def compiled(self) -> CompiledRules | None:
+        """The rules for the compiled loop (thunes/engine/batch_loop.py), or None: only
+        per event."""
+        return None
 
     def report(self, last_price: float) -> dict[str, float]:
         """The strategy's own figures for the stats table (DCA cycles, grid profit...)."""

@@ -24,7 +24,7 @@ from thunes.domain.tags import TAGS
 from thunes.strategy import grid_rules as r
 from thunes.strategy.base import Columns
 from thunes.strategy.compiled import as_intents
-from thunes.strategy.events import Account, Bar, EventStrategy
+from thunes.strategy.events import Account, Bar, CompiledRules, EventStrategy
 
 PREFIX = "grid:"  # every grid order's tag starts with it: one cancel withdraws them all
 STOP_TAG = "grid:stop"
@@ -126,6 +126,9 @@ class Grid(EventStrategy):
     def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[Command]:
         n = r.on_bar(bar.low, bar.close, account.position, self.state, self.out)
         return as_intents(self.out[:n]) if n else []
+
+    def compiled(self) -> CompiledRules:
+        return CompiledRules(self.state, len(self.out))
 
     def report(self, last_price: float) -> dict[str, float]:
         amount, value = self.unrealised_inventory(last_price)

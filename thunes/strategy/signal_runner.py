@@ -16,7 +16,7 @@ from thunes.domain.orders import Command, Fill, Side
 from thunes.strategy import signal_rules as rules
 from thunes.strategy.base import Columns, Signals, Strategy
 from thunes.strategy.compiled import as_intents
-from thunes.strategy.events import Account, Bar, EventStrategy
+from thunes.strategy.events import Account, Bar, CompiledRules, EventStrategy
 
 
 class SignalRunner(EventStrategy):
@@ -31,6 +31,12 @@ class SignalRunner(EventStrategy):
     @property
     def warmup(self) -> int:
         return self.strategy.warmup
+
+    def compiled(self) -> CompiledRules | None:
+        """Only over decisions computed once: the loop cannot call `decide` per bar."""
+        if self.precomputed is None:
+            return None
+        return CompiledRules(self.state, len(self.out), self.precomputed)
 
     def _decision(self, bar: Bar, window: Columns) -> tuple[bool, bool]:
         if self.precomputed is not None:

@@ -1,0 +1,54 @@
+"""The seam every broker plugs into: what the event engine asks of one, whether it fills
+orders itself (the simulated broker; the paper broker on a live feed) or sends them to a
+venue (the exchange broker). Only the feed, the clock and the broker change between
+replay, paper and live; strategies, risk and order preparation stay the same code.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from thunes.domain.orders import Command, Fill, OrderEvent, SkippedOrder
+
+
+class Broker(Protocol):
+    """One symbol's orders on an account that several symbols may share.
+
+    A broker prepares every order with `thunes.execution.prepare` and lets the risk engine
+    (`thunes.risk.rules`) refuse it and react to its fills; what happened is appended to
+    `fills`, `skipped` and `events`, which the engine drains for the strategy.
+    """
+
+    fills: list[Fill]
+    skipped: list[SkippedOrder]
+    events: list[OrderEvent]  # what happened to orders, besides fills, not yet delivered
+
+    @property
+    def cash(self) -> float:
+        """The account's free and locked quote, shared by every symbol's broker."""
+        ...
+
+    @property
+    def position(self) -> float:
+        """The base held for this symbol."""
+        ...
+
+    @property
+    def committed(self) -> bool:
+        """Holding, or about to (a buy at work): what max_open_positions counts."""
+        ...
+
+    def equity(self, price: float) -> float: ...
+
+    def at(self, time_ms: int) -> None:
+        """The market time at which the next orders leave (the feed's, never the host's)."""
+        ...
+
+    def submit(self, command: Command, open_positions: int) -> None:
+        """Send an order, or carry out a cancel; `open_positions`: the symbols committed."""
+        ...
+
+    def on_bar(self, bar: int, time_ms: int, open_: float, high: float, low: float) -> list[Fill]:
+        """A bar of market: the fills it brings (a simulated book fills what it reaches; a
+        venue's broker reports what the venue filled)."""
+        ...
