@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -96,6 +97,13 @@ class Config:
     limits: RiskLimits | None  # None: no risk engine at all
 
 
+ABSOLUTE: dict[str, Any] = {  # a grid between two prices, nothing else
+    "relative": False,
+    "spacing": "arithmetic",
+    "stop_below": None,
+    "take_profit_above": None,
+    "recenter_after": None,
+}
 Made = tuple[Callable[[], Strategy | EventStrategy], str]  # a strategy factory, its label
 
 
@@ -139,6 +147,7 @@ def grids(draw: st.DrawFn) -> Made:
         "quote_per_level": draw(fraction(1.0, 300.0)),
         "stop_below": draw(st.none() | fraction(0.005, 0.3)),
         "take_profit_above": draw(st.none() | fraction(0.005, 0.3)),
+        "recenter_after": draw(st.none() | st.integers(1, 48)),
     }
     return lambda: Grid(**kwargs), f"Grid({kwargs})"  # type: ignore[arg-type]
 
@@ -310,7 +319,14 @@ def test_a_protective_stop_refused_as_dust_does_not_loop_forever() -> None:
     filters = MarketFilters(tick_size=0.01, step_size=0.1, min_qty=0.1, min_notional=10.0)
     risk = RiskEngine(RiskLimits(0.2, 100.0, 3, 0.0, False), FEES.taker)
     broker = SimBroker(FEES, 0.0, filters, FixedQuote(100.0), 1_000.0, risk)
-    dca = Dca(quote_amount=10.1, take_profit_pct=0.5, drop_pct=0.5)
+    dca = Dca(
+        quote_amount=10.1,
+        take_profit_pct=0.5,
+        every_bars=None,
+        drop_pct=0.5,
+        volume_multiplier=1.0,
+        max_safety_orders=0,
+    )
     result = EventEngine(dca, broker).run(frame)
     assert_no_skip_loop(broker, len(frame))
     assert [(f.bar, f.price, f.amount) for f in result.fills] == [(1, 101.0, 0.1)]
@@ -334,7 +350,7 @@ def test_a_stop_born_above_the_market_sells_at_the_market() -> None:
     filters = MarketFilters(tick_size=0.01, step_size=0.0001, min_qty=0.0001, min_notional=0.0)
     risk = RiskEngine(RiskLimits(0.05, 100.0, 3, 0.0, False), FEES.taker)
     broker = SimBroker(FEES, 0.0, filters, FixedQuote(100.0), 1_000.0, risk)
-    grid = Grid(lower=100.0, upper=108.0, levels=5, quote_per_level=100.0)
+    grid = Grid(lower=100.0, upper=108.0, levels=5, quote_per_level=100.0, **ABSOLUTE)
     result = EventEngine(grid, broker).run(frame)
     paid = None
     for fill in result.fills:
@@ -350,7 +366,7 @@ def test_a_limit_price_under_one_tick_is_skipped() -> None:
     frame = candles([(1.5, 1.6, 1.4, 1.5), (1.5, 1.6, 0.9, 1.0), (1.0, 1.1, 0.9, 1.0)])
     filters = MarketFilters(tick_size=0.01, step_size=0.01, min_qty=0.01, min_notional=0.0)
     broker = SimBroker(FEES, 0.0, filters, FixedQuote(100.0), 1_000.0)
-    grid = Grid(lower=0.004, upper=2.0, levels=3, quote_per_level=5.0)
+    grid = Grid(lower=0.004, upper=2.0, levels=3, quote_per_level=5.0, **ABSOLUTE)
     result = EventEngine(grid, broker).run(frame)
     assert all(fill.price > 0 for fill in result.fills)
     assert any(s.tag == "grid:buy:0" for s in result.skipped)
