@@ -33,7 +33,7 @@ def compare(
     cash: float = 1000.0,
 ) -> pd.DataFrame:
     sizer, amount = SIZERS[sizing]
-    strategy = SmaCross(fast=4, slow=12)
+    strategy = SmaCross(4, 12, "sma", None, None, None)
     result = VectorbtBacktester(Fees(fee, fee), slippage, filters, sizer, cash).run(
         frame, "1h", strategy.signals(as_columns(frame))
     )
@@ -79,7 +79,7 @@ def test_textbook_settings_match_reference() -> None:
 def test_fills_happen_at_the_next_open_never_the_deciding_bar() -> None:
     frame = wavy_candles()
     trades = compare(frame, "fixed_quote", NO_FILTERS, slippage=0.0)
-    signals = SmaCross(fast=4, slow=12).signals(as_columns(frame))
+    signals = SmaCross(4, 12, "sma", None, None, None).signals(as_columns(frame))
     decided = frame.index[signals.entries]
     for entry_time, price in zip(trades["entry_time"], trades["entry_price"], strict=True):
         position = frame.index.get_loc(entry_time)
@@ -91,11 +91,11 @@ def test_orders_below_min_notional_are_skipped_and_counted() -> None:
     frame = wavy_candles()
     tiny = MarketFilters(tick_size=0.01, step_size=0.001, min_qty=0.001, min_notional=300.0)
     result = VectorbtBacktester(Fees(0.001, 0.001), 0.0, tiny, FixedQuote(250.0), 1000.0).run(
-        frame, "1h", SmaCross(4, 12).signals(as_columns(frame))
+        frame, "1h", SmaCross(4, 12, "sma", None, None, None).signals(as_columns(frame))
     )
     stats = summary_stats(result)
     assert stats["trades"] == 0
-    decided = SmaCross(4, 12).signals(as_columns(frame)).entries[:-1]
+    decided = SmaCross(4, 12, "sma", None, None, None).signals(as_columns(frame)).entries[:-1]
     assert stats["skipped_entries"] == int(decided.sum())
 
 

@@ -53,18 +53,33 @@ def assert_same_orders(
     ids=["fixed_quote", "all_in", "equity_fraction"],
 )
 def test_replay_equals_backtest_on_sim_data(sizer: Sizer) -> None:
-    assert assert_same_orders(sim_candles(6_000), sizer, BTC, SmaCross(10, 50)) > 50
+    assert (
+        assert_same_orders(
+            sim_candles(6_000), sizer, BTC, SmaCross(10, 50, "sma", None, None, None)
+        )
+        > 50
+    )
 
 
 def test_replay_equals_backtest_on_data_with_gaps() -> None:
     gapped = with_gap(with_gap(sim_candles(3_000), 500, 33), 1_800, 7)
-    assert assert_same_orders(gapped, FixedQuote(100.0), BTC, SmaCross(10, 50)) > 20
+    assert (
+        assert_same_orders(
+            gapped, FixedQuote(100.0), BTC, SmaCross(10, 50, "sma", None, None, None)
+        )
+        > 20
+    )
 
 
 def test_replay_equals_backtest_when_orders_are_skipped() -> None:
     strict = MarketFilters(tick_size=0.01, step_size=0.001, min_qty=0.001, min_notional=260.0)
     frame = wavy_candles(bars=400)
-    assert assert_same_orders(frame, EquityFraction(0.27), strict, SmaCross(4, 12)) > 0
+    assert (
+        assert_same_orders(
+            frame, EquityFraction(0.27), strict, SmaCross(4, 12, "sma", None, None, None)
+        )
+        > 0
+    )
 
 
 def test_past_decisions_do_not_change_when_the_future_does() -> None:
@@ -74,7 +89,7 @@ def test_past_decisions_do_not_change_when_the_future_does() -> None:
     rng = np.random.default_rng(0)
     scale = rng.uniform(0.5, 1.5, len(frame) - cut)
     future.iloc[cut:, :4] = future.iloc[cut:, :4].to_numpy() * scale[:, None]
-    strategy = SmaCross(10, 50)
+    strategy = SmaCross(10, 50, "sma", None, None, None)
     before = strategy.signals(as_columns(frame))
     after = strategy.signals(as_columns(future))
     assert np.array_equal(before.entries[:cut], after.entries[:cut])

@@ -48,32 +48,53 @@ NO_RISK = RiskLimits(math.inf, math.inf, 1_000_000, 0.0, False)  # conf/risk/non
 
 Make = Callable[[], Strategy | EventStrategy]
 
+
+def grid(**overrides: float | int | None) -> Grid:
+    """A relative, geometric grid of 11 levels, +-10%, 20 quote a level, unless overridden."""
+    rules: dict[str, object] = {
+        "lower": -0.1,
+        "upper": 0.1,
+        "relative": True,
+        "levels": 11,
+        "spacing": "geometric",
+        "quote_per_level": 20.0,
+        "stop_below": None,
+        "take_profit_above": None,
+        "recenter_after": None,
+    }
+    return Grid(**{**rules, **overrides})  # type: ignore[arg-type]
+
+
 # Fresh instances per run: SignalRunner, DCA and grid keep state between bars.
 STRATEGIES: dict[str, Make] = {
-    "sma": lambda: SmaCross(10, 50),
-    "ema": lambda: SmaCross(10, 50, ma="ema"),
+    "sma": lambda: SmaCross(10, 50, "sma", None, None, None),
+    "ema": lambda: SmaCross(10, 50, "ema", None, None, None),
     # a stop-loss, a take-profit and a trailing stop that all fill on this data
-    "sma_stops": lambda: SmaCross(10, 50, stop_loss=0.03, take_profit=0.04, trailing_stop=0.05),
+    "sma_stops": lambda: SmaCross(10, 50, "sma", 0.03, 0.04, 0.05),
     # exits wider than the default max loss per trade (5 of 100 quote): the risk stop binds
-    "sma_wide_stops": lambda: SmaCross(
-        10, 50, stop_loss=0.08, take_profit=0.05, trailing_stop=0.06
-    ),
+    "sma_wide_stops": lambda: SmaCross(10, 50, "sma", 0.08, 0.05, 0.06),
     "dca": lambda: Dca(
         quote_amount=50.0,
         take_profit_pct=0.015,
+        every_bars=None,
         drop_pct=0.02,
         volume_multiplier=1.5,
         max_safety_orders=3,
     ),
     "dca_clock": lambda: Dca(
-        quote_amount=40.0, take_profit_pct=0.01, every_bars=12, max_safety_orders=4
+        quote_amount=40.0,
+        take_profit_pct=0.01,
+        every_bars=12,
+        drop_pct=None,
+        volume_multiplier=1.0,
+        max_safety_orders=4,
     ),
-    "grid": lambda: Grid(  # conf/strategy/grid.yaml
-        -0.1, 0.1, relative=True, levels=11, spacing="geometric", stop_below=0.05
+    "grid": lambda: grid(stop_below=0.05),
+    "grid_wide": lambda: grid(
+        lower=-0.25, upper=0.25, levels=26, quote_per_level=30.0, take_profit_above=0.05
     ),
-    "grid_wide": lambda: Grid(
-        -0.25, 0.25, relative=True, levels=26, quote_per_level=30.0, take_profit_above=0.05
-    ),
+    "grid_recenter": lambda: grid(recenter_after=24),  # conf/strategy/grid.yaml
+    "grid_recenter_often": lambda: grid(levels=5, stop_below=0.1, recenter_after=3),
 }
 
 
@@ -154,3 +175,12 @@ def test_the_data_and_the_exits_cover_what_the_parity_is_about() -> None:
         f.tag for f in run(STRATEGIES["sma_wide_stops"], CLEAN, DEFAULT_RISK, True).result.fills
     }
     assert "risk:max_loss" in wide
+
+
+@pytest.mark.parametrize("risk_name", RISKS)
+@pytest.mark.parametrize("name", ["grid_recenter", "grid_recenter_often"])
+def test_the_recentring_grids_are_laid_again_on_this_data(name: str, risk_name: str) -> None:
+    """So that the parity above covers grids laid again (above the range, or after a sale
+    by the risk engine), not only grids laid once."""
+    report = run(STRATEGIES[name], CLEAN, RISKS[risk_name], whole_history=True).report
+    assert report["grid_recenters"] >= 1

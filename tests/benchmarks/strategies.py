@@ -380,7 +380,12 @@ def sweep_check(s: Setup, frame: pd.DataFrame) -> tuple[Callable[[], Result], ..
 
         values = []
         for fast, slow in pairs:
-            parts = components(s, lambda f=fast, w=slow: SmaCross(f, w), [btc], s.default_risk)
+            parts = components(
+                s,
+                lambda f=fast, w=slow: SmaCross(f, w, "sma", None, None, None),
+                [btc],
+                s.default_risk,
+            )
             values += choice.backtest(parts, data).portfolio.value().tolist()
         return values
 

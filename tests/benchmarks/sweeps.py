@@ -112,7 +112,7 @@ def bare_loop(trials: int, storage: str) -> Json:
             raise optuna.TrialPruned
 
         def fresh() -> Components:
-            return replace(parts, strategies=[SmaCross(fast, slow)])
+            return replace(parts, strategies=[SmaCross(fast, slow, "sma", None, None, None)])
 
         runnable = fresh()
         figures = sweep_trial.metrics(runnable, train)

@@ -105,7 +105,7 @@ class ThunesPath:
         from thunes.strategy.sma_cross import SmaCross
 
         btc = MarketFilters(tick_size=0.01, step_size=1e-5, min_qty=1e-5, min_notional=5.0)
-        self.strategy = SmaCross(FAST, SLOW)
+        self.strategy = SmaCross(FAST, SLOW, "sma", None, None, None)
         self.backtester = VectorbtBacktester(
             Fees(FEES, FEES), SLIPPAGE, btc, FixedQuote(QUOTE_PER_ENTRY), CASH
         )

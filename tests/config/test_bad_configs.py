@@ -34,7 +34,7 @@ BAD_CONFIGS = [
     (["sizing.amount=0"], "sizing.amount=0.0"),
     (["sizing=equity_fraction", "sizing.fraction=1.5"], "sizing.fraction=1.5"),
     (["mode=nope"], "mode"),
-    (["strategy=scalper"], "strategy=scalper trades book ticks"),
+    (["strategy=scalper", "data=sim"], "strategy=scalper trades book ticks"),
     (["data=sim_ticks"], "holds book ticks, which only strategy=scalper trades"),
 ]
 

@@ -31,7 +31,6 @@ def test_option_composes_validates_and_instantiates(
         ("data", "csv"): ["data.path=candles.csv"],
         ("data", "tick_file"): ["data.path=ticks.parquet", "strategy=scalper"],
         ("data", "sim_ticks"): ["strategy=scalper"],
-        ("strategy", "scalper"): ["data=sim_ticks"],
     }.get((group, option), [])
     if group == "sweep":  # a preset is added to the defaults, and names a search space
         with composed(f"+sweep={option}", with_hydra=True) as cfg:

@@ -25,7 +25,7 @@ def run(max_positions: int, cash: float) -> tuple[PortfolioRun, list[Lane], Risk
     frames[2] = with_gap(frames[2], 100, 12)  # a symbol with an outage
     lanes = [
         Lane(
-            SignalRunner(SmaCross(3, 9)),
+            SignalRunner(SmaCross(3, 9, "sma", None, None, None)),
             SimBroker(Fees(0.001, 0.001), 0.0, FILTERS, FixedQuote(300.0), wallet, risk),
             frame,
         )

@@ -62,7 +62,8 @@ def test_each_column_is_the_backtest_of_that_column(
     limits: RiskLimits, exits: dict[str, float]
 ) -> None:
     columns = as_columns(FRAME)
-    strategies = [SmaCross(fast, slow, **exits) for fast, slow in PAIRS]  # type: ignore[arg-type]
+    rules = {"stop_loss": None, "take_profit": None, "trailing_stop": None, **exits}
+    strategies = [SmaCross(fast, slow, "sma", **rules) for fast, slow in PAIRS]
     signals = [s.signals(columns) for s in strategies]
     batch = signal_equity_batch(
         pd.DatetimeIndex(FRAME.index).as_unit("ms").asi8,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -99,6 +100,13 @@ class Config:
     max_fill: float | None  # the most of one order that fills in one bar; None: all of it
 
 
+ABSOLUTE: dict[str, Any] = {  # a grid between two prices, nothing else
+    "relative": False,
+    "spacing": "arithmetic",
+    "stop_below": None,
+    "take_profit_above": None,
+    "recenter_after": None,
+}
 Made = tuple[Callable[[], Strategy | EventStrategy], str]  # a strategy factory, its label
 
 
@@ -142,6 +150,7 @@ def grids(draw: st.DrawFn) -> Made:
         "quote_per_level": draw(fraction(1.0, 300.0)),
         "stop_below": draw(st.none() | fraction(0.005, 0.3)),
         "take_profit_above": draw(st.none() | fraction(0.005, 0.3)),
+        "recenter_after": draw(st.none() | st.integers(1, 48)),
     }
     return lambda: Grid(**kwargs), f"Grid({kwargs})"  # type: ignore[arg-type]
 
@@ -340,7 +349,14 @@ def test_a_protective_stop_refused_as_dust_does_not_loop_forever() -> None:
     filters = MarketFilters(tick_size=0.01, step_size=0.1, min_qty=0.1, min_notional=10.0)
     risk = RiskEngine(RiskLimits(0.2, 100.0, 3, 0.0, False), FEES.taker)
     broker = SimBroker(FEES, 0.0, filters, FixedQuote(100.0), 1_000.0, risk)
-    dca = Dca(quote_amount=10.1, take_profit_pct=0.5, drop_pct=0.5)
+    dca = Dca(
+        quote_amount=10.1,
+        take_profit_pct=0.5,
+        every_bars=None,
+        drop_pct=0.5,
+        volume_multiplier=1.0,
+        max_safety_orders=0,
+    )
     result = run_one(dca, broker, frame)
     assert_no_skip_loop(broker, len(frame))
     assert [(f.bar, f.price, f.amount) for f in result.fills] == [(1, 101.0, 0.1)]
@@ -364,7 +380,7 @@ def test_a_stop_born_above_the_market_sells_at_the_market() -> None:
     filters = MarketFilters(tick_size=0.01, step_size=0.0001, min_qty=0.0001, min_notional=0.0)
     risk = RiskEngine(RiskLimits(0.05, 100.0, 3, 0.0, False), FEES.taker)
     broker = SimBroker(FEES, 0.0, filters, FixedQuote(100.0), 1_000.0, risk)
-    grid = Grid(lower=100.0, upper=108.0, levels=5, quote_per_level=100.0)
+    grid = Grid(lower=100.0, upper=108.0, levels=5, quote_per_level=100.0, **ABSOLUTE)
     result = run_one(grid, broker, frame)
     paid = None
     for fill in result.fills:
@@ -380,7 +396,7 @@ def test_a_limit_price_under_one_tick_is_skipped() -> None:
     frame = candles([(1.5, 1.6, 1.4, 1.5), (1.5, 1.6, 0.9, 1.0), (1.0, 1.1, 0.9, 1.0)])
     filters = MarketFilters(tick_size=0.01, step_size=0.01, min_qty=0.01, min_notional=0.0)
     broker = SimBroker(FEES, 0.0, filters, FixedQuote(100.0), 1_000.0)
-    grid = Grid(lower=0.004, upper=2.0, levels=3, quote_per_level=5.0)
+    grid = Grid(lower=0.004, upper=2.0, levels=3, quote_per_level=5.0, **ABSOLUTE)
     result = run_one(grid, broker, frame)
     assert all(fill.price > 0 for fill in result.fills)
     assert any(s.tag == "grid:buy:0" for s in result.skipped)

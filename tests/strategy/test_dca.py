@@ -76,6 +76,7 @@ def drops_dca() -> Dca:
     most two, take-profit 2% above the average entry."""
     return Dca(
         quote_amount=50.0,
+        every_bars=None,
         drop_pct=0.05,
         volume_multiplier=1.5,
         max_safety_orders=2,
@@ -172,6 +173,7 @@ def test_every_bars_buys_on_a_clock_up_to_the_cap() -> None:
     dca = Dca(
         quote_amount=20.0,
         every_bars=3,
+        drop_pct=None,
         volume_multiplier=2.0,
         max_safety_orders=2,
         take_profit_pct=0.5,
@@ -219,7 +221,14 @@ def test_a_risk_stop_ends_the_cycle_as_stopped_and_a_new_one_starts() -> None:
     )
 
     def run(bars: int) -> tuple[Dca, SimBroker, ReplayResult]:
-        dca = Dca(quote_amount=50.0, drop_pct=0.2, max_safety_orders=3, take_profit_pct=0.02)
+        dca = Dca(
+            quote_amount=50.0,
+            every_bars=None,
+            drop_pct=0.2,
+            volume_multiplier=1.0,
+            max_safety_orders=3,
+            take_profit_pct=0.02,
+        )
         sim = broker(RiskEngine(limits, taker_fee=0.001))
         return dca, sim, run_one(dca, sim, frame.iloc[:bars])
 
@@ -244,7 +253,14 @@ def test_a_risk_stop_ends_the_cycle_as_stopped_and_a_new_one_starts() -> None:
 
 def test_dca_needs_a_rule_for_safety_buys() -> None:
     with pytest.raises(ValueError, match="every_bars, drop_pct"):
-        Dca(quote_amount=50.0, take_profit_pct=0.01)
+        Dca(
+            quote_amount=50.0,
+            take_profit_pct=0.01,
+            every_bars=None,
+            drop_pct=None,
+            volume_multiplier=1.0,
+            max_safety_orders=0,
+        )
 
 
 def test_strategy_dca_composes_validates_and_instantiates() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,10 +15,13 @@ from tests.engine.lanes import run_one
 from thunes.config.validate import validate
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import Fill, Side
+from thunes.domain.tags import MAX_LOSS_TAG
 from thunes.engine.replay import ReplayResult
 from thunes.engine.sim_broker import SimBroker
 from thunes.errors import ConfigError
 from thunes.portfolio.sizing import FixedQuote
+from thunes.risk.engine import RiskEngine
+from thunes.risk.limits import RiskLimits
 from thunes.strategy import grid_rules
 from thunes.strategy.grid import Grid
 
@@ -48,9 +52,19 @@ def assert_fills(fills: list[Fill], expected: list[tuple[int, Side, float, float
         assert fill.fee == pytest.approx(fill.amount * fill.price * rate, rel=1e-12)
 
 
+ABSOLUTE: dict[str, Any] = {  # between two prices, no take-profit, no re-centring
+    "relative": False,
+    "take_profit_above": None,
+    "recenter_after": None,
+}
+
+
 def absolute_grid(quote: float, stop_below: float | None = None) -> Grid:
     """5 arithmetic levels: 100, 102, 104, 106, 108."""
-    return Grid(lower=100.0, upper=108.0, levels=5, quote_per_level=quote, stop_below=stop_below)
+    return Grid(
+        **ABSOLUTE, lower=100.0, upper=108.0, levels=5, spacing="arithmetic",
+        quote_per_level=quote, stop_below=stop_below,
+    )  # fmt: skip
 
 
 # At bar 0's close (105) the grid buys at levels 0, 1, 2 (100, 102, 104); 106 and 108 stay
@@ -171,8 +185,8 @@ def test_a_buy_met_after_the_stop_in_the_same_bar_is_sold_at_the_next_open() -> 
 
 def test_relative_bounds_and_take_profit_above_the_range() -> None:
     grid = Grid(
-        lower=-0.1, upper=0.1, relative=True, levels=5, quote_per_level=20.0,
-        take_profit_above=0.02,
+        lower=-0.1, upper=0.1, relative=True, levels=5, spacing="arithmetic",
+        quote_per_level=20.0, stop_below=None, take_profit_above=0.02, recenter_after=None,
     )  # fmt: skip
     frame = candles(
         (100.0, 100.5, 99.5, 100.0),  # 0: levels 90, 95, 100, 105, 110; buys at 90 and 95
@@ -209,6 +223,109 @@ def laid(lower: float, upper: float, count: int, geometric: bool) -> list[float]
     return out.tolist()
 
 
+def trailing_grid(recenter_after: int | None) -> Grid:
+    """Levels at -10%, -5%, 0, +5%, +10% of the close it is laid at, 20 quote a level."""
+    return Grid(
+        lower=-0.1, upper=0.1, relative=True, levels=5, spacing="arithmetic",
+        quote_per_level=20.0, stop_below=None, take_profit_above=None,
+        recenter_after=recenter_after,
+    )  # fmt: skip
+
+
+# Laid at 100: levels 90, 95, 100, 105, 110, buys at 90 and 95. Two closes in a row above
+# 110 lay it again around the second one's close.
+ABOVE = candles(
+    (100.0, 100.5, 99.5, 100.0),  # 0: laid at 100
+    (100.0, 112.0, 99.8, 111.0),  # 1: close above 110: one
+    (111.0, 112.0, 108.0, 109.0),  # 2: back inside: the count starts again
+    (109.0, 113.0, 108.5, 112.0),  # 3: one
+    (112.0, 121.0, 111.5, 120.0),  # 4: two: withdraw the buys at 90 and 95, lay at 120:
+    # levels 108, 114, 120, 126, 132, buys at 108 and 114 (20 / 114 -> 0.1754)
+    (120.0, 120.5, 113.0, 115.0),  # 5: buy 114; its sell at 120 rests from bar 6
+    (115.0, 121.0, 114.5, 118.0),  # 6: sell 120; a buy at 114 again
+)
+
+
+def test_above_its_range_the_grid_is_laid_again_around_the_price() -> None:
+    grid = trailing_grid(recenter_after=2)
+    result, broker = run(grid, ABOVE)
+    assert grid.levels == pytest.approx([108.0, 114.0, 120.0, 126.0, 132.0])
+    assert grid.recenters == 1
+    assert_fills(
+        result.fills,
+        [(5, BUY, 114.0, 0.1754, "grid:buy:1"), (6, SELL, 120.0, 0.1754, "grid:sell:2")],
+    )
+    # 0.1754 * 6 - 0.1754 * 114 * 0.001 - 0.1754 * 120 * 0.001 = 1.0524 - 0.0199956 - 0.021048
+    assert grid.grid_profit == pytest.approx(1.0113564, abs=1e-9)
+    assert grid.fills_per_level == {1: 1, 2: 1}
+    assert grid.report(118.0)["grid_recenters"] == 1
+    # the buys at 90 and 95 were withdrawn
+    assert sorted((o.tag, o.price) for o in broker.resting) == [
+        ("grid:buy:0", 108.0),
+        ("grid:buy:1", 114.0),
+    ]
+
+
+def test_a_grid_that_does_not_re_centre_stays_where_it_was_laid() -> None:
+    grid = trailing_grid(recenter_after=None)
+    result, broker = run(grid, ABOVE)
+    assert grid.levels == pytest.approx([90.0, 95.0, 100.0, 105.0, 110.0])
+    assert grid.recenters == 0 and result.fills == []
+    assert sorted(o.tag for o in broker.resting) == ["grid:buy:0", "grid:buy:1"]
+
+
+def test_below_its_range_the_grid_keeps_its_lots_and_waits() -> None:
+    grid = trailing_grid(recenter_after=2)
+    frame = candles(
+        (100.0, 100.5, 99.5, 100.0),  # 0: laid at 100, buys at 90 and 95
+        (100.0, 100.2, 89.0, 89.5),  # 1: buys 95 (0.2105) then 90 (0.2222); sells at 100, 95
+        (89.5, 90.0, 85.0, 86.0),  # 2-4: closes under 90, the lowest level
+        (86.0, 87.0, 84.0, 85.0),
+        (85.0, 86.0, 83.0, 84.0),
+    )
+    result, broker = run(grid, frame)
+    assert grid.recenters == 0
+    assert grid.levels == pytest.approx([90.0, 95.0, 100.0, 105.0, 110.0])
+    assert [f.tag for f in result.fills] == ["grid:buy:1", "grid:buy:0"]
+    assert sorted((o.tag, o.price, o.amount) for o in broker.resting) == [
+        ("grid:sell:1", 95.0, 0.2222),
+        ("grid:sell:2", 100.0, 0.2105),
+    ]
+
+
+def test_after_the_risk_engine_sold_it_the_grid_is_laid_again_around_the_price() -> None:
+    frame = candles(
+        (100.0, 100.5, 99.5, 100.0),  # 0: laid at 100, buys at 90 and 95
+        (100.0, 100.5, 94.0, 94.5),  # 1: buy 95 (20 / 95 -> 0.2105); the risk stop below
+        (94.5, 95.0, 90.2, 90.4),  # 2: the risk stop sells it (see below); one close
+        (90.4, 91.0, 89.0, 90.0),  # 3: two: laid at 90: levels 81, 85.5, 90, 94.5, 99
+        (90.0, 90.5, 85.0, 86.0),  # 4: buy 85.5 (20 / 85.5 -> 0.2339)
+    )
+    # The lot cost 0.2105 * 95 * 1.001 = 20.0174975; losing 1 with the 0.2% taker fee on
+    # the way out: (20.0174975 - 1) / (0.2105 * 0.998) = 90.5254.. -> a stop at 90.53
+    limits = RiskLimits(1.0, 100.0, 3, 0.0, False)
+
+    def sold_by_the_risk_engine(recenter_after: int | None) -> tuple[Grid, ReplayResult]:
+        grid = trailing_grid(recenter_after)
+        risk = RiskEngine(limits, TAKER)
+        broker = SimBroker(Fees(MAKER, TAKER), 0.0, FILTERS, FixedQuote(100.0), 1_000.0, risk)
+        return grid, run_one(grid, broker, frame)
+
+    sold = [
+        (1, BUY, 95.0, 0.2105, "grid:buy:1"),
+        (2, SELL, 90.53, 0.2105, MAX_LOSS_TAG),
+    ]
+    grid, result = sold_by_the_risk_engine(recenter_after=2)
+    assert_fills(result.fills, [*sold, (4, BUY, 85.5, 0.2339, "grid:buy:1")])
+    assert grid.levels == pytest.approx([81.0, 85.5, 90.0, 94.5, 99.0])
+    assert grid.recenters == 1 and not grid.stopped
+    # 0.2105 * 90.53 * (1 - 0.002) = 19.01845187, less the lot's cost 20.0174975
+    assert grid.exit_pnl == pytest.approx(19.01845187 - 20.0174975, abs=1e-9)
+    grid, result = sold_by_the_risk_engine(recenter_after=None)
+    assert_fills(result.fills, sold)
+    assert grid.stopped and grid.recenters == 0
+
+
 def test_geometric_levels_keep_a_constant_ratio() -> None:
     assert laid(100.0, 121.0, 3, geometric=True) == pytest.approx([100.0, 110.0, 121.0])
     levels = laid(100.0, 200.0, 5, geometric=True)
@@ -216,11 +333,17 @@ def test_geometric_levels_keep_a_constant_ratio() -> None:
     assert [b / a for a, b in itertools.pairwise(levels)] == pytest.approx([2**0.25] * 4)
     assert laid(100.0, 108.0, 5, geometric=False) == [100.0, 102.0, 104.0, 106.0, 108.0]
     with pytest.raises(ValueError, match="spacing"):
-        Grid(lower=100.0, upper=108.0, levels=5, spacing="log")
+        Grid(
+            lower=100.0, upper=108.0, relative=False, levels=5, spacing="log",
+            quote_per_level=20.0, stop_below=None, take_profit_above=None, recenter_after=None,
+        )  # fmt: skip
 
 
 def test_geometric_grid_buys_below_the_first_close() -> None:
-    grid = Grid(lower=100.0, upper=121.0, levels=3, spacing="geometric", quote_per_level=20.0)
+    grid = Grid(
+        **ABSOLUTE, lower=100.0, upper=121.0, levels=3, spacing="geometric",
+        quote_per_level=20.0, stop_below=None,
+    )  # fmt: skip
     frame = candles(
         (115.0, 115.5, 114.5, 115.0),  # 0: levels 100, 110, 121: buys at 100 and 110
         (115.0, 115.0, 109.0, 110.5),  # 1: buy 110 (20 / 110 -> 0.1818)
@@ -255,6 +378,12 @@ BAD_VALUES = [
     (["strategy.quote_per_level=0"], "strategy.quote_per_level=0.0 is not allowed"),
     (["strategy.stop_below=1.5"], "strategy.stop_below=1.5 is not allowed: null, or a fraction"),
     (["strategy.take_profit_above=0"], "strategy.take_profit_above=0.0 is not allowed"),
+    (["strategy.recenter_after=0"], "strategy.recenter_after=0 is not allowed: must be > 0"),
+    (
+        ["strategy.relative=false", "strategy.lower=90", "strategy.upper=110"],
+        "strategy.recenter_after=24 is not allowed: null unless the bounds are relative",
+    ),
+    (["strategy.lower=0.05"], "strategy.recenter_after=24 is not allowed: null unless"),
 ]
 
 
@@ -282,4 +411,5 @@ def test_grid_option_composes_and_instantiates() -> None:
         11,
         "geometric",
     )
-    assert (grid.quote_per_level, grid.stop_below, grid.take_profit_above) == (20.0, 0.05, 0.03)
+    assert (grid.quote_per_level, grid.stop_below, grid.take_profit_above) == (20.0, None, 0.03)
+    assert grid.recenter_after == 24  # a day of 1h closes

@@ -27,7 +27,7 @@ def test_averages_equal_numpys_bit_for_bit(window: int) -> None:
 
 @pytest.mark.parametrize("ma", ["sma", "ema"])
 def test_the_newest_decision_is_the_last_signal_of_the_window(ma: str) -> None:
-    strategy = SmaCross(5, 12, ma)
+    strategy = SmaCross(5, 12, ma, None, None, None)
     columns = as_columns(sim_candles(1_500))
     decided = 0
     for end in range(1, 1_500):

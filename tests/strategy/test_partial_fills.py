@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,16 @@ class Holding:
 
     def equity(self, price: float) -> float:
         return self.cash + self.position * price
+
+
+ABSOLUTE: dict[str, Any] = {  # a grid between two prices, nothing else
+    "relative": False,
+    "spacing": "arithmetic",
+    "stop_below": None,
+    "take_profit_above": None,
+    "recenter_after": None,
+}
+ONE_CYCLE: dict[str, Any] = {"every_bars": None, "volume_multiplier": 1.0, "max_safety_orders": 0}
 
 
 def part(bar: int, side: Side, price: float, amount: float, tag: str, remaining: float) -> Fill:
@@ -102,7 +113,7 @@ def test_an_entry_in_three_parts_rests_one_set_of_exits_at_its_average_price() -
     """Stop-loss 5%, take-profit 10%, trailing 8%, from the parts' volume-weighted price."""
     entries = np.zeros(6, np.bool_)
     entries[[0, 4]] = True
-    strategy = SmaCross(2, 3, stop_loss=0.05, take_profit=0.10, trailing_stop=0.08)
+    strategy = SmaCross(2, 3, "sma", stop_loss=0.05, take_profit=0.10, trailing_stop=0.08)
     runner = SignalRunner(strategy, Signals(entries, np.zeros(6, np.bool_)))
     entry = runner.on_bar(closed(0, 100.0), {}, Holding(0.0))
     assert entry == [OrderIntent(BUY, MARKET, tag="entry")]  # it fills in the parts below
@@ -139,7 +150,7 @@ def test_an_entry_in_three_parts_rests_one_set_of_exits_at_its_average_price() -
 def test_a_grid_level_bought_and_sold_in_parts_trades_its_whole_lot_once() -> None:
     """Levels 100..108 by 2, 25 quote a level: the buy at 104 (0.2403) in three parts, then
     its lot's sell at 106 in two."""
-    grid = Grid(lower=100.0, upper=108.0, levels=5, quote_per_level=25.0)
+    grid = Grid(lower=100.0, upper=108.0, levels=5, quote_per_level=25.0, **ABSOLUTE)
     grid.on_bar(closed(0, 105.0), {}, Holding(0.0))  # buys at 100, 102, 104
     buy = "grid:buy:2"
     assert heard(grid, part(1, BUY, 104.0, 0.1, buy, 0.1403), 0.1) == []
@@ -166,7 +177,9 @@ def test_a_grid_level_bought_and_sold_in_parts_trades_its_whole_lot_once() -> No
 
 def test_a_grid_stop_filled_in_part_ends_the_grid_and_sells_the_rest_at_the_open() -> None:
     """Its rest is withdrawn with every grid order (a cancel cannot spare it)."""
-    grid = Grid(lower=100.0, upper=108.0, levels=5, quote_per_level=25.0, stop_below=0.05)
+    grid = Grid(
+        lower=100.0, upper=108.0, levels=5, quote_per_level=25.0, **{**ABSOLUTE, "stop_below": 0.05}
+    )
     grid.on_bar(closed(0, 105.0), {}, Holding(0.0))  # buys at 100, 102, 104; stop at 95
     heard(grid, part(1, BUY, 104.0, 0.2403, "grid:buy:2", 0.0), 0.2403)
     answer = heard(grid, part(2, SELL, 95.0, 0.1, "grid:stop", 0.1403), 0.1403)
@@ -183,6 +196,7 @@ def test_a_dca_safety_buy_in_parts_counts_once_and_moves_the_take_profit() -> No
     """Base 50 at 100 (0.5); safety 1, 150 quote, in three parts of 0.5 at 96, 94, 92."""
     dca = Dca(
         quote_amount=50.0,
+        every_bars=None,
         drop_pct=0.05,
         volume_multiplier=3.0,
         max_safety_orders=2,
@@ -220,7 +234,7 @@ def test_a_dca_safety_buy_in_parts_counts_once_and_moves_the_take_profit() -> No
 def test_a_dca_take_profit_in_parts_ends_the_cycle_once() -> None:
     """0.5 bought at 100; the take-profit at 102 sells 0.2 in bar 2, then 0.2 and 0.1 in bar
     3, whose fills both see the position the bar left: nothing."""
-    dca = Dca(quote_amount=50.0, drop_pct=0.05, take_profit_pct=0.02)
+    dca = Dca(**ONE_CYCLE, quote_amount=50.0, drop_pct=0.05, take_profit_pct=0.02)
     dca.on_bar(closed(0, 100.0), {}, Holding(0.0))
     heard(dca, part(1, BUY, 100.0, 0.5, "dca:base", 0.0), 0.5)
     tag = "dca:take_profit"
@@ -262,7 +276,12 @@ def split_run(strategy: SignalRunner | Dca | Grid, batch: bool) -> tuple[ReplayR
 
 
 def test_a_grid_in_split_fills_runs_alike_in_both_engines_and_its_books_add_up() -> None:
-    grids = [Grid(-0.1, 0.1, relative=True, levels=15, quote_per_level=50.0) for _ in "ab"]
+    grids = [
+        Grid(
+            **{**ABSOLUTE, "relative": True}, lower=-0.1, upper=0.1, levels=15, quote_per_level=50.0
+        )
+        for _ in "ab"
+    ]
     (event, broker), (batch, _) = split_run(grids[0], False), split_run(grids[1], True)
     assert sum(f.remaining > 0 for f in event.fills) > 20  # it did fill in parts
     assert event.fills == batch.fills
@@ -280,10 +299,17 @@ def test_a_grid_in_split_fills_runs_alike_in_both_engines_and_its_books_add_up()
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: Dca(quote_amount=50.0, drop_pct=0.02, max_safety_orders=2, take_profit_pct=0.01),
+        lambda: Dca(
+            quote_amount=50.0,
+            every_bars=None,
+            drop_pct=0.02,
+            volume_multiplier=1.0,
+            max_safety_orders=2,
+            take_profit_pct=0.01,
+        ),
         lambda: SignalRunner(
-            SmaCross(5, 20, stop_loss=0.02, take_profit=0.03, trailing_stop=0.02),
-            SmaCross(5, 20).signals(as_columns(WALK)),
+            SmaCross(5, 20, "sma", stop_loss=0.02, take_profit=0.03, trailing_stop=0.02),
+            SmaCross(5, 20, "sma", None, None, None).signals(as_columns(WALK)),
         ),
     ],
 )

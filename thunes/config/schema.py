@@ -157,12 +157,12 @@ def _optional_fraction(key: str, value: float | None) -> None:
 @dataclass
 class SmaCrossConfig:
     _target_: str = "thunes.strategy.sma_cross.SmaCross"
-    fast: int = 10
-    slow: int = 50
-    ma: str = "sma"
-    stop_loss: float | None = None
-    take_profit: float | None = None
-    trailing_stop: float | None = None
+    fast: int = MISSING
+    slow: int = MISSING
+    ma: str = MISSING
+    stop_loss: float | None = MISSING
+    take_profit: float | None = MISSING
+    trailing_stop: float | None = MISSING
 
     def __post_init__(self) -> None:
         checks.positive("fast", self.fast)
@@ -318,12 +318,12 @@ class ThunesConfig:
 @dataclass
 class DcaConfig:
     _target_: str = "thunes.strategy.dca.Dca"
-    quote_amount: float = 50.0
-    every_bars: int | None = None
-    drop_pct: float | None = 0.02
-    volume_multiplier: float = 1.5
-    max_safety_orders: int = 3
-    take_profit_pct: float = 0.015
+    quote_amount: float = MISSING
+    every_bars: int | None = MISSING
+    drop_pct: float | None = MISSING
+    volume_multiplier: float = MISSING
+    max_safety_orders: int = MISSING
+    take_profit_pct: float = MISSING
 
     def __post_init__(self) -> None:
         checks.positive("quote_amount", self.quote_amount)
@@ -347,14 +347,15 @@ class DcaConfig:
 @dataclass
 class GridConfig:
     _target_: str = "thunes.strategy.grid.Grid"
-    lower: float = -0.1
-    upper: float = 0.1
-    relative: bool = True
-    levels: int = 11
-    spacing: str = "geometric"
-    quote_per_level: float = 20.0
-    stop_below: float | None = None
-    take_profit_above: float | None = None
+    lower: float = MISSING
+    upper: float = MISSING
+    relative: bool = MISSING
+    levels: int = MISSING
+    spacing: str = MISSING
+    quote_per_level: float = MISSING
+    stop_below: float | None = MISSING
+    take_profit_above: float | None = MISSING
+    recenter_after: int | None = MISSING
 
     def __post_init__(self) -> None:
         if self.levels < 2:
@@ -371,18 +372,27 @@ class GridConfig:
             value = getattr(self, key)
             if value is not None and not 0 < value < 1:
                 raise checks.ConfigValueError(key, value, "null, or a fraction in (0, 1)")
+        if self.recenter_after is None:
+            return
+        checks.positive("recenter_after", self.recenter_after)
+        if not (self.relative and self.lower < 0 < self.upper):
+            raise checks.ConfigValueError(
+                "recenter_after",
+                self.recenter_after,
+                "null unless the bounds are relative and around the price (lower < 0 < upper)",
+            )
 
 
 @dataclass
 class ScalperConfig:
     _target_: str = "thunes.strategy.scalper.Scalper"
-    imbalance_threshold: float = 0.6
-    take_profit_ticks: int = 3
-    stop_loss_ticks: int = 6
-    max_hold_ms: int = 30_000
-    entry: str = "maker"
-    quote_amount: float = 50.0
-    cancel_after_ms: int = 5_000
+    imbalance_threshold: float = MISSING
+    take_profit_ticks: int = MISSING
+    stop_loss_ticks: int = MISSING
+    max_hold_ms: int = MISSING
+    entry: str = MISSING
+    quote_amount: float = MISSING
+    cancel_after_ms: int = MISSING
 
     def __post_init__(self) -> None:
         if not 0 < self.imbalance_threshold <= 1:

@@ -40,10 +40,10 @@ class Dca(EventStrategy):
         *,
         quote_amount: float,
         take_profit_pct: float,
-        every_bars: int | None = None,
-        drop_pct: float | None = None,
-        volume_multiplier: float = 1.0,
-        max_safety_orders: int = 0,
+        every_bars: int | None,
+        drop_pct: float | None,
+        volume_multiplier: float,
+        max_safety_orders: int,
     ) -> None:
         if every_bars is None and drop_pct is None:
             raise ValueError("Dca needs every_bars, drop_pct or both to place safety buys")

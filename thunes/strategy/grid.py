@@ -10,6 +10,19 @@ The grid is laid at the first bar's close, from bounds that are prices or fracti
 close. Outside its range a grid only piles up inventory (below) or idle cash (above), so an
 optional stop below and take-profit above sell everything and end the grid for good.
 
+A grid with relative bounds can trail the price instead (`recenter_after`), as exchange
+grid bots do ("trailing up" on Binance, Bybit, 3Commas). Above its range a grid holds
+nothing (its top sell has filled) and its buys wait below: after `recenter_after` closes in
+a row there, holding nothing, its buys are withdrawn and it is laid again around that
+close, with the same relative bounds, levels and spacing (its stop and take-profit move
+with it). Below its range it keeps its lots and their sells, as a spot grid bot does: it
+waits for the price to come back, for its own stop (which ends it) or for the risk
+engine's. A sale by the risk engine (max-loss stop, kill switch) ends a grid that does not
+trail; one that does is laid again around the close `recenter_after` closes later, as DCA
+opens a new cycle. Buys sent while the risk engine's cooldown or kill switch holds are
+refused, and a refused buy is not asked for again until the grid is laid again: keep
+`recenter_after` longer than `risk.cooldown_minutes`.
+
 The rules are numba functions (grid_rules.py) that the compiled engine loop runs too; this
 class is their face and reads its figures from their vector.
 """
@@ -44,14 +57,16 @@ class Grid(EventStrategy):
 
     def __init__(
         self,
+        *,
         lower: float,
         upper: float,
-        relative: bool = False,
-        levels: int = 11,
-        spacing: str = "arithmetic",
-        quote_per_level: float = 20.0,
-        stop_below: float | None = None,
-        take_profit_above: float | None = None,
+        relative: bool,
+        levels: int,
+        spacing: str,
+        quote_per_level: float,
+        stop_below: float | None,
+        take_profit_above: float | None,
+        recenter_after: int | None,
     ) -> None:
         self.bounds = (lower, upper)
         self.relative = relative
@@ -60,6 +75,7 @@ class Grid(EventStrategy):
         self.quote_per_level = quote_per_level
         self.stop_below = stop_below
         self.take_profit_above = take_profit_above
+        self.recenter_after = recenter_after
         st = self.state = np.zeros(r.HEAD + r.FIELDS * levels)
         st[: r.LAID] = [
             r.KIND,
@@ -73,6 +89,7 @@ class Grid(EventStrategy):
             np.nan if take_profit_above is None else take_profit_above,
             *(TAGS.code(t) for t in (PREFIX, STOP_TAG, TAKE_PROFIT_TAG, EXIT_TAG)),
         ]
+        st[r.RECENTER_AFTER] = np.nan if recenter_after is None else recenter_after
         for level in range(levels):
             st[r.at(st, r.BUY_CODES, level)] = TAGS.code(f"{PREFIX}buy:{level}")
             st[r.at(st, r.SELL_CODES, level)] = TAGS.code(f"{PREFIX}sell:{level}")
@@ -85,12 +102,18 @@ class Grid(EventStrategy):
 
     @property
     def levels(self) -> list[float]:
-        """The grid's prices, laid at the first close; empty until then."""
+        """The grid's prices, laid at the first close (or the last re-centre); empty until
+        then."""
         return self._field(r.LEVELS).tolist() if self.state[r.LAID] else []
 
     @property
     def stopped(self) -> bool:
         return bool(self.state[r.STOPPED])
+
+    @property
+    def recenters(self) -> int:
+        """How many times the grid was laid again around the price."""
+        return int(self.state[r.RECENTERS])
 
     @property
     def grid_profit(self) -> float:
@@ -138,6 +161,7 @@ class Grid(EventStrategy):
             "grid_exit_pnl": self.exit_pnl,
             "grid_inventory_amount": amount,
             "grid_inventory_value": value,
+            "grid_recenters": self.recenters,
             **per_level,
         }
 

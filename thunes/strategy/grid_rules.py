@@ -11,12 +11,15 @@ from thunes.execution.filters import FloatArray as Vec
 from thunes.execution.rounding import sum_add, sum_end
 
 KIND = 3.0
-# parameters (STOP_BELOW, TP_ABOVE: NaN when not set), the tags' codes, the state, then
-# COUNT values of each per-level field (see `at`)
+# parameters (STOP_BELOW, TP_ABOVE: NaN when not set), the tags' codes, the state, the
+# re-centring's parameter (NaN: off) and state, then COUNT values of each per-level field
+# (see `at`). OUTSIDE: closes in a row above the range with nothing held, or since the risk
+# engine's sale when RESUME says the grid is to be laid again.
 LOWER, UPPER, RELATIVE, COUNT, GEOMETRIC, QUOTE, STOP_BELOW, TP_ABOVE = range(1, 9)
 PREFIX_CODE, STOP_CODE, TP_CODE, EXIT_CODE = range(9, 13)
 LAID, STOPPED, PROFIT, EXIT_PNL, SEQ = range(13, 18)
-HEAD = 18
+RECENTER_AFTER, OUTSIDE, RECENTERS, RESUME = range(18, 22)
+HEAD = 22
 # per level: its price, its buy's and its sell's tag codes, the lot its sell waits to sell
 # (amount, cost with fee, when it was bought: 0 for none), how many of its orders filled
 LEVELS, BUY_CODES, SELL_CODES, LOT_AMOUNT, LOT_COST, LOT_SEQ, FILLS = range(7)
@@ -82,15 +85,15 @@ def _buy(level: int, st: Vec, out: Vec, n: int) -> int:
 
 
 @njit(cache=True)
-def _start(close: float, st: Vec, out: Vec) -> int:
-    """Lay the levels; a buy on each one below the close that has a level above it."""
+def _lay(close: float, st: Vec, out: Vec, n: int) -> int:
+    """Lay the levels at the close and write their orders from row n: a buy on each level
+    below the close that has a level above it, and the stop."""
     lower, upper, count = st[LOWER], st[UPPER], int(st[COUNT])
     if st[RELATIVE]:
         lower, upper = close * (1 + lower), close * (1 + upper)
     first = at(st, LEVELS, 0)
     lay(lower, upper, count, st[GEOMETRIC] != 0, st[first : first + count])
     st[LAID] = 1
-    n = 0
     for level in range(count - 1):
         if st[first + level] < close:
             n = _buy(level, st, out, n)
@@ -115,17 +118,45 @@ def _end(position: float, sell_tag: int, st: Vec, out: Vec) -> int:
 
 
 @njit(cache=True)
+def _risk_sold(position: float, st: Vec, out: Vec) -> int:
+    """The risk engine sold the position: the grid ends as at its own stop, but one that
+    re-centres is laid again around the close recenter_after closes later."""
+    n = _end(position, -1, st, out)
+    st[RESUME], st[OUTSIDE] = not np.isnan(st[RECENTER_AFTER]), 0
+    return n
+
+
+@njit(cache=True)
+def _recenter(close: float, st: Vec, out: Vec) -> int:
+    """Lay the grid again around the close after recenter_after closes in a row above its
+    range holding nothing (or since the risk engine sold it): its buys move up."""
+    if np.isnan(st[RECENTER_AFTER]):  # off
+        return 0
+    count, seqs = int(st[COUNT]), at(st, LOT_SEQ, 0)
+    above = close > st[at(st, LEVELS, count - 1)] and not st[seqs : seqs + count].any()
+    idle = st[STOPPED] != 0 or above
+    st[OUTSIDE] = st[OUTSIDE] + 1 if idle else 0
+    if st[OUTSIDE] < st[RECENTER_AFTER]:
+        return 0
+    st[STOPPED], st[RESUME], st[OUTSIDE] = 0, 0, 0
+    st[RECENTERS] += 1
+    n = c.put(out, 0, c.SELL, c.CANCEL, np.nan, np.nan, np.nan, int(st[PREFIX_CODE]))
+    return _lay(close, st, out, n)
+
+
+@njit(cache=True)
 def on_bar(low: float, close: float, position: float, st: Vec, out: Vec) -> int:
-    if st[STOPPED]:
+    if st[STOPPED] and not st[RESUME]:
         return 0
     if not st[LAID]:
-        return _start(close, st, out)
-    stop, target = stop_price(st), take_profit_price(st)
-    if not np.isnan(stop) and low <= stop:  # reached with no stop fill: flat, or a tick off
-        return _end(position, int(st[EXIT_CODE]), st, out)
-    if not np.isnan(target) and close > target:
-        return _end(position, int(st[TP_CODE]), st, out)
-    return 0
+        return _lay(close, st, out, 0)
+    if not st[STOPPED]:  # else waiting to be laid again
+        stop, target = stop_price(st), take_profit_price(st)
+        if not np.isnan(stop) and low <= stop:  # reached with no stop fill: flat, or a tick off
+            return _end(position, int(st[EXIT_CODE]), st, out)
+        if not np.isnan(target) and close > target:
+            return _end(position, int(st[TP_CODE]), st, out)
+    return _recenter(close, st, out)
 
 
 @njit(cache=True)
@@ -193,8 +224,9 @@ def on_fill(
     level's fill count counts its orders filled in full, not their parts."""
     if tag == c.MAX_LOSS_CODE or tag == c.KILL_CODE:
         # the risk engine sold the position (max-loss stop, kill-switch): the grid ends
-        # like at its own stop, and the sale, every part of it, goes to the exit
-        n = 0 if st[STOPPED] else _end(position, -1, st, out)
+        # like at its own stop (or pauses, when it re-centres), and the sale, every part of
+        # it, goes to the exit
+        n = 0 if st[STOPPED] else _risk_sold(position, st, out)
         st[EXIT_PNL] += amount * price - fee
         return n
     bought, sold = _level(tag, BUY_CODES, st), _level(tag, SELL_CODES, st)

@@ -79,13 +79,13 @@ class Scalper:
 
     def __init__(
         self,
-        imbalance_threshold: float = 0.6,
-        take_profit_ticks: int = 3,
-        stop_loss_ticks: int = 6,
-        max_hold_ms: int = 30_000,
-        entry: str = "maker",
-        quote_amount: float = 50.0,
-        cancel_after_ms: int = 5_000,
+        imbalance_threshold: float,
+        take_profit_ticks: int,
+        stop_loss_ticks: int,
+        max_hold_ms: int,
+        entry: str,
+        quote_amount: float,
+        cancel_after_ms: int,
     ) -> None:
         if not 0 < imbalance_threshold <= 1:
             raise ValueError(f"imbalance_threshold={imbalance_threshold}: must be in (0, 1]")

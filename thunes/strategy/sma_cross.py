@@ -55,10 +55,10 @@ class SmaCross(Strategy):
         self,
         fast: int,
         slow: int,
-        ma: str = "sma",
-        stop_loss: float | None = None,
-        take_profit: float | None = None,
-        trailing_stop: float | None = None,
+        ma: str,
+        stop_loss: float | None,
+        take_profit: float | None,
+        trailing_stop: float | None,
     ) -> None:
         self.fast = fast
         self.slow = slow
