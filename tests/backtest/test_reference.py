@@ -34,9 +34,9 @@ def compare(
 ) -> pd.DataFrame:
     sizer, amount = SIZERS[sizing]
     strategy = SmaCross(4, 12, "sma", None, None, None)
-    result = VectorbtBacktester(Fees(fee, fee), slippage, filters, sizer, cash).run(
-        frame, "1h", strategy.signals(as_columns(frame))
-    )
+    result = VectorbtBacktester(
+        Fees(fee, fee, from_received=False), slippage, filters, sizer, cash
+    ).run(frame, "1h", strategy.signals(as_columns(frame)))
     trades = trades_table(result)
     expected, equity, skipped = reference_backtest(
         frame["open"].tolist(),
@@ -90,9 +90,9 @@ def test_fills_happen_at_the_next_open_never_the_deciding_bar() -> None:
 def test_orders_below_min_notional_are_skipped_and_counted() -> None:
     frame = wavy_candles()
     tiny = MarketFilters(tick_size=0.01, step_size=0.001, min_qty=0.001, min_notional=300.0)
-    result = VectorbtBacktester(Fees(0.001, 0.001), 0.0, tiny, FixedQuote(250.0), 1000.0).run(
-        frame, "1h", SmaCross(4, 12, "sma", None, None, None).signals(as_columns(frame))
-    )
+    result = VectorbtBacktester(
+        Fees(0.001, 0.001, from_received=False), 0.0, tiny, FixedQuote(250.0), 1000.0
+    ).run(frame, "1h", SmaCross(4, 12, "sma", None, None, None).signals(as_columns(frame)))
     stats = summary_stats(result)
     assert stats["trades"] == 0
     decided = SmaCross(4, 12, "sma", None, None, None).signals(as_columns(frame)).entries[:-1]

@@ -18,7 +18,7 @@ from thunes.strategy.signal_runner import SignalRunner
 from thunes.strategy.sma_cross import SmaCross
 
 BTC = MarketFilters(tick_size=0.01, step_size=0.00001, min_qty=0.00001, min_notional=5.0)
-FEES = Fees(0.001, 0.001)
+FEES = Fees(0.001, 0.001, from_received=False)
 
 
 def sim_candles(bars: int) -> pd.DataFrame:

@@ -38,7 +38,7 @@ from thunes.strategy.grid import Grid
 from thunes.strategy.signal_runner import as_event_strategy
 from thunes.strategy.sma_cross import SmaCross
 
-FEES = Fees(0.001, 0.001)
+FEES = Fees(0.001, 0.001, from_received=False)
 SLIPPAGE = 0.0005
 BTC = MarketFilters(tick_size=0.01, step_size=0.00001, min_qty=0.00001, min_notional=5.0)
 CASH = 1_000.0

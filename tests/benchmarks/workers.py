@@ -107,7 +107,7 @@ class ThunesPath:
         btc = MarketFilters(tick_size=0.01, step_size=1e-5, min_qty=1e-5, min_notional=5.0)
         self.strategy = SmaCross(FAST, SLOW, "sma", None, None, None)
         self.backtester = VectorbtBacktester(
-            Fees(FEES, FEES), SLIPPAGE, btc, FixedQuote(QUOTE_PER_ENTRY), CASH
+            Fees(FEES, FEES, from_received=False), SLIPPAGE, btc, FixedQuote(QUOTE_PER_ENTRY), CASH
         )
         self.as_columns = as_columns
         self.summary_stats, self.trades_table = summary_stats, trades_table

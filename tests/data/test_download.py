@@ -25,7 +25,7 @@ def exchange_for(server: FakeBinance, max_retries: int = 5) -> CcxtExchange:
     return CcxtExchange(
         exchange_id="binance",
         api_url=server.url,
-        fees={"maker": 0.001, "taker": 0.001},
+        fees={"maker": 0.001, "taker": 0.001, "from_received": True},
         slippage=0.0005,
         max_retries=max_retries,
         retry_backoff_s=0.001,
@@ -237,9 +237,13 @@ def test_credentials_come_only_from_named_environment_variables(
     with pytest.raises(ConfigError, match=r"exchange.api_key_env: .*THUNES_TEST_KEY is not set"):
         CcxtExchange(
             exchange_id="binance",
-            fees={"maker": 0.001, "taker": 0.001},
+            fees={"maker": 0.001, "taker": 0.001, "from_received": True},
             slippage=0.0,
             api_key_env="THUNES_TEST_KEY",
         )
     with pytest.raises(ConfigError, match="nosuchvenue"):
-        CcxtExchange(exchange_id="nosuchvenue", fees={"maker": 0.0, "taker": 0.0}, slippage=0.0)
+        CcxtExchange(
+            exchange_id="nosuchvenue",
+            fees={"maker": 0.0, "taker": 0.0, "from_received": True},
+            slippage=0.0,
+        )

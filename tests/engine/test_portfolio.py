@@ -26,7 +26,14 @@ def run(max_positions: int, cash: float) -> tuple[PortfolioRun, list[Lane], Risk
     lanes = [
         Lane(
             SignalRunner(SmaCross(3, 9, "sma", None, None, None)),
-            SimBroker(Fees(0.001, 0.001), 0.0, FILTERS, FixedQuote(300.0), wallet, risk),
+            SimBroker(
+                Fees(0.001, 0.001, from_received=False),
+                0.0,
+                FILTERS,
+                FixedQuote(300.0),
+                wallet,
+                risk,
+            ),
             frame,
         )
         for frame in frames

@@ -25,7 +25,9 @@ from thunes.strategy.sma_cross import SmaCross
 BTC = Market(
     "BTC/USDT", MarketFilters(tick_size=0.01, step_size=0.00001, min_qty=0.00001, min_notional=5.0)
 )
-EXCHANGE = SimExchange(seed=11, fees={"maker": 0.001, "taker": 0.001}, slippage=0.0005)
+EXCHANGE = SimExchange(
+    seed=11, fees={"maker": 0.001, "taker": 0.001, "from_received": False}, slippage=0.0005
+)
 PAIRS = [(5, 20), (10, 50), (20, 80), (3, 9)]
 FRAME = sim_candles(2_000)
 

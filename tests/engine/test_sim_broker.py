@@ -24,7 +24,7 @@ from thunes.strategy.events import Account, Bar, EventStrategy
 from thunes.strategy.signal_runner import SignalRunner
 
 FILTERS = MarketFilters(tick_size=0.01, step_size=0.001, min_qty=0.001, min_notional=5.0)
-FEES = Fees(maker=0.001, taker=0.002)
+FEES = Fees(maker=0.001, taker=0.002, from_received=False)
 
 
 class EnterOnce(Strategy):

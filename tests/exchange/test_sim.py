@@ -155,10 +155,14 @@ def test_asking_before_origin_is_a_data_error() -> None:
 
 def test_costs_and_filters() -> None:
     ex = SimExchange(
-        fees={"maker": 0.0002, "taker": 0.0004}, slippage=0.001, start_prices={"PEPE": 0.0001}
+        fees={"maker": 0.0002, "taker": 0.0004, "from_received": False},
+        slippage=0.001,
+        start_prices={"PEPE": 0.0001},
     )
     venue: Exchange = ex  # mypy checks the Protocol here
-    assert venue.fees == Fees(maker=0.0002, taker=0.0004) and ex.slippage == 0.001
+    assert (
+        venue.fees == Fees(maker=0.0002, taker=0.0004, from_received=False) and ex.slippage == 0.001
+    )
     assert (ex.name, ex.needs_network) == ("sim", False) and ex.max_candles_per_call >= 100_000
     btc = ex.market_filters(BTC)
     assert (btc.tick_size, btc.step_size, btc.min_notional) == (0.01, 1e-5, 5.0)

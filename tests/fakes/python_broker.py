@@ -99,6 +99,10 @@ class PythonBroker:
     def cash(self) -> float:
         return self.account.cash
 
+    @property
+    def holdings(self) -> float:
+        return self.position  # fees on top in quote only: no dust
+
     def equity(self, price: float) -> float:
         return self.cash + self.position * price
 

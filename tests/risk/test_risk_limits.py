@@ -19,7 +19,7 @@ from thunes.strategy.base import Columns
 from thunes.strategy.events import Account, Bar, EventStrategy
 
 FILTERS = MarketFilters(tick_size=0.01, step_size=0.001, min_qty=0.001, min_notional=5.0)
-FEES = Fees(0.001, 0.001)
+FEES = Fees(0.001, 0.001, from_received=False)
 LIMITS = RiskLimits(
     max_loss_per_trade=5.0,
     max_daily_loss=20.0,

@@ -27,7 +27,7 @@ from thunes.risk.engine import RiskEngine
 from thunes.risk.limits import RiskLimits
 from thunes.strategy.dca import TAKE_PROFIT_TAG, Dca
 
-FEES = Fees(0.001, 0.001)
+FEES = Fees(0.001, 0.001, from_received=False)
 FILTERS = MarketFilters(tick_size=0.01, step_size=0.0001, min_qty=0.0001, min_notional=5.0)
 BUY, SELL = Side.BUY, Side.SELL
 

@@ -38,7 +38,9 @@ def candles(*rows: tuple[float, float, float, float]) -> pd.DataFrame:
 
 
 def run(grid: Grid, frame: pd.DataFrame) -> tuple[ReplayResult, SimBroker]:
-    broker = SimBroker(Fees(MAKER, TAKER), 0.0, FILTERS, FixedQuote(100.0), 1_000.0)
+    broker = SimBroker(
+        Fees(MAKER, TAKER, from_received=False), 0.0, FILTERS, FixedQuote(100.0), 1_000.0
+    )
     return run_one(grid, broker, frame), broker
 
 
@@ -308,7 +310,9 @@ def test_after_the_risk_engine_sold_it_the_grid_is_laid_again_around_the_price()
     def sold_by_the_risk_engine(recenter_after: int | None) -> tuple[Grid, ReplayResult]:
         grid = trailing_grid(recenter_after)
         risk = RiskEngine(limits, TAKER)
-        broker = SimBroker(Fees(MAKER, TAKER), 0.0, FILTERS, FixedQuote(100.0), 1_000.0, risk)
+        broker = SimBroker(
+            Fees(MAKER, TAKER, from_received=False), 0.0, FILTERS, FixedQuote(100.0), 1_000.0, risk
+        )
         return grid, run_one(grid, broker, frame)
 
     sold = [

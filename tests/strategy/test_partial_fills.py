@@ -270,7 +270,12 @@ def split_run(strategy: SignalRunner | Dca | Grid, batch: bool) -> tuple[ReplayR
     """At most 0.2 of any order fills in a bar: 50 quote at ~100 fills in 3 parts."""
     filters = MarketFilters(tick_size=0.01, step_size=0.0001, min_qty=0.0001, min_notional=5.0)
     broker = SimBroker(
-        Fees(FEE, FEE), 0.0, filters, FixedQuote(50.0), 10_000.0, max_fill_per_bar=0.2
+        Fees(FEE, FEE, from_received=False),
+        0.0,
+        filters,
+        FixedQuote(50.0),
+        10_000.0,
+        max_fill_per_bar=0.2,
     )
     return run_one(strategy, broker, WALK, batch=batch), broker
 

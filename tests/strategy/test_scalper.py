@@ -23,7 +23,7 @@ from thunes.risk.limits import RiskLimits
 from thunes.strategy.scalper import Scalper, cost_breakdown, to_grid
 
 MAKER, TAKER = 0.001, 0.002  # distinct, so each fill's fee shows which side of the book it took
-FEES = Fees(MAKER, TAKER)
+FEES = Fees(MAKER, TAKER, from_received=False)
 FILTERS = MarketFilters(tick_size=0.01, step_size=0.001, min_qty=0.001, min_notional=5.0)
 BUY, SELL = Side.BUY, Side.SELL
 ENTRY, TP, STOP, TIME = "scalper:entry", "scalper:take_profit", "scalper:stop", "scalper:time_limit"
@@ -218,7 +218,7 @@ def test_batch_equals_one_tick_at_a_time_on_sim_ticks(entry: str, with_risk: boo
 
     def engine() -> TickEngine:
         risk = RiskEngine(limits, 0.001) if with_risk else None
-        return TickEngine(rules, Fees(0.001, 0.001), filters, 500.0, risk)
+        return TickEngine(rules, Fees(0.001, 0.001, from_received=False), filters, 500.0, risk)
 
     batch = engine().run_ticks(frame)
     tags, reasons = {f.tag for f in batch.fills}, {s.reason for s in batch.skipped}
@@ -242,7 +242,7 @@ def test_naive_taker_scalping_loses_to_fees_and_spread() -> None:
     frame, filters = sim_ticks(200_000)
     cash = 1_000.0
     naive = scalper(entry="taker", take_profit_ticks=1, max_hold_ms=30_000)
-    engine = TickEngine(naive, Fees(0.001, 0.001), filters, cash)
+    engine = TickEngine(naive, Fees(0.001, 0.001, from_received=False), filters, cash)
     result = engine.run_ticks(frame)
     costs = cost_breakdown(result.fills, frame["bid"].to_numpy(), frame["ask"].to_numpy())
     final, held = float(result.equity[-1]), engine.account()[1]

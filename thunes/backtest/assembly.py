@@ -47,8 +47,8 @@ def portfolio_from_fills(
         (
             col,
             positions[symbol][fill.bar],
-            fill.amount,
-            fill.price,
+            fill.amount - fill.fee_base,  # what the account got: a fee kept in base is
+            fill.price,  # worth the same in quote as one paid on top
             fill.fee,
             0 if fill.side is Side.BUY else 1,
         )
@@ -101,9 +101,14 @@ def assemble(
     )
     report: dict[str, float] = {}
     levels: list[float] = []
-    for runner, frame in zip(runners, frames.values(), strict=True):
-        report.update(runner.report(float(frame["close"].iloc[-1])))
+    dust = 0.0  # base a fee kept in base left under one step: held, never sold
+    for runner, frame, lane in zip(runners, frames.values(), run.lanes, strict=True):
+        last = float(frame["close"].iloc[-1])
+        report.update(runner.report(last))
         levels += runner.plot_levels()
+        dust += last * sum(f.amount - f.fee_base - f.tradable for f in lane.fills if f.fee_base)
+    if dust:
+        report["dust_value"] = dust
     fills = [
         f.placed(int(steps[s][f.bar]), s)
         for s, r in zip(symbols, run.lanes, strict=True)

@@ -93,6 +93,7 @@ def needs_event_engine(parts: Components, candles: list[CandleSet]) -> bool:
         len(candles) > 1
         or not isinstance(strategy, Strategy)
         or not _stateless(strategy, parts.risk)
+        or parts.exchange.fees.from_received  # vectorbt charges fees on top in quote
     )
 
 

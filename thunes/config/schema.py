@@ -36,6 +36,9 @@ def _check_date(key: str, value: str | None) -> None:
 class FeesConfig:
     maker: float = 0.001
     taker: float = 0.001
+    # true: the venue takes the fee from what an order receives (base on a buy, quote on a
+    # sell), as Binance does; false: paid on top in quote, as textbooks (experiment=textbook)
+    from_received: bool = True
 
     def __post_init__(self) -> None:
         checks.fraction("fees.maker", self.maker, 0.1)

@@ -120,7 +120,7 @@ class SimCandleSource(_CandleWindow):
     def load(self, exchange: Exchange, market: Market, progress: bool = True) -> CandleSet:
         from thunes.exchange.sim import SimExchange
 
-        simulator = SimExchange(seed=self.seed, fees=Fees(0.0, 0.0), slippage=0.0)
+        simulator = SimExchange(seed=self.seed, fees=Fees(0.0, 0.0, False), slippage=0.0)
         frame = fetch_in_one_call(
             simulator, market.symbol, self.timeframe, _ms(self.since) or 0, _ms(self.until)
         )

@@ -55,7 +55,7 @@ class SimTickSource:
     def load(self, exchange: Exchange, market: Market, progress: bool = True) -> CandleSet:
         from thunes.exchange.sim import SimExchange
 
-        simulator = SimExchange(seed=self.seed, fees=Fees(0.0, 0.0), slippage=0.0)
+        simulator = SimExchange(seed=self.seed, fees=Fees(0.0, 0.0, False), slippage=0.0)
         frame = simulator.book_ticks(market.symbol, _ms(self.since), self.ticks, self.step_ms)
         origin = f"{simulator.name} book ticks (seed {self.seed})"
         return _tick_set(frame, f"{self.step_ms}ms", origin, market.symbol)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -33,7 +34,21 @@ class Market:
 
 @dataclass(frozen=True, slots=True)
 class Fees:
-    """A venue's fee rates as fractions of notional (0.001 is 0.1%)."""
+    """A venue's fee rates as fractions of notional (0.001 is 0.1%), and how they are paid.
+
+    `from_received`: the venue takes the fee from what an order receives, base on a buy
+    and quote on a sell (Binance's way, unless BNB pays); a buy of 1 BTC then leaves
+    0.999 BTC to sell. Otherwise the fee is paid on top in quote, as textbooks and
+    vectorbt charge it.
+    """
 
     maker: float
     taker: float
+    from_received: bool
+
+
+def as_fees(fees: Fees | Mapping[str, float | bool]) -> Fees:
+    """Fees from the config's `exchange.fees` node (maker, taker, from_received)."""
+    if isinstance(fees, Fees):
+        return fees
+    return Fees(float(fees["maker"]), float(fees["taker"]), bool(fees["from_received"]))

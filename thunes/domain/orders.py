@@ -91,9 +91,17 @@ class Fill:
     maker: bool = False
     symbol: str = ""
     remaining: float = 0.0
+    fee_base: float = 0.0  # base the venue kept as its fee (Fees.from_received), or 0
     time_ms: int = field(default=0, compare=False)
     order_id: str = field(default="", compare=False)  # the order's client order id
     trade_id: int = field(default=0, compare=False)  # unique per symbol: fills book once
+    received: float | None = field(default=None, compare=False)  # None: `amount`
+
+    @property
+    def tradable(self) -> float:
+        """What this fill added to (or took from) the base that can be sold: a buy's amount
+        less the fee the venue kept in base, less what that left under one step (dust)."""
+        return self.amount if self.received is None else self.received
 
     @property
     def status(self) -> OrderStatus:
@@ -112,9 +120,11 @@ class Fill:
             self.maker,
             symbol,
             self.remaining,
+            self.fee_base,
             self.time_ms,
             self.order_id,
             self.trade_id,
+            self.received,
         )
 
 

@@ -124,7 +124,7 @@ def run_lanes(
                     n = compiled.on_fill(
                         buy,
                         f[c.L_PRICE],
-                        f[c.L_AMOUNT],
+                        f[c.L_NET],
                         f[c.FEE],
                         tag,
                         f[c.L_REMAINING],
@@ -149,7 +149,7 @@ def run_lanes(
                 last_close[j] = close
         value = acct[c.CASH]
         for j in range(n_lanes):
-            value += lanes[j, c.POS] * last_close[j]
+            value += (lanes[j, c.POS] + lanes[j, c.DUST]) * last_close[j]
         equity[step] = value
         for j in range(n_lanes):
             if rows[j] >= 0:

@@ -38,6 +38,7 @@ from thunes.domain.rows import (
 )
 from thunes.execution.filters import FloatArray as Vec
 from thunes.execution.prepare import (
+    FEE_BASE,
     MAKER,
     MAX_FILL,
     SLIP,
@@ -45,6 +46,7 @@ from thunes.execution.prepare import (
     TAKER,
     TICK,
     VENUE_FIELDS,
+    on_top,
     prepare,
     refusal,
 )
@@ -54,13 +56,17 @@ from thunes.risk import rules
 Mask = npt.NDArray[np.bool_]
 CASH, N_LOG = range(2)  # acct
 # lanes: the venue's fields (execution/prepare.py), then the lane's state
-POS, BOOK_AMOUNT, BOOK_COST, BAR, TIME, N_ORDERS, N_FILLS, N_PLACED = range(
-    VENUE_FIELDS, VENUE_FIELDS + 8
+# POS: the base that can be sold (on the step); DUST: what a fee taken in the base left
+# under one step, held but never sold
+POS, BOOK_AMOUNT, BOOK_COST, BAR, TIME, N_ORDERS, N_FILLS, N_PLACED, DUST = range(
+    VENUE_FIELDS, VENUE_FIELDS + 9
 )
-LANE = VENUE_FIELDS + 8
+LANE = VENUE_FIELDS + 9
 KIND, LANE_OF, AT, L_SIDE, L_TYPE, L_PRICE, L_AMOUNT, FEE, L_TAG, IS_MAKER, REASON = range(11)
-L_TIME, L_ID, L_REMAINING, L_TRADE = range(11, 15)  # when, the order's number, what is left
-LOG = 15
+# when, the order's number, what is left of it, the fill's number, the base it added to
+# (or took from) the position, and the base the venue kept as its fee
+L_TIME, L_ID, L_REMAINING, L_TRADE, L_NET, L_FEE_BASE = range(11, 17)
+LOG = 17
 FILL, SKIP, ACCEPTED, CANCELED = range(4)  # KIND: a skip is also the strategy's rejection
 
 
@@ -93,7 +99,7 @@ def _log(
 @njit(cache=True)
 def reserved(j: int, lanes: Vec, ob: Vec) -> float:
     """Quote locked by lane j's resting buy limits, as an exchange locks it."""
-    fee, total, compensation = 1 + lanes[j, MAKER], 0.0, 0.0
+    fee, total, compensation = 1 + on_top(lanes[j, MAKER], lanes[j]), 0.0, 0.0
     for k in range(int(lanes[j, N_ORDERS])):
         o = ob[j, k]
         if o[TYPE] != MARKET and o[SIDE] == BUY:
@@ -303,21 +309,33 @@ def _execute(
     ob: Vec,
     lg: Vec,
 ) -> None:
-    """Book a fill of `amount` of order `o`; `remaining`: what is left of it after."""
+    """Book a fill of `amount` of order `o`; `remaining`: what is left of it after. The fee
+    is paid on top in quote, or (FEE_BASE, the venue's way) taken from what the order
+    receives: base on a buy, whose part under one step is dust, quote on a sell."""
     buy = o[SIDE] == BUY
-    fee = amount * price * fee_rate
-    if buy:
+    fee = amount * price * fee_rate  # its value in quote, whatever pays it
+    withheld, kept, cost_fee = 0.0, amount, fee
+    if buy and lanes[j, FEE_BASE]:
+        withheld = amount * fee_rate
+        kept = to_grid(amount - withheld, lanes[j, STEP], False)
+        lanes[j, DUST] += amount - withheld - kept
+        acct[CASH] -= amount * price
+        cost_fee = (amount - kept) * price  # the basis of what can be sold: all that was paid
+    elif buy:
         acct[CASH] -= amount * price + fee
-        lanes[j, POS] = np.round(lanes[j, POS] + amount, 12)  # no binary dust
     else:
         acct[CASH] += amount * price - fee
+    if buy:
+        lanes[j, POS] = np.round(lanes[j, POS] + kept, 12)  # no binary dust
+    else:
         held = lanes[j, POS]
         lanes[j, POS] = np.round(held - amount, 12) if amount < held else 0.0
     row = int(acct[N_LOG])
     _log(FILL, j, o, price, amount, fee, maker, 0, acct, lanes, lg)
     lanes[j, N_FILLS] += 1
     lg[row, L_REMAINING], lg[row, L_TRADE] = remaining, lanes[j, N_FILLS]
-    pnl = _book(j, buy, price, amount, fee, lanes)
+    lg[row, L_NET], lg[row, L_FEE_BASE] = kept, withheld
+    pnl = _book(j, buy, price, kept, cost_fee, lanes)
     if rk[rules.ON] == 0:
         return
     out = np.empty((rules.MAX_COMMANDS, ORDER))

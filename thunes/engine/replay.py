@@ -112,7 +112,7 @@ class PortfolioEngine:
                 last_close[j] = feeds[j].close[cursor[j]]
             value = brokers[0].cash  # the account's, which every symbol shares
             for broker, close in zip(brokers, last_close, strict=True):
-                value += broker.position * close
+                value += broker.holdings * close
             equity[step] = value
             for j in active:
                 lane_equity[j][cursor[j]] = value

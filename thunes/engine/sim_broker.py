@@ -192,15 +192,22 @@ class SimBroker:
 
     def bookkeeping(
         self, filled: FloatArray
-    ) -> tuple[list[float], list[int], list[str], list[int]]:
-        """Fill log rows' remaining amounts, times, client order ids and trade ids."""
+    ) -> tuple[list[float], list[float], list[int], list[str], list[int], list[float]]:
+        """Fill log rows' remaining amounts, fees kept in base, times, client order ids,
+        trade ids and the base each added to or took from the position."""
         times: list[int] = filled[:, c.L_TIME].astype(np.int64).tolist()
         trades: list[int] = filled[:, c.L_TRADE].astype(np.int64).tolist()
         order_ids = [self.ids.of(int(n)) for n in filled[:, c.L_ID].tolist()]
-        return filled[:, c.L_REMAINING].tolist(), times, order_ids, trades
+        remaining, withheld = filled[:, c.L_REMAINING].tolist(), filled[:, c.L_FEE_BASE].tolist()
+        return remaining, withheld, times, order_ids, trades, filled[:, c.L_NET].tolist()
+
+    @property
+    def holdings(self) -> float:
+        """The base held for this symbol: the position and its dust."""
+        return self.position + float(self.wallet.lanes[self.lane, c.DUST])
 
     def equity(self, price: float) -> float:
-        return self.cash + self.position * price
+        return self.cash + self.holdings * price
 
     # ---- orders in
     def submit(self, command: Command, open_positions: int = 0) -> None:
@@ -276,7 +283,8 @@ def venue(
     f = filters
     costs = [fees.maker, fees.taker, slippage]
     most = math.inf if max_fill_per_bar is None else max_fill_per_bar
-    return [*costs, f.tick_size, f.step_size, f.min_qty, f.min_notional, *sizer.code(), most]
+    market = [f.tick_size, f.step_size, f.min_qty, f.min_notional]
+    return [*costs, *market, *sizer.code(), most, float(fees.from_received)]
 
 
 def as_row(intent: OrderIntent) -> FloatArray:

@@ -6,11 +6,11 @@ import copy
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from thunes.domain.market import Fees, MarketFilters
+from thunes.domain.market import Fees, MarketFilters, as_fees
 from thunes.errors import ConfigError, ExchangeError, one_line
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ class CcxtExchange:
         self,
         *,
         exchange_id: str,
-        fees: Fees | dict[str, float],
+        fees: Fees | Mapping[str, float | bool],
         slippage: float,
         sandbox: bool = False,
         api_url: str | None = None,
@@ -46,7 +46,7 @@ class CcxtExchange:
         if exchange_id not in ccxt.exchanges:
             raise ConfigError(f"exchange.exchange_id: ccxt has no exchange {exchange_id!r}")
         self.name = exchange_id
-        self.fees = fees if isinstance(fees, Fees) else Fees(**fees)
+        self.fees = as_fees(fees)
         self.slippage = slippage
         self._max_retries = max_retries
         self._backoff_s = retry_backoff_s

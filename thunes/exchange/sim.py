@@ -31,7 +31,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from thunes.domain.market import Fees, MarketFilters
+from thunes.domain.market import Fees, MarketFilters, as_fees
 from thunes.domain.ticks import BookTick
 from thunes.domain.timeframes import timeframe_ms
 from thunes.errors import ConfigError, DataError
@@ -90,17 +90,14 @@ class SimExchange:
     def __init__(
         self,
         seed: int = 7,
-        fees: Fees | Mapping[str, float] | None = None,
+        fees: Fees | Mapping[str, float | bool] | None = None,
         slippage: float = 0.0005,
         origin: str = "2017-01-01",
         annual_volatility: float = 0.65,
         start_prices: Mapping[str, float] | None = None,
     ) -> None:
         self.seed = int(seed)
-        fees = {"maker": 0.001, "taker": 0.001} if fees is None else fees
-        self.fees = (
-            fees if isinstance(fees, Fees) else Fees(float(fees["maker"]), float(fees["taker"]))
-        )
+        self.fees = Fees(0.001, 0.001, True) if fees is None else as_fees(fees)
         self.slippage = float(slippage)
         stamp = pd.Timestamp(origin)
         stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

@@ -34,6 +34,11 @@ class Broker(Protocol):
         ...
 
     @property
+    def holdings(self) -> float:
+        """The base held for this symbol: the position, and dust a fee left under a step."""
+        ...
+
+    @property
     def committed(self) -> bool:
         """Holding, or about to (a buy at work): what max_open_positions counts."""
         ...

@@ -8,14 +8,16 @@ simulated broker's lane row starts with them, so it is passed as is.
 
 Conventions, per order type:
 - market buy: `amount`, else `quote` / price, else the sizer's amount; never more than the
-  free cash affords with the taker fee on top; floored to the step. `price` is where it
+  free cash affords (with the taker fee on top, when the fee is not taken from the base
+  received); floored to the step. `price` is where it
   fills (the simulator: the slipped open; a live broker: its reference quote, since with
   Binance's `quoteOrderQty` the venue sizes the order at the fill, as the simulator does);
 - market sell: `amount` (or the whole position), at most what is held;
 - limit and stop: the price rounded to the tick the safe way (a buy never above its
   limit, a sell never below), the amount from `amount` or `quote` / price, floored to the
   step; NaN when neither is given (a sell of the whole position when it fills);
-- a buy limit must fit the free cash with the maker fee on top, as the venue locks it.
+- a buy limit must fit the free cash (with the maker fee on top, when it is paid on top),
+  as the venue locks it.
 """
 
 from __future__ import annotations
@@ -29,10 +31,18 @@ from thunes.execution.filters import FloatArray as Vec
 from thunes.execution.rounding import below_minimum, to_grid
 from thunes.portfolio.sizing import buy_amount
 
-# A venue row: fees, slippage, the market's filters, the sizer (kind, value), and the most
-# one order may fill in one bar (inf: no limit; the simulator's partial fills).
-MAKER, TAKER, SLIP, TICK, STEP, MIN_QTY, MIN_NOTIONAL, SIZER, SIZE, MAX_FILL = range(10)
-VENUE_FIELDS = 10
+# A venue row: fees, slippage, the market's filters, the sizer (kind, value), the most one
+# order may fill in one bar (inf: no limit; the simulator's partial fills), and whether the
+# fee is taken from what an order receives (1, Binance's way) or paid on top in quote (0).
+MAKER, TAKER, SLIP, TICK, STEP, MIN_QTY, MIN_NOTIONAL, SIZER, SIZE, MAX_FILL, FEE_BASE = range(11)
+VENUE_FIELDS = 11
+
+
+@njit(cache=True, inline="always")
+def on_top(rate: float, v: Vec) -> float:
+    """The fee rate a buy pays on top of its notional: none when the venue takes it from
+    the base the buy receives."""
+    return 0.0 if v[FEE_BASE] else rate
 
 
 @njit(cache=True)
@@ -53,7 +63,7 @@ def refusal(
         return BELOW_MINIMUM if buy else DUST
     if amount <= 0:  # the rest of a buy the cash no longer affords
         return NO_CASH if buy else DUST
-    if buy and limit and amount * price * (1 + fee) > free:
+    if buy and limit and amount * price * (1 + on_top(fee, v)) > free:
         return NO_CASH
     return 0
 
@@ -63,7 +73,7 @@ def market_amount(o: Vec, price: float, free: float, held: float, v: Vec) -> flo
     """What a market order trades when it fills at `price` (see the module's conventions)."""
     if o[SIDE] != BUY:
         return held if np.isnan(o[AMOUNT]) else min(o[AMOUNT], held)
-    taker = v[TAKER]
+    taker = on_top(v[TAKER], v)
     if not np.isnan(o[AMOUNT]):
         wanted = o[AMOUNT]
     elif not np.isnan(o[QUOTE]):

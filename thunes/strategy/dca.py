@@ -109,6 +109,6 @@ class Dca(EventStrategy):
     def on_fill(self, fill: Fill, account: Account) -> list[Command]:
         buy, tag = fill.side is Side.BUY, TAGS.code(fill.tag)
         n = r.on_fill(
-            buy, fill.price, fill.amount, fill.fee, tag, account.position, self.state, self.out
+            buy, fill.price, fill.tradable, fill.fee, tag, account.position, self.state, self.out
         )
         return as_intents(self.out[:n]) if n else []

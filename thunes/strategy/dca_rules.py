@@ -79,7 +79,7 @@ def on_fill(
             st[SAFETY_N] = max(st[SAFETY_N], k + 1)
     if first:
         st[LAST_PRICE], st[LAST_AMOUNT] = price, amount
-    else:  # the volume-weighted price of this buy's parts
+    elif amount > 0:  # the volume-weighted price of this buy's parts
         st[LAST_AMOUNT] += amount
         st[LAST_PRICE] += (price - st[LAST_PRICE]) * amount / st[LAST_AMOUNT]
     st[AMOUNT] += amount
@@ -87,6 +87,8 @@ def on_fill(
     st[COMMITTED] += amount * price + fee
     st[PEAK_COMMITTED] = max(st[PEAK_COMMITTED], st[COMMITTED])
     st[LAST_BUY_BAR] = st[DECIDED_AT]
+    if st[AMOUNT] <= 0:
+        return 0  # nothing to sell yet: a part the venue's fee in base took whole
     target = st[SPENT] / st[AMOUNT] * (1 + st[TP_PCT])
     n = c.put(out, 0, c.SELL, c.CANCEL, np.nan, np.nan, np.nan, int(st[TP_CODE]))
     return c.put(out, n, c.SELL, c.LIMIT, target, np.nan, np.nan, int(st[TP_CODE]))

@@ -173,7 +173,7 @@ class Grid(EventStrategy):
         n = r.on_fill(
             buy,
             fill.price,
-            fill.amount,
+            fill.tradable,
             fill.fee,
             tag,
             fill.remaining,

@@ -198,7 +198,7 @@ def _sold(
     """A part of level's sell books its share of the lot's cost; once the lot is sold, the
     buy below goes out."""
     held, cost = st[at(st, LOT_AMOUNT, level)], st[at(st, LOT_COST, level)]
-    basis = cost * amount / held
+    basis = cost * amount / held if held > 0 else cost
     st[PROFIT] += amount * price - fee - basis
     if remaining > 0:
         st[at(st, LOT_AMOUNT, level)], st[at(st, LOT_COST, level)] = held - amount, cost - basis

@@ -52,7 +52,7 @@ class SignalRunner(EventStrategy):
 
     def on_fill(self, fill: Fill, account: Account) -> list[Command]:
         buy = fill.side is Side.BUY
-        n = rules.on_fill(buy, fill.price, fill.amount, account.position, self.state, self.out)
+        n = rules.on_fill(buy, fill.price, fill.tradable, account.position, self.state, self.out)
         return as_intents(self.out[:n]) if n else []
 
 
