@@ -21,7 +21,7 @@ from numba import njit, prange
 
 from thunes.domain.market import Fees, MarketFilters
 from thunes.engine import broker_core as c
-from thunes.engine.batch_loop import ORDERS, TIME, Bools, fixed_prefixes, run_lanes
+from thunes.engine.batch_loop import CLOSE, ORDERS, TIME, Bools, fixed_prefixes, run_lanes
 from thunes.engine.sim_broker import venue
 from thunes.execution.filters import FloatArray
 from thunes.portfolio.sizing import Sizer
@@ -57,7 +57,9 @@ def _columns(
             wake = step
             while wake < n and not (entries[col, wake] and not exits[col, wake]):
                 wake += 1
-            equity[col, step:wake] = acct[c.CASH]  # what the loop would write: nothing held
+            dust = lane_col[0, c.DUST]  # held but never sold: the only base when idle
+            for bar in range(step, wake):  # what the loop would write
+                equity[col, bar] = acct[c.CASH] + dust * bars[bar, CLOSE]
             if wake == n:
                 break
             cursor[0] = wake
