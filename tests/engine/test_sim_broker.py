@@ -153,3 +153,22 @@ def test_the_strategy_hears_accepts_rejects_and_cancels() -> None:
     ]
     assert recorder.events[3].reason == "below minimum"
     assert [(f.bar, f.tag) for f in recorder.fills] == [(1, "go")]
+
+
+def test_a_fee_taken_from_what_a_buy_receives_leaves_dust_that_is_held_not_sold() -> None:
+    # Binance's way: 100 quote at 100.5 buys 0.995 (step 0.001) for 99.9975 of cash, no fee
+    # on top; the 0.2% taker fee keeps 0.00199 of it: 0.99301 received, 0.993 to sell and
+    # 0.00001 of dust. The stop at 95 (5%) sells the 0.993, its fee out of the quote.
+    fees = Fees(maker=0.001, taker=0.002, from_received=True)
+    broker = SimBroker(fees, 0.0, FILTERS, FixedQuote(100.0), 1_000.0)
+    rows = [(100, 101, 99, 100), (100.5, 102, 100, 101), (96, 96, 94, 95)]
+    fills = run_one(SignalRunner(EnterOnce(stop_loss=0.05)), broker, candles(rows)).fills
+    buy, sell = fills
+    assert (buy.amount, buy.fee_base, buy.tradable) == (0.995, pytest.approx(0.00199), 0.993)
+    assert buy.fee == pytest.approx(0.995 * 100.5 * 0.002)  # its worth in quote, for reports
+    stop = 100.5 * 0.95  # 95.475, a sell rounded up to the tick: 95.48
+    assert (sell.price, sell.amount, sell.fee_base) == (95.48, 0.993, 0.0)
+    assert broker.position == 0.0 and broker.holdings == pytest.approx(0.00001)
+    cash = 1_000.0 - 0.995 * 100.5 + 0.993 * 95.48 * (1 - 0.002)
+    assert broker.cash == pytest.approx(cash, abs=1e-9) and stop < sell.price
+    assert broker.equity(95.0) == pytest.approx(cash + 0.00001 * 95.0, abs=1e-9)

@@ -35,7 +35,7 @@ from thunes.domain.reasons import REASONS
 from thunes.domain.rows import KILL_CODE, MAX_LOSS_CODE, ORDER
 from thunes.domain.tags import KILL_TAG, MAX_LOSS_TAG, TAGS
 from thunes.engine.sim_broker import as_row, venue
-from thunes.execution.prepare import MAKER, SLIP, TAKER, TICK, prepare, refusal
+from thunes.execution.prepare import MAKER, SLIP, STEP, TAKER, TICK, prepare, refusal
 from thunes.execution.rounding import to_grid
 from thunes.portfolio.sizing import Sizer
 from thunes.risk import rules
@@ -90,6 +90,7 @@ class PythonBroker:
         self.skipped: list[SkippedOrder] = []
         self.events: list[OrderEvent] = []
         self.position = 0.0
+        self.dust = 0.0  # what a fee kept in base left under one step
         self.basis = (0.0, 0.0)  # amount and cost (fees in) of the open position
         self.bar, self.time_ms = 0, 0
         account.brokers.append(self)
@@ -101,7 +102,7 @@ class PythonBroker:
 
     @property
     def holdings(self) -> float:
-        return self.position  # fees on top in quote only: no dust
+        return self.position + self.dust
 
     def equity(self, price: float) -> float:
         return self.cash + self.position * price
@@ -230,10 +231,18 @@ class PythonBroker:
     ) -> None:
         buy, fee = order.side is Side.BUY, amount * price * rate
         held, cost = self.basis
-        if buy:
+        withheld, kept, cost_fee = 0.0, amount, fee
+        if buy and self.fees.from_received:  # the fee out of the base received
+            withheld = amount * rate
+            kept = to_grid(amount - withheld, self.venue[STEP], False)
+            self.dust += amount - withheld - kept
+            cost_fee = (amount - kept) * price
+            self.account.cash -= amount * price
+        elif buy:
             self.account.cash -= amount * price + fee
-            self.position = float(np.round(self.position + amount, 12))
-            self.basis, pnl = (held + amount, cost + amount * price + fee), 0.0
+        if buy:
+            self.position = float(np.round(self.position + kept, 12))
+            self.basis, pnl = (held + kept, cost + (kept * price + cost_fee)), 0.0
         else:
             self.account.cash += amount * price - fee
             self.position = (
@@ -244,7 +253,18 @@ class PythonBroker:
             self.basis = (left, cost - cost * share if left else 0.0)
             pnl = amount * price - fee - cost * share
         self.fills.append(
-            Fill(self.bar, order.side, price, amount, fee, order.tag, maker, time_ms=self.time_ms)
+            Fill(
+                self.bar,
+                order.side,
+                price,
+                amount,
+                fee,
+                order.tag,
+                maker,
+                fee_base=withheld,
+                time_ms=self.time_ms,
+                received=kept,
+            )
         )
         self._react(not buy, pnl, order.tag == MAX_LOSS_TAG)
 
