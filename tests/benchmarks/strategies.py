@@ -262,7 +262,8 @@ def event_path(
     evaluated on the rolling window at every bar (replay)."""
     from thunes.backtest.assembly import assemble
     from thunes.data.candles import as_columns
-    from thunes.engine.replay import Lane, PortfolioEngine
+    from thunes.engine.lane import Lane
+    from thunes.engine.replay import PortfolioEngine
     from thunes.engine.sim_broker import SimBroker, Wallet
     from thunes.risk.engine import RiskEngine
     from thunes.strategy.signal_runner import as_event_strategy

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from thunes.engine.replay import Lane, PortfolioEngine, ReplayResult
+from thunes.engine.lane import Lane
+from thunes.engine.replay import PortfolioEngine, ReplayResult
 from thunes.execution.broker import Broker
 from thunes.strategy.events import EventStrategy
 

@@ -7,7 +7,8 @@ import numpy as np
 from tests.backtest.candles import wavy_candles, with_gap
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import Side
-from thunes.engine.replay import Lane, PortfolioEngine, PortfolioRun
+from thunes.engine.lane import Lane
+from thunes.engine.replay import PortfolioEngine, PortfolioRun
 from thunes.engine.sim_broker import SimBroker, Wallet
 from thunes.portfolio.sizing import FixedQuote
 from thunes.risk.engine import RiskEngine

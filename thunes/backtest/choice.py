@@ -22,7 +22,8 @@ from thunes.components import Components
 from thunes.data.candles import as_columns
 from thunes.data.sources import CandleSet
 from thunes.domain.ticks import BookTick
-from thunes.engine.replay import Lane, PortfolioEngine, PortfolioRun
+from thunes.engine.lane import Lane
+from thunes.engine.replay import PortfolioEngine, PortfolioRun
 from thunes.engine.sim_broker import SimBroker, Wallet
 from thunes.engine.tick_engine import TickEngine, TickResult
 from thunes.errors import ConfigError

@@ -9,7 +9,7 @@ them, then every symbol's decision at the close, then the account marked at the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -19,14 +19,12 @@ from numba import njit
 from thunes.domain.rows import CANCEL
 from thunes.domain.tags import FIXED, TAGS
 from thunes.engine import broker_core as c
+from thunes.engine.lane import Lane
 from thunes.engine.results import PortfolioRun, ReplayResult
 from thunes.engine.sim_broker import SimBroker
 from thunes.execution.filters import FloatArray as Vec
 from thunes.strategy import compiled
 from thunes.strategy.events import CompiledRules
-
-if TYPE_CHECKING:
-    from thunes.engine.replay import Lane
 
 Bools = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]

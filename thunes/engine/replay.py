@@ -19,13 +19,14 @@ import pandas as pd
 from thunes.data.candles import as_columns
 from thunes.domain.orders import Command
 from thunes.engine.batch_loop import run_compiled, union
+from thunes.engine.lane import Lane
 from thunes.engine.results import PortfolioRun, ReplayResult
 from thunes.engine.sim_broker import SimBroker
 from thunes.execution.broker import Broker
 from thunes.execution.filters import FloatArray
-from thunes.strategy.events import Bar, CompiledRules, EventStrategy
+from thunes.strategy.events import Bar, CompiledRules
 
-__all__ = ["Lane", "PortfolioEngine", "PortfolioRun", "ReplayResult"]
+__all__ = ["PortfolioEngine", "PortfolioRun", "ReplayResult"]
 
 
 class _Window(Mapping[str, FloatArray]):
@@ -44,15 +45,6 @@ class _Window(Mapping[str, FloatArray]):
 
     def __len__(self) -> int:
         return len(self._columns)
-
-
-@dataclass
-class Lane:
-    """One symbol: its candles, its own strategy instance and its broker."""
-
-    strategy: EventStrategy
-    broker: Broker
-    candles: pd.DataFrame
 
 
 @dataclass(frozen=True)
