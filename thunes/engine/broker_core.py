@@ -354,6 +354,17 @@ def _execute(
     _risk(j, out, n, acct, lanes, ob, lg)
 
 
+@njit(cache=True)
+def _rest(o: Vec, part: float, left: float, sized: bool) -> Vec:
+    """What is left of order `o` once `part` of it filled: `left`, if it was `sized` (else
+    still the whole position), as the same order."""
+    rest = o.copy()
+    if sized:
+        rest[AMOUNT], rest[QUOTE] = left, np.nan
+    rest[FILLED] += part
+    return rest
+
+
 @njit(cache=True, inline="always")
 def _part(amount: float, venue: Vec) -> float:
     """What of `amount` fills in this bar: all of it, or the venue's most per order."""
@@ -419,11 +430,7 @@ def _fill_market(
     part = _part(amount, lanes[j])
     left = np.round(amount - part, 12)
     if part < amount:
-        rest = o.copy()
-        if buy or not np.isnan(o[AMOUNT]):
-            rest[AMOUNT], rest[QUOTE] = left, np.nan
-        rest[FILLED] += part
-        _append(j, rest, lanes, ob)
+        _append(j, _rest(o, part, left, buy or not np.isnan(o[AMOUNT])), lanes, ob)
     _execute(j, o, price, part, lanes[j, TAKER], False, left, acct, rk, lanes, ob, lg)
 
 
@@ -450,10 +457,7 @@ def _fill_resting(
     part = _part(amount, lanes[j])
     left = np.round(amount - part, 12)
     if part < amount:
-        rest = o.copy()
-        if not np.isnan(o[AMOUNT]):
-            rest[AMOUNT] = left
-        rest[FILLED] += part
+        rest = _rest(o, part, left, not np.isnan(o[AMOUNT]))
         if limit:
             _insert(j, k, rest, lanes, ob)
         else:
