@@ -233,6 +233,19 @@ class SimBroker:
         self.wallet.drain()
         return self.fills[first:]
 
+    def on_quote(self, tick: int, time_ms: int, bid: float, ask: float) -> list[Fill]:
+        """Fill what the best bid/ask reach (broker_core.on_quote); `tick` numbers it."""
+        w, j = self.wallet, self.lane
+        if not w.lanes[j, c.N_ORDERS]:
+            w.lanes[j, c.BAR], w.lanes[j, c.TIME] = tick, time_ms
+            return []  # most quotes: nothing to fill
+        w.make_room(j)
+        first = len(self.fills)
+        rk = self.risk_vector
+        c.on_quote(j, tick, float(time_ms), bid, ask, w.acct, rk, w.lanes, w.orders, w.log)
+        self.wallet.drain()
+        return self.fills[first:]
+
 
 def _columns(
     rows: FloatArray,
