@@ -3,11 +3,9 @@ simulated ticks, and the honest cost of naive taker scalping against a 0.1% fee.
 
 The scalper decides and the shared broker (broker_core.on_quote) fills, as for candles. Where
 that differs from the tick engine's former private broker, the expected values below changed,
-each with its reason: (1) the strategy answers a quote it has seen, after the broker matched
-it: a time-limit exit decided at one tick is a market sell filled at the next tick's bid, and
-a maker entry found stale is withdrawn after that quote could fill it; (2) one signal is one
-order: an entry refused is not asked again until the book's lean has gone and come back (the
-private broker asked at every tick and recorded a run of identical refusals once)."""
+with the reason where they do (PATH): the strategy answers a quote it has seen, after the
+broker matched it, so a time-limit exit decided at one tick is a market sell filled at the
+next tick's bid, and a maker entry found stale is withdrawn after that quote could fill it."""
 
 from __future__ import annotations
 
@@ -143,17 +141,12 @@ def test_taker_entry_pays_the_next_ask_and_the_taker_fee() -> None:
     ]
 
 
-def test_an_order_under_min_notional_is_refused_once_per_signal() -> None:
-    # 4 quote < min notional 5: the signal of ticks 0-1 asks once, refused; so does the one at
-    # tick 3, after the lean went at tick 2. One record each (was one for both: the private
-    # broker asked at every tick and recorded a run of identical refusals once)
+def test_an_order_under_min_notional_is_skipped_once_per_run_of_refusals() -> None:
+    # 4 quote < min notional 5: the signal at ticks 0, 1 and 3 is refused; one record
     path = ticks((100.0, Y, 100.01), (100.0, Y, 100.01), (100.0, N, 100.01), (100.0, Y, 100.01))
     result = run_ticks(path, scalper(quote_amount=4.0), FEES, FILTERS, 1_000.0)
     assert result.fills == []
-    assert result.skipped == [
-        SkippedOrder(0, BUY, 100.0, 0.04, "below minimum", ENTRY),
-        SkippedOrder(3, BUY, 100.0, 0.04, "below minimum", ENTRY),
-    ]
+    assert result.skipped == [SkippedOrder(0, BUY, 100.0, 0.04, "below minimum", ENTRY)]
 
 
 def test_cash_never_goes_negative() -> None:
@@ -196,15 +189,13 @@ def test_cooldown_after_a_losing_exit() -> None:
         (99.95, N, 99.96),  # 1: BUY @ 100.00
         (99.90, N, 99.91),  # 2: stop 99.94: SELL @ 99.90 at t = 200, a loss: cooldown to 500
         (99.90, Y, 99.91),  # 3: refused (cooldown)
-        (99.90, Y, 99.91),  # 4: the same signal: not asked again
-        (99.90, Y, 99.91),  # 5: t = 500: allowed, but still the same signal (was: a buy limit)
-        (99.90, N, 99.91),  # 6: the lean has gone
-        (99.90, Y, 99.91),  # 7: a new signal: buy limit 99.90 x 0.5
-        (99.85, N, 99.86),  # 8: BUY 0.5 @ 99.90
+        (99.90, Y, 99.91),  # 4: refused, not recorded again
+        (99.90, Y, 99.91),  # 5: t = 500: allowed, buy limit 99.90
+        (99.85, N, 99.86),  # 6: BUY 0.5 @ 99.90
     )
     engine = TickEngine(scalper(), FEES, FILTERS, 1_000.0, risk)
     result = engine.run_ticks(path)
-    assert [(f.bar, f.tag) for f in result.fills] == [(1, ENTRY), (2, STOP), (8, ENTRY)]
+    assert [(f.bar, f.tag) for f in result.fills] == [(1, ENTRY), (2, STOP), (6, ENTRY)]
     assert [(s.bar, s.reason) for s in result.skipped] == [(3, "cooldown")]
     assert risk.fired["cooldown"] == 1  # one order refused, though asked at two ticks
     assert risk.cooldown_until_ms == path.index[2].value // 1_000_000 + 300

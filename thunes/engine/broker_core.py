@@ -362,6 +362,19 @@ def submit(
 
 
 @njit(cache=True)
+def would_refuse(j: int, o: Vec, positions: int, acct: Vec, rk: Vec, lanes: Vec, ob: Vec) -> int:
+    """The reason `submit` would skip order `o` for now, or 0, asking without counting or
+    logging anything (the checks `submit` makes, in its order): an engine whose strategy
+    asks again at every quote while its signal holds records a run of refusals once."""
+    buy = o[SIDE] == BUY
+    reason = rules.allows(lanes[j, TIME], positions, committed(j, lanes, ob), rk) if buy else 0
+    if reason or o[TYPE] == MARKET:
+        return reason
+    free = free_cash(acct, lanes, ob) if buy and o[TYPE] == LIMIT else 0.0
+    return prepare(o, np.nan, free, lanes[j, POS], lanes[j])[0]
+
+
+@njit(cache=True)
 def _fill_market(
     j: int, o: Vec, open_: float, acct: Vec, rk: Vec, lanes: Vec, ob: Vec, lg: Vec
 ) -> None:

@@ -15,6 +15,7 @@ two give the same fills, and mix.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import cast
 
@@ -24,12 +25,21 @@ import pandas as pd
 from numba import njit
 
 from thunes.domain.market import Fees, MarketFilters
-from thunes.domain.orders import Command, Fill, SkippedOrder
-from thunes.domain.ticks import BookTick
+from thunes.domain.orders import (
+    Command,
+    Fill,
+    OrderEvent,
+    OrderIntent,
+    OrderStatus,
+    Side,
+    SkippedOrder,
+)
+from thunes.domain.reasons import REASONS
+from thunes.domain.rows import CANCEL
 from thunes.domain.tags import TAGS
+from thunes.domain.ticks import BookTick
 from thunes.engine import broker_core as c
-from thunes.engine.batch_loop import _apply
-from thunes.engine.sim_broker import SimBroker
+from thunes.engine.sim_broker import SimBroker, as_row
 from thunes.execution.filters import FloatArray as Vec
 from thunes.portfolio.sizing import FixedQuote
 from thunes.risk.engine import RiskEngine
@@ -39,17 +49,62 @@ Bools = npt.NDArray[np.bool_]
 
 
 @njit(cache=True)
+def _send(
+    out: Vec,
+    n: int,
+    gate: Vec,
+    acct: Vec,
+    rk: Vec,
+    lanes: Vec,
+    ob: Vec,
+    lg: Vec,
+    st: Vec,
+    prefixes: Bools,
+) -> None:
+    """Submit the rules' n rows to lane 0. A buy the broker would refuse again for the
+    reason it last recorded (`gate`) is withheld, the rules hearing it refused: a signal
+    holds for many ticks, and its run of identical refusals is one record, counted once."""
+    while n:
+        withheld = -1
+        for k in range(n):
+            o = out[k]
+            if o[c.TYPE] == CANCEL:
+                c.cancel(0, prefixes[int(o[c.TAG])], False, acct, lanes, ob, lg)
+                continue
+            positions = c.open_positions(lanes, ob)
+            repeat = gate[0] != 0 and o[c.SIDE] == c.BUY
+            if repeat and c.would_refuse(0, o, positions, acct, rk, lanes, ob) == gate[0]:
+                withheld = int(o[c.TAG])
+            else:
+                c.submit(0, o, positions, acct, rk, lanes, ob, lg)
+        n = 0 if withheld < 0 else s.on_dropped(withheld, True, st, out)
+
+
+@njit(cache=True)
 def _hear(
-    k: int, acct: Vec, rk: Vec, lanes: Vec, ob: Vec, lg: Vec, st: Vec, out: Vec, prefixes: Bools
+    k: int,
+    gate: Vec,
+    acct: Vec,
+    rk: Vec,
+    lanes: Vec,
+    ob: Vec,
+    lg: Vec,
+    st: Vec,
+    out: Vec,
+    prefixes: Bools,
 ) -> None:
     """Tell the rules of their orders refused or withdrawn, from log row k on (their
-    answers' rows too), as the per-event face delivers order events."""
+    answers' rows too), as the per-event face delivers order events; the gate keeps the
+    last refusal until an order leaves."""
     while k < acct[c.N_LOG]:
         kind = lg[k, c.KIND]
-        if kind == c.SKIP or kind == c.CANCELED:
+        if kind == c.ACCEPTED:
+            gate[0] = 0.0
+        elif kind == c.SKIP or kind == c.CANCELED:
+            if kind == c.SKIP:
+                gate[0] = lg[k, c.REASON]
             n = s.on_dropped(int(lg[k, c.L_TAG]), kind == c.SKIP, st, out)
-            if n:
-                _apply(0, out, n, prefixes, acct, rk, lanes, ob, lg)
+            _send(out, n, gate, acct, rk, lanes, ob, lg, st, prefixes)
         k += 1
 
 
@@ -57,6 +112,7 @@ def _hear(
 def _loop(
     first: int,
     rows: Vec,
+    gate: Vec,
     acct: Vec,
     rk: Vec,
     lanes: Vec,
@@ -77,20 +133,19 @@ def _loop(
         c.on_quote(0, i, t, bid, rows[j, 3], acct, rk, lanes, ob, lg)
         b = int(acct[c.N_LOG])
         if b > a:
-            _hear(a, acct, rk, lanes, ob, lg, st, out, prefixes)
+            _hear(a, gate, acct, rk, lanes, ob, lg, st, out, prefixes)
             for r in range(a, b):
                 if lg[r, c.KIND] == c.FILL:
-                    m, buy = int(acct[c.N_LOG]), lg[r, c.L_SIDE] == c.BUY
+                    m, buy, gate[0] = int(acct[c.N_LOG]), lg[r, c.L_SIDE] == c.BUY, 0.0
                     price, tag, pos = lg[r, c.L_PRICE], int(lg[r, c.L_TAG]), lanes[0, c.POS]
                     n = s.on_fill(t, buy, price, tag, pos, st, out)
-                    if n:
-                        _apply(0, out, n, prefixes, acct, rk, lanes, ob, lg)
-                        _hear(m, acct, rk, lanes, ob, lg, st, out, prefixes)
+                    _send(out, n, gate, acct, rk, lanes, ob, lg, st, prefixes)
+                    _hear(m, gate, acct, rk, lanes, ob, lg, st, out, prefixes)
         n = s.on_tick(t, bid, rows[j, 2], rows[j, 4], st, out)
         if n:
             m = int(acct[c.N_LOG])
-            _apply(0, out, n, prefixes, acct, rk, lanes, ob, lg)
-            _hear(m, acct, rk, lanes, ob, lg, st, out, prefixes)
+            _send(out, n, gate, acct, rk, lanes, ob, lg, st, prefixes)
+            _hear(m, gate, acct, rk, lanes, ob, lg, st, out, prefixes)
         equity[j] = acct[c.CASH] + lanes[0, c.POS] * bid
     return lg
 
@@ -118,6 +173,7 @@ class TickEngine:
         self.strategy = strategy
         # every entry says its quote: the sizer is never asked
         self.broker = SimBroker(fees, 0.0, filters, FixedQuote(strategy.quote_amount), cash, risk)
+        self.gate = np.zeros(1)  # the last refusal recorded, 0 once an order has left
         self.marks = np.zeros(1024)  # grows by doubling
         self.ticks = 0  # ticks seen: the next one's number, and the marks in use
 
@@ -132,16 +188,42 @@ class TickEngine:
         fills = broker.on_quote(i, tick.timestamp_ms, tick.bid, tick.ask)
         self._hear()
         for fill in fills:
-            self._submit(strategy.on_fill(fill, broker))
-        self._submit(strategy.on_tick(tick, broker))
+            self.gate[0] = 0.0
+            self._send(strategy.on_fill(fill, broker))
+            self._hear()
+        self._send(strategy.on_tick(tick, broker))
+        self._hear()
         self.marks[i] = broker.cash + broker.position * tick.bid
         self.ticks += 1
         return fills
 
-    def _submit(self, commands: list[Command]) -> None:
-        for command in commands:
-            self.broker.submit(command, int(self.broker.committed))
-        self._hear()
+    def _send(self, commands: list[Command]) -> None:
+        """Submit the strategy's commands, withholding a repeated refusal as `_send` does."""
+        broker, w = self.broker, self.broker.wallet
+        while commands:
+            withheld: OrderIntent | None = None
+            for command in commands:
+                positions = int(broker.committed)
+                repeat = isinstance(command, OrderIntent) and command.side is Side.BUY
+                if repeat and self.gate[0]:
+                    o = as_row(cast(OrderIntent, command))
+                    why = c.would_refuse(
+                        broker.lane, o, positions, w.acct, broker.risk_vector, w.lanes, w.orders
+                    )
+                    if why == self.gate[0]:
+                        withheld = cast(OrderIntent, command)
+                        continue
+                broker.submit(command, positions)
+            commands = (
+                []
+                if withheld is None
+                else self.strategy.on_order_event(self._refused(withheld), broker)
+            )
+
+    def _refused(self, intent: OrderIntent) -> OrderEvent:
+        why = REASONS[int(self.gate[0])]
+        price = math.nan if intent.price is None else intent.price
+        return OrderEvent(OrderStatus.REJECTED, intent.side, intent.type, price, intent.tag, why)
 
     def _hear(self) -> None:
         """What befell the strategy's orders, and its answers, until nothing more does."""
@@ -149,8 +231,11 @@ class TickEngine:
         while broker.events:
             events, broker.events = broker.events, []
             for event in events:
-                for command in self.strategy.on_order_event(event, broker):
-                    broker.submit(command, int(broker.committed))
+                if event.status is OrderStatus.NEW:
+                    self.gate[0] = 0.0
+                elif event.status is OrderStatus.REJECTED:
+                    self.gate[0] = REASONS.index(event.reason)
+                self._send(self.strategy.on_order_event(event, broker))
 
     def run_ticks(self, ticks: pd.DataFrame) -> TickResult:
         """A frame of ticks (UTC index; bid, bid_size, ask, ask_size), in compiled code."""
@@ -163,6 +248,7 @@ class TickEngine:
         w.log = _loop(
             self.ticks,
             rows,
+            self.gate,
             w.acct,
             self.broker.risk_vector,
             w.lanes,

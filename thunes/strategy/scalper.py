@@ -8,8 +8,7 @@ matched it (a bot answers a quote it has seen):
   the ask later trades strictly below it) or a market buy ("taker", at the next quote's ask).
   A maker entry found cancel_after_ms old is withdrawn (the quote that finds it so may still
   have filled it, as on a venue); the next entry comes at the next quote at the earliest. An
-  entry refused (risk, cash, minimums) spends the signal: none is asked again until the
-  book's lean has gone and come back, so one signal is one order, filled or refused;
+  entry refused (risk, cash, minimums) is asked again at the next quote the signal holds;
 - on the entry's fill: a take-profit sell limit take_profit_ticks ticks above its price
   (maker) and a stop stop_loss_ticks ticks below (taker, sold at the bid that reaches it);
 - time limit: at the first quote max_hold_ms after the fill, both are withdrawn and a
@@ -49,8 +48,8 @@ ENTRIES = ("maker", "taker")
 # process: never constants baked into cached code), the state, then fills by tag.
 THRESHOLD, TP_TICKS, SL_TICKS, MAX_HOLD_MS, MAKER, QUOTE, CANCEL_AFTER_MS, TICK = range(8)
 CODES = 8  # the codes of TAGS_COUNTED, in its order
-PHASE, PLACED_MS, ENTRY_MS, SPENT = range(13, 17)
-COUNTS = 17  # fills of each of TAGS_COUNTED
+PHASE, PLACED_MS, ENTRY_MS = range(13, 16)
+COUNTS = 16  # fills of each of TAGS_COUNTED
 SIZE = COUNTS + len(TAGS_COUNTED)
 FLAT, ENTERING, LONG, EXITING = range(4)  # PHASE
 MAX_INTENTS = 3  # rows `out` must have room for
@@ -96,15 +95,12 @@ def on_tick(now_ms: float, bid: float, bid_size: float, ask_size: float, st: Vec
         return c.put(out, n, c.SELL, c.MARKET, np.nan, np.nan, np.nan, _code(3, st))
     if phase == EXITING:
         return 0
-    signal = wants_entry(bid_size, ask_size, st)
-    if not signal:
-        st[SPENT] = 0.0  # the lean has gone: the next one may ask again
     if phase == ENTERING:
         if st[MAKER] == 0 or now_ms - st[PLACED_MS] < st[CANCEL_AFTER_MS]:
             return 0
         st[PHASE] = FLAT
         return c.put(out, 0, c.BUY, c.CANCEL, np.nan, np.nan, np.nan, _code(0, st))
-    if not signal or st[SPENT] != 0:
+    if not wants_entry(bid_size, ask_size, st):
         return 0
     st[PHASE], st[PLACED_MS] = ENTERING, now_ms
     if st[MAKER] != 0:  # the broker rounds the price down to the tick, sizes the quote
@@ -136,14 +132,12 @@ def on_fill(
 
 @njit(cache=True)
 def on_dropped(tag: int, refused: bool, st: Vec, out: Vec) -> int:
-    """One of its orders refused (`refused`) or withdrawn, by whoever: an entry ends (a
-    refused one spends the signal); an exit refused (dust: nothing the venue would take)
-    leaves the position to the next trade's exits."""
+    """One of its orders refused (`refused`) or withdrawn, by whoever: an entry ends (and
+    writes nothing); an exit refused (dust: nothing the venue would take) leaves the position
+    to the next trade's exits."""
     if tag == _code(0, st):
         if st[PHASE] == ENTERING:
             st[PHASE] = FLAT
-        if refused:
-            st[SPENT] = 1.0
         return 0
     is_exit = tag == _code(1, st) or tag == _code(2, st) or tag == _code(3, st)
     if not (refused and is_exit and st[PHASE] >= LONG):
