@@ -130,7 +130,10 @@ def _loop(
             lg = np.concatenate((lg, np.zeros_like(lg)))
         i, t, bid = first + j, rows[j, 0], rows[j, 1]
         a = int(acct[c.N_LOG])
-        c.on_quote(0, i, t, bid, rows[j, 3], acct, rk, lanes, ob, lg)
+        if c.reaches(0, bid, bid, lanes, ob):  # on_quote's quick test, without a call
+            c.on_quote(0, i, t, bid, rows[j, 3], acct, rk, lanes, ob, lg)
+        else:
+            c.clock(0, i, t, lanes)
         b = int(acct[c.N_LOG])
         if b > a:
             _hear(a, gate, acct, rk, lanes, ob, lg, st, out, prefixes)
