@@ -7,6 +7,9 @@ what befell its orders (refusals and withdrawals, then the fills), then decides 
 its orders leave then and meet the quotes from the next tick on. Fees, rounding, minimums,
 cash and the risk engine's rules are the broker's, as for candles; the venue has no
 slippage (the spread is the cost) and fills an order whole. Equity is marked at the bid.
+A signal holds for many ticks: a buy the broker would refuse again for the reason it last
+recorded is withheld (broker_core.would_refuse asks without counting), so that a run of
+identical refusals is one skipped order, counted once by the risk engine.
 
 `run_ticks` runs the numba rules and broker in one compiled loop; `on_tick` calls their
 faces (`SimBroker.on_quote`, `Scalper.on_tick`...) once per tick, in the same order: the
@@ -201,20 +204,18 @@ class TickEngine:
         return fills
 
     def _send(self, commands: list[Command]) -> None:
-        """Submit the strategy's commands, withholding a repeated refusal as `_send` does."""
+        """Submit the strategy's commands, withholding a repeated refusal as the compiled
+        loop's `_send` does."""
         broker, w = self.broker, self.broker.wallet
         while commands:
             withheld: OrderIntent | None = None
             for command in commands:
                 positions = int(broker.committed)
-                repeat = isinstance(command, OrderIntent) and command.side is Side.BUY
-                if repeat and self.gate[0]:
-                    o = as_row(cast(OrderIntent, command))
-                    why = c.would_refuse(
-                        broker.lane, o, positions, w.acct, broker.risk_vector, w.lanes, w.orders
-                    )
+                if isinstance(command, OrderIntent) and command.side is Side.BUY and self.gate[0]:
+                    o, rk = as_row(command), broker.risk_vector
+                    why = c.would_refuse(broker.lane, o, positions, w.acct, rk, w.lanes, w.orders)
                     if why == self.gate[0]:
-                        withheld = cast(OrderIntent, command)
+                        withheld = command
                         continue
                 broker.submit(command, positions)
             commands = (
