@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from thunes.domain.market import Fees, MarketFilters
@@ -104,8 +102,10 @@ def test_would_refuse_says_what_submit_does_and_records_nothing(
     assert [s.reason for s in b.skipped] == ([reason] if reason else [])
 
 
-def test_a_quote_reaching_nothing_moves_only_the_clock() -> None:
+def test_an_order_waits_through_quotes_that_do_not_reach_it() -> None:
     b = broker()
     b.submit(OrderIntent(BUY, LIMIT, amount=0.5, price=100.0, tag="in"))
     assert b.on_quote(7, 700, 100.01, 100.02) == []
-    assert b.time_ms == 700 and b.cash == 1_000.0 and math.isclose(b.position, 0.0)
+    assert b.cash == 1_000.0 and b.position == 0.0
+    fills = b.on_quote(8, 800, 99.98, 99.99)
+    assert fills == [fill(8, BUY, 100.0, 0.5, "in", maker=True)] and fills[0].time_ms == 800
