@@ -55,7 +55,7 @@ FLAT, ENTERING, LONG, EXITING = range(4)  # PHASE
 MAX_INTENTS = 3  # rows `out` must have room for
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def wants_entry(bid_size: float, ask_size: float, st: Vec) -> bool:
     """The book leans to the bid side enough: more resting buyers than sellers at the top."""
     total = bid_size + ask_size
@@ -71,7 +71,7 @@ def exit_levels(entry: float, st: Vec) -> tuple[float, float]:
     return to_grid(take_profit, tick, True), to_grid(stop, tick, True)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _code(k: int, st: Vec) -> int:
     return int(st[CODES + k])
 
@@ -82,7 +82,7 @@ def _withdraw_exits(st: Vec, out: Vec, n: int) -> int:
     return c.put(out, n, c.SELL, c.CANCEL, np.nan, np.nan, np.nan, _code(2, st))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def on_tick(now_ms: float, bid: float, bid_size: float, ask_size: float, st: Vec, out: Vec) -> int:
     """At a quote, after the broker has matched it: the time limit, a stale entry, an
     entry. Returns the rows written to `out`."""
