@@ -1,6 +1,7 @@
 """The simulated spot broker's rules, once, as numba functions over float64 arrays: the
 compiled batch loops call them bar after bar, and `SimBroker` (sim_broker.py) calls the
-same ones once per event. The conventions (fills, fees, intrabar path) are in sim_broker.py.
+same ones once per event. The conventions (fills, fees, intrabar path) are in sim_broker.py;
+a lane meets candles (`on_bar`) or best bid/ask quotes (`on_quote`, the tick engine).
 
 Arrays, shared by every symbol ("lane") trading out of one wallet:
 - `acct`: the wallet's cash and the number of rows in the log;
