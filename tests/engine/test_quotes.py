@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from thunes.domain.market import Fees, MarketFilters
+from tests.engine.test_sim_broker import FEES  # the broker tests' fees: maker 0.1%, taker 0.2%
+from thunes.domain.market import MarketFilters
 from thunes.domain.orders import Fill, OrderIntent, OrderType, Side
 from thunes.domain.reasons import REASONS
 from thunes.domain.tags import MAX_LOSS_TAG
@@ -16,7 +17,6 @@ from thunes.risk.engine import RiskEngine
 from thunes.risk.limits import RiskLimits
 
 FILTERS = MarketFilters(tick_size=0.01, step_size=0.001, min_qty=0.001, min_notional=5.0)
-FEES = Fees(maker=0.001, taker=0.002)
 BUY, SELL = Side.BUY, Side.SELL
 MARKET, LIMIT, STOP = OrderType.MARKET, OrderType.LIMIT, OrderType.STOP
 MAX = "max_open_positions"
