@@ -1,7 +1,15 @@
 """The tick scalper: fills worked out by hand on literal ticks, batch == per-event parity on
-simulated ticks, and the honest cost of naive taker scalping against a 0.1% fee."""
+simulated ticks, and the honest cost of naive taker scalping against a 0.1% fee.
+
+The scalper decides and the shared broker (broker_core.on_quote) fills, as for candles. Where
+that differs from the tick engine's former private broker, the expected values below changed,
+with the reason where they do (PATH): the strategy answers a quote it has seen, after the
+broker matched it, so a time-limit exit decided at one tick is a market sell filled at the
+next tick's bid, and a maker entry found stale is withdrawn after that quote could fill it."""
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 import pandas as pd
@@ -68,7 +76,7 @@ PATH = ticks(
     (100.04, N, 100.05),  # 7
     (100.03, N, 100.04),  # 8: a touch again: no fill
     (100.04, N, 100.05),  # 9
-    (100.02, N, 100.03),  # 10: t = 1000, 500 ms on: withdrawn before this ask can fill it
+    (100.04, N, 100.05),  # 10: t = 1000, 500 ms on: withdrawn (*)
     (100.00, Y, 100.01),  # 11: buy limit 100.00 x 0.5
     (99.95, N, 99.96),  # 12: BUY 0.5 @ 100.00 maker; TP 100.03, stop 99.94
     (99.95, N, 99.96),  # 13: a tick above the stop
@@ -79,16 +87,21 @@ PATH = ticks(
     (99.87, N, 99.88),  # 18: a tick above the stop
     (99.90, N, 99.91),  # 19
     (99.93, N, 99.94),  # 20
-    (99.91, N, 99.92),  # 21: t = 2100, 500 ms held: SELL 0.5 @ 99.91, the bid, taker
-    (99.91, N, 99.92),  # 22: flat, no signal
+    (99.91, N, 99.92),  # 21: t = 2100, 500 ms held: a market sell (**)
+    (99.91, N, 99.92),  # 22: SELL 0.5 @ 99.91, the bid, taker
 )
+# (*) was (100.02, N, 100.03), which the withdrawal preceded: now the broker matches a quote
+# before the strategy finds its entry stale, and that ask would fill it (see
+# test_a_stale_entry_is_withdrawn_after_the_quote_that_finds_it_stale); a quote that does not
+# cross keeps this path's withdrawal. (**) was sold at tick 21's bid: the strategy decides on
+# a quote the broker has matched, so its market sell meets the next quote.
 PATH_FILLS = [
     fill(2, BUY, 100.00, 0.5, ENTRY, maker=True),
     fill(4, SELL, 100.03, 0.5, TP, maker=True),
     fill(12, BUY, 100.00, 0.5, ENTRY, maker=True),
     fill(14, SELL, 99.91, 0.5, STOP, maker=False),
     fill(16, BUY, 99.92, 0.5, ENTRY, maker=True),
-    fill(21, SELL, 99.91, 0.5, TIME, maker=False),
+    fill(22, SELL, 99.91, 0.5, TIME, maker=False),
 ]
 
 
@@ -101,6 +114,17 @@ def test_maker_path_worked_by_hand() -> None:
     # after the first buy: 1000 - 50.05 in cash, 0.5 marked at the bid 99.98
     assert result.equity[2] == pytest.approx(949.95 + 0.5 * 99.98, abs=1e-9)
     assert result.equity[0] == result.equity[1] == 1_000.0  # a resting order costs nothing yet
+
+
+@pytest.mark.parametrize("crosses", [False, True])
+def test_a_stale_entry_is_withdrawn_after_the_quote_that_finds_it_stale(crosses: bool) -> None:
+    # A buy limit 100.00 x 0.5 placed at t = 0 is 500 ms old at tick 5. The broker matches
+    # tick 5's quote first (a venue fills a resting order until the cancel reaches it): an ask
+    # under 100.00 there fills it; else the strategy withdraws it and tick 6 cannot fill it.
+    last = (99.98, N, 99.99) if crosses else (100.00, N, 100.01)
+    path = ticks((100.00, Y, 100.01), *[(100.00, N, 100.01)] * 4, last, (99.98, N, 99.99))
+    result = run_ticks(path, scalper(take_profit_ticks=9), FEES, FILTERS, 1_000.0)
+    assert result.fills == ([fill(5, BUY, 100.00, 0.5, ENTRY, maker=True)] if crosses else [])
 
 
 def test_taker_entry_pays_the_next_ask_and_the_taker_fee() -> None:
@@ -167,10 +191,11 @@ def test_cooldown_after_a_losing_exit() -> None:
         (99.90, Y, 99.91),  # 3: refused (cooldown)
         (99.90, Y, 99.91),  # 4: refused, not recorded again
         (99.90, Y, 99.91),  # 5: t = 500: allowed, buy limit 99.90
+        (99.85, N, 99.86),  # 6: BUY 0.5 @ 99.90
     )
     engine = TickEngine(scalper(), FEES, FILTERS, 1_000.0, risk)
     result = engine.run_ticks(path)
-    assert [(f.bar, f.tag) for f in result.fills] == [(1, ENTRY), (2, STOP)]
+    assert [(f.bar, f.tag) for f in result.fills] == [(1, ENTRY), (2, STOP), (6, ENTRY)]
     assert [(s.bar, s.reason) for s in result.skipped] == [(3, "cooldown")]
     assert risk.fired["cooldown"] == 1  # one order refused, though asked at two ticks
     assert risk.cooldown_until_ms == path.index[2].value // 1_000_000 + 300
@@ -273,7 +298,8 @@ def test_config_composes_validates_and_instantiates() -> None:
         validate(cfg)
         built = instantiate(cfg.strategy, _convert_="all")
     assert isinstance(built, Scalper)
-    assert vars(built) == {
+    names = inspect.signature(Scalper).parameters
+    assert {name: getattr(built, name) for name in names} == {
         "imbalance_threshold": 0.6,
         "take_profit_ticks": 3,
         "stop_loss_ticks": 6,

@@ -141,7 +141,7 @@ def assemble_ticks(
         cash,
     )
     bids, asks = frame["bid"].to_numpy(), frame["ask"].to_numpy()
-    report = {**strategy.report(run.fills), **cost_breakdown(run.fills, bids, asks)}
+    report = {**strategy.report(float(bids[-1])), **cost_breakdown(run.fills, bids, asks)}
     fills = [f.placed(f.bar, symbol) for f in run.fills]
     skipped = [o.placed(o.bar, symbol) for o in run.skipped]
     return BacktestResult(portfolio, fills, skipped, dict(risk.fired), report, [])

@@ -119,7 +119,7 @@ def ticks(parts: Components, candles: list[CandleSet], per_event: bool) -> Backt
     """The tick scalper over best bid/ask ticks: fills from the tick engine, marked at the bid.
 
     A backtest hands the engine the whole frame (one compiled loop); replay feeds it one
-    `BookTick` at a time, as a live book-ticker stream would. Both run the same `step`.
+    `BookTick` at a time, as a live book-ticker stream would. Both run the same rules and broker.
     """
     strategy, frame, symbol = parts.strategy, candles[0].frame, parts.market.symbol
     if len(candles) > 1 or not isinstance(strategy, Scalper):

@@ -1,6 +1,7 @@
 """The simulated spot broker's rules, once, as numba functions over float64 arrays: the
 compiled batch loops call them bar after bar, and `SimBroker` (sim_broker.py) calls the
-same ones once per event. The conventions (fills, fees, intrabar path) are in sim_broker.py.
+same ones once per event. The conventions (fills, fees, intrabar path) are in sim_broker.py;
+a lane meets candles (`on_bar`) or best bid/ask quotes (`on_quote`, the tick engine).
 
 Arrays, shared by every symbol ("lane") trading out of one wallet:
 - `acct`: the wallet's cash and the number of rows in the log;
@@ -412,6 +413,19 @@ def submit(
 
 
 @njit(cache=True)
+def would_refuse(j: int, o: Vec, positions: int, acct: Vec, rk: Vec, lanes: Vec, ob: Vec) -> int:
+    """The reason `submit` would skip order `o` for now, or 0, asking without counting or
+    logging anything (the checks `submit` makes, in its order): an engine whose strategy
+    asks again at every quote while its signal holds records a run of refusals once."""
+    buy = o[SIDE] == BUY
+    reason = rules.allows(lanes[j, TIME], positions, committed(j, lanes, ob), rk) if buy else 0
+    if reason or o[TYPE] == MARKET:
+        return reason
+    free = free_cash(acct, lanes, ob) if buy and o[TYPE] == LIMIT else 0.0
+    return prepare(o, np.nan, free, lanes[j, POS], lanes[j])[0]
+
+
+@njit(cache=True)
 def _fill_market(
     j: int, o: Vec, open_: float, acct: Vec, rk: Vec, lanes: Vec, ob: Vec, lg: Vec
 ) -> None:
@@ -467,11 +481,12 @@ def _fill_resting(
 
 
 @njit(cache=True)
-def _met_going_down(o: Vec, bar: float, low: float) -> bool:
-    """A resting buy limit the low trades through, or a stop it reaches."""
+def _met_going_down(o: Vec, bar: float, low: float, offer: float) -> bool:
+    """A resting buy limit the sellers' lowest price (`offer`) trades through, or a stop
+    the low reaches. On a bar both are its low; at a quote, the ask and the bid."""
     if o[TYPE] == MARKET or o[FROM] > bar:
         return False
-    return (o[TYPE] == LIMIT and o[SIDE] == BUY and low < o[PRICE]) or (
+    return (o[TYPE] == LIMIT and o[SIDE] == BUY and offer < o[PRICE]) or (
         o[TYPE] == STOP and low <= o[PRICE]
     )
 
@@ -484,10 +499,18 @@ def _met_going_up(o: Vec, bar: float, high: float) -> bool:
 
 @njit(cache=True)
 def _descend(
-    j: int, open_: float, low: float, acct: Vec, rk: Vec, lanes: Vec, ob: Vec, lg: Vec
+    j: int,
+    open_: float,
+    low: float,
+    offer: float,
+    acct: Vec,
+    rk: Vec,
+    lanes: Vec,
+    ob: Vec,
+    lg: Vec,
 ) -> None:
-    """Buy limits and stops met on the way down, highest price first (stops on ties, then
-    the order they were placed in).
+    """Buy limits (met by `offer`, see `_met_going_down`) and stops met on the way down,
+    highest price first (stops on ties, then the order they were placed in).
 
     Each event carries the price the market is at when it happens: a stop fills there,
     which is its own price, the open when the bar gapped through it, or, for a
@@ -496,7 +519,7 @@ def _descend(
     n, bar = int(lanes[j, N_ORDERS]), lanes[j, BAR]
     m = 0
     for k in range(n):
-        m += _met_going_down(ob[j, k], bar, low)
+        m += _met_going_down(ob[j, k], bar, low, offer)
     if m == 0:
         return  # most bars: no allocation
     size = 2 * n + 2
@@ -505,7 +528,7 @@ def _descend(
     m = 0
     for k in range(n):
         o = ob[j, k]
-        if _met_going_down(o, bar, low):
+        if _met_going_down(o, bar, low, offer):
             keys[m], limits[m], alive[m], met[m] = -min(o[PRICE], open_), o[TYPE] == LIMIT, True, o
             m += 1
     while True:
@@ -564,23 +587,11 @@ def reaches(j: int, high: float, low: float, lanes: Vec, ob: Vec) -> bool:
 
 
 @njit(cache=True)
-def on_bar(
-    j: int,
-    bar: int,
-    time_ms: float,
-    open_: float,
-    high: float,
-    low: float,
-    acct: Vec,
-    rk: Vec,
-    lanes: Vec,
-    ob: Vec,
-    lg: Vec,
+def _fill_queued(
+    j: int, buys_at: float, sells_at: float, acct: Vec, rk: Vec, lanes: Vec, ob: Vec, lg: Vec
 ) -> None:
-    """Fill what lane j's bar reaches, along open -> low -> high."""
-    clock(j, bar, time_ms, lanes)
-    if not reaches(j, high, low, lanes, ob):
-        return  # most bars: nothing to fill
+    """Fill lane j's queued market orders, in the order they were placed: buys at
+    `buys_at`, sells at `sells_at` (a bar's open for both; at a quote, the ask and the bid)."""
     n = int(lanes[j, N_ORDERS])
     q = 0
     for k in range(n):
@@ -596,8 +607,16 @@ def on_bar(
             else:
                 k += 1
         for c in range(q):
-            _fill_market(j, queued[c], open_, acct, rk, lanes, ob, lg)
-    _descend(j, open_, low, acct, rk, lanes, ob, lg)
+            at = buys_at if queued[c, SIDE] == BUY else sells_at
+            _fill_market(j, queued[c], at, acct, rk, lanes, ob, lg)
+
+
+@njit(cache=True)
+def _ascend(
+    j: int, bar: int, high: float, acct: Vec, rk: Vec, lanes: Vec, ob: Vec, lg: Vec
+) -> None:
+    """Sell limits the buyers' highest price (a bar's high, a quote's bid) trades through,
+    lowest price first."""
     n, s = int(lanes[j, N_ORDERS]), 0
     for k in range(n):
         s += _met_going_up(ob[j, k], bar, high)
@@ -618,3 +637,53 @@ def on_bar(
         k = _find(j, sells[c], lanes, ob)
         if k >= 0:
             _fill_resting(j, k, sells[c, PRICE], True, acct, rk, lanes, ob, lg)
+
+
+@njit(cache=True)
+def on_bar(
+    j: int,
+    bar: int,
+    time_ms: float,
+    open_: float,
+    high: float,
+    low: float,
+    acct: Vec,
+    rk: Vec,
+    lanes: Vec,
+    ob: Vec,
+    lg: Vec,
+) -> None:
+    """Fill what lane j's bar reaches, along open -> low -> high."""
+    clock(j, bar, time_ms, lanes)
+    if not reaches(j, high, low, lanes, ob):
+        return  # most bars: nothing to fill
+    _fill_queued(j, open_, open_, acct, rk, lanes, ob, lg)
+    _descend(j, open_, low, low, acct, rk, lanes, ob, lg)
+    _ascend(j, bar, high, acct, rk, lanes, ob, lg)
+
+
+@njit(cache=True)
+def on_quote(
+    j: int,
+    tick: int,
+    time_ms: float,
+    bid: float,
+    ask: float,
+    acct: Vec,
+    rk: Vec,
+    lanes: Vec,
+    ob: Vec,
+    lg: Vec,
+) -> None:
+    """Fill what lane j's best bid/ask reach at one instant (`tick`: its number, as a
+    bar's): market buys at the ask and sells at the bid; a buy limit at its price when the
+    ask is strictly below it, a sell limit when the bid is strictly above it (maker); a
+    stop when the bid reaches it, at the bid (taker; a lane on quotes has no slippage).
+    Stops and buy limits first, as on a bar's way down, the risk engine's stop guarding a
+    buy from the quote that filled it; sell limits last."""
+    clock(j, tick, time_ms, lanes)
+    if not reaches(j, bid, bid, lanes, ob):  # the bid for buy limits too: a looser test
+        return  # most quotes: nothing to fill
+    _fill_queued(j, ask, bid, acct, rk, lanes, ob, lg)
+    _descend(j, bid, bid, ask, acct, rk, lanes, ob, lg)
+    _ascend(j, tick, bid, acct, rk, lanes, ob, lg)

@@ -15,6 +15,8 @@ Conventions (the vectorized engine, thunes/backtest/engine.py, follows the same 
 - Amounts round down to the step exactly (1.0 on a 0.001 step stays 1.0, where vectorbt's
   `1.0 // 0.001 * 0.001` gives 0.999 and would strand 0.001 as dust); an order
   under min notional or min quantity, or beyond the free cash, is skipped and recorded.
+- On best bid/ask quotes (`on_quote`, the tick engine) the same orders meet one instant's
+  prices instead of a bar's path: buys the ask, sells and stops the bid (broker_core.py).
 
 The rules are numba functions (broker_core.py) over arrays the `Wallet` holds, so that a
 compiled loop runs the very code this per-event face calls.
@@ -23,6 +25,7 @@ compiled loop runs the very code this per-event face calls.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -221,17 +224,27 @@ class SimBroker:
             c.submit(j, order, open_positions, w.acct, self.risk_vector, w.lanes, w.orders, w.log)
         self.wallet.drain()
 
-    # ---- one bar of market
+    # ---- one bar (or one quote) of market
     def on_bar(self, bar: int, time_ms: int, open_: float, high: float, low: float) -> list[Fill]:
         """Fill what this bar's prices reach, along open -> low -> high."""
+        return self._match(c.on_bar, bar, time_ms, open_, high, low)
+
+    def on_quote(self, tick: int, time_ms: int, bid: float, ask: float) -> list[Fill]:
+        """Fill what the best bid/ask reach (broker_core.on_quote); `tick` numbers it."""
+        return self._match(c.on_quote, tick, time_ms, bid, ask)
+
+    def _match(
+        self, market: Callable[..., None], at: int, time_ms: int, *prices: float
+    ) -> list[Fill]:
+        """`market` (broker_core's on_bar or on_quote) over lane j at bar or tick `at`."""
         w, j = self.wallet, self.lane
         if not w.lanes[j, c.N_ORDERS]:
-            w.lanes[j, c.BAR], w.lanes[j, c.TIME] = bar, time_ms
+            w.lanes[j, c.BAR], w.lanes[j, c.TIME] = at, time_ms
             return []  # most bars: nothing to fill
         w.make_room(j)
         first = len(self.fills)
         rk = self.risk_vector
-        c.on_bar(j, bar, float(time_ms), open_, high, low, w.acct, rk, w.lanes, w.orders, w.log)
+        market(j, at, float(time_ms), *prices, w.acct, rk, w.lanes, w.orders, w.log)
         self.wallet.drain()
         return self.fills[first:]
 

@@ -1,5 +1,5 @@
 """The risk rules, once, as numba functions over one float64 vector: every engine calls
-them (the candle broker at each order and fill, the tick engine at each tick), batch or
+them (the broker at each order and fill, on candles and on quotes alike), batch or
 event by event. `RiskEngine` (engine.py) is the Python face that owns such a vector.
 
 Rules, all in the quote currency:

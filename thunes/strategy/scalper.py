@@ -1,18 +1,25 @@
 """A book-ticker scalper: buy when the best bid's size outweighs the ask's, get out a few
 ticks later. Long-only, one position at a time.
 
-Rules, read from the best bid/ask only (no candles):
+Rules, read from the best bid/ask only (no candles), at each quote after the broker has
+matched it (a bot answers a quote it has seen):
 - entry when (bid_size - ask_size) / (bid_size + ask_size) >= imbalance_threshold, while flat
-  and with no entry working: a buy limit at the best bid ("maker"; it fills only when the best
-  ask later moves strictly below it; at the first tick cancel_after_ms after it was placed it is
-  withdrawn, before that tick can fill it) or a market buy ("taker", at the next tick's ask);
-- take-profit: a sell limit at entry + take_profit_ticks ticks (maker; fills when the best bid
-  moves strictly above it);
-- stop: when the best bid falls to entry - stop_loss_ticks ticks, sold at that bid (taker);
-- time limit: at the first tick max_hold_ms after the entry, sold at the bid (taker).
+  and with no entry working: a buy limit at the best bid ("maker"; the broker fills it when
+  the ask later trades strictly below it) or a market buy ("taker", at the next quote's ask).
+  A maker entry found cancel_after_ms old is withdrawn (the quote that finds it so may still
+  have filled it, as on a venue); the next entry comes at the next quote at the earliest. An
+  entry refused (risk, cash, minimums) is asked again at the next quote the signal holds;
+- on the entry's fill: a take-profit sell limit take_profit_ticks ticks above its price
+  (maker) and a stop stop_loss_ticks ticks below (taker, sold at the bid that reaches it);
+- time limit: at the first quote max_hold_ms after the fill, both are withdrawn and a
+  market sell goes out, filled at the next quote's bid;
+- once the position is gone (whoever sold it: the exits, the risk engine's stop, the
+  kill-switch), what is left of the exits is withdrawn.
 
-The rules are numba functions over plain numbers so that the tick engine's batch loop and its
-per-event `on_tick` run the very same code; `Scalper` holds the parameters and reports.
+The rules are numba functions over one float64 vector that write order rows
+(thunes/domain/rows.py): the tick engine's compiled loop runs them, and `Scalper`, the
+per-event face, turns the very same rows into intents. The strategy decides; the broker
+(thunes/engine/broker_core.py, `on_quote`) fills.
 """
 
 from __future__ import annotations
@@ -20,62 +27,128 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from thunes.domain.orders import Fill, Side
-from thunes.domain.tags import MAX_LOSS_TAG
-from thunes.execution.filters import FloatArray
+from thunes.domain import rows as c
+from thunes.domain.orders import Command, Fill, OrderEvent, OrderStatus, Side
+from thunes.domain.tags import MAX_LOSS_TAG, TAGS
+from thunes.domain.ticks import BookTick
+from thunes.execution.filters import FloatArray as Vec
 from thunes.execution.rounding import to_grid
+from thunes.strategy.base import Columns
+from thunes.strategy.compiled import as_intents
+from thunes.strategy.events import Account, Bar, EventStrategy
 
 ENTRY_TAG = "scalper:entry"
 TAKE_PROFIT_TAG = "scalper:take_profit"
 STOP_TAG = "scalper:stop"
 TIME_LIMIT_TAG = "scalper:time_limit"
-TAGS = (ENTRY_TAG, TAKE_PROFIT_TAG, STOP_TAG, TIME_LIMIT_TAG, MAX_LOSS_TAG)  # by code
-ENTRY, TAKE_PROFIT, STOP, TIME_LIMIT, MAX_LOSS = range(5)  # tag codes; NONE: nothing to do
-NONE = -1
+TAGS_COUNTED = (ENTRY_TAG, TAKE_PROFIT_TAG, STOP_TAG, TIME_LIMIT_TAG, MAX_LOSS_TAG)
 ENTRIES = ("maker", "taker")
 
-# slots of the rules vector handed to the numba code
-THRESHOLD, TP_TICKS, SL_TICKS, MAX_HOLD_MS, MAKER, QUOTE, CANCEL_AFTER_MS = range(7)
-N_RULES = 7  # the engine appends its own slots after these
+# The vector: parameters, the market's tick, the tags' codes (as TAGS numbers them in this
+# process: never constants baked into cached code), the state, then fills by tag.
+THRESHOLD, TP_TICKS, SL_TICKS, MAX_HOLD_MS, MAKER, QUOTE, CANCEL_AFTER_MS, TICK = range(8)
+CODES = 8  # the codes of TAGS_COUNTED, in its order
+PHASE, PLACED_MS, ENTRY_MS = range(13, 16)
+COUNTS = 16  # fills of each of TAGS_COUNTED
+SIZE = COUNTS + len(TAGS_COUNTED)
+FLAT, ENTERING, LONG, EXITING = range(4)  # PHASE
+MAX_INTENTS = 3  # rows `out` must have room for
 
 
-@njit(cache=True)
-def wants_entry(bid_size: float, ask_size: float, rules: FloatArray) -> bool:
+@njit(cache=True, inline="always")
+def wants_entry(bid_size: float, ask_size: float, st: Vec) -> bool:
     """The book leans to the bid side enough: more resting buyers than sellers at the top."""
     total = bid_size + ask_size
-    return total > 0.0 and (bid_size - ask_size) / total >= rules[THRESHOLD]
+    return total > 0.0 and (bid_size - ask_size) / total >= st[THRESHOLD]
 
 
 @njit(cache=True)
-def is_stale(now_ms: float, placed_ms: float, rules: FloatArray) -> bool:
-    """A maker entry left unfilled this long has lost its reason: withdraw it."""
-    return now_ms - placed_ms >= rules[CANCEL_AFTER_MS]
-
-
-@njit(cache=True)
-def exit_levels(entry: float, tick: float, rules: FloatArray) -> tuple[float, float]:
+def exit_levels(entry: float, st: Vec) -> tuple[float, float]:
     """(take-profit, stop): N ticks above the entry, M below, on the tick grid (as sells are
     rounded: up)."""
-    take_profit, stop = entry + rules[TP_TICKS] * tick, entry - rules[SL_TICKS] * tick
+    tick = st[TICK]
+    take_profit, stop = entry + st[TP_TICKS] * tick, entry - st[SL_TICKS] * tick
     return to_grid(take_profit, tick, True), to_grid(stop, tick, True)
 
 
+@njit(cache=True, inline="always")
+def _code(k: int, st: Vec) -> int:
+    return int(st[CODES + k])
+
+
 @njit(cache=True)
-def exit_reason(
-    now_ms: float, bid: float, entry_ms: float, take_profit: float, stop: float, rules: FloatArray
+def _withdraw_exits(st: Vec, out: Vec, n: int) -> int:
+    n = c.put(out, n, c.SELL, c.CANCEL, np.nan, np.nan, np.nan, _code(1, st))
+    return c.put(out, n, c.SELL, c.CANCEL, np.nan, np.nan, np.nan, _code(2, st))
+
+
+@njit(cache=True, inline="always")
+def on_tick(now_ms: float, bid: float, bid_size: float, ask_size: float, st: Vec, out: Vec) -> int:
+    """At a quote, after the broker has matched it: the time limit, a stale entry, an
+    entry. Returns the rows written to `out`."""
+    phase = st[PHASE]
+    if phase == LONG:
+        if now_ms - st[ENTRY_MS] < st[MAX_HOLD_MS]:
+            return 0
+        st[PHASE] = EXITING
+        n = _withdraw_exits(st, out, 0)
+        return c.put(out, n, c.SELL, c.MARKET, np.nan, np.nan, np.nan, _code(3, st))
+    if phase == EXITING:
+        return 0
+    if phase == ENTERING:
+        if st[MAKER] == 0 or now_ms - st[PLACED_MS] < st[CANCEL_AFTER_MS]:
+            return 0
+        st[PHASE] = FLAT
+        return c.put(out, 0, c.BUY, c.CANCEL, np.nan, np.nan, np.nan, _code(0, st))
+    if not wants_entry(bid_size, ask_size, st):
+        return 0
+    st[PHASE], st[PLACED_MS] = ENTERING, now_ms
+    if st[MAKER] != 0:  # the broker rounds the price down to the tick, sizes the quote
+        return c.put(out, 0, c.BUY, c.LIMIT, bid, np.nan, st[QUOTE], _code(0, st))
+    return c.put(out, 0, c.BUY, c.MARKET, np.nan, np.nan, st[QUOTE], _code(0, st))
+
+
+@njit(cache=True)
+def on_fill(
+    now_ms: float, buy: bool, price: float, tag: int, position: float, st: Vec, out: Vec
 ) -> int:
-    """Which exit this tick triggers; the adverse ones first (stop, time), as with candles."""
-    if bid <= stop:
-        return STOP
-    if now_ms - entry_ms >= rules[MAX_HOLD_MS]:
-        return TIME_LIMIT
-    if bid > take_profit:
-        return TAKE_PROFIT
-    return NONE
+    """After a fill: an entry sets its exits (its first part: they sell whatever is held);
+    a sale that left nothing withdraws what is left of them."""
+    for k in range(len(TAGS_COUNTED)):
+        if tag == st[CODES + k]:
+            st[COUNTS + k] += 1
+    if buy:
+        if st[PHASE] == LONG:
+            return 0
+        st[PHASE], st[ENTRY_MS] = LONG, now_ms
+        take_profit, stop = exit_levels(price, st)
+        n = c.put(out, 0, c.SELL, c.LIMIT, take_profit, np.nan, np.nan, _code(1, st))
+        return c.put(out, n, c.SELL, c.STOP, stop, np.nan, np.nan, _code(2, st))
+    if position > 0:
+        return 0
+    st[PHASE] = FLAT
+    return _withdraw_exits(st, out, 0)
 
 
-class Scalper:
-    """The parameters of the rules above, checked, and what a report says about the fills."""
+@njit(cache=True)
+def on_dropped(tag: int, refused: bool, st: Vec, out: Vec) -> int:
+    """One of its orders refused (`refused`) or withdrawn, by whoever: an entry ends (and
+    writes nothing); an exit refused (dust: nothing the venue would take) leaves the position
+    to the next trade's exits."""
+    if tag == _code(0, st):
+        if st[PHASE] == ENTERING:
+            st[PHASE] = FLAT
+        return 0
+    is_exit = tag == _code(1, st) or tag == _code(2, st) or tag == _code(3, st)
+    if not (refused and is_exit and st[PHASE] >= LONG):
+        return 0
+    st[PHASE] = FLAT
+    return _withdraw_exits(st, out, 0)
+
+
+class Scalper(EventStrategy):
+    """The rules above as an event strategy on book ticks: their parameters, checked, and
+    the vector the rules work on (fresh at `start`, once the market's tick is known)."""
 
     def __init__(
         self,
@@ -107,32 +180,55 @@ class Scalper:
         self.entry = entry
         self.quote_amount = float(quote_amount)
         self.cancel_after_ms = int(cancel_after_ms)
+        self.start(np.nan)
 
-    def rules(self) -> FloatArray:
-        """The parameters as the numba code reads them (slots THRESHOLD ... CANCEL_AFTER_MS)."""
-        return np.array(
-            [
-                self.imbalance_threshold,
-                self.take_profit_ticks,
-                self.stop_loss_ticks,
-                self.max_hold_ms,
-                1.0 if self.entry == "maker" else 0.0,
-                self.quote_amount,
-                self.cancel_after_ms,
-            ],
-            dtype=np.float64,
-        )
+    def start(self, tick_size: float) -> None:
+        """A fresh run on a market whose prices move by `tick_size`."""
+        self.state = np.zeros(SIZE)
+        self.state[:CODES] = [
+            self.imbalance_threshold,
+            self.take_profit_ticks,
+            self.stop_loss_ticks,
+            self.max_hold_ms,
+            1.0 if self.entry == "maker" else 0.0,
+            self.quote_amount,
+            self.cancel_after_ms,
+            tick_size,
+        ]
+        self.state[CODES:PHASE] = [TAGS.code(tag) for tag in TAGS_COUNTED]
+        self.out = np.zeros((MAX_INTENTS, c.ORDER))
 
-    def report(self, fills: list[Fill]) -> dict[str, float]:
-        """Entries and exits by reason, for the stats table."""
-        counts = {tag: 0 for tag in TAGS}
-        for fill in fills:
-            if fill.tag in counts:
-                counts[fill.tag] += 1
-        return {f"scalper_{tag.split(':')[-1]}_fills": float(n) for tag, n in counts.items()}
+    def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[Command]:
+        raise TypeError("the scalper trades book ticks (on_tick), not candles")
+
+    def on_tick(self, tick: BookTick, account: Account) -> list[Command]:
+        """Decide at a quote the broker has matched already."""
+        time_ms, size = float(tick.timestamp_ms), tick.ask_size
+        n = on_tick(time_ms, tick.bid, tick.bid_size, size, self.state, self.out)
+        return as_intents(self.out[:n]) if n else []
+
+    def on_fill(self, fill: Fill, account: Account) -> list[Command]:
+        buy, tag, now = fill.side is Side.BUY, TAGS.code(fill.tag), float(fill.time_ms)
+        n = on_fill(now, buy, fill.price, tag, account.position, self.state, self.out)
+        return as_intents(self.out[:n]) if n else []
+
+    def on_order_event(self, event: OrderEvent, account: Account) -> list[Command]:
+        if event.status not in (OrderStatus.REJECTED, OrderStatus.CANCELED):
+            return []
+        refused = event.status is OrderStatus.REJECTED
+        n = on_dropped(TAGS.code(event.tag), refused, self.state, self.out)
+        return as_intents(self.out[:n]) if n else []
+
+    def report(self, last_price: float) -> dict[str, float]:
+        """Fills by tag (entries, then the exits by reason), for the stats table."""
+        counts = self.state[COUNTS:].tolist()
+        return {
+            f"scalper_{tag.split(':')[-1]}_fills": n
+            for tag, n in zip(TAGS_COUNTED, counts, strict=True)
+        }
 
 
-def cost_breakdown(fills: list[Fill], bids: FloatArray, asks: FloatArray) -> dict[str, float]:
+def cost_breakdown(fills: list[Fill], bids: Vec, asks: Vec) -> dict[str, float]:
     """Where a scalper's money went, against the mid price at each fill's tick.
 
     equity change = mid_pnl - spread - fees + the open position's mark, exactly. `spread` is
