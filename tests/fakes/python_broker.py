@@ -234,8 +234,10 @@ class PythonBroker:
         withheld, kept, cost_fee = 0.0, amount, fee
         if buy and self.fees.from_received:  # the fee out of the base received
             withheld = amount * rate
-            kept = to_grid(amount - withheld, self.venue[STEP], False)
-            self.dust += amount - withheld - kept
+            balance = self.position + self.dust + (amount - withheld)
+            sellable = to_grid(balance, self.venue[STEP], False)
+            self.dust = balance - sellable
+            kept = float(np.round(sellable - self.position, 12))
             cost_fee = (amount - kept) * price
             self.account.cash -= amount * price
         elif buy:

@@ -262,12 +262,13 @@ def test_batch_equals_one_tick_at_a_time_on_sim_ticks(entry: str, with_risk: boo
     assert same(mixed.result(), batch)
 
 
-def test_naive_taker_scalping_loses_to_fees_and_spread() -> None:
+@pytest.mark.parametrize("from_received", [False, True], ids=["fee_on_top", "fee_from_received"])
+def test_naive_taker_scalping_loses_to_fees_and_spread(from_received: bool) -> None:
     """Taker entries, a 1-tick take-profit, Binance's 0.1% fee, on 200k sim ticks (5.5 h)."""
     frame, filters = sim_ticks(200_000)
     cash = 1_000.0
     naive = scalper(entry="taker", take_profit_ticks=1, max_hold_ms=30_000)
-    engine = TickEngine(naive, Fees(0.001, 0.001, from_received=False), filters, cash)
+    engine = TickEngine(naive, Fees(0.001, 0.001, from_received=from_received), filters, cash)
     result = engine.run_ticks(frame)
     costs = cost_breakdown(result.fills, frame["bid"].to_numpy(), frame["ask"].to_numpy())
     final, held = float(result.equity[-1]), engine.account()[1]

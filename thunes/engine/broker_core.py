@@ -318,8 +318,7 @@ def _execute(
     withheld, kept, cost_fee = 0.0, amount, fee
     if buy and lanes[j, FEE_BASE]:
         withheld = amount * fee_rate
-        kept = to_grid(amount - withheld, lanes[j, STEP], False)
-        lanes[j, DUST] += amount - withheld - kept
+        kept = _sellable(j, amount - withheld, lanes)
         acct[CASH] -= amount * price
         cost_fee = (amount - kept) * price  # the basis of what can be sold: all that was paid
     elif buy:
@@ -364,6 +363,18 @@ def _rest(o: Vec, part: float, left: float, sized: bool) -> Vec:
         rest[AMOUNT], rest[QUOTE] = left, np.nan
     rest[FILLED] += part
     return rest
+
+
+@njit(cache=True)
+def _sellable(j: int, received: float, lanes: Vec) -> float:
+    """Book base `received` net of a fee the venue kept in base: the balance's part on the
+    step can be sold, the rest is dust, which a later buy can lift back over a step (one
+    balance, as on the venue). Returns what the buy added to what can be sold."""
+    held = lanes[j, POS]
+    balance = held + lanes[j, DUST] + received
+    sellable = to_grid(balance, lanes[j, STEP], False)
+    lanes[j, DUST] = balance - sellable
+    return np.round(sellable - held, 12)
 
 
 @njit(cache=True, inline="always")

@@ -152,7 +152,7 @@ def _loop(
             m = int(acct[c.N_LOG])
             _send(out, n, gate, acct, rk, lanes, ob, lg, st, prefixes)
             _hear(m, gate, acct, rk, lanes, ob, lg, st, out, prefixes)
-        equity[j] = acct[c.CASH] + lanes[0, c.POS] * bid
+        equity[j] = acct[c.CASH] + (lanes[0, c.POS] + lanes[0, c.DUST]) * bid
     return lg
 
 
@@ -184,7 +184,8 @@ class TickEngine:
         self.ticks = 0  # ticks seen: the next one's number, and the marks in use
 
     def account(self) -> tuple[float, float]:
-        return self.broker.cash, self.broker.position  # (cash, position) now
+        """(cash, base held: the position and its dust) now."""
+        return self.broker.cash, self.broker.holdings
 
     def on_tick(self, tick: BookTick) -> list[Fill]:
         """One tick as it arrives; returns the fills it caused."""
@@ -199,7 +200,7 @@ class TickEngine:
             self._hear()
         self._send(strategy.on_tick(tick, broker))
         self._hear()
-        self.marks[i] = broker.cash + broker.position * tick.bid
+        self.marks[i] = broker.cash + broker.holdings * tick.bid
         self.ticks += 1
         return fills
 

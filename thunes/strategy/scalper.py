@@ -234,13 +234,15 @@ def cost_breakdown(fills: list[Fill], bids: Vec, asks: Vec) -> dict[str, float]:
     equity change = mid_pnl - spread - fees + the open position's mark, exactly. `spread` is
     what the fills paid beyond the mid: half the spread for a taker; for a maker fill, which
     needs the market to trade through its price, how far the quotes had already moved past it.
-    `mid_pnl` is what the same trades would have made at the mid, fee-free.
+    `mid_pnl` is what the same trades would have made at the mid, fee-free. A fee the venue
+    kept in base is base never received, valued at the mid like the rest: the mark is then
+    of the base really held (dust included).
     """
     mid_pnl = spread = fees = 0.0
     for fill in fills:
         mid = 0.5 * (float(bids[fill.bar]) + float(asks[fill.bar]))
         sign = 1.0 if fill.side is Side.SELL else -1.0
-        mid_pnl += sign * fill.amount * mid
+        mid_pnl += sign * (fill.amount - fill.fee_base) * mid
         spread += sign * fill.amount * (mid - fill.price)
-        fees += fill.fee
+        fees += fill.fee_base * mid if fill.fee_base else fill.fee
     return {"mid_pnl": mid_pnl, "spread": spread, "fees": fees}
