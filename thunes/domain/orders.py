@@ -6,6 +6,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 
 class Side(StrEnum):
@@ -74,9 +75,13 @@ class CancelOrders:
 Command = OrderIntent | CancelOrders  # what strategies (and the risk engine) hand over
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Fill:
     """An executed order, or part of one; `bar` is the position of the candle it filled in.
+
+    Not frozen, though never changed: a run builds one per fill, and a frozen dataclass of
+    this size costs 3.3 us to build against 0.36 (treat it as a value): a default SMA
+    backtest spent 4 ms of its 12 building them.
 
     `remaining` is what is still open of the order after this fill (0: the order is done).
     Its ids and time are bookkeeping: two fills are equal when they trade the same.
@@ -173,7 +178,7 @@ _ID_CHARS = re.compile(r"[^A-Za-z0-9._:/-]")
 MAX_ID = 36  # Binance's newClientOrderId: at most 36 of [A-Za-z0-9._:/-]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ClientIds:
     """Client order ids, deterministic from the run, the strategy, the symbol and a
     sequence number: a restarted run names its orders as the first did, so the venue's
@@ -187,13 +192,14 @@ class ClientIds:
     strategy: str
     symbol: str
 
+    @cached_property
     def prefix(self) -> str:
         """What every id of this run, strategy and symbol starts with: tells ours from
-        others' (orders placed by hand, another bot)."""
+        others' (orders placed by hand, another bot). Worked out once: every fill asks."""
         run, strategy = _ID_CHARS.sub("", self.run)[:6], _ID_CHARS.sub("", self.strategy)[:5]
         symbol = _ID_CHARS.sub("", self.symbol.replace("/", ""))[:12]
         return f"{run}-{strategy}-{symbol}-"
 
     def of(self, seq: int) -> str:
         """The id of the run's `seq`-th order."""
-        return f"{self.prefix()}{seq}"
+        return f"{self.prefix}{seq}"
