@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fakes.binance_server import FakeBinance
+from tests.fakes.binance import FakeBinance
 
 
 @pytest.fixture
 def binance_server() -> Iterator[FakeBinance]:
-    """A started Binance-spot stand-in on 127.0.0.1; its `url` goes to CcxtExchange(api_url=)."""
+    """A started Binance-spot stand-in on 127.0.0.1; its `url` goes to CcxtExchange(base_url=)."""
     with FakeBinance() as server:
         yield server

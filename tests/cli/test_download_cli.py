@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from tests.cli.run import only_run_dir, run_thunes
-from tests.fakes.binance_server import FakeBinance, make_rows
+from tests.fakes.binance import FakeBinance, make_rows
 
 HOUR = 3_600_000
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
@@ -17,7 +17,7 @@ T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 def binance_args(server: FakeBinance, cache: Path) -> list[str]:
     return [
         "exchange=binance",
-        f"exchange.api_url={server.url}",
+        f"exchange.base_url={server.url}",
         "exchange.api_key_env=null",
         "exchange.secret_env=null",
         "exchange.retry_backoff_s=0.001",
@@ -35,8 +35,8 @@ def test_download_then_backtest_from_the_cache(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     binance_server.set_candles("BTCUSDT", "1h", make_rows(T0, 2_500, HOUR, skip=(700, 701)))
-    binance_server.server_time_ms = T0 + 2_500 * HOUR - HOUR // 2  # the last candle is forming
-    binance_server.rate_limit_next(1)
+    binance_server.clock.pin(T0 + 2_500 * HOUR - HOUR // 2)  # the last candle is forming
+    binance_server.faults.rate_limit_next(1)
     args = binance_args(binance_server, tmp_path / "data")
 
     assert run_thunes(["mode=download", *args], monkeypatch, tmp_path) == 0

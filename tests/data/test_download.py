@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.fakes.binance_server import FakeBinance, make_rows
+from tests.fakes.binance import FakeBinance, make_rows
 from thunes.data.candles import find_gaps, rows_to_frame, validate_candles
 from thunes.data.download import download_candles
 from thunes.data.store import CandleStore
@@ -24,7 +24,7 @@ SYMBOL = "BTC/USDT"
 def exchange_for(server: FakeBinance, max_retries: int = 5) -> CcxtExchange:
     return CcxtExchange(
         exchange_id="binance",
-        api_url=server.url,
+        base_url=server.url,
         fees={"maker": 0.001, "taker": 0.001, "from_received": True},
         slippage=0.0005,
         max_retries=max_retries,
@@ -36,7 +36,7 @@ def serve(server: FakeBinance, count: int, *, skip: tuple[int, ...] = ()) -> lis
     """Serve `count` hourly candles from T0 (minus `skip`), all closed by the server's clock."""
     rows = make_rows(T0, count, HOUR, skip=skip)
     server.set_candles("BTCUSDT", "1h", rows)
-    server.server_time_ms = T0 + count * HOUR
+    server.clock.pin(T0 + count * HOUR)
     return rows
 
 
@@ -84,7 +84,7 @@ def test_rate_limit_is_retried_and_data_is_complete(
     binance_server: FakeBinance, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     rows = serve(binance_server, 1500)
-    binance_server.rate_limit_next(2)
+    binance_server.faults.rate_limit_next(2)
     with caplog.at_level(logging.WARNING, logger="thunes.exchange.ccxt_exchange"):
         frame = download(binance_server, CandleStore(tmp_path))
     statuses = [r.status for r in binance_server.requests_to("/api/v3/klines")]
@@ -116,7 +116,7 @@ def test_duplicate_rows_are_deduplicated_keeping_the_last(
     rows = make_rows(T0, 50, HOUR)
     duplicate = [*rows[10][:5], 999.0]
     binance_server.set_candles("BTCUSDT", "1h", [*rows, duplicate])
-    binance_server.server_time_ms = T0 + 50 * HOUR
+    binance_server.clock.pin(T0 + 50 * HOUR)
     frame = download(binance_server, CandleStore(tmp_path))
     assert len(frame) == 50
     assert frame.index.is_unique
@@ -126,7 +126,7 @@ def test_duplicate_rows_are_deduplicated_keeping_the_last(
 
 def test_forming_last_candle_is_dropped(binance_server: FakeBinance, tmp_path: Path) -> None:
     serve(binance_server, 100)
-    binance_server.server_time_ms = T0 + 99 * HOUR + 30 * 60_000  # candle 99 is half-way
+    binance_server.clock.pin(T0 + 99 * HOUR + 30 * 60_000)  # candle 99 is half-way
     store = CandleStore(tmp_path)
     frame = download(binance_server, store)
     assert len(frame) == 99
@@ -137,12 +137,12 @@ def test_forming_last_candle_is_dropped(binance_server: FakeBinance, tmp_path: P
 
 def test_resume_fetches_only_the_missing_tail(binance_server: FakeBinance, tmp_path: Path) -> None:
     rows = serve(binance_server, 1500)
-    binance_server.server_time_ms = T0 + 1200 * HOUR
+    binance_server.clock.pin(T0 + 1200 * HOUR)
     store = CandleStore(tmp_path)
     assert len(download(binance_server, store)) == 1200
 
     binance_server.requests.clear()
-    binance_server.server_time_ms = T0 + 1500 * HOUR
+    binance_server.clock.pin(T0 + 1500 * HOUR)
     frame = download(binance_server, store)
     assert kline_starts(binance_server) == [T0 + 1200 * HOUR]
     pd.testing.assert_frame_equal(frame, rows_to_frame(rows))
@@ -196,7 +196,7 @@ def test_an_earlier_since_fetches_only_the_head(
 
 def test_permanent_error_is_one_line_thunes_exchange_error(binance_server: FakeBinance) -> None:
     serve(binance_server, 10)
-    binance_server.fail_next("/api/v3/klines", 1, 400, -1121, "Invalid symbol.")
+    binance_server.faults.fail_next("/api/v3/klines", 1, 400, -1121, "Invalid symbol.")
     with pytest.raises(ExchangeError) as caught:
         exchange_for(binance_server).fetch_ohlcv(SYMBOL, "1h", T0, 1000)
     message = str(caught.value)
@@ -208,7 +208,7 @@ def test_permanent_error_is_one_line_thunes_exchange_error(binance_server: FakeB
 
 def test_retries_give_up_with_exchange_error(binance_server: FakeBinance) -> None:
     serve(binance_server, 10)
-    binance_server.rate_limit_next(10)
+    binance_server.faults.rate_limit_next(10)
     gave_up = r"^binance fetch_ohlcv: failed after 3 attempts: .*429"
     with pytest.raises(ExchangeError, match=gave_up):
         exchange_for(binance_server, max_retries=2).fetch_ohlcv(SYMBOL, "1h", T0, 1000)
@@ -216,7 +216,7 @@ def test_retries_give_up_with_exchange_error(binance_server: FakeBinance) -> Non
 
 
 def test_market_filters_and_server_clock(binance_server: FakeBinance) -> None:
-    binance_server.server_time_ms = T0 + 123
+    binance_server.clock.pin(T0 + 123)
     exchange = exchange_for(binance_server)
     assert exchange.market_filters("BTC/USDT") == MarketFilters(0.01, 0.00001, 0.00001, 5.0)
     assert exchange.market_filters("ETH/USDT") == MarketFilters(0.01, 0.0001, 0.0001, 5.0)

@@ -72,7 +72,8 @@ class CcxtExchangeConfig(_ExchangeCosts):
     _target_: str = "thunes.exchange.ccxt_exchange.CcxtExchange"
     exchange_id: str = MISSING
     sandbox: bool = False
-    api_url: str | None = None
+    base_url: str | None = None
+    """A Binance-compatible server (a test stand-in, a gateway) for REST and websockets."""
     options: dict[str, Any] = field(default_factory=dict)
     api_key_env: str | None = None
     secret_env: str | None = None

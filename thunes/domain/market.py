@@ -52,3 +52,31 @@ def as_fees(fees: Fees | Mapping[str, float | bool]) -> Fees:
     if isinstance(fees, Fees):
         return fees
     return Fees(float(fees["maker"]), float(fees["taker"]), bool(fees["from_received"]))
+
+
+@dataclass(frozen=True, slots=True)
+class VenueFilters:
+    """The venue's filters beyond MarketFilters, which ccxt's unified market drops.
+
+    Binance names: MARKET_LOT_SIZE (market_*), NOTIONAL (notional bounds, whether they bind
+    market orders, and the average-price window a market order's notional is priced on),
+    PERCENT_PRICE_BY_SIDE (a limit price's band around that average, per side) and
+    MAX_NUM_ORDERS. A filter the venue does not list is neutral: 0 minimums, infinite
+    maximums, a 0 step, `max_num_orders` 0 for no cap.
+    """
+
+    status: str
+    """TRADING, or HALT / BREAK when new orders are refused."""
+    market_min_qty: float
+    market_max_qty: float
+    market_step_size: float
+    min_notional: float
+    max_notional: float
+    apply_min_to_market: bool
+    apply_max_to_market: bool
+    avg_price_mins: int
+    bid_multiplier_up: float
+    bid_multiplier_down: float
+    ask_multiplier_up: float
+    ask_multiplier_down: float
+    max_num_orders: int

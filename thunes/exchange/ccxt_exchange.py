@@ -10,8 +10,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from thunes.domain.market import Fees, MarketFilters, as_fees
+from thunes.domain.market import Fees, MarketFilters, VenueFilters, as_fees
 from thunes.errors import ConfigError, ExchangeError, one_line
+from thunes.exchange.binance_filters import parse_binance_filters
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,7 +34,7 @@ class CcxtExchange:
         fees: Fees | Mapping[str, float | bool],
         slippage: float,
         sandbox: bool = False,
-        api_url: str | None = None,
+        base_url: str | None = None,
         options: dict[str, Any] | None = None,
         api_key_env: str | None = None,
         secret_env: str | None = None,
@@ -61,18 +62,34 @@ class CcxtExchange:
         config: dict[str, Any] = {
             "timeout": timeout_ms,
             "enableRateLimit": True,
-            # Copied: ccxt mutates its options, which must not leak between clients.
-            "options": copy.deepcopy({**(_LOCAL_OPTIONS if api_url else {}), **(options or {})}),
+            "options": {**(_LOCAL_OPTIONS if base_url else {}), **(options or {})},
         }
         if api_key_env:
             config["apiKey"] = _secret(api_key_env, "exchange.api_key_env")
         if secret_env:
             config["secret"] = _secret(secret_env, "exchange.secret_env")
-        self._client = getattr(ccxt, exchange_id)(config)
-        if sandbox:
-            self._client.set_sandbox_mode(True)
-        if api_url:
-            self._client.urls["api"] = _rebase_urls(self._client.urls["api"], api_url)
+        self._config, self._sandbox, self._base_url = config, sandbox, base_url
+        self._client = self._new_client(ccxt)
+
+    def _new_client(self, module: Any) -> Any:
+        """A client of `module` (ccxt or ccxt.pro) with this exchange's settings and URLs."""
+        # Copied: ccxt mutates its options, which must not leak between clients.
+        client = getattr(module, self.name)(copy.deepcopy(self._config))
+        if self._sandbox:
+            client.set_sandbox_mode(True)
+        if self._base_url:
+            client.urls["api"] = rebase_urls(client.urls["api"], self._base_url)
+        return client
+
+    def stream_client(self) -> Any:
+        """A new ccxt.pro client (websockets) with the same keys, options and base URL.
+
+        One per use: public and private streams on separate instances, so that resetting one
+        after a stall does not drop the other.
+        """
+        import ccxt.pro
+
+        return self._new_client(ccxt.pro)
 
     def fetch_ohlcv(
         self, symbol: str, timeframe: str, since_ms: int, limit: int
@@ -103,6 +120,12 @@ class CcxtExchange:
             min_qty=float(limits["amount"].get("min") or 0.0),
             min_notional=float(limits["cost"].get("min") or 0.0),
         )
+
+    def venue_filters(self, symbol: str) -> VenueFilters:
+        """Binance's raw filters that the unified market drops, from `market['info']`."""
+        self._call("load_markets", self._client.load_markets)
+        market = self._call("market", lambda: self._client.market(symbol))
+        return parse_binance_filters(market["info"])
 
     def _step(self, precision: float | None) -> float:
         """ccxt precision as a step: a tick already (TICK_SIZE mode) or a count of decimals."""
@@ -147,11 +170,19 @@ def _secret(variable: str, key: str) -> str:
     return value
 
 
-def _rebase_urls(urls: Any, base: str) -> Any:
-    """Point every URL at `base`'s scheme and host, keeping paths: nothing leaves for the venue."""
+def rebase_urls(urls: Any, base: str) -> Any:
+    """Point every URL at `base`'s host, keeping paths: nothing leaves for the venue.
+
+    REST URLs take `base`'s scheme; websocket ones its websocket twin (http -> ws,
+    https -> wss). A path in `base` prefixes every path, for a gateway under a sub-path.
+    """
     if isinstance(urls, dict):
-        return {key: _rebase_urls(value, base) for key, value in urls.items()}
+        return {key: rebase_urls(value, base) for key, value in urls.items()}
     if isinstance(urls, str) and urlsplit(urls).netloc:
-        target = urlsplit(base)
-        return urlunsplit(urlsplit(urls)._replace(scheme=target.scheme, netloc=target.netloc))
+        target, parts = urlsplit(base), urlsplit(urls)
+        scheme = target.scheme
+        if parts.scheme in ("ws", "wss"):
+            scheme = "wss" if target.scheme == "https" else "ws"
+        path = target.path.rstrip("/") + parts.path
+        return urlunsplit(parts._replace(scheme=scheme, netloc=target.netloc, path=path))
     return urls

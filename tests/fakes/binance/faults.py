@@ -1,0 +1,72 @@
+"""Faults a test switches on while clients are connected, as a live venue produces them."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+from tests.fakes.binance.errors import RATE_LIMIT_MSG, UNKNOWN_STATUS_MSG, BinanceApiError
+
+
+@dataclass
+class Faults:
+    """Switches read by the HTTP and websocket layers of the stand-in.
+
+    `drop_every`: drop every Nth websocket message (0: none). `stalled`: sockets stay open and
+    nothing is sent on them. `retry_after_s`: the Retry-After header sent with a 429.
+    """
+
+    drop_every: int = 0
+    stalled: bool = False
+    retry_after_s: int = 1
+    dropped: int = 0
+    _sent: int = 0
+    _http: dict[str, deque[BinanceApiError]] = field(default_factory=dict)
+    _lost_replies: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail_next(self, path: str, times: int, status: int, code: int, msg: str) -> None:
+        """The next `times` requests to `path` answer this Binance error instead."""
+        with self._lock:
+            queue = self._http.setdefault(path, deque())
+            queue.extend(BinanceApiError(status, code, msg) for _ in range(times))
+
+    def rate_limit_next(
+        self, times: int, path: str = "/api/v3/klines", retry_after_s: int = 1
+    ) -> None:
+        """Binance's real 429 answer to a client over its request-weight limit."""
+        self.retry_after_s = retry_after_s
+        self.fail_next(path, times, 429, -1003, RATE_LIMIT_MSG)
+
+    def server_error_next(self, path: str, times: int = 1, status: int = 503) -> None:
+        """A 5xx the request never reached the matching engine behind."""
+        self.fail_next(path, times, status, -1001, "Internal error; unable to process your request.")
+
+    def lose_order_replies(self, times: int = 1) -> None:
+        """The next `times` new orders are booked, but answered 503 -1007 (status unknown)."""
+        with self._lock:
+            self._lost_replies += times
+
+    def take_http_fault(self, path: str) -> BinanceApiError | None:
+        with self._lock:
+            queue = self._http.get(path)
+            return queue.popleft() if queue else None
+
+    def take_lost_reply(self) -> BinanceApiError | None:
+        with self._lock:
+            if self._lost_replies <= 0:
+                return None
+            self._lost_replies -= 1
+        return BinanceApiError(503, -1007, UNKNOWN_STATUS_MSG)
+
+    def allow_send(self) -> bool:
+        """Whether the next websocket message goes out (stall and drop-every-N applied)."""
+        with self._lock:
+            if self.stalled:
+                return False
+            self._sent += 1
+            if self.drop_every and self._sent % self.drop_every == 0:
+                self.dropped += 1
+                return False
+            return True
