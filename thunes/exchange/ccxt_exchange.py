@@ -17,8 +17,8 @@ from thunes.exchange.binance_filters import parse_binance_filters
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_LOCAL_OPTIONS = {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False}
-"""What a local stand-in serves: spot markets only, no currency endpoint (needs keys)."""
+_LOCAL_OPTIONS = {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False}
+"""What a local stand-in serves: spot markets only, no currency or margin endpoints (sapi)."""
 
 
 class CcxtExchange:

@@ -15,9 +15,11 @@ UNKNOWN_STATUS_MSG = (
 class BinanceApiError(Exception):
     """A Binance error answer: HTTP status plus {"code": ..., "msg": ...}."""
 
-    def __init__(self, status: int, code: int, msg: str) -> None:
+    def __init__(self, status: int, code: int, msg: str, page: str | None = None) -> None:
         super().__init__(f"{status} {code} {msg}")
         self.status, self.code, self.msg = status, code, msg
+        self.page = page
+        """An HTML page sent instead of the JSON body, as a failing gateway answers."""
 
 
 def filter_failure(name: str) -> BinanceApiError:

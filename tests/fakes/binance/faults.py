@@ -39,9 +39,12 @@ class Faults:
         self.retry_after_s = retry_after_s
         self.fail_next(path, times, 429, -1003, RATE_LIMIT_MSG)
 
-    def server_error_next(self, path: str, times: int = 1, status: int = 503) -> None:
-        """A 5xx the request never reached the matching engine behind."""
-        self.fail_next(path, times, status, -1001, "Internal error; unable to process your request.")
+    def server_error_next(self, path: str, times: int = 1, status: int = 502) -> None:
+        """A gateway's 5xx HTML page: the request never reached the matching engine."""
+        page = f"<html><body><h1>{status} Bad Gateway</h1></body></html>"
+        with self._lock:
+            queue = self._http.setdefault(path, deque())
+            queue.extend(BinanceApiError(status, 0, "", page) for _ in range(times))
 
     def lose_order_replies(self, times: int = 1) -> None:
         """The next `times` new orders are booked, but answered 503 -1007 (status unknown)."""

@@ -12,7 +12,7 @@ import bisect
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -170,6 +170,14 @@ class SymbolMarket:
             self._opens.extend(row[0] for row in rows)
 
     def price(self, t_ms: float) -> float:
+        """The path's price at `t_ms`, on the symbol's tick."""
+        return self._on_tick(self._raw_price(t_ms))
+
+    def _on_tick(self, price: float) -> float:
+        tick = float(self.spec.tick_size)
+        return round(round(price / tick) * tick, 8)
+
+    def _raw_price(self, t_ms: float) -> float:
         self._extend_to(int(t_ms))
         if not self._path:
             return self.spec.start_price
@@ -186,17 +194,17 @@ class SymbolMarket:
 
     def extremes(self, t0: float, t1: float) -> tuple[float, float]:
         """Lowest and highest price the path touches between t0 and t1."""
-        prices = [self.price(t0), self.price(t1)]
+        prices = [self._raw_price(t0), self._raw_price(t1)]
         first = max(bisect.bisect_right(self._opens, t0) - 1, 0)
         last = bisect.bisect_right(self._opens, t1)
         for row in self._path[first:last]:
             prices.extend(p for t, p in _path_points(row, self._step) if t0 < t < t1)
-        return min(prices), max(prices)
+        return self._on_tick(min(prices)), self._on_tick(max(prices))
 
     def book(self, now_ms: int) -> tuple[float, float]:
-        """Best bid and ask: the path's price floored to a tick, and one tick above."""
+        """Best bid and ask: the path's price, and one tick above."""
         tick = Decimal(self.spec.tick_size)
-        bid = (Decimal(repr(self.price(now_ms))) / tick).to_integral_value(ROUND_FLOOR) * tick
+        bid = Decimal(repr(self.price(now_ms)))
         return float(bid), float(bid + tick)
 
     def avg_price(self, now_ms: int) -> float:

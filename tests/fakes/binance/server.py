@@ -177,11 +177,13 @@ class FakeBinance:
             http.method, http.path, params, dict(http.headers), total_params=http.query_string + body
         )
         status, payload = self.handle(request)
+        if isinstance(payload, str):
+            return web.Response(text=payload, status=status, content_type="text/html")
         headers = {"Retry-After": str(self.faults.retry_after_s)} if status == 429 else None
         return web.json_response(payload, status=status, headers=headers)
 
     def handle(self, request: Request) -> tuple[int, Any]:
-        """(HTTP status, JSON payload) for one request; records it in the log."""
+        """(HTTP status, JSON payload or an HTML page) for one request; records it in the log."""
         fault = self.faults.take_http_fault(request.path)
         with self._lock:
             try:
@@ -201,7 +203,7 @@ class FakeBinance:
                 if lost is not None:
                     raise lost
             except BinanceApiError as error:
-                status, payload = error.status, {"code": error.code, "msg": error.msg}
+                status, payload = error.status, error.page or {"code": error.code, "msg": error.msg}
                 self.account.stats.errors[error.code] += 1
             self.requests.append(
                 Request(request.method, request.path, request.params, request.headers, status)
