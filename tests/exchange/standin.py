@@ -1,4 +1,4 @@
-"""Real ccxt and ccxt.pro clients aimed at the Binance stand-in, as a user's config would aim them."""
+"""Real ccxt and ccxt.pro clients aimed at the Binance stand-in, as a config would aim them."""
 
 from __future__ import annotations
 

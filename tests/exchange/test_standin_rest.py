@@ -209,5 +209,9 @@ def test_raw_filters_dropped_by_ccxt_are_read_from_exchange_info(
 
 def test_absent_filters_are_neutral() -> None:
     neutral = parse_binance_filters({"symbol": "XUSDT", "filters": []})
-    assert (neutral.status, neutral.market_max_qty, neutral.max_num_orders) == ("TRADING", math.inf, 0)
+    assert (neutral.status, neutral.market_max_qty, neutral.max_num_orders) == (
+        "TRADING",
+        math.inf,
+        0,
+    )
     assert (neutral.bid_multiplier_down, neutral.ask_multiplier_up) == (0.0, math.inf)

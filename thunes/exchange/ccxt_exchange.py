@@ -17,7 +17,11 @@ from thunes.exchange.binance_filters import parse_binance_filters
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_LOCAL_OPTIONS = {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False}
+_LOCAL_OPTIONS = {
+    "fetchMarkets": {"types": ["spot"]},
+    "fetchCurrencies": False,
+    "fetchMargins": False,
+}
 """What a local stand-in serves: spot markets only, no currency or margin endpoints (sapi)."""
 
 

@@ -9,6 +9,7 @@ all read from that one path, so what a stream shows and what fills always agree.
 from __future__ import annotations
 
 import bisect
+import itertools
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -187,7 +188,7 @@ class SymbolMarket:
         points = _path_points(self._path[i], self._step)
         if t_ms >= points[-1][0]:
             return float(points[-1][1])
-        for (t0, p0), (t1, p1) in zip(points, points[1:], strict=False):
+        for (t0, p0), (t1, p1) in itertools.pairwise(points):
             if t_ms <= t1:
                 return float(p0 + (p1 - p0) * (t_ms - t0) / (t1 - t0))
         return float(points[-1][1])  # pragma: no cover - the loop always returns
@@ -250,8 +251,10 @@ class SymbolMarket:
         return [open_ms, self.price(open_ms), high, low, self.price(until), volume]
 
 
-def _aggregate(rows: Sequence[Sequence[float]], step_ms: int, interval_ms: int) -> list[list[float]]:
-    """Candles of `interval_ms` from finer ones (the first open, extremes, last close, summed volume)."""
+def _aggregate(
+    rows: Sequence[Sequence[float]], step_ms: int, interval_ms: int
+) -> list[list[float]]:
+    """Candles of `interval_ms` from finer ones: first open, extremes, last close, summed volume."""
     if interval_ms == step_ms:
         return [list(row) for row in rows]
     out: list[list[float]] = []

@@ -26,7 +26,11 @@ OPEN = ("NEW", "PARTIALLY_FILLED")
 
 
 def _dec(value: float | str | Decimal) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float) else value)
+    return (
+        value
+        if isinstance(value, Decimal)
+        else Decimal(repr(value) if isinstance(value, float) else value)
+    )
 
 
 def _s(value: Decimal) -> str:
@@ -209,7 +213,9 @@ class Account:
         pay_asset, need = (spec.quote, cost) if side == "BUY" else (spec.base, qty)
         if self.balance(pay_asset).free < need:
             raise errors.rejected(errors.INSUFFICIENT_BALANCE)
-        order = Order(spec.symbol, self._next_order, client_id, side, kind, price, qty, quote_qty, now)
+        order = Order(
+            spec.symbol, self._next_order, client_id, side, kind, price, qty, quote_qty, now
+        )
         self._next_order += 1
         self.orders[order.order_id] = order
         self.stats.orders += 1
@@ -245,7 +251,9 @@ class Account:
         order_id, client_id = params.get("orderId"), params.get("origClientOrderId")
         if not order_id and not client_id:
             raise BinanceApiError(
-                400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
+                400,
+                -1102,
+                "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
             )
         matches = [
             o
@@ -374,7 +382,18 @@ class Account:
             base.locked -= order.locked
             base.free += order.locked - qty
             quote_b.free += quote - fee
-        trade = Trade(self._next_trade, order.order_id, order.symbol, order.side, price, qty, fee, fee_asset, now, maker)
+        trade = Trade(
+            self._next_trade,
+            order.order_id,
+            order.symbol,
+            order.side,
+            price,
+            qty,
+            fee,
+            fee_asset,
+            now,
+            maker,
+        )
         self._next_trade += 1
         self.trades.append(trade)
         self.stats.trades += 1

@@ -43,7 +43,9 @@ class Route:
     signed: bool = False
 
 
-def routes(markets: Mapping[str, SymbolMarket], clock: MarketClock, account: Account) -> dict[tuple[str, str], Route]:
+def routes(
+    markets: Mapping[str, SymbolMarket], clock: MarketClock, account: Account
+) -> dict[tuple[str, str], Route]:
     """Every endpoint the stand-in serves."""
 
     def exchange_info(request: Request) -> dict[str, Any]:
@@ -111,7 +113,9 @@ def routes(markets: Mapping[str, SymbolMarket], clock: MarketClock, account: Acc
         ("GET", "/api/v3/openOrders"): Route(
             lambda request: account.open_orders(request.params.get("symbol")), True
         ),
-        ("GET", "/api/v3/allOrders"): Route(lambda request: account.all_orders(request.params), True),
+        ("GET", "/api/v3/allOrders"): Route(
+            lambda request: account.all_orders(request.params), True
+        ),
         ("GET", "/api/v3/myTrades"): Route(lambda request: account.my_trades(request.params), True),
         ("GET", "/api/v3/account"): Route(lambda request: account.account_json(), True),
     }

@@ -53,7 +53,9 @@ class FakeBinance:
         self.requests: list[Request] = []
         self.routes = routes(self.markets, self.clock, self.account)
         self._lock = threading.RLock()
-        self.streams = Streams(self.faults, self.credentials, lambda: self._lock)
+        self.streams = Streams(
+            self.faults, self.credentials, self.account.stats.errors, lambda: self._lock
+        )
         self._tick_s = tick_s
         self._matched_ms = self._streamed_ms = self.clock.now_ms()
         self._serial = 0
@@ -104,7 +106,7 @@ class FakeBinance:
             self.markets[symbol].set_candles(interval, rows)
 
     def set_status(self, symbol: str, status: str) -> None:
-        """TRADING, HALT or BREAK: exchangeInfo shows it, and new orders get -2010 unless TRADING."""
+        """TRADING, HALT or BREAK: exchangeInfo shows it; new orders get -2010 unless TRADING."""
         with self._lock:
             self.markets[symbol].status = status
 
@@ -174,7 +176,11 @@ class FakeBinance:
         params = dict(parse_qsl(http.query_string, keep_blank_values=True))
         params.update(parse_qsl(body, keep_blank_values=True))
         request = Request(
-            http.method, http.path, params, dict(http.headers), total_params=http.query_string + body
+            http.method,
+            http.path,
+            params,
+            dict(http.headers),
+            total_params=http.query_string + body,
         )
         status, payload = self.handle(request)
         if isinstance(payload, str):
@@ -199,7 +205,11 @@ class FakeBinance:
                     self.credentials.check_rest(key, request.total_params, request.params)
                 self._match()
                 status, payload = 200, route.handler(request)
-                lost = self.faults.take_lost_reply() if request.path == "/api/v3/order" and request.method == "POST" else None
+                lost = (
+                    self.faults.take_lost_reply()
+                    if request.path == "/api/v3/order" and request.method == "POST"
+                    else None
+                )
                 if lost is not None:
                     raise lost
             except BinanceApiError as error:

@@ -10,6 +10,7 @@ executionReport / outboundAccountPosition events as {"subscriptionId": n, "event
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -28,9 +29,14 @@ class Streams:
     """Open sockets, what each subscribed to, and sending through the fault switches."""
 
     def __init__(
-        self, faults: Faults, credentials: Credentials, locked: Callable[[], Any]
+        self,
+        faults: Faults,
+        credentials: Credentials,
+        errors: Counter[int],
+        locked: Callable[[], Any],
     ) -> None:
         self._faults, self._credentials, self._locked = faults, credentials, locked
+        self._errors = errors
         self.market: dict[web.WebSocketResponse, set[str]] = {}
         self.users: dict[web.WebSocketResponse, int] = {}
         self._requests: dict[web.WebSocketResponse, web.Request] = {}
@@ -52,7 +58,9 @@ class Streams:
                 self.market[ws] |= names
             elif frame.get("method") == "UNSUBSCRIBE":
                 self.market[ws] -= names
-            result = sorted(self.market[ws]) if frame.get("method") == "LIST_SUBSCRIPTIONS" else None
+            result = (
+                sorted(self.market[ws]) if frame.get("method") == "LIST_SUBSCRIPTIONS" else None
+            )
             await self._send(ws, {"result": result, "id": frame.get("id")})
         self._forget(ws)
         return ws
@@ -82,6 +90,8 @@ class Streams:
             else:
                 raise BinanceApiError(400, -1000, f"Unknown method {method!r}.")
         except BinanceApiError as error:
+            with self._locked():
+                self._errors[error.code] += 1
             return {
                 "id": request_id,
                 "status": error.status,
