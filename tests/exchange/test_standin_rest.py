@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
+import urllib.error
+import urllib.request
 from typing import Any
 
 import ccxt
 import pytest
-import requests
 
 from tests.exchange.conftest import MINUTE, T0
 from tests.exchange.standin import SYMBOL, rest_client
@@ -132,8 +134,9 @@ def test_signed_requests_need_the_key_a_valid_signature_and_a_fresh_timestamp(
         rest_client(market, secret="wrong").fetch_balance()
     with pytest.raises(ccxt.AuthenticationError, match="-2015"):
         rest_client(market, apiKey="someone-else").fetch_balance()
-    answer = requests.get(f"{market.url}/api/v3/account", timeout=5)
-    assert (answer.status_code, answer.json()["code"]) == (401, -2014)
+    with pytest.raises(urllib.error.HTTPError) as unsigned:
+        urllib.request.urlopen(f"{market.url}/api/v3/account", timeout=5)
+    assert (unsigned.value.code, json.load(unsigned.value)["code"]) == (401, -2014)
     market.credentials.clock_offset_ms = 30_000  # the client's clock is 30 s behind
     with pytest.raises(ccxt.InvalidNonce, match="outside of the recvWindow"):
         rest_client(market).fetch_balance()
@@ -215,3 +218,16 @@ def test_absent_filters_are_neutral() -> None:
         0,
     )
     assert (neutral.bid_multiplier_down, neutral.ask_multiplier_up) == (0.0, math.inf)
+
+
+def test_market_data_follows_the_price_path(market: FakeBinance) -> None:
+    client = rest_client(market)
+    quotes = client.fetch_bids_asks([SYMBOL])[SYMBOL]
+    assert (quotes["bid"], quotes["ask"]) == (100.0, 100.01)
+    assert client.public_get_avgprice({"symbol": "BTCUSDT"})["price"] == "100.00000000"
+    market.clock.pin(T0 + 10 * MINUTE + 30_000)  # half-way through the dip candle
+    forming = client.fetch_ohlcv(SYMBOL, "1m", since=T0 + 9 * MINUTE)
+    assert forming[-1][:5] == [T0 + 10 * MINUTE, 100.0, 100.0, 95.0, 95.0]  # down a half
+    five = client.fetch_ohlcv(SYMBOL, "5m", since=T0)
+    assert five[0][:5] == [T0, 100.0, 100.0, 100.0, 100.0]
+    assert five[-1][:5] == [T0 + 10 * MINUTE, 100.0, 100.0, 95.0, 95.0]

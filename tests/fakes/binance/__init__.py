@@ -1,8 +1,20 @@
 """A Binance-spot stand-in on 127.0.0.1 that the REAL ccxt and ccxt.pro clients talk to.
 
 Responses copy Binance's shapes, HTTP statuses and error bodies, so ccxt's own parsing and
-error mapping are exercised, not mocked. Start it with `with FakeBinance(...) as server:`,
-point a client at `server.url` (CcxtExchange's `base_url`), sign with `API_KEY`/`SECRET`.
+error mapping are exercised, not mocked.
+
+    with FakeBinance(symbols, start_ms=T0, speed=600, balances={"USDT": "1000"}) as server:
+        exchange = CcxtExchange(exchange_id="binance", base_url=server.url, ...)  # keys:
+        # API_KEY / SECRET, through the environment variables named in the config
+        server.set_candles("BTCUSDT", "1m", rows)  # else a seeded random walk, 1m
+        server.clock.pin(ms) / server.clock.run(start_ms, speed)
+        server.set_status("BTCUSDT", "HALT")
+        server.faults.drop_every = 5; server.faults.stalled = True; server.close_sockets()
+        server.faults.rate_limit_next(1, "/api/v3/order", retry_after_s=2)
+        server.faults.server_error_next("/api/v3/account"); server.faults.lose_order_replies(1)
+        server.credentials.clock_offset_ms = 30_000  # -1021 on signed calls
+        server.stats.orders, .trades, .errors[-1013], .duplicate_client_ids
+        server.account.orders / .trades / .balances; server.requests_to("/api/v3/klines")
 """
 
 from tests.fakes.binance.auth import API_KEY, SECRET

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -50,7 +51,8 @@ class FakeBinance:
         self.account = Account(self.markets, self.clock, balances, commission)
         self.credentials = Credentials()
         self.faults = Faults()
-        self.requests: list[Request] = []
+        self.requests: deque[Request] = deque(maxlen=100_000)
+        """The latest requests answered, oldest first (bounded for long soaks)."""
         self.routes = routes(self.markets, self.clock, self.account)
         self._lock = threading.RLock()
         self.streams = Streams(
