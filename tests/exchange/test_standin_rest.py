@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -20,11 +19,6 @@ from thunes.exchange.binance_filters import parse_binance_filters
 from thunes.exchange.ccxt_exchange import CcxtExchange
 
 FEE = 0.001
-
-
-def wait_until_matched(server: FakeBinance) -> None:
-    """One ticker pass: resting orders are matched against the path up to the pinned clock."""
-    time.sleep(0.2)
 
 
 def test_market_buy_fills_at_the_ask_and_pays_its_fee_in_base(market: FakeBinance) -> None:
@@ -59,8 +53,7 @@ def test_a_limit_rests_until_the_price_trades_through_it(market: FakeBinance) ->
     assert (buy["status"], sell["status"]) == ("open", "open")
     balance = client.fetch_balance()
     assert (balance["USDT"]["used"], balance["BTC"]["used"]) == (95, 1)
-    market.clock.pin(T0 + 11 * MINUTE)  # the dip to 90 happened
-    wait_until_matched(market)
+    market.clock.pin(T0 + 11 * MINUTE)  # the dip to 90 happened: matched before any request
     filled = client.fetch_order(None, SYMBOL, {"origClientOrderId": "dip-buy"})
     assert (filled["status"], filled["average"]) == ("closed", 95)
     assert client.fetch_my_trades(SYMBOL)[0]["takerOrMaker"] == "maker"
