@@ -224,3 +224,16 @@ def test_market_data_follows_the_price_path(market: FakeBinance) -> None:
     five = client.fetch_ohlcv(SYMBOL, "5m", since=T0)
     assert five[0][:5] == [T0, 100.0, 100.0, 100.0, 100.0]
     assert five[-1][:5] == [T0 + 10 * MINUTE, 100.0, 100.0, 95.0, 95.0]
+
+
+def test_base_url_rebases_rest_and_websockets_keeping_paths() -> None:
+    exchange = CcxtExchange(
+        exchange_id="binance",
+        base_url="https://gateway.example/binance",
+        fees={"maker": FEE, "taker": FEE, "from_received": True},
+        slippage=0.0,
+    )
+    urls = exchange.stream_client().urls["api"]
+    assert urls["public"] == "https://gateway.example/binance/api/v3"
+    assert urls["ws"]["spot"] == "wss://gateway.example/binance/ws"
+    assert urls["ws"]["ws-api"]["spot"] == "wss://gateway.example/binance/ws-api/v3"
