@@ -77,6 +77,7 @@ def test_own_orders_and_trades_arrive_through_the_websocket_api(
         try:
             orders = asyncio.create_task(private.watch_orders(SYMBOL))
             trades = asyncio.create_task(private.watch_my_trades(SYMBOL))
+            balance = asyncio.create_task(private.watch_balance())
             while not live.streams.users:  # the stand-in has taken the subscription
                 await asyncio.sleep(0.01)
             placed = await rest.create_order(
@@ -88,6 +89,10 @@ def test_own_orders_and_trades_arrive_through_the_websocket_api(
             assert seen[-1]["clientOrderId"] == "ws-1"
             [fill] = await within(trades)
             assert (fill["order"], fill["fee"]["currency"]) == (placed["id"], "BTC")
+            position = await within(balance)  # outboundAccountPosition
+            while position["BTC"]["free"] == 0.1:
+                position = await within(private.watch_balance())
+            assert position["BTC"]["free"] == pytest.approx(0.1 + 0.001 * (1 - 0.001))
         finally:
             await private.close()
             await rest.close()

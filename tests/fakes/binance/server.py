@@ -163,9 +163,13 @@ class FakeBinance:
                     else {}
                 )
                 self._streamed_ms = now if moved or now < last else last
-                user_events, self.account.events = self.account.events, []
             await self.streams.publish(events)
-            await self.streams.push_user(user_events)
+            await self._push_user_events()
+
+    async def _push_user_events(self) -> None:
+        with self._lock:
+            events, self.account.events = self.account.events, []
+        await self.streams.push_user(events)
 
     def _match(self) -> None:
         now = self.clock.now_ms()
@@ -185,6 +189,7 @@ class FakeBinance:
             total_params=http.query_string + body,
         )
         status, payload = self.handle(request)
+        await self._push_user_events()  # as Binance does, before a poll could see the change
         if isinstance(payload, str):
             return web.Response(text=payload, status=status, content_type="text/html")
         headers = {"Retry-After": str(self.faults.retry_after_s)} if status == 429 else None
