@@ -1,0 +1,447 @@
+"""The state file: one SQLite database per exchange, account and mode, in WAL mode with a
+full sync. Every write is a committed transaction when its call returns, so the engine
+acts only on what a restart will find again ("state is written before it is acted on")."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from thunes.domain.orders import ClientIds, Fill, Side
+from thunes.errors import ConfigError
+from thunes.state import schema
+from thunes.state.account import Account
+from thunes.state.reconcile import LocalView, Plan, Snapshot, VenueOrder, base_of
+from thunes.state.records import (
+    ADOPTED,
+    OPEN,
+    OURS,
+    SENDING,
+    STATUSES,
+    TERMINAL,
+    UNRESOLVED,
+    Booking,
+    OrderDraft,
+    OrderRecord,
+    Position,
+    rank,
+)
+
+_DAY_MS = 86_400_000
+_FILL_COLUMNS = "symbol, trade_id, client_id, side, price, amount, fee, fee_base, maker, "
+_FILL_COLUMNS += "remaining, tag, time_ms"
+
+
+class StateStore:
+    """Open with `StateStore.open(directory, account)`, under the account's lock."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+        self._lock = threading.RLock()  # APScheduler may run a job on a worker thread
+
+    @classmethod
+    def open(cls, directory: Path, account: Account) -> StateStore:
+        """The account's state file, created on first use. A file of another account,
+        exchange or mode, or of another layout, is refused (with one line) and untouched."""
+        path = account.state_path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            _check_or_create(db, path, account)
+        except BaseException:
+            db.close()
+            raise
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA busy_timeout=5000")
+        return cls(db, path)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # --- orders ---------------------------------------------------------------------------
+
+    def order_sending(self, ids: ClientIds, draft: OrderDraft, now_ms: int) -> str:
+        """Name the order with the next client id of its prefix and record it as sending,
+        in one transaction: call it before the network call, and send that id."""
+        with self._tx() as db:
+            (seq,) = db.execute(
+                "INSERT INTO sequences VALUES (?, 2) ON CONFLICT (prefix) DO UPDATE "
+                "SET next = next + 1 RETURNING next - 1",
+                (ids.prefix,),
+            ).fetchone()
+            client_id = ids.of(seq)
+            db.execute(
+                "INSERT INTO orders (client_id, symbol, side, type, price, amount, quote, tag,"
+                " status, origin, created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    client_id,
+                    draft.symbol,
+                    draft.side.value,
+                    draft.type.value,
+                    draft.price,
+                    draft.amount,
+                    draft.quote,
+                    draft.tag,
+                    SENDING,
+                    OURS,
+                    now_ms,
+                    now_ms,
+                ),
+            )
+        return client_id
+
+    def order_status(
+        self,
+        client_id: str,
+        status: str,
+        now_ms: int,
+        *,
+        exchange_id: str = "",
+        filled: float | None = None,
+        reason: str = "",
+    ) -> bool:
+        """The venue's answer or a later report (or `UNKNOWN` when the answer never came).
+        A late or replayed report never moves an order back; False: nothing changed."""
+        if status not in STATUSES:
+            raise ValueError(f"order status {status!r} is none of {sorted(STATUSES)}")
+        with self._tx() as db:
+            row = db.execute("SELECT status FROM orders WHERE client_id = ?", (client_id,))
+            old = row.fetchone()
+            if old is None or old[0] in TERMINAL or rank(status) < rank(old[0]):
+                return False
+            _set_status(db, client_id, status, now_ms, exchange_id, filled, reason)
+        return True
+
+    def order(self, client_id: str) -> OrderRecord | None:
+        rows = self._orders("client_id = ?", (client_id,))
+        return rows[0] if rows else None
+
+    def orders(self, statuses: Iterable[str] = OPEN | UNRESOLVED) -> list[OrderRecord]:
+        """Orders in these statuses (default: open or unresolved), oldest first."""
+        wanted = sorted(statuses)
+        marks = ",".join("?" * len(wanted))
+        return self._orders(f"status IN ({marks}) ORDER BY created_ms, rowid", wanted)
+
+    def _orders(self, where: str, args: Iterable[object]) -> list[OrderRecord]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT * FROM orders WHERE {where}", tuple(args))
+            return [OrderRecord(*row) for row in rows.fetchall()]
+
+    # --- fills ----------------------------------------------------------------------------
+
+    def fill(self, fill: Fill, booking: Booking | None = None) -> bool:
+        """Record a fill once (by symbol and trade id) and, given the engine's `booking`
+        of it, the position, PnL and risk state after it, in the same transaction. False:
+        already recorded, and nothing was written: do not act on it again."""
+        with self._tx() as db:
+            if not _record_fill(db, fill, booked=booking is not None):
+                return False
+            if booking is not None:
+                _book(db, fill, booking)
+        return True
+
+    def booked(self, fill: Fill, booking: Booking) -> bool:
+        """Book a fill recorded without a booking (one reconciliation found): once."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "UPDATE fills SET booked = 1 WHERE symbol = ? AND trade_id = ? AND booked = 0",
+                (fill.symbol, fill.trade_id),
+            )
+            if cursor.rowcount == 0:
+                return False
+            _book(db, fill, booking)
+        return True
+
+    def unbooked(self) -> list[Fill]:
+        """Fills recorded but not yet booked by the engine, in the order they traded."""
+        return self._fills("booked = 0 ORDER BY time_ms, rowid", ())
+
+    def seen(self, symbol: str, trade_id: int) -> bool:
+        return bool(self._fills("symbol = ? AND trade_id = ?", (symbol, trade_id)))
+
+    def _fills(self, where: str, args: Iterable[object]) -> list[Fill]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_FILL_COLUMNS} FROM fills WHERE {where}", tuple(args))
+            return [_fill(row) for row in rows.fetchall()]
+
+    # --- what the engine restores ---------------------------------------------------------
+
+    def positions(self) -> dict[str, Position]:
+        with self._lock:
+            rows = self._db.execute("SELECT symbol, amount, dust, cost FROM positions")
+            return {symbol: Position(*rest) for symbol, *rest in rows.fetchall()}
+
+    def risk(self) -> dict[str, float]:
+        """The risk state by field name (RiskEngine.restore takes it back)."""
+        with self._lock:
+            return dict(self._db.execute("SELECT field, value FROM risk").fetchall())
+
+    def save_risk(self, state: Mapping[str, float]) -> None:
+        """The risk state outside a fill (a refusal counted, a new day)."""
+        with self._tx() as db:
+            _save_risk(db, state)
+
+    def day_pnl(self, day: int) -> dict[str, float]:
+        """Realised PnL per symbol on UTC day `day` (epoch ms // 86,400,000)."""
+        with self._lock:
+            rows = self._db.execute("SELECT symbol, pnl FROM day_pnl WHERE day = ?", (day,))
+            return dict(rows.fetchall())
+
+    def pauses(self) -> list[str]:
+        """Why entries are paused (empty: they are not)."""
+        with self._lock:
+            rows = self._db.execute("SELECT reason FROM pauses ORDER BY since_ms, reason")
+            return [reason for (reason,) in rows.fetchall()]
+
+    def resume(self) -> None:
+        """Someone looked: lift the pauses, and take the account's holdings as they will be
+        at the next reconciliation (what the bot does not own is left outside it)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM pauses")
+            db.execute("DELETE FROM outside")
+
+    # --- reconciliation -------------------------------------------------------------------
+
+    def view(self, snap: Snapshot, symbols: Iterable[str], prefixes: Iterable[str]) -> LocalView:
+        """What reconciling `snap` for `symbols` needs; `prefixes`: the run's own."""
+        symbols = sorted(set(symbols))
+        keys = [(t.symbol, t.trade_id) for t in snap.trades]
+        with self._lock:
+            db = self._db
+            recorded = frozenset(k for k in keys if self.seen(*k))
+            fills = [
+                f
+                for f in self._fills("booked = 0 OR time_ms > ?", (snap.time_ms,))
+                if f.symbol in symbols
+            ]
+            unbooked = frozenset((f.symbol, f.trade_id) for f in self.unbooked())
+            positions = self.positions()
+            held: dict[str, float] = {}
+            for symbol in symbols:
+                position = positions.get(symbol, Position())
+                held[base_of(symbol)] = held.get(base_of(symbol), 0.0)
+                held[base_of(symbol)] += position.amount + position.dust
+            return LocalView(
+                orders=tuple(self.orders()),
+                prefixes=frozenset(prefixes)
+                | {p for (p,) in db.execute("SELECT prefix FROM sequences").fetchall()},
+                recorded=recorded,
+                fills=tuple(fills),
+                unbooked=unbooked,
+                held=held,
+                outside=dict(db.execute("SELECT asset, amount FROM outside").fetchall()),
+                flagged=frozenset(
+                    c for (c,) in db.execute("SELECT client_id FROM foreign_orders").fetchall()
+                ),
+            )
+
+    def apply(self, plan: Plan, now_ms: int) -> None:
+        """Teach the store what the exchange said, in one transaction. Recovered fills are
+        recorded unbooked: the engine books them (`unbooked`, then `booked`)."""
+        with self._tx() as db:
+            for order in plan.adopt:
+                _adopt(db, order, now_ms)
+            for change in plan.changes:
+                filled, exchange_id = change.filled, change.exchange_id
+                _set_status(
+                    db, change.client_id, change.status, now_ms, exchange_id, filled, change.reason
+                )
+            for fill in plan.fills:
+                _record_fill(db, fill, booked=False)
+                _never_reuse(db, fill.order_id)
+            db.executemany(
+                "INSERT OR IGNORE INTO foreign_orders VALUES (?,?,?,?)",
+                [(o.client_id, o.exchange_id, o.symbol, now_ms) for o in plan.foreign],
+            )
+            db.executemany(
+                "DELETE FROM foreign_orders WHERE client_id = ?",
+                [(c,) for c in plan.gone_foreign],
+            )
+            db.executemany("INSERT OR REPLACE INTO outside VALUES (?,?)", plan.outside.items())
+            db.executemany(
+                "INSERT OR IGNORE INTO pauses VALUES (?,?)",
+                [(reason, now_ms) for reason in plan.mismatches],
+            )
+            _snapshot(db, plan.time_ms, plan.balances)
+
+
+def _check_or_create(db: sqlite3.Connection, path: Path, account: Account) -> None:
+    """Refuse a file that is not this account's state; lay out a new one."""
+    wanted = {
+        "schema": str(schema.VERSION),
+        "exchange": account.exchange,
+        "account": account.name,
+        "mode": account.mode,
+        "fingerprint": account.fingerprint,
+    }
+    try:
+        tables = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            db.execute("BEGIN IMMEDIATE")
+            for statement in schema.TABLES.split(";"):
+                db.execute(statement)
+            db.executemany("INSERT INTO meta VALUES (?, ?)", wanted.items())
+            db.execute("COMMIT")
+            return
+        meta = (
+            dict(db.execute("SELECT key, value FROM meta").fetchall()) if "meta" in tables else {}
+        )
+    except sqlite3.DatabaseError as error:
+        raise ConfigError(f"state file {path} cannot be read: {error}") from None
+    if meta.get("schema") != wanted["schema"]:
+        found = meta.get("schema", "none")
+        raise ConfigError(
+            f"state file {path} has layout {found}, this THUNES reads {schema.VERSION}"
+        )
+    if meta != wanted:
+        owner = Account(meta["exchange"], meta["account"], meta["mode"], meta["fingerprint"])
+        raise ConfigError(
+            f"state file {path} belongs to {owner}, not to {account}: use that account's key"
+            " and settings, or another state directory"
+        )
+
+
+def _set_status(
+    db: sqlite3.Connection,
+    client_id: str,
+    status: str,
+    now_ms: int,
+    exchange_id: str,
+    filled: float | None,
+    reason: str,
+) -> None:
+    db.execute(
+        "UPDATE orders SET status = ?, exchange_id = COALESCE(NULLIF(?, ''), exchange_id),"
+        " filled = COALESCE(?, filled), reason = ?, updated_ms = ? WHERE client_id = ?",
+        (status, exchange_id, filled, reason, now_ms, client_id),
+    )
+
+
+def _record_fill(db: sqlite3.Connection, fill: Fill, booked: bool) -> bool:
+    """Insert the fill unless its trade is recorded; an order it fills is known to exist."""
+    cursor = db.execute(
+        f"INSERT INTO fills ({_FILL_COLUMNS}, booked) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT DO NOTHING",
+        (
+            fill.symbol,
+            fill.trade_id,
+            fill.order_id,
+            fill.side.value,
+            fill.price,
+            fill.amount,
+            fill.fee,
+            fill.fee_base,
+            int(fill.maker),
+            fill.remaining,
+            fill.tag,
+            fill.time_ms,
+            int(booked),
+        ),
+    )
+    if cursor.rowcount == 0:
+        return False
+    row = db.execute("SELECT status FROM orders WHERE client_id = ?", (fill.order_id,)).fetchone()
+    if row is not None and row[0] not in TERMINAL and rank(fill.status) >= rank(row[0]):
+        _set_status(db, fill.order_id, fill.status, fill.time_ms, "", None, "")
+    return True
+
+
+def _book(db: sqlite3.Connection, fill: Fill, booking: Booking) -> None:
+    position = booking.position
+    db.execute(
+        "INSERT OR REPLACE INTO positions VALUES (?,?,?,?,?)",
+        (fill.symbol, position.amount, position.dust, position.cost, fill.time_ms),
+    )
+    db.execute(
+        "INSERT INTO day_pnl VALUES (?,?,?,?,1) ON CONFLICT (day, symbol) DO UPDATE SET"
+        " pnl = pnl + excluded.pnl, fees = fees + excluded.fees, fills = fills + 1",
+        (fill.time_ms // _DAY_MS, fill.symbol, booking.pnl, fill.fee),
+    )
+    _save_risk(db, booking.risk)
+
+
+def _save_risk(db: sqlite3.Connection, state: Mapping[str, float]) -> None:
+    db.executemany("INSERT OR REPLACE INTO risk VALUES (?,?)", state.items())
+
+
+def _adopt(db: sqlite3.Connection, order: VenueOrder, now_ms: int) -> None:
+    db.execute(
+        "INSERT OR IGNORE INTO orders (client_id, symbol, side, type, price, amount, tag,"
+        " status, exchange_id, filled, origin, created_ms, updated_ms)"
+        " VALUES (?,?,?,?,?,?,'',?,?,?,?,?,?)",
+        (
+            order.client_id,
+            order.symbol,
+            order.side,
+            order.type,
+            order.price,
+            order.amount,
+            order.status,
+            order.exchange_id,
+            order.filled,
+            ADOPTED,
+            order.time_ms or now_ms,
+            now_ms,
+        ),
+    )
+    _never_reuse(db, order.client_id)
+
+
+def _never_reuse(db: sqlite3.Connection, client_id: str) -> None:
+    """Move the sequence of an id's prefix past it (ids are `<prefix><seq>`)."""
+    prefix, _, seq = client_id.rpartition("-")
+    if prefix and seq.isdigit():
+        db.execute(
+            "INSERT INTO sequences VALUES (?, ?) ON CONFLICT (prefix) DO UPDATE"
+            " SET next = MAX(next, excluded.next)",
+            (f"{prefix}-", int(seq) + 1),
+        )
+
+
+def _snapshot(db: sqlite3.Connection, time_ms: int, balances: Mapping[str, float]) -> None:
+    """Keep the exchange's balances when they differ from the last ones kept."""
+    last = db.execute(
+        "SELECT asset, total FROM balances WHERE time_ms = (SELECT MAX(time_ms) FROM balances)"
+    ).fetchall()
+    if dict(last) != dict(balances):
+        db.executemany(
+            "INSERT OR REPLACE INTO balances VALUES (?,?,?)",
+            [(time_ms, asset, total) for asset, total in balances.items()],
+        )
+
+
+def _fill(row: tuple[Any, ...]) -> Fill:
+    symbol, trade_id, client_id, side, price, amount, fee, fee_base, maker = row[:9]
+    remaining, tag, time_ms = row[9:]
+    return Fill(
+        0,
+        Side(side),
+        price,
+        amount,
+        fee,
+        tag,
+        bool(maker),
+        symbol,
+        remaining,
+        fee_base,
+        time_ms,
+        client_id,
+        trade_id,
+    )
