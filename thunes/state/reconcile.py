@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from thunes.domain.orders import Fill, OrderStatus, Side
-from thunes.state.records import UNRESOLVED, OrderRecord
+from thunes.state.records import TERMINAL, UNRESOLVED, OrderRecord
 
 TradeKey = tuple[str, int]  # (symbol, trade id): a fill is recorded once
 
@@ -148,6 +148,8 @@ def reconcile(view: LocalView, snap: Snapshot) -> Plan:
 def _to(order: OrderRecord, venue: VenueOrder | None) -> OrderChange | None:
     """What `order` becomes on the exchange's word (None: it already is that)."""
     if venue is None:  # a definite "unknown order"
+        if order.status in TERMINAL:
+            return None
         if order.status in UNRESOLVED:
             return OrderChange(order.client_id, OrderStatus.REJECTED, 0.0, "", "never placed")
         return OrderChange(

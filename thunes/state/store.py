@@ -238,8 +238,13 @@ class StateStore:
                 position = positions.get(symbol, Position())
                 held[base_of(symbol)] = held.get(base_of(symbol), 0.0)
                 held[base_of(symbol)] += position.amount + position.dust
+            orders = {order.client_id: order for order in self.orders()}
+            for client_id in {o.client_id for o in snap.open_orders} | set(snap.looked_up):
+                order = orders.get(client_id) or self.order(client_id)
+                if order is not None:  # even a finished one: the exchange is the truth
+                    orders[client_id] = order
             return LocalView(
-                orders=tuple(self.orders()),
+                orders=tuple(orders.values()),
                 prefixes=frozenset(prefixes)
                 | {p for (p,) in db.execute("SELECT prefix FROM sequences").fetchall()},
                 recorded=recorded,
@@ -258,14 +263,14 @@ class StateStore:
         with self._tx() as db:
             for order in plan.adopt:
                 _adopt(db, order, now_ms)
-            for change in plan.changes:
+            for fill in plan.fills:
+                _record_fill(db, fill, booked=False)
+                _never_reuse(db, fill.order_id)
+            for change in plan.changes:  # after the fills: the exchange's status wins
                 filled, exchange_id = change.filled, change.exchange_id
                 _set_status(
                     db, change.client_id, change.status, now_ms, exchange_id, filled, change.reason
                 )
-            for fill in plan.fills:
-                _record_fill(db, fill, booked=False)
-                _never_reuse(db, fill.order_id)
             db.executemany(
                 "INSERT OR IGNORE INTO foreign_orders VALUES (?,?,?,?)",
                 [(o.client_id, o.exchange_id, o.symbol, now_ms) for o in plan.foreign],
