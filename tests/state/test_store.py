@@ -72,6 +72,14 @@ def test_the_answer_and_later_reports_move_an_order_forward_only(store: StateSto
         store.order_status(cid, "open", 9)
 
 
+def test_a_fill_before_the_answer_keeps_the_answers_exchange_id(store: StateStore) -> None:
+    cid = store.order_sending(IDS, BUY, 1)
+    assert store.fill(make_fill(cid, 3, remaining=0.0))  # the stream beat the REST answer
+    assert not store.order_status(cid, OrderStatus.NEW, 2, exchange_id="88")
+    order = store.order(cid)
+    assert order is not None and (order.status, order.exchange_id) == ("filled", "88")
+
+
 def test_a_fill_is_recorded_once_with_its_booking(store: StateStore) -> None:
     cid = store.order_sending(IDS, BUY, 1)
     risk = RiskEngine(LIMITS, 0.001)

@@ -106,7 +106,7 @@ def reconcile(view: LocalView, snap: Snapshot) -> Plan:
     local = {order.client_id for order in view.orders}
 
     def ours(client_id: str) -> bool:
-        return client_id in local or client_id.startswith(tuple(view.prefixes) or ("\0",))
+        return client_id in local or any(client_id.startswith(prefix) for prefix in view.prefixes)
 
     open_by_id = {order.client_id: order for order in snap.open_orders}
     changes, unresolved = [], []
