@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from thunes.domain.orders import ClientIds, Fill, OrderType, Side
+from thunes.domain.orders import ClientIds, Fill, OrderIntent, OrderType, Side
 from thunes.state.account import Account
-from thunes.state.records import OrderDraft
 from thunes.state.store import StateStore
 
 ACCOUNT = Account.of("binance", "main", "live", "an-api-key-never-stored")
 IDS = ClientIds("a1b2c3", "grid", "BTC/USDT")
-BUY = OrderDraft("BTC/USDT", Side.BUY, OrderType.LIMIT, price=100.0, amount=0.5, tag="grid:1")
+BUY = OrderIntent(Side.BUY, OrderType.LIMIT, amount=0.5, price=100.0, tag="grid:1")
 
 
 def make_fill(

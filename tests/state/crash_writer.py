@@ -12,10 +12,10 @@ import sys
 from itertools import count
 from pathlib import Path
 
-from thunes.domain.orders import ClientIds, Fill, OrderStatus, OrderType, Side
+from thunes.domain.orders import ClientIds, Fill, OrderIntent, OrderStatus, OrderType, Side
 from thunes.state.account import Account
 from thunes.state.lock import AccountLock
-from thunes.state.records import STATUSES, Booking, OrderDraft, Position
+from thunes.state.records import STATUSES, Booking, Position
 from thunes.state.store import StateStore
 
 ACCOUNT = Account.of("sim", "crash", "paper", None)
@@ -61,8 +61,8 @@ def main(directory: Path) -> None:
             for fill in trades(client_id):
                 deliver(store, fill)
         for now in count():
-            draft = OrderDraft("BTC/USDT", Side.BUY, OrderType.LIMIT, 100.0, sum(PARTS))
-            client_id = store.order_sending(IDS, draft, now)
+            order = OrderIntent(Side.BUY, OrderType.LIMIT, sum(PARTS), price=100.0)
+            client_id = store.order_sending(IDS, order, now)
             print(f"sent {client_id}", flush=True)
             store.order_status(client_id, OrderStatus.NEW, now, exchange_id=str(now))
             print(f"answered {client_id}", flush=True)

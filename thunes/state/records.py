@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from thunes.domain.orders import OrderStatus, OrderType, Side
+from thunes.domain.orders import OrderStatus
 
 SENDING = "sending"  # written before the network call; the venue has not answered yet
 UNKNOWN = "unknown"  # the answer never came (timeout, 5xx, -1007): the order may exist
@@ -26,19 +26,6 @@ def rank(status: str) -> int:
     if status in TERMINAL:
         return 3
     return 2 if status == OrderStatus.PARTIALLY_FILLED else int(status == OrderStatus.NEW)
-
-
-@dataclass(frozen=True, slots=True)
-class OrderDraft:
-    """A prepared order (rounded, filtered) about to be sent: everything but its id."""
-
-    symbol: str
-    side: Side
-    type: OrderType
-    price: float | None = None
-    amount: float | None = None
-    quote: float | None = None
-    tag: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from thunes.domain.orders import ClientIds, Fill, Side
+from thunes.domain.orders import ClientIds, Fill, OrderIntent, Side
 from thunes.errors import ConfigError
 from thunes.state import schema
 from thunes.state.account import Account
@@ -38,7 +38,6 @@ from thunes.state.records import (
     TERMINAL,
     UNRESOLVED,
     Booking,
-    OrderDraft,
     OrderRecord,
     Position,
     rank,
@@ -94,9 +93,10 @@ class StateStore:
 
     # --- orders ---------------------------------------------------------------------------
 
-    def order_sending(self, ids: ClientIds, draft: OrderDraft, now_ms: int) -> str:
-        """Name the order with the next client id of its prefix and record it as sending,
-        in one transaction: call it before the network call, and send that id."""
+    def order_sending(self, ids: ClientIds, order: OrderIntent, now_ms: int) -> str:
+        """Name the order (as prepared: rounded, filtered) with the next client id of its
+        run, strategy and symbol, and record it as sending, in one transaction: call it
+        before the network call, and send that id."""
         with self._tx() as db:
             (seq,) = db.execute(
                 "INSERT INTO sequences VALUES (?, 2) ON CONFLICT (prefix) DO UPDATE "
@@ -109,13 +109,13 @@ class StateStore:
                 " status, origin, created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     client_id,
-                    draft.symbol,
-                    draft.side.value,
-                    draft.type.value,
-                    draft.price,
-                    draft.amount,
-                    draft.quote,
-                    draft.tag,
+                    ids.symbol,
+                    order.side.value,
+                    order.type.value,
+                    order.price,
+                    order.amount,
+                    order.quote,
+                    order.tag,
                     SENDING,
                     OURS,
                     now_ms,
