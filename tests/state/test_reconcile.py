@@ -22,10 +22,8 @@ def venue(client_id: str, status: str = "new", filled: float = 0.0, eid: str = "
 
 
 def run(store: StateStore, snap: Snapshot) -> Plan:
-    """One reconciliation as the engine runs it: view, plan, apply."""
-    plan = reconcile(store.view(snap, SYMBOLS, [IDS.prefix]), snap)
-    store.apply(plan, snap.time_ms)
-    return plan
+    """One reconciliation as the engine runs it."""
+    return store.reconcile(snap, SYMBOLS, [IDS.prefix], snap.time_ms)
 
 
 def dump(store: StateStore) -> dict[str, list[tuple]]:
@@ -63,6 +61,7 @@ def known(store: StateStore) -> StateStore:
     """A store that has reconciled once: the account held 2 BTC besides the bot."""
     plan = run(store, Snapshot(T - 1, {"BTC": 2.0, "USDT": 1000.0}))
     assert plan.outside == {"BTC": 2.0} and plan.entries_allowed
+    assert store.balances() == {"BTC": 2.0, "USDT": 1000.0}
     return store
 
 

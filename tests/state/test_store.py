@@ -149,6 +149,8 @@ def test_a_file_that_is_no_state_is_refused(tmp_path: Path) -> None:
         db.execute("CREATE TABLE t (x)")
     with pytest.raises(ConfigError, match="has layout none"):
         StateStore.open(other, ACCOUNT)
+    with pytest.raises(ConfigError, match="cannot be opened"):
+        StateStore.open(ACCOUNT.state_path(other) / "below a file", ACCOUNT)
 
 
 def test_the_api_key_never_reaches_the_file(tmp_path: Path) -> None:

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from thunes.domain.orders import ClientIds, Fill, OrderIntent, Side
-from thunes.errors import ConfigError
+from thunes.errors import ConfigError, one_line
 from thunes.state import schema
 from thunes.state.account import Account
-from thunes.state.reconcile import LocalView, Plan, Snapshot, VenueOrder, base_of
+from thunes.state.reconcile import LocalView, Plan, Snapshot, VenueOrder, base_of, reconcile
 from thunes.state.records import (
     ADOPTED,
     OPEN,
@@ -65,8 +65,11 @@ class StateStore:
         about 4 ms here) makes it survive the machine's too: live money wants it, a paper
         run at full speed may not."""
         path = account.state_path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as error:
+            raise ConfigError(f"state file {path} cannot be opened: {one_line(error)}") from None
         try:
             _check_or_create(db, path, account)
         except BaseException:
@@ -230,6 +233,15 @@ class StateStore:
             rows = self._db.execute("SELECT symbol, pnl FROM day_pnl WHERE day = ?", (day,))
             return dict(rows.fetchall())
 
+    def balances(self) -> dict[str, float]:
+        """The exchange's balances (asset -> total) as the last reconciliation read them."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT asset, total FROM balances"
+                " WHERE time_ms = (SELECT MAX(time_ms) FROM balances)"
+            )
+            return dict(rows.fetchall())
+
     def pauses(self) -> list[str]:
         """Why entries are paused (empty: they are not)."""
         with self._lock:
@@ -244,6 +256,14 @@ class StateStore:
             db.execute("DELETE FROM outside")
 
     # --- reconciliation -------------------------------------------------------------------
+
+    def reconcile(
+        self, snap: Snapshot, symbols: Iterable[str], prefixes: Iterable[str], now_ms: int
+    ) -> Plan:
+        """Reconcile with the exchange's `snap` and apply the plan; what to act on."""
+        plan = reconcile(self.view(snap, symbols, prefixes), snap)
+        self.apply(plan, now_ms)
+        return plan
 
     def view(self, snap: Snapshot, symbols: Iterable[str], prefixes: Iterable[str]) -> LocalView:
         """What reconciling `snap` for `symbols` needs; `prefixes`: the run's own."""
@@ -450,8 +470,8 @@ def _snapshot(db: sqlite3.Connection, time_ms: int, balances: Mapping[str, float
     """Keep the exchange's balances when they differ from the last ones kept."""
     last = db.execute(
         "SELECT asset, total FROM balances WHERE time_ms = (SELECT MAX(time_ms) FROM balances)"
-    ).fetchall()
-    if dict(last) != dict(balances):
+    )
+    if dict(last.fetchall()) != dict(balances):
         db.executemany(
             "INSERT OR REPLACE INTO balances VALUES (?,?,?)",
             [(time_ms, asset, total) for asset, total in balances.items()],
