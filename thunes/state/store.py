@@ -4,7 +4,7 @@ restart will find again ("state is written before it is acted on").
 
 The engine's calls, in order:
 - start: `AccountLock`, `StateStore.open`, restore `positions()` and `risk()`, reconcile
-  (reconcile.py; `apply`), book each of `unbooked()` with `booked()`, then strategies run.
+  (`reconcile()`), book each of `unbooked()` with `booked()`, then strategies run.
   Entries wait while `pauses()` (until `resume()`) or the plan's `unresolved` say so.
 - send: `order_sending()` names the order and records it; then the network call with that id.
 - answer: `order_status(id, NEW or REJECTED..., exchange_id=...)`; a timeout, 5xx or -1007:
@@ -22,15 +22,13 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from thunes.domain.orders import ClientIds, Fill, OrderIntent, Side
+from thunes.domain.orders import ClientIds, Fill, OrderIntent
 from thunes.errors import ConfigError, one_line
-from thunes.state import schema
+from thunes.state import writes as w
 from thunes.state.account import Account
-from thunes.state.reconcile import LocalView, Plan, Snapshot, VenueOrder, base_of, reconcile
+from thunes.state.reconcile import LocalView, Plan, Snapshot, base_of, reconcile
 from thunes.state.records import (
-    ADOPTED,
     OPEN,
     OURS,
     SENDING,
@@ -42,10 +40,6 @@ from thunes.state.records import (
     Position,
     rank,
 )
-
-_DAY_MS = 86_400_000
-_FILL_COLUMNS = "symbol, trade_id, client_id, side, price, amount, fee, fee_base, maker, "
-_FILL_COLUMNS += "remaining, tag, time_ms"
 
 
 class StateStore:
@@ -71,7 +65,7 @@ class StateStore:
         except (OSError, sqlite3.Error) as error:
             raise ConfigError(f"state file {path} cannot be opened: {one_line(error)}") from None
         try:
-            _check_or_create(db, path, account)
+            w.check_or_create(db, path, account)
         except BaseException:
             db.close()
             raise
@@ -149,9 +143,9 @@ class StateStore:
                 return False
             if row[0] in TERMINAL or rank(status) < rank(row[0]):
                 if exchange_id and not row[1]:  # the answer, after its fills: keep its id
-                    _set_status(db, client_id, row[0], now_ms, exchange_id, None, reason)
+                    w.set_status(db, client_id, row[0], now_ms, exchange_id, None, reason)
                 return False
-            _set_status(db, client_id, status, now_ms, exchange_id, filled, reason)
+            w.set_status(db, client_id, status, now_ms, exchange_id, filled, reason)
         return True
 
     def order(self, client_id: str) -> OrderRecord | None:
@@ -176,10 +170,10 @@ class StateStore:
         of it, the position, PnL and risk state after it, in the same transaction. False:
         already recorded, and nothing was written: do not act on it again."""
         with self._tx() as db:
-            if not _record_fill(db, fill, booked=booking is not None):
+            if not w.record_fill(db, fill, booked=booking is not None):
                 return False
             if booking is not None:
-                _book(db, fill, booking)
+                w.book(db, fill, booking)
         return True
 
     def booked(self, fill: Fill, booking: Booking) -> bool:
@@ -191,7 +185,7 @@ class StateStore:
             )
             if cursor.rowcount == 0:
                 return False
-            _book(db, fill, booking)
+            w.book(db, fill, booking)
         return True
 
     def unbooked(self) -> list[Fill]:
@@ -207,8 +201,10 @@ class StateStore:
 
     def _fills(self, where: str, args: Iterable[object]) -> list[Fill]:
         with self._lock:
-            rows = self._db.execute(f"SELECT {_FILL_COLUMNS} FROM fills WHERE {where}", tuple(args))
-            return [_fill(row) for row in rows.fetchall()]
+            rows = self._db.execute(
+                f"SELECT {w.FILL_COLUMNS} FROM fills WHERE {where}", tuple(args)
+            )
+            return [w.fill_of(row) for row in rows.fetchall()]
 
     # --- what the engine restores ---------------------------------------------------------
 
@@ -225,7 +221,7 @@ class StateStore:
     def save_risk(self, state: Mapping[str, float]) -> None:
         """The risk state outside a fill (a refusal counted, a new day)."""
         with self._tx() as db:
-            _save_risk(db, state)
+            w.save_risk(db, state)
 
     def day_pnl(self, day: int) -> dict[str, float]:
         """Realised PnL per symbol on UTC day `day` (epoch ms // 86,400,000)."""
@@ -308,13 +304,13 @@ class StateStore:
         recorded unbooked: the engine books them (`unbooked`, then `booked`)."""
         with self._tx() as db:
             for order in plan.adopt:
-                _adopt(db, order, now_ms)
+                w.adopt(db, order, now_ms)
             for fill in plan.fills:
-                _record_fill(db, fill, booked=False)
-                _never_reuse(db, fill.order_id)
+                w.record_fill(db, fill, booked=False)
+                w.never_reuse(db, fill.order_id)
             for change in plan.changes:  # after the fills: the exchange's status wins
                 filled, exchange_id = change.filled, change.exchange_id
-                _set_status(
+                w.set_status(
                     db, change.client_id, change.status, now_ms, exchange_id, filled, change.reason
                 )
             db.executemany(
@@ -330,169 +326,4 @@ class StateStore:
                 "INSERT OR IGNORE INTO pauses VALUES (?,?)",
                 [(reason, now_ms) for reason in plan.mismatches],
             )
-            _snapshot(db, plan.time_ms, plan.balances)
-
-
-def _check_or_create(db: sqlite3.Connection, path: Path, account: Account) -> None:
-    """Refuse a file that is not this account's state; lay out a new one."""
-    wanted = {
-        "schema": str(schema.VERSION),
-        "exchange": account.exchange,
-        "account": account.name,
-        "mode": account.mode,
-        "fingerprint": account.fingerprint,
-    }
-    try:
-        tables = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not tables:
-            db.execute("BEGIN IMMEDIATE")
-            for statement in schema.TABLES.split(";"):
-                db.execute(statement)
-            db.executemany("INSERT INTO meta VALUES (?, ?)", wanted.items())
-            db.execute("COMMIT")
-            return
-        meta = (
-            dict(db.execute("SELECT key, value FROM meta").fetchall()) if "meta" in tables else {}
-        )
-    except sqlite3.DatabaseError as error:
-        raise ConfigError(f"state file {path} cannot be read: {error}") from None
-    if meta.get("schema") != wanted["schema"]:
-        found = meta.get("schema", "none")
-        raise ConfigError(
-            f"state file {path} has layout {found}, this THUNES reads {schema.VERSION}"
-        )
-    if meta != wanted:
-        owner = Account(meta["exchange"], meta["account"], meta["mode"], meta["fingerprint"])
-        raise ConfigError(
-            f"state file {path} belongs to {owner}, not to {account}: use that account's key"
-            " and settings, or another state directory"
-        )
-
-
-def _set_status(
-    db: sqlite3.Connection,
-    client_id: str,
-    status: str,
-    now_ms: int,
-    exchange_id: str,
-    filled: float | None,
-    reason: str,
-) -> None:
-    db.execute(
-        "UPDATE orders SET status = ?, exchange_id = COALESCE(NULLIF(?, ''), exchange_id),"
-        " filled = COALESCE(?, filled), reason = ?, updated_ms = ? WHERE client_id = ?",
-        (status, exchange_id, filled, reason, now_ms, client_id),
-    )
-
-
-def _record_fill(db: sqlite3.Connection, fill: Fill, booked: bool) -> bool:
-    """Insert the fill unless its trade is recorded; an order it fills is known to exist."""
-    cursor = db.execute(
-        f"INSERT INTO fills ({_FILL_COLUMNS}, booked) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-        " ON CONFLICT DO NOTHING",
-        (
-            fill.symbol,
-            fill.trade_id,
-            fill.order_id,
-            fill.side.value,
-            fill.price,
-            fill.amount,
-            fill.fee,
-            fill.fee_base,
-            int(fill.maker),
-            fill.remaining,
-            fill.tag,
-            fill.time_ms,
-            int(booked),
-        ),
-    )
-    if cursor.rowcount == 0:
-        return False
-    row = db.execute("SELECT status FROM orders WHERE client_id = ?", (fill.order_id,)).fetchone()
-    if row is not None and row[0] not in TERMINAL and rank(fill.status) >= rank(row[0]):
-        _set_status(db, fill.order_id, fill.status, fill.time_ms, "", None, "")
-    return True
-
-
-def _book(db: sqlite3.Connection, fill: Fill, booking: Booking) -> None:
-    position = booking.position
-    db.execute(
-        "INSERT OR REPLACE INTO positions VALUES (?,?,?,?,?)",
-        (fill.symbol, position.amount, position.dust, position.cost, fill.time_ms),
-    )
-    db.execute(
-        "INSERT INTO day_pnl VALUES (?,?,?,?,1) ON CONFLICT (day, symbol) DO UPDATE SET"
-        " pnl = pnl + excluded.pnl, fees = fees + excluded.fees, fills = fills + 1",
-        (fill.time_ms // _DAY_MS, fill.symbol, booking.pnl, fill.fee),
-    )
-    _save_risk(db, booking.risk)
-
-
-def _save_risk(db: sqlite3.Connection, state: Mapping[str, float]) -> None:
-    db.executemany("INSERT OR REPLACE INTO risk VALUES (?,?)", state.items())
-
-
-def _adopt(db: sqlite3.Connection, order: VenueOrder, now_ms: int) -> None:
-    db.execute(
-        "INSERT OR IGNORE INTO orders (client_id, symbol, side, type, price, amount, tag,"
-        " status, exchange_id, filled, origin, created_ms, updated_ms)"
-        " VALUES (?,?,?,?,?,?,'',?,?,?,?,?,?)",
-        (
-            order.client_id,
-            order.symbol,
-            order.side,
-            order.type,
-            order.price,
-            order.amount,
-            order.status,
-            order.exchange_id,
-            order.filled,
-            ADOPTED,
-            order.time_ms or now_ms,
-            now_ms,
-        ),
-    )
-    _never_reuse(db, order.client_id)
-
-
-def _never_reuse(db: sqlite3.Connection, client_id: str) -> None:
-    """Move the sequence of an id's prefix past it (ids are `<prefix><seq>`)."""
-    prefix, _, seq = client_id.rpartition("-")
-    if prefix and seq.isdigit():
-        db.execute(
-            "INSERT INTO sequences VALUES (?, ?) ON CONFLICT (prefix) DO UPDATE"
-            " SET next = MAX(next, excluded.next)",
-            (f"{prefix}-", int(seq) + 1),
-        )
-
-
-def _snapshot(db: sqlite3.Connection, time_ms: int, balances: Mapping[str, float]) -> None:
-    """Keep the exchange's balances when they differ from the last ones kept."""
-    last = db.execute(
-        "SELECT asset, total FROM balances WHERE time_ms = (SELECT MAX(time_ms) FROM balances)"
-    )
-    if dict(last.fetchall()) != dict(balances):
-        db.executemany(
-            "INSERT OR REPLACE INTO balances VALUES (?,?,?)",
-            [(time_ms, asset, total) for asset, total in balances.items()],
-        )
-
-
-def _fill(row: tuple[Any, ...]) -> Fill:
-    symbol, trade_id, client_id, side, price, amount, fee, fee_base, maker = row[:9]
-    remaining, tag, time_ms = row[9:]
-    return Fill(
-        0,
-        Side(side),
-        price,
-        amount,
-        fee,
-        tag,
-        bool(maker),
-        symbol,
-        remaining,
-        fee_base,
-        time_ms,
-        client_id,
-        trade_id,
-    )
+            w.snapshot(db, plan.time_ms, plan.balances)
