@@ -4,10 +4,11 @@ crash, a timeout or a manual trade, and twice in a row changes nothing the secon
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
-from tests.state.conftest import BUY, IDS, make_fill
+from tests.state.conftest import ACCOUNT, BUY, IDS, make_fill
 from thunes.domain.orders import OrderStatus, Side
 from thunes.state.reconcile import Plan, Snapshot, VenueOrder, reconcile, to_look_up
 from thunes.state.records import ADOPTED, UNKNOWN, Booking, Position
@@ -188,3 +189,22 @@ def test_a_trade_of_ours_for_an_order_lost_here_is_recorded(known: StateStore) -
     plan = twice(known, Snapshot(T, {"BTC": 2.1}, trades=(lost,)))
     assert plan.fills == (lost,) and plan.entries_allowed
     assert known.order_sending(IDS, BUY, 1) == IDS.of(51)
+
+
+def test_a_restart_after_a_crash_before_the_answer_resumes_from_the_exchange(
+    tmp_path: Path,
+) -> None:
+    store = StateStore.open(tmp_path, ACCOUNT)
+    cid = store.order_sending(IDS, BUY, 10)
+    store.close()  # killed before the answer came: the order may or may not exist
+    store = StateStore.open(tmp_path, ACCOUNT)
+    assert to_look_up(store.orders(), ()) == [cid]
+    trade = make_fill(cid, 1, amount=0.5, fee_base=0.0005, time_ms=T - 1)
+    snap = Snapshot(T, {"BTC": 0.4995}, trades=(trade,), looked_up={cid: venue(cid, "filled", 0.5)})
+    plan = run(store, snap)
+    assert plan.entries_allowed and plan.outside == {"BTC": 0.0}
+    for fill in store.unbooked():  # the engine books what it missed, once
+        assert store.booked(fill, Booking(Position(0.4995, 0.0, 50.05)))
+    assert store.positions() == {"BTC/USDT": Position(0.4995, 0.0, 50.05)}
+    assert run(store, Snapshot(T + 1, {"BTC": 0.4995})).mismatches == ()
+    store.close()
