@@ -8,11 +8,21 @@ limits and reads back what a report wants (how often each rule fired, the day's 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
 from thunes.domain.orders import OrderIntent, Side
 from thunes.domain.reasons import REASONS
 from thunes.risk import rules as r
 from thunes.risk.limits import RiskLimits
+
+# The vector's state by name (its limits come from the config): what a restart takes back.
+STATE = {
+    "halted_day": r.HALTED_DAY,
+    "cooldown_until_ms": r.COOLDOWN_UNTIL,
+    "day": r.DAY,
+    "day_pnl": r.DAY_PNL,
+    **{f"fired.{rule}": r.F_KILL + i for i, rule in enumerate(r.FIRED)},
+}
 
 
 class RiskEngine:
@@ -46,6 +56,15 @@ class RiskEngine:
     @property
     def day_pnl(self) -> float:
         return float(self.vector[r.DAY_PNL])
+
+    def state(self) -> dict[str, float]:
+        """The day, its PnL, the halt, the cooldown and the counts, by name (to store)."""
+        return {name: float(self.vector[i]) for name, i in STATE.items()}
+
+    def restore(self, state: Mapping[str, float]) -> None:
+        """Take back a stored `state`: a restart keeps the day's halt and cooldown."""
+        for name, value in state.items():
+            self.vector[STATE[name]] = value
 
     def allows(
         self, intent: OrderIntent, now_ms: int, open_positions: int, holding: bool
