@@ -22,9 +22,8 @@ from thunes.components import Components
 from thunes.data.candles import as_columns
 from thunes.data.sources import CandleSet
 from thunes.domain.ticks import BookTick
-from thunes.engine.lane import Lane
+from thunes.engine.lane import simulated_lanes
 from thunes.engine.replay import PortfolioEngine, PortfolioRun
-from thunes.engine.sim_broker import SimBroker, Wallet
 from thunes.engine.tick_engine import TickEngine, TickResult
 from thunes.errors import ConfigError
 from thunes.risk.engine import RiskEngine
@@ -32,7 +31,6 @@ from thunes.risk.limits import RiskLimits
 from thunes.strategy.base import Strategy
 from thunes.strategy.events import EventStrategy
 from thunes.strategy.scalper import Scalper
-from thunes.strategy.signal_runner import as_event_strategy
 
 
 def risk_can_bind(limits: RiskLimits) -> bool:
@@ -57,27 +55,8 @@ def event_run(
 ) -> tuple[PortfolioRun, list[EventStrategy], RiskEngine]:
     """The event engine's run, with the runners and the risk engine a result is read from
     (a sweep scores the run as it is, without them)."""
-    risk = RiskEngine(parts.risk, parts.exchange.fees.taker)
-    wallet = Wallet(parts.cash)
-    runners = [
-        as_event_strategy(s, as_columns(c.frame) if whole_history else None)
-        for s, c in zip(parts.strategies, candles, strict=True)
-    ]
-    lanes = [
-        Lane(
-            runner,
-            SimBroker(
-                parts.exchange.fees,
-                parts.exchange.slippage,
-                parts.filters.for_market(market),
-                parts.sizer,
-                wallet,
-                risk,
-            ),
-            c.frame,
-        )
-        for runner, market, c in zip(runners, parts.markets, candles, strict=True)
-    ]
+    lanes, risk = simulated_lanes(parts, [c.frame for c in candles], whole_history)
+    runners = [lane.strategy for lane in lanes]
     return PortfolioEngine(lanes, batch=whole_history).run(), runners, risk
 
 
