@@ -27,6 +27,8 @@ GROUPS = (
     "tracking",
     "drift",
     "sweep",
+    "paper",
+    "live",
 )
 
 

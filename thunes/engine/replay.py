@@ -9,28 +9,16 @@ feed's candles). Several symbols share one wallet, in the configured symbol orde
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from thunes.data.candles import as_columns
 from thunes.engine.batch_loop import run_compiled, union
-from thunes.engine.kernel import Arrival, Kernel
+from thunes.engine.kernel import Arrival, Kernel, Recorder
 from thunes.engine.lane import Lane
 from thunes.engine.results import PortfolioRun, ReplayResult
 from thunes.engine.sim_broker import SimBroker
-from thunes.feeds.events import CandleClosed
+from thunes.feeds.recorded import candle_events
 from thunes.strategy.events import CompiledRules
 
-__all__ = ["PortfolioEngine", "PortfolioRun", "ReplayResult", "candle_events"]
-
-
-def candle_events(symbol: str, candles: pd.DataFrame, timeframe_ms: int) -> list[CandleClosed]:
-    """Stored candles as the closed-candle events a feed would deliver."""
-    times = pd.DatetimeIndex(candles.index).as_unit("ms").asi8.tolist()
-    columns = [c.tolist() for c in as_columns(candles).values()]
-    return [
-        CandleClosed(symbol, t, t + timeframe_ms, *row)
-        for t, *row in zip(times, *columns, strict=True)
-    ]
+__all__ = ["PortfolioEngine", "PortfolioRun", "ReplayResult"]
 
 
 class PortfolioEngine:
@@ -38,19 +26,22 @@ class PortfolioEngine:
     broker is simulated and every strategy has compiled rules (thunes/engine/batch_loop.py);
     the same calls, so the same fills, as event by event, which replay (and live) does."""
 
-    def __init__(self, lanes: list[Lane], batch: bool = False) -> None:
+    def __init__(
+        self, lanes: list[Lane], batch: bool = False, recorder: Recorder | None = None
+    ) -> None:
         self.lanes = lanes
         self.batch = batch
+        self.recorder = recorder  # hears each order and fill of a per-event run
 
     def run(self) -> PortfolioRun:
         rules = self._compiled() if self.batch else None
         if rules is not None:
             return run_compiled(self.lanes, rules)
-        # the close time is not read by a replay: bars are stepped by their open
+        # a replay steps bars by their open and never reads a close time: 0 for "unknown"
         events = [candle_events(lane.symbol, lane.candles, 0) for lane in self.lanes]
         times = [[e.time_ms for e in lane] for lane in events]
         timeline = union([np.asarray(t, dtype=np.int64) for t in times])
-        kernel = Kernel(self.lanes, capacity=max(map(len, events)))
+        kernel = Kernel(self.lanes, max(map(len, events)), self.recorder)
         cursor = [0] * len(self.lanes)
         lane_equity = [np.empty(len(t)) for t in times]
         equity = np.empty(len(timeline))
@@ -75,3 +66,4 @@ class PortfolioEngine:
         rules = [lane.strategy.compiled() for lane in self.lanes]
         simulated = all(isinstance(lane.broker, SimBroker) for lane in self.lanes)
         return None if not simulated or None in rules else [r for r in rules if r is not None]
+
