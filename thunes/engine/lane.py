@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from thunes.data.candles import as_columns
+from thunes.domain.orders import ClientIds
 from thunes.engine.sim_broker import SimBroker, Wallet
 from thunes.execution.broker import Broker
 from thunes.risk.engine import RiskEngine
@@ -33,11 +34,15 @@ class Lane:
 
 
 def simulated_lanes(
-    parts: Components, frames: Sequence[pd.DataFrame], whole_history: bool
+    parts: Components,
+    frames: Sequence[pd.DataFrame],
+    whole_history: bool,
+    run_id: str | None = None,
 ) -> tuple[list[Lane], RiskEngine]:
     """A lane per configured symbol: its strategy as the event engine drives it, a simulated
     broker on one shared wallet, one risk engine. `whole_history`: a signal strategy decides
-    once over all of `frames` (a backtest); otherwise from its rolling window (replay, paper)."""
+    once over all of `frames` (a backtest); otherwise from its rolling window (replay, paper).
+    `run_id` names the orders (a paper session's client ids); None: the simulator's."""
     risk = RiskEngine(parts.risk, parts.exchange.fees.taker)
     wallet = Wallet(parts.cash)
     lanes = []
@@ -50,6 +55,7 @@ def simulated_lanes(
             parts.sizer,
             wallet,
             risk,
+            None if run_id is None else ClientIds(run_id, type(strategy).__name__, market.symbol),
         )
         lanes.append(Lane(runner, broker, frame, market.symbol))
     return lanes, risk

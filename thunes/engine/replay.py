@@ -66,4 +66,3 @@ class PortfolioEngine:
         rules = [lane.strategy.compiled() for lane in self.lanes]
         simulated = all(isinstance(lane.broker, SimBroker) for lane in self.lanes)
         return None if not simulated or None in rules else [r for r in rules if r is not None]
-

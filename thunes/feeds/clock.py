@@ -21,6 +21,7 @@ class MarketClock:
         self.speed = speed
         self._real, self._t0 = real, real()
         self._reached = start_ms  # the latest time the feed reported
+        self._unyielded = 0  # waits since the event loop last ran (speed 0 never sleeps)
 
     def now_ms(self) -> int:
         if self.speed == 0:
@@ -37,6 +38,10 @@ class MarketClock:
         """Wait (in real time, scaled) until the market reaches `time_ms`."""
         if self.speed == 0:
             self.advance(time_ms)
+            self._unyielded += 1
+            if self._unyielded >= 512:  # let the view refresh and Ctrl-C land
+                self._unyielded = 0
+                await asyncio.sleep(0)
             return
         while (ahead := time_ms - self.now_ms()) > 0:
             await asyncio.sleep(min(ahead / 1000 / self.speed, 0.5))

@@ -19,9 +19,7 @@ def candle_events(symbol: str, candles: pd.DataFrame, tf: int) -> list[CandleClo
     `tf`: the candle's length in ms."""
     times = pd.DatetimeIndex(candles.index).as_unit("ms").asi8.tolist()
     columns = [c.tolist() for c in as_columns(candles).values()]
-    return [
-        CandleClosed(symbol, t, t + tf, *row) for t, *row in zip(times, *columns, strict=True)
-    ]
+    return [CandleClosed(symbol, t, t + tf, *row) for t, *row in zip(times, *columns, strict=True)]
 
 
 def tick_events(symbol: str, ticks: pd.DataFrame) -> list[BookTicked]:

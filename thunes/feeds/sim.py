@@ -37,14 +37,21 @@ class SimFeed:
     async def __aiter__(self) -> AsyncIterator[MarketEvent]:
         anchor = self.history(self.symbols[0], 1)  # the candle grid, from the last close
         next_open = anchor[-1].close_ms if anchor else self.sim.origin_ms
+        ahead = copy.copy(self.sim)  # reads a page ahead; the clock still gates each candle
+        page = 1 if self.clock.speed else 1024  # as fast as it can: fetch in pages
         while True:
-            await self.clock.until(next_open + self.tf)
-            due = (self.clock.now_ms() - next_open) // self.tf
-            pages = [self.sim.fetch_ohlcv(s, self.timeframe, next_open, due) for s in self.symbols]
-            for k in range(max(map(len, pages))):
-                for symbol, page in zip(self.symbols, pages, strict=True):
-                    if k < len(page):
-                        yield self._event(symbol, page[k])
+            horizon = max(self.clock.now_ms(), next_open + page * self.tf)
+            ahead.clock = lambda: horizon  # noqa: B023 (used before the next pass)
+            due = (horizon - next_open) // self.tf
+            rows = [
+                (row[0], n, symbol, row)
+                for n, symbol in enumerate(self.symbols)
+                for row in ahead.fetch_ohlcv(symbol, self.timeframe, next_open, due)
+            ]
+            for _, _, symbol, row in sorted(rows, key=lambda r: (r[0], r[1])):
+                event = self._event(symbol, row)
+                await self.clock.until(event.close_ms)  # released once closed, not before
+                yield event
             next_open += due * self.tf
 
     def _event(self, symbol: str, row: list[float]) -> CandleClosed:
