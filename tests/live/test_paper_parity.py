@@ -46,7 +46,7 @@ class Tape:
         self.fills.append(fill)
 
 
-def _runs(*overrides: str) -> tuple[Tape, Tape, list[str], LiveEngine, PortfolioEngine]:
+def _runs(*overrides: str) -> tuple[Tape, Tape, LiveEngine, PortfolioEngine]:
     with composed("data=sim", "data.since=2024-01-01", "data.until=2024-03-01", *overrides) as cfg:
         parts, again = build(cfg), build(cfg)  # fresh strategy instances for each engine
     frames = [parts.data.load(parts.exchange, m).frame for m in parts.markets]
@@ -64,14 +64,14 @@ def _runs(*overrides: str) -> tuple[Tape, Tape, list[str], LiveEngine, Portfolio
     live = LiveEngine(live_lanes, RecordedFeed(events, "1h", clock), recorder=heard)
     heard.progress = lambda: sum(live.kernel.bars)
     assert asyncio.run(live.run()) is Stopped.FEED_ENDED
-    return replayed, heard, [m.symbol for m in parts.markets], live, replay
+    return replayed, heard, live, replay
 
 
 @pytest.mark.parametrize("strategy", ["sma_cross", "grid", "dca"])
 @pytest.mark.parametrize("symbols", [[], ["btcusdt", "ethusdt", "solusdt"]])
 def test_live_engine_on_a_paper_broker_matches_replay(strategy: str, symbols: list[str]) -> None:
     extra = [f"symbols=[{','.join(symbols)}]"] if symbols else []
-    replayed, heard, names, live, replay = _runs(f"strategy={strategy}", *extra)
+    replayed, heard, live, replay = _runs(f"strategy={strategy}", *extra)
     assert replayed.fills, "nothing traded: the comparison would prove nothing"
     assert heard.fills == replayed.fills
     assert [(f.order_id, f.time_ms, f.trade_id) for f in heard.fills] == [

@@ -9,6 +9,7 @@ close leave at that candle's close, which is the next candle's open.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from enum import Enum
@@ -86,11 +87,32 @@ class LiveEngine:
     async def run(self) -> Stopped:
         """Until the feed ends or `until_ms` passes; a cancellation stops it cleanly."""
         self.warm_up()
+        consume = asyncio.ensure_future(self._consume())
         try:
-            self.stopped = await self._consume()
-        except asyncio.CancelledError:
+            if self.until_ms is not None and self.feed.clock.speed > 0:  # no event may come
+                deadline = asyncio.ensure_future(self._deadline(self.until_ms))
+                await asyncio.wait([consume, deadline], return_when=asyncio.FIRST_COMPLETED)
+                for task in (consume, deadline):
+                    task.cancel()
+            self.stopped = await consume
+        except asyncio.CancelledError:  # Ctrl-C: what already arrived is acted on first
+            consume.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consume
             self.stopped = Stopped.INTERRUPTED
         return self.stopped
+
+    @property
+    def stopped_ms(self) -> int:
+        """Market time it stopped at (or now): at most `until_ms`."""
+        now = self.now_ms
+        return now if self.until_ms is None else min(now, self.until_ms)
+
+    async def _deadline(self, until_ms: int) -> None:
+        """Wait in real time for the market clock to pass `until_ms`, without moving it."""
+        clock = self.feed.clock
+        while (ahead := until_ms - clock.now_ms()) > 0:
+            await asyncio.sleep(min(ahead / 1000 / clock.speed, 0.5))
 
     def once(self) -> Stopped:
         """Act on the last closed candle of each symbol, then stop (its orders stay open)."""
@@ -103,6 +125,15 @@ class LiveEngine:
 
     async def _consume(self) -> Stopped:
         group: dict[int, CandleClosed] = {}
+        try:
+            return await self._events(group)
+        except asyncio.CancelledError:
+            self._flush(group)  # what arrived before the stop is acted on
+            if self.until_ms is not None and self.now_ms >= self.until_ms:
+                return Stopped.DURATION
+            raise
+
+    async def _events(self, group: dict[int, CandleClosed]) -> Stopped:
         async for event in self.feed:
             if self.until_ms is not None and event.at_ms > self.until_ms:
                 break

@@ -96,7 +96,7 @@ def summary(engine: LiveEngine, activity: Activity, risk: RiskEngine) -> list[st
     """What is still open when it stops, and where the account stands."""
     stopped = engine.stopped.value if engine.stopped else "stopped"
     lines = [
-        f"paper: {stopped} at market {_stamp(engine.now_ms)} UTC after "
+        f"paper: {stopped} at market {_stamp(engine.stopped_ms)} UTC after "
         f"{engine.health.steps:,} closes; {activity.sent} orders sent, {activity.fills} fills",
         f"cash {_money(engine.lanes[0].broker.cash)}, equity {_money(engine.equity)}, "
         f"PnL today {_money(engine.pnl_today)}; {_risk_line(risk, engine.now_ms)}",
