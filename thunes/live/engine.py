@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -156,7 +157,7 @@ class LiveEngine:
             self._step([(j, group[j], group[j].close_ms) for j in sorted(group)])
             group.clear()
 
-    def _step(self, arrivals: list[Arrival]) -> None:
+    def _step(self, arrivals: Sequence[Arrival]) -> None:
         day = arrivals[0][1].close_ms // _DAY_MS  # the risk day: market time, UTC
         if day != self.day:
             self.day, self.day_open_equity = day, self.equity
