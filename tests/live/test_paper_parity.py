@@ -1,6 +1,7 @@
 """The same candles through replay (PortfolioEngine) and through the live engine with the
 paper broker at paper.speed=0 give the same orders and fills, for every candle strategy,
-with the default risk limits, on one symbol and on three sharing one wallet.
+with the default risk limits, on one symbol and on three sharing one wallet; and the scalper
+on recorded book ticks gives replay's fills through the live engine's tick lane.
 
 The live engine hears the candles from a stored feed on a market clock, one event at a time,
 and has no history before the first (so both start from an empty window). One difference is
@@ -17,13 +18,14 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.config.compose import composed
+from thunes.backtest.choice import feed_ticks
 from thunes.components import build
 from thunes.domain.orders import Command, Fill
-from thunes.engine.lane import simulated_lanes
+from thunes.engine.lane import simulated_lanes, simulated_ticks
 from thunes.engine.replay import PortfolioEngine
 from thunes.feeds.clock import MarketClock
 from thunes.feeds.events import MarketEvent
-from thunes.feeds.recorded import RecordedFeed, candle_events
+from thunes.feeds.recorded import RecordedFeed, candle_events, tick_events
 from thunes.live.engine import LiveEngine, Stopped
 
 TF_MS = 3_600_000
@@ -83,3 +85,24 @@ def test_live_engine_on_a_paper_broker_matches_replay(strategy: str, symbols: li
     assert all(when == every_bar for when in heard.when[n:])  # by the last close's decisions
     for lane, kept in zip(live.lanes, replay.lanes, strict=True):
         assert [repr(s) for s in lane.broker.skipped] == [repr(s) for s in kept.broker.skipped]
+
+
+def test_the_scalper_on_a_live_stream_of_book_ticks_matches_replay() -> None:
+    """Recorded book ticks through the live engine's tick lane give replay's fills."""
+    ticks = ("strategy=scalper", "data=sim_ticks", "data.ticks=30000", "risk=default")
+    with composed(*ticks) as cfg:
+        parts, again = build(cfg), build(cfg)
+    frame = parts.data.load(parts.exchange, parts.market).frame
+    replayed, _ = simulated_ticks(parts)
+    feed_ticks(replayed, frame, per_event=True)
+    live, _ = simulated_ticks(again)
+    symbol = again.market.symbol
+    events: dict[str, list[MarketEvent]] = {symbol: list(tick_events(symbol, frame))}
+    clock = MarketClock(int(frame.index[0].value // 1_000_000) - 1, speed=0)
+    feed = RecordedFeed(events, "1h", clock)
+    engine = LiveEngine([], feed, ticks={symbol: live})
+    assert asyncio.run(engine.run()) is Stopped.FEED_ENDED
+    assert replayed.broker.fills, "nothing traded: the comparison would prove nothing"
+    assert live.broker.fills == replayed.broker.fills
+    assert [repr(s) for s in live.broker.skipped] == [repr(s) for s in replayed.broker.skipped]
+    assert live.ticks == replayed.ticks == len(frame)

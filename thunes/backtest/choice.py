@@ -22,7 +22,7 @@ from thunes.components import Components
 from thunes.data.candles import as_columns
 from thunes.data.sources import CandleSet
 from thunes.domain.ticks import BookTick
-from thunes.engine.lane import simulated_lanes
+from thunes.engine.lane import simulated_lanes, simulated_ticks
 from thunes.engine.replay import PortfolioEngine, PortfolioRun
 from thunes.engine.tick_engine import TickEngine, TickResult
 from thunes.errors import ConfigError
@@ -100,17 +100,14 @@ def ticks(parts: Components, candles: list[CandleSet], per_event: bool) -> Backt
     A backtest hands the engine the whole frame (one compiled loop); replay feeds it one
     `BookTick` at a time, as a live book-ticker stream would. Both run the same rules and broker.
     """
-    strategy, frame, symbol = parts.strategy, candles[0].frame, parts.market.symbol
-    if len(candles) > 1 or not isinstance(strategy, Scalper):
-        raise ConfigError("the tick engine runs strategy=scalper on one symbol")
+    frame, symbol = candles[0].frame, parts.market.symbol
+    engine, risk = simulated_ticks(parts)
     if not {"bid", "ask"} <= set(frame.columns):
         raise ConfigError("strategy=scalper needs book ticks: data=sim_ticks or data=tick_file")
-    risk = RiskEngine(parts.risk, parts.exchange.fees.taker)
-    engine = TickEngine(
-        strategy, parts.exchange.fees, parts.filters.for_market(parts.market), parts.cash, risk
-    )
     run = feed_ticks(engine, frame, per_event)
-    return assemble_ticks(run, frame, symbol, strategy, risk, candles[0].timeframe, parts.cash)
+    return assemble_ticks(
+        run, frame, symbol, engine.strategy, risk, candles[0].timeframe, parts.cash
+    )
 
 
 def feed_ticks(engine: TickEngine, frame: pd.DataFrame, per_event: bool) -> TickResult:

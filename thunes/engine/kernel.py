@@ -120,6 +120,8 @@ class Kernel:
         return self.equity()
 
     def equity(self) -> float:
+        if not self.brokers:
+            return math.nan  # no candle lane (a tick engine alone)
         value = self.brokers[0].cash  # the account's, which every symbol shares
         for broker, close in zip(self.brokers, self.last_close, strict=True):
             if close == close:  # a lane with no price yet holds nothing

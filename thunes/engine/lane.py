@@ -13,9 +13,12 @@ import pandas as pd
 from thunes.data.candles import as_columns
 from thunes.domain.orders import ClientIds
 from thunes.engine.sim_broker import SimBroker, Wallet
+from thunes.engine.tick_engine import TickEngine
+from thunes.errors import ConfigError
 from thunes.execution.broker import Broker
 from thunes.risk.engine import RiskEngine
 from thunes.strategy.events import EventStrategy
+from thunes.strategy.scalper import Scalper
 from thunes.strategy.signal_runner import as_event_strategy
 
 if TYPE_CHECKING:
@@ -59,3 +62,16 @@ def simulated_lanes(
         )
         lanes.append(Lane(runner, broker, frame, market.symbol))
     return lanes, risk
+
+
+def simulated_ticks(parts: Components) -> tuple[TickEngine, RiskEngine]:
+    """The tick scalper's engine on one symbol, for a backtest, a replay or a live feed's
+    book ticks alike."""
+    strategy = parts.strategy
+    if len(parts.markets) > 1 or not isinstance(strategy, Scalper):
+        raise ConfigError("the tick engine runs strategy=scalper on one symbol")
+    risk = RiskEngine(parts.risk, parts.exchange.fees.taker)
+    engine = TickEngine(
+        strategy, parts.exchange.fees, parts.filters.for_market(parts.market), parts.cash, risk
+    )
+    return engine, risk

@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
+from thunes.domain.ticks import BookTick
 from thunes.engine.kernel import Arrival, Kernel, Recorder
 from thunes.engine.lane import Lane
+from thunes.engine.tick_engine import TickEngine
 from thunes.feeds.base import Feed
-from thunes.feeds.events import CandleClosed
+from thunes.feeds.events import BookTicked, CandleClosed
 
 _DAY_MS = 86_400_000
 
@@ -56,8 +58,11 @@ class LiveEngine:
         feed: Feed,
         until_ms: int | None = None,
         recorder: Recorder | None = None,
+        ticks: dict[str, TickEngine] | None = None,
     ) -> None:
+        """`ticks`: a tick engine per symbol whose book ticks it trades (the scalper)."""
         self.lanes, self.feed, self.until_ms = lanes, feed, until_ms
+        self.ticks = ticks or {}
         self.kernel = Kernel(lanes, recorder=recorder)
         self.lane_of = {lane.symbol: j for j, lane in enumerate(lanes)}
         self.health = Health()
@@ -140,7 +145,8 @@ class LiveEngine:
                 break
             self.health.seen(event.at_ms)
             if not isinstance(event, CandleClosed):
-                continue  # book ticks: no tick lane runs on this engine yet
+                self._tick(event)
+                continue
             if group and next(iter(group.values())).time_ms != event.time_ms:
                 self._flush(group)  # a symbol without this candle: it had a gap
             group[self.lane_of[event.symbol]] = event
@@ -151,6 +157,14 @@ class LiveEngine:
             return Stopped.FEED_ENDED
         self._flush(group)
         return Stopped.DURATION
+
+    def _tick(self, event: BookTicked) -> None:
+        """A book tick to the tick engine trading its symbol (its own per-event step)."""
+        engine = self.ticks.get(event.symbol)
+        if engine is not None:
+            engine.on_tick(
+                BookTick(event.time_ms, event.bid, event.bid_size, event.ask, event.ask_size)
+            )
 
     def _flush(self, group: dict[int, CandleClosed]) -> None:
         if group:
