@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,22 @@ def test_live_refuses_to_start_and_says_it_cannot_trade_yet(
     err = capsys.readouterr().err.strip()
     assert err.splitlines() == [err] and "cannot trade yet" in err
     assert ("without live.confirm=true" in err) is not confirm
+
+
+def test_ctrl_c_stops_a_session_cleanly_and_says_what_is_open(tmp_path: Path) -> None:
+    """SIGINT (Ctrl-C) mid-session: exit 0, and the summary of what is still open."""
+    cmd = [sys.executable, "-m", "thunes", "mode=paper", "paper.speed=3600", *HOUR]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        said = ""
+        while "Ctrl-C stops" not in " ".join(said.split()):  # printed as it starts
+            said += proc.stdout.readline()
+        time.sleep(2)  # two market hours: a close or two
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    text = " ".join(out.split())
+    assert "paper: interrupted at market" in text and "BTC/USDT: position" in text
