@@ -109,7 +109,9 @@ def test_ctrl_c_stops_a_session_cleanly_and_says_what_is_open(tmp_path: Path) ->
         assert proc.stdout is not None
         said = ""
         while "Ctrl-C stops" not in " ".join(said.split()):  # printed as it starts
-            said += proc.stdout.readline()
+            line = proc.stdout.readline()
+            assert line, f"it stopped before starting: {proc.stderr and proc.stderr.read()}"
+            said += line
         time.sleep(2)  # two market hours: a close or two
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
