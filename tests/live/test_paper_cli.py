@@ -60,7 +60,7 @@ def test_paper_duration_stops_it_and_says_what_is_still_open(
     args = ["mode=paper", "paper.speed=0", "paper.duration=3d", "paper.start=2024-03-01"]
     assert run_thunes([*args, "strategy=grid", *HOUR], monkeypatch, tmp_path) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "paper.duration reached at market 2024-03-04 00:00 UTC after 72 closes" in out
+    assert "paper.duration reached at market 2024-03-04 00:00 UTC after 72 steps" in out
     assert "FILL buy" in out  # the grid traded in three market days
     assert "BTC/USDT: position" in out and "open order(s)" in out
 
@@ -118,3 +118,13 @@ def test_ctrl_c_stops_a_session_cleanly_and_says_what_is_open(tmp_path: Path) ->
     assert proc.returncode == 0, err
     text = " ".join(out.split())
     assert "paper: interrupted at market" in text and "BTC/USDT: position" in text
+
+
+def test_the_scalper_paper_trades_the_simulators_book_ticks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["mode=paper", "strategy=scalper", "data=sim_ticks", "paper.speed=0"]
+    window = ["paper.start=2024-03-01", "paper.duration=30m", "paper.view=false"]
+    assert run_thunes([*args, *window], monkeypatch, tmp_path) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "paper.duration reached at market 2024-03-01 00:30 UTC after 18,001 steps" in out

@@ -1,4 +1,5 @@
-"""The simulator's live stream: its candles released as the market clock passes each close.
+"""The simulator's live streams: its candles released as the market clock passes each close,
+and its book ticks as it passes each tick's time.
 
 The simulator's candles are a deterministic function of the seed, so candles "from the future"
 exist; the feed lends the simulator its market clock, so that the simulator itself serves only
@@ -10,10 +11,12 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator
 
+import pandas as pd
+
 from thunes.domain.timeframes import timeframe_ms
 from thunes.exchange.sim import SimExchange
 from thunes.feeds.clock import MarketClock
-from thunes.feeds.events import CandleClosed, MarketEvent
+from thunes.feeds.events import BookTicked, CandleClosed, MarketEvent
 
 
 class SimFeed:
@@ -57,3 +60,33 @@ class SimFeed:
     def _event(self, symbol: str, row: list[float]) -> CandleClosed:
         t = int(row[0])
         return CandleClosed(symbol, t, t + self.tf, *map(float, row[1:6]))
+
+
+class SimTickFeed:
+    """The simulator's best bid/ask of one symbol every `step_ms`, each released once its
+    time has passed on the market clock; no candles, so no warm-up."""
+
+    def __init__(
+        self, exchange: SimExchange, symbol: str, step_ms: int, clock: MarketClock
+    ) -> None:
+        self.symbols, self.timeframe, self.clock = [symbol], "1h", clock
+        self.step_ms = step_ms
+        self.sim = copy.copy(exchange)
+
+    def history(self, symbol: str, bars: int) -> list[CandleClosed]:
+        return []
+
+    async def __aiter__(self) -> AsyncIterator[MarketEvent]:
+        symbol, step = self.symbols[0], self.step_ms
+        since = -(-self.clock.start_ms // step) * step
+        page = 600 if self.clock.speed else 36_000  # a minute of ticks, or an hour
+        while True:
+            horizon = since + page * step
+            self.sim.clock = lambda: horizon  # noqa: B023 (used before the next pass)
+            batch = self.sim.book_ticks(symbol, since, page, step)
+            times = pd.DatetimeIndex(batch.index).as_unit("ms").asi8.tolist()
+            quotes = batch[["bid", "bid_size", "ask", "ask_size"]].to_numpy().tolist()
+            for t, (bid, bid_size, ask, ask_size) in zip(times, quotes, strict=True):
+                await self.clock.until(t)  # released once its time has come, not before
+                yield BookTicked(symbol, t, bid, bid_size, ask, ask_size)
+            since = horizon

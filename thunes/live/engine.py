@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from thunes.domain.ticks import BookTick
 from thunes.engine.kernel import Arrival, Kernel, Recorder
 from thunes.engine.lane import Lane
 from thunes.engine.tick_engine import TickEngine
+from thunes.execution.broker import Broker
 from thunes.feeds.base import Feed
 from thunes.feeds.events import BookTicked, CandleClosed
 
@@ -63,6 +65,7 @@ class LiveEngine:
         """`ticks`: a tick engine per symbol whose book ticks it trades (the scalper)."""
         self.lanes, self.feed, self.until_ms = lanes, feed, until_ms
         self.ticks = ticks or {}
+        self.bids: dict[str, float] = {}
         self.kernel = Kernel(lanes, recorder=recorder)
         self.lane_of = {lane.symbol: j for j, lane in enumerate(lanes)}
         self.health = Health()
@@ -158,13 +161,22 @@ class LiveEngine:
         self._flush(group)
         return Stopped.DURATION
 
+    def books(self) -> list[tuple[str, Broker, float]]:
+        """Each symbol traded, its broker and its last price (close, or bid on ticks)."""
+        candles = zip(self.lanes, self.kernel.last_close, strict=True)
+        books = [(lane.symbol, lane.broker, close) for lane, close in candles]
+        return books + [(s, e.broker, self.bids.get(s, math.nan)) for s, e in self.ticks.items()]
+
     def _tick(self, event: BookTicked) -> None:
         """A book tick to the tick engine trading its symbol (its own per-event step)."""
         engine = self.ticks.get(event.symbol)
-        if engine is not None:
-            engine.on_tick(
-                BookTick(event.time_ms, event.bid, event.bid_size, event.ask, event.ask_size)
-            )
+        if engine is None:
+            return
+        engine.on_tick(
+            BookTick(event.time_ms, event.bid, event.bid_size, event.ask, event.ask_size)
+        )
+        self.bids[event.symbol] = event.bid
+        self._mark(event.time_ms, engine.broker.equity(event.bid))
 
     def _flush(self, group: dict[int, CandleClosed]) -> None:
         if group:
@@ -172,10 +184,15 @@ class LiveEngine:
             group.clear()
 
     def _step(self, arrivals: Sequence[Arrival]) -> None:
-        day = arrivals[0][1].close_ms // _DAY_MS  # the risk day: market time, UTC
+        self._mark(arrivals[0][1].close_ms, self.kernel.step(arrivals))
+
+    def _mark(self, at_ms: int, equity: float) -> None:
+        """The account's equity after a step at `at_ms`; the day's opening one for its PnL."""
+        day = at_ms // _DAY_MS  # the day: market time, UTC, as the risk engine counts it
         if day != self.day:
-            self.day, self.day_open_equity = day, self.equity
-        self.equity = self.kernel.step(arrivals)
+            self.day = day
+            self.day_open_equity = self.equity if self.equity == self.equity else equity
+        self.equity = equity
         self.health.steps += 1
         if self.health.first_step_real is None:
             self.health.first_step_real = time.monotonic()

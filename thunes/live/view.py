@@ -35,13 +35,12 @@ def positions(engine: LiveEngine) -> Table:
     table = Table(expand=False, title=None)
     for name in ("symbol", "price", "position", "open orders", "fills", "refused"):
         table.add_column(name, justify="left" if name == "symbol" else "right")
-    for lane, close in zip(engine.lanes, engine.kernel.last_close, strict=True):
-        broker = lane.broker
+    for symbol, broker, close in engine.books():
         refused = f"{len(broker.skipped)}" + (
             f" ({broker.skipped[-1].reason})" if broker.skipped else ""
         )
         table.add_row(
-            lane.symbol,
+            symbol,
             _money(close),
             f"{broker.position:g}",
             str(len(_open_orders(broker))),
@@ -68,14 +67,14 @@ def _feed_line(engine: LiveEngine) -> str:
         return f"feed: waiting for the first close (market {_stamp(engine.now_ms)})"
     age = time.monotonic() - h.last_real
     return (
-        f"feed: {h.events:,} events, {h.steps:,} closes; last {_stamp(h.last_event_ms or 0)} "
+        f"feed: {h.events:,} events, {h.steps:,} steps; last {_stamp(h.last_event_ms or 0)} "
         f"market, {age:.1f}s ago"
     )
 
 
 def render(engine: LiveEngine, activity: Activity, risk: RiskEngine, title: str) -> RenderableType:
     head = Text(f"{title}   market {_stamp(engine.now_ms)} UTC", style="bold")
-    cash = engine.lanes[0].broker.cash
+    cash = engine.books()[0][1].cash
     account = (
         f"cash {_money(cash)}   equity {_money(engine.equity)}   "
         f"PnL today {_money(engine.pnl_today)}"
@@ -95,16 +94,18 @@ def render(engine: LiveEngine, activity: Activity, risk: RiskEngine, title: str)
 def summary(engine: LiveEngine, activity: Activity, risk: RiskEngine) -> list[str]:
     """What is still open when it stops, and where the account stands."""
     stopped = engine.stopped.value if engine.stopped else "stopped"
+    fills = sum(len(broker.fills) for _, broker, _ in engine.books())
+    sent = "" if engine.ticks else f"{activity.sent} orders sent, "  # a tick engine sends its own
     lines = [
         f"paper: {stopped} at market {_stamp(engine.stopped_ms)} UTC after "
-        f"{engine.health.steps:,} closes; {activity.sent} orders sent, {activity.fills} fills",
-        f"cash {_money(engine.lanes[0].broker.cash)}, equity {_money(engine.equity)}, "
+        f"{engine.health.steps:,} steps; {sent}{fills} fills",
+        f"cash {_money(engine.books()[0][1].cash)}, equity {_money(engine.equity)}, "
         f"PnL today {_money(engine.pnl_today)}; {_risk_line(risk, engine.now_ms)}",
     ]
-    for lane in engine.lanes:
-        still = _open_orders(lane.broker)
+    for symbol, broker, _ in engine.books():
+        still = _open_orders(broker)
         lines.append(
-            f"{lane.symbol}: position {lane.broker.position:g}, "
+            f"{symbol}: position {broker.position:g}, "
             f"{len(still)} open order(s)" + (": " + "; ".join(still) if still else "")
         )
     lines.append("state is not saved yet (thunes/state/ is being built): a restart starts afresh")

@@ -21,18 +21,20 @@ from rich.live import Live
 
 from thunes.components import Components, build
 from thunes.data.sources import FileCandleSource, SimCandleSource
+from thunes.data.tick_sources import SimTickSource
 from thunes.domain.timeframes import timeframe_ms
-from thunes.engine.lane import simulated_lanes
+from thunes.engine.lane import simulated_lanes, simulated_ticks
 from thunes.errors import NotBuiltError
 from thunes.exchange.sim import SimExchange
 from thunes.feeds.base import Feed
 from thunes.feeds.clock import MarketClock
 from thunes.feeds.events import MarketEvent
 from thunes.feeds.recorded import RecordedFeed, candle_events
-from thunes.feeds.sim import SimFeed
+from thunes.feeds.sim import SimFeed, SimTickFeed
 from thunes.live.activity import Activity
 from thunes.live.engine import LiveEngine
 from thunes.live.view import render, summary
+from thunes.risk.engine import RiskEngine
 from thunes.strategy.scalper import Scalper
 
 _REFRESH_S = 0.25
@@ -66,21 +68,47 @@ def feed_for(parts: Components, timeframe: str, start: str | None, speed: float)
     )
 
 
+def tick_feed(parts: Components, start: str | None, speed: float) -> Feed:
+    """The simulator's book ticks (data=sim_ticks) for the scalper."""
+    if not isinstance(parts.data, SimTickSource):
+        raise NotBuiltError(
+            "mode=paper is not built yet for recorded ticks: use data=sim_ticks (the simulator)"
+        )
+    clock = MarketClock(_ms(start) if start else time.time_ns() // 1_000_000, speed)
+    sim = SimExchange(seed=parts.data.seed)
+    return SimTickFeed(sim, parts.market.symbol, parts.data.step_ms, clock)
+
+
+def _engine(
+    parts: Components, cfg: DictConfig, feed: Feed, activity: Activity
+) -> tuple[LiveEngine, RiskEngine]:
+    """The live engine on `feed`: candle lanes, or the scalper's tick engine (whose orders
+    its own step sends: the recorder does not hear them)."""
+    paper = cfg.paper
+    until = None if paper.duration is None else feed.clock.start_ms + _span_ms(paper.duration)
+    if isinstance(parts.strategy, Scalper):
+        ticks, risk = simulated_ticks(parts)
+        return LiveEngine([], feed, until, ticks={parts.market.symbol: ticks}), risk
+    empty = [pd.DataFrame() for _ in parts.markets]  # a live lane's candles come from its feed
+    run_id = f"p{feed.clock.start_ms // 1000:x}"
+    lanes, risk = simulated_lanes(parts, empty, False, run_id)
+    return LiveEngine(lanes, feed, until, recorder=activity), risk
+
+
 def run(cfg: DictConfig) -> None:
     parts = build(cfg)
-    if any(isinstance(s, Scalper) for s in parts.strategies):
-        raise NotBuiltError("mode=paper is not built yet for strategy=scalper (book ticks)")
     paper = cfg.paper
-    timeframe = str(cfg.data.timeframe)
-    feed = feed_for(parts, timeframe, paper.start, float(paper.speed))
-    clock = feed.clock
+    scalper = isinstance(parts.strategy, Scalper)
+    timeframe = "ticks" if scalper else str(cfg.data.timeframe)
+    feed = (
+        tick_feed(parts, paper.start, float(paper.speed))
+        if scalper
+        else feed_for(parts, timeframe, paper.start, float(paper.speed))
+    )
     console = Console()
-    empty = [pd.DataFrame() for _ in parts.markets]  # a live lane's candles come from its feed
-    lanes, risk = simulated_lanes(parts, empty, False, run_id=f"p{clock.start_ms // 1000:x}")
     view = bool(paper.view) and console.is_terminal and not paper.once
-    activity = Activity(clock, echo=None if view else console.print)
-    until = None if paper.duration is None else clock.start_ms + _span_ms(paper.duration)
-    engine = LiveEngine(lanes, feed, until, recorder=activity)
+    activity = Activity(feed.clock, echo=None if view else console.print)
+    engine, risk = _engine(parts, cfg, feed, activity)
     title = (
         f"PAPER {', '.join(feed.symbols)} {timeframe} {type(parts.strategy).__name__} "
         f"(speed {paper.speed:g}x; fills simulated by the backtest's rules)"
