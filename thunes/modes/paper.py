@@ -40,8 +40,12 @@ from thunes.strategy.scalper import Scalper
 _REFRESH_S = 0.25
 
 
-def _ms(date: str) -> int:
-    return int(pd.Timestamp(date, tz="UTC").value // 1_000_000)
+def _clock(start: str | None, speed: float, default_ms: int | None = None) -> MarketClock:
+    """A market clock from paper.start, else `default_ms`, else now on the host's clock (the
+    only time it is read: where a simulated market begins)."""
+    if start is not None:
+        default_ms = int(pd.Timestamp(start, tz="UTC").value // 1_000_000)
+    return MarketClock(time.time_ns() // 1_000_000 if default_ms is None else default_ms, speed)
 
 
 def feed_for(parts: Components, timeframe: str, start: str | None, speed: float) -> Feed:
@@ -56,8 +60,8 @@ def feed_for(parts: Components, timeframe: str, start: str | None, speed: float)
             for m, s in zip(parts.markets, sets, strict=True)
         }
         first = min(int(s.frame.index[0].value // 1_000_000) for s in sets)
-        return RecordedFeed(events, timeframe, MarketClock(_ms(start) if start else first, speed))
-    clock = MarketClock(_ms(start) if start else time.time_ns() // 1_000_000, speed)
+        return RecordedFeed(events, timeframe, _clock(start, speed, first))
+    clock = _clock(start, speed)
     if isinstance(parts.data, SimCandleSource):
         return SimFeed(SimExchange(seed=parts.data.seed), symbols, timeframe, clock)
     if isinstance(parts.exchange, SimExchange):
@@ -74,9 +78,8 @@ def tick_feed(parts: Components, start: str | None, speed: float) -> Feed:
         raise NotBuiltError(
             "mode=paper is not built yet for recorded ticks: use data=sim_ticks (the simulator)"
         )
-    clock = MarketClock(_ms(start) if start else time.time_ns() // 1_000_000, speed)
     sim = SimExchange(seed=parts.data.seed)
-    return SimTickFeed(sim, parts.market.symbol, parts.data.step_ms, clock)
+    return SimTickFeed(sim, parts.market.symbol, parts.data.step_ms, _clock(start, speed))
 
 
 def _engine(
