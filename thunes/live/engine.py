@@ -13,7 +13,7 @@ import contextlib
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 from thunes.domain.ticks import BookTick
@@ -42,8 +42,6 @@ class Health:
     steps: int = 0
     last_event_ms: int | None = None  # market time of the last event
     last_real: float | None = None  # host monotonic time it arrived (staleness only)
-    first_step_real: float | None = None  # when the first event had gone through the kernel
-    started_real: float = field(default_factory=time.monotonic)
 
     def seen(self, at_ms: int) -> None:
         self.events += 1
@@ -194,5 +192,3 @@ class LiveEngine:
             self.day_open_equity = self.equity if self.equity == self.equity else equity
         self.equity = equity
         self.health.steps += 1
-        if self.health.first_step_real is None:
-            self.health.first_step_real = time.monotonic()
