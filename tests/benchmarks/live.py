@@ -121,6 +121,7 @@ def engine_run(bars: int) -> Json:
     columns = {name: frame[name].to_numpy("float64") for name in frame.columns}
     bare: list[int] = []
     decide, clock = parts.strategy.decide, time.perf_counter_ns
+    decide({k: v[:window] for k, v in columns.items()})  # numba loads the indicator's code
     for i in range(len(close)):
         view = {k: v[max(0, i + 1 - window) : i + 1] for k, v in columns.items()}
         t0 = clock()
