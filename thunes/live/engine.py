@@ -3,7 +3,9 @@
 Only the feed, the clock and the broker differ from replay: each timestamp's candles go
 through `Kernel.step` (fills at the open, decisions at the close, one wallet), and the
 intents through the same risk and order preparation, inside the broker. Orders decided at a
-close leave at that candle's close, which is the next candle's open.
+close leave at that candle's close, which is the next candle's open: the same time replay
+gives them, except after a gap in the candles, where replay (which knows the next bar) stamps
+them with the open after the gap, and the risk rules see that time.
 """
 
 from __future__ import annotations
