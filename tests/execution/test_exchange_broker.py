@@ -1,0 +1,306 @@
+"""The exchange broker trading on the Binance stand-in through the REAL ccxt client: client
+ids from the store, unknown answers looked up, cancels confirmed, fills booked once, fees
+in base, rate limits, the circuit breaker and Binance's raw filters (zero -1013)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.exchange.conftest import MINUTE, T0, steady_then_dip
+from tests.exchange.standin import SYMBOL
+from tests.fakes.binance import API_KEY, SECRET, FakeBinance, SymbolSpec
+from thunes.domain.orders import CancelOrders, ClientIds, OrderIntent, OrderStatus, OrderType, Side
+from thunes.exchange.ccxt_exchange import CcxtExchange
+from thunes.exchange.ccxt_orders import CcxtOrders, trade_fill
+from thunes.execution.exchange_broker import BrokerLimits, ExchangeBroker
+from thunes.portfolio.sizing import FixedQuote
+from thunes.state.account import Account
+from thunes.state.store import StateStore
+
+FEE = 0.001
+IDS = ClientIds("run001", "test", SYMBOL)
+BTC = SymbolSpec("BTCUSDT", "BTC", "USDT", max_num_orders=3, market_max_qty="1.00000000")
+
+
+def buy(quote: float, tag: str = "entry") -> OrderIntent:
+    return OrderIntent(Side.BUY, OrderType.MARKET, quote=quote, tag=tag)
+
+
+def limit(price: float, amount: float, tag: str = "grid:1") -> OrderIntent:
+    return OrderIntent(Side.BUY, OrderType.LIMIT, amount=amount, price=price, tag=tag)
+
+
+SELL_ALL = OrderIntent(Side.SELL, OrderType.MARKET, tag="exit")
+
+
+class Clock:
+    """The broker's host clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Desk:
+    """A stand-in market, a store and a broker on it, as the live engine would wire them."""
+
+    def __init__(self, server: FakeBinance, tmp_path: Path, **limits: Any) -> None:
+        self.server, self.clock = server, Clock()
+        self.exchange = CcxtExchange(
+            exchange_id="binance",
+            base_url=server.url,
+            api_key_env="STANDIN_KEY",
+            secret_env="STANDIN_SECRET",
+            fees={"maker": FEE, "taker": FEE, "from_received": True},
+            slippage=0.0,
+        )
+        self.exchange.client.enableRateLimit = False  # the stand-in has no limit to respect
+        self.orders = CcxtOrders(self.exchange.client)
+        self.store = StateStore.open(tmp_path, Account.of("binance", "t", "paper", API_KEY), False)
+        self.broker = ExchangeBroker(
+            self.orders,
+            self.store,
+            IDS,
+            self.exchange.fees,
+            self.exchange.market_filters(SYMBOL),
+            self.exchange.venue_filters(SYMBOL),
+            FixedQuote(20.0),
+            cash=self.orders.balances().get("USDT", 0.0),
+            limits=BrokerLimits(**limits),
+            clock=self.clock,
+        )
+
+    def send(self, *commands: OrderIntent | CancelOrders) -> ExchangeBroker:
+        for command in commands:
+            self.broker.submit(command, 0)
+            self.broker.pump()
+        return self.broker
+
+    def exchange_orders(self) -> list[tuple[str, str]]:
+        return [(o.client_id, o.status) for o in self.server.account.orders.values()]
+
+    def held_on_exchange(self) -> float:
+        return float(self.orders.balances().get("BTC", 0.0))
+
+
+@pytest.fixture(autouse=True)
+def keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STANDIN_KEY", API_KEY)
+    monkeypatch.setenv("STANDIN_SECRET", SECRET)
+
+
+def rising() -> list[list[float]]:
+    """1m candles at 90 for ten minutes, then 100: at minute 12 the average price (96) is
+    under the ask (100.01), as after any rise."""
+    return [[T0 + i * MINUTE, p, p, p, p, 10.0] for i, p in enumerate([90.0] * 10 + [100.0] * 10)]
+
+
+@pytest.fixture
+def dip(tmp_path: Path) -> Iterator[Desk]:
+    """At 100 (bid 100, ask 100.01, average 100) at T0 + 5 min; dips to 90 at minute 10."""
+    with FakeBinance([BTC], start_ms=T0, balances={"USDT": "1000"}) as server:
+        server.set_candles("BTCUSDT", "1m", steady_then_dip())
+        server.clock.pin(T0 + 5 * MINUTE)
+        desk = Desk(server, tmp_path)
+        yield desk
+        desk.store.close()
+
+
+@pytest.fixture
+def rise(tmp_path: Path) -> Iterator[Desk]:
+    with FakeBinance([BTC], start_ms=T0, balances={"USDT": "1000"}) as server:
+        server.set_candles("BTCUSDT", "1m", rising())
+        server.clock.pin(T0 + 12 * MINUTE)
+        desk = Desk(server, tmp_path)
+        yield desk
+        desk.store.close()
+
+
+def test_orders_carry_the_stores_client_ids_and_an_exit_strands_no_dust(dip: Desk) -> None:
+    broker = dip.send(buy(50.0), SELL_ALL)
+    assert dip.exchange_orders() == [(IDS.of(1), "FILLED"), (IDS.of(2), "FILLED")]
+    bought, sold = broker.fills
+    assert (bought.order_id, bought.amount, bought.fee_base) == (IDS.of(1), 0.49995, 0.00049995)
+    assert bought.received == 0.49945  # on the step; the 5e-8 under it is dust
+    assert sold.amount == bought.received
+    assert broker.position == 0.0
+    assert dip.held_on_exchange() == pytest.approx(broker.holdings) == pytest.approx(5e-8)
+    assert broker.cash == pytest.approx(dip.orders.balances()["USDT"])
+    assert [e.status for e in broker.events] == [OrderStatus.NEW, OrderStatus.NEW]
+    assert dip.store.positions()[SYMBOL].amount == 0.0
+
+
+def test_an_order_answered_minus_1007_is_looked_up_and_found_not_sent_again(dip: Desk) -> None:
+    dip.server.faults.lose_order_replies(1)
+    broker = dip.send(buy(50.0))
+    assert dip.server.stats.errors[-1007] == 1
+    assert dip.exchange_orders() == [(IDS.of(1), "FILLED")]
+    assert dip.server.stats.duplicate_client_ids == []
+    assert [f.order_id for f in broker.fills] == [IDS.of(1)]
+    record = dip.store.order(IDS.of(1))
+    assert record is not None and record.status == "filled"
+
+
+def test_a_lookup_answering_minus_2013_marks_the_order_never_placed(dip: Desk) -> None:
+    dip.server.faults.server_error_next("/api/v3/order", status=502)  # before matching
+    broker = dip.send(buy(50.0))
+    record = dip.store.order(IDS.of(1))
+    assert record is not None and (record.status, record.reason) == (
+        "rejected",
+        "never placed (-2013 by client id)",
+    )
+    assert broker.events[-1].status is OrderStatus.REJECTED
+    assert dip.server.stats.orders == 0 and broker.fills == []
+    dip.send(buy(50.0))  # the next intent leaves under the next id
+    assert dip.exchange_orders() == [(IDS.of(2), "FILLED")]
+
+
+def test_a_cancel_counts_only_once_the_exchange_confirms_it(dip: Desk) -> None:
+    broker = dip.send(limit(95.0, 0.1))
+    dip.server.faults.server_error_next("/api/v3/order")  # the DELETE goes unanswered
+    dip.send(CancelOrders("grid"))
+    assert [w.client_id for w in broker.working] == [IDS.of(1)]
+    assert OrderStatus.CANCELED not in [e.status for e in broker.events]
+    broker.pump()
+    assert broker.working == [] and broker.events[-1].status is OrderStatus.CANCELED
+    assert dip.exchange_orders() == [(IDS.of(1), "CANCELED")]
+    assert broker.cash == 1000.0 and broker.committed is False
+
+
+def test_a_cancel_that_comes_too_late_books_what_the_order_filled(dip: Desk) -> None:
+    broker = dip.send(limit(95.0, 0.1))
+    dip.server.clock.pin(T0 + 11 * MINUTE)  # the dip to 90 went through it
+    dip.send(CancelOrders("grid"))
+    [fill] = broker.fills
+    assert (fill.order_id, fill.price, fill.amount, fill.maker) == (IDS.of(1), 95.0, 0.1, True)
+    assert broker.position == pytest.approx(0.0999)
+    assert dip.store.order(IDS.of(1)).status == "filled"  # type: ignore[union-attr]
+
+
+def test_a_fill_reported_by_the_stream_and_the_poll_is_booked_once(dip: Desk) -> None:
+    broker = dip.broker
+    dip.send(limit(95.0, 0.1))
+    dip.clock.now += 10  # the order is due for a check
+
+    async def stream_and_poll() -> list[dict[str, Any]]:
+        private = dip.exchange.stream_client()
+        try:
+            trades = asyncio.create_task(private.watch_my_trades(SYMBOL))
+            while not dip.server.streams.users:
+                await asyncio.sleep(0.01)
+            dip.server.clock.pin(T0 + 11 * MINUTE)
+            await broker.work()  # looks the order up: filled; polls its trade
+            return list(await asyncio.wait_for(trades, 3.0))
+        finally:
+            await private.close()
+
+    streamed = asyncio.run(stream_and_poll())
+    assert len(broker.fills) == 1
+    fills = [trade_fill(t, None, broker.client_ids[t["order"]]) for t in streamed]
+    broker.report(fills)
+    broker.report(fills)
+    assert len(broker.fills) == 1 and len(dip.store.fills()) == 1
+    assert broker.on_bar(1, T0, 90.0, 90.0, 90.0) == broker.fills
+
+
+def test_retry_after_holds_the_queue_for_as_long_as_the_venue_says(dip: Desk) -> None:
+    dip.server.faults.rate_limit_next(1, "/api/v3/order", retry_after_s=2)
+    broker = dip.send(buy(50.0))
+    assert dip.server.stats.orders == 0
+    dip.clock.now += 1.5
+    broker.pump()
+    assert len(dip.server.requests_to("/api/v3/order")) == 1  # still waiting
+    dip.clock.now += 0.6
+    broker.pump()
+    assert dip.server.stats.orders == 1 and len(broker.fills) == 1
+
+
+def test_the_circuit_breaker_trips_after_repeated_rejections(tmp_path: Path) -> None:
+    with FakeBinance([BTC], start_ms=T0, balances={"USDT": "1000"}) as server:
+        server.set_candles("BTCUSDT", "1m", steady_then_dip())
+        server.clock.pin(T0 + 5 * MINUTE)
+        desk = Desk(server, tmp_path, breaker_after=3, breaker_pause_s=60.0)
+        server.account.balances["USDT"].free -= 990  # spent elsewhere: the venue says -2010
+        broker = desk.send(*[buy(50.0) for _ in range(5)])
+        assert server.stats.errors == {-2010: 3}
+        assert broker.skipped[-1].reason.startswith("circuit breaker: 3 rejections in a row")
+        desk.clock.now += 61
+        desk.send(buy(5.5))  # the pause is over: this one fits the balance
+        assert server.stats.orders == 1
+        desk.store.close()
+
+
+@pytest.mark.parametrize(
+    ("intent", "reason"),
+    [
+        (buy(5.1), "NOTIONAL: 4.895"),  # 0.05099 at the ask passes, at the average (96) not
+        (OrderIntent(Side.BUY, OrderType.MARKET, amount=2.0), "MARKET_LOT_SIZE: 2 over"),
+        (limit(19.1, 0.3), "PERCENT_PRICE_BY_SIDE: 19.1 outside"),
+        (limit(481.0, 0.011), "PERCENT_PRICE_BY_SIDE: 481 outside"),
+    ],
+)
+def test_an_order_breaking_a_raw_filter_is_refused_here_not_by_the_venue(
+    rise: Desk, intent: OrderIntent, reason: str
+) -> None:
+    broker = rise.send(intent)
+    assert [s.reason[: len(reason)] for s in broker.skipped] == [reason]
+    assert broker.events[-1].status is OrderStatus.REJECTED
+    assert len(rise.server.requests_to("/api/v3/order")) == 0
+    assert rise.server.stats.errors[-1013] == 0
+
+
+def test_max_num_orders_is_counted_here(rise: Desk) -> None:
+    broker = rise.send(*[limit(90.0 + i, 0.06) for i in range(4)])
+    assert len(broker.working) == 3
+    assert broker.skipped[-1].reason == "MAX_NUM_ORDERS: 3 orders open, at most 3"
+    assert rise.server.stats.errors[-1013] == 0
+
+
+def test_a_halted_symbol_refuses_in_one_line(tmp_path: Path) -> None:
+    with FakeBinance([BTC], start_ms=T0, balances={"USDT": "1000"}) as server:
+        server.set_status("BTCUSDT", "HALT")
+        desk = Desk(server, tmp_path)
+        broker = desk.send(buy(50.0))
+        assert [s.reason for s in broker.skipped] == [
+            "BTC/USDT is not trading on the exchange (status HALT)"
+        ]
+        assert server.requests_to("/api/v3/order") == []
+        desk.store.close()
+
+
+def test_hundreds_of_orders_at_the_filters_edges_get_no_minus_1013(rise: Desk) -> None:
+    """Phase 6: market buys sized around min notional, limits around the price band's
+    edges, exits of the whole position and cancels; the exchange answers no -1013, and
+    the broker's holdings are the exchange's balance."""
+    rng, broker = random.Random(7), rise.broker
+    for i in range(600):
+        pick = rng.random()
+        if pick < 0.4:
+            intent: OrderIntent | CancelOrders = buy(rng.uniform(4.9, 5.6))
+        elif pick < 0.55:
+            intent = SELL_ALL if broker.position > 0 else buy(rng.uniform(5.5, 8.0))
+        elif pick < 0.9:
+            price = round(rng.choice([19.2, 480.0]) * rng.uniform(0.995, 1.005), 2)
+            intent = OrderIntent(
+                Side.BUY, OrderType.LIMIT, quote=rng.uniform(4.95, 5.3), price=price, tag="band"
+            )
+        else:
+            intent = CancelOrders("band")
+        rise.send(intent)
+        if i % 50 == 49:
+            rise.send(CancelOrders("band"))
+    stats = rise.server.stats
+    assert stats.errors[-1013] == 0 and stats.duplicate_client_ids == []
+    assert all(s.reason for s in broker.skipped)
+    refused = collections.Counter(s.reason.partition(":")[0] for s in broker.skipped)
+    assert stats.orders >= 250, (stats.orders, refused)
+    assert rise.held_on_exchange() == pytest.approx(broker.holdings, abs=1e-9)
