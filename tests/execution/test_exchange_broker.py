@@ -21,6 +21,8 @@ from thunes.exchange.ccxt_exchange import CcxtExchange
 from thunes.exchange.ccxt_orders import CcxtOrders, trade_fill
 from thunes.execution.exchange_broker import BrokerLimits, ExchangeBroker
 from thunes.portfolio.sizing import FixedQuote
+from thunes.risk.engine import RiskEngine
+from thunes.risk.limits import RiskLimits
 from thunes.state.account import Account
 from thunes.state.store import StateStore
 
@@ -66,7 +68,12 @@ class Desk:
         self.exchange.client.enableRateLimit = False  # the stand-in has no limit to respect
         self.orders = CcxtOrders(self.exchange.client)
         self.store = StateStore.open(tmp_path, Account.of("binance", "t", "paper", API_KEY), False)
-        self.broker = ExchangeBroker(
+        self.limits = BrokerLimits(**limits)
+        self.broker = self.start()
+
+    def start(self, risk: RiskEngine | None = None) -> ExchangeBroker:
+        """A broker on the desk's store, as a (re)start builds it."""
+        return ExchangeBroker(
             self.orders,
             self.store,
             IDS,
@@ -75,7 +82,8 @@ class Desk:
             self.exchange.venue_filters(SYMBOL),
             FixedQuote(20.0),
             cash=self.orders.balances().get("USDT", 0.0),
-            limits=BrokerLimits(**limits),
+            risk=risk,
+            limits=self.limits,
             clock=self.clock,
         )
 
@@ -210,6 +218,38 @@ def test_a_fill_reported_by_the_stream_and_the_poll_is_booked_once(dip: Desk) ->
     broker.report(fills)
     assert len(broker.fills) == 1 and len(dip.store.fills()) == 1
     assert broker.on_bar(1, T0, 90.0, 90.0, 90.0) == broker.fills
+
+
+def test_a_restart_looks_up_what_a_dead_process_sent_and_books_it_once(dip: Desk) -> None:
+    sent = dip.store.order_sending(IDS, buy(50.0), T0)
+    dip.exchange.client.create_order(
+        SYMBOL, "market", "buy", None, None, {"quoteOrderQty": 50, "newClientOrderId": sent}
+    )
+    unsent = dip.store.order_sending(IDS, limit(95.0, 0.1), T0)  # died before sending it
+    broker = dip.start()  # the process died before either answer was recorded
+    assert [w.status for w in broker.working] == ["unknown", "unknown"]
+    broker.pump()
+    assert [f.order_id for f in broker.fills] == [sent] and broker.working == []
+    assert broker.position == 0.49945 and dip.store.order(unsent).status == "rejected"  # type: ignore[union-attr]
+    dip.start().pump()
+    assert len(dip.store.fills()) == 1 and dip.server.stats.orders == 1
+
+
+def test_the_kill_switch_trips_on_a_loss_and_no_buy_leaves_after(dip: Desk) -> None:
+    risk = RiskEngine(RiskLimits(1e9, 2.0, 1, 0.0, False), FEE)
+    broker = dip.start(risk)
+    dip.clock.now += 1
+    broker.submit(buy(50.0), 0)
+    broker.pump()
+    dip.server.clock.pin(T0 + 12 * MINUTE)  # at 90 now
+    broker.at(T0 + 12 * MINUTE)  # the engine's market time: the risk day
+    broker.submit(SELL_ALL, 0)
+    broker.pump()
+    assert risk.fired["kill_switch_trips"] == 1
+    broker.submit(buy(50.0), 0)
+    broker.pump()
+    assert broker.skipped[-1].reason == "kill_switch" and dip.server.stats.orders == 2
+    assert dip.store.risk()["fired.kill_switch_trips"] == 1
 
 
 def test_retry_after_holds_the_queue_for_as_long_as_the_venue_says(dip: Desk) -> None:

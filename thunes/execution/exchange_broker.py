@@ -73,7 +73,7 @@ from thunes.portfolio.sizing import Sizer
 from thunes.risk import rules
 from thunes.risk.engine import STATE, RiskEngine
 from thunes.state.reconcile import VenueOrder
-from thunes.state.records import OPEN, UNKNOWN, Booking, Position
+from thunes.state.records import OPEN, UNKNOWN, UNRESOLVED, Booking, Position
 from thunes.state.store import StateStore
 
 
@@ -148,6 +148,31 @@ class ExchangeBroker:
         self._rejections, self._last_rejection = 0, ""
         self._tripped_until = 0.0
         self._lock = threading.RLock()
+        self._resume()
+
+    def _resume(self) -> None:
+        """Take back this symbol's orders the store holds open or unresolved (after a
+        restart, once reconciled): they are checked at the first pump, and an order
+        recorded but never answered (the process died in between) is UNKNOWN: looked up
+        before anything is sent."""
+        records = [r for r in self.store.orders() if r.symbol == self.symbol]
+        booked: dict[str, float] = {}
+        for fill in self.store.fills():
+            booked[fill.order_id] = booked.get(fill.order_id, 0.0) + fill.amount
+        for r in records:
+            intent = OrderIntent(Side(r.side), OrderType(r.type), r.amount, r.quote, r.price, r.tag)
+            status = UNKNOWN if r.status in UNRESOLVED else r.status
+            self._working[r.client_id] = Working(
+                r.client_id,
+                intent,
+                status,
+                -math.inf,
+                r.exchange_id,
+                r.amount or 0.0,
+                booked.get(r.client_id, 0.0),
+            )
+            if r.exchange_id:
+                self.client_ids[r.exchange_id] = r.client_id
 
     # ---- what the account holds
     @property
