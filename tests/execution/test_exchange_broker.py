@@ -8,6 +8,7 @@ import asyncio
 import collections
 import random
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,25 +113,33 @@ def rising() -> list[list[float]]:
     return [[T0 + i * MINUTE, p, p, p, p, 10.0] for i, p in enumerate([90.0] * 10 + [100.0] * 10)]
 
 
+@contextmanager
+def desk_on(
+    tmp_path: Path, candles: list[list[float]], minute: int, status: str = "TRADING", **limits: Any
+) -> Iterator[Desk]:
+    """A desk on a stand-in holding 1000 USDT, its market at `minute` of `candles`."""
+    with FakeBinance([BTC], start_ms=T0, balances={"USDT": "1000"}) as server:
+        server.set_candles("BTCUSDT", "1m", candles)
+        server.clock.pin(T0 + minute * MINUTE)
+        server.set_status("BTCUSDT", status)
+        desk = Desk(server, tmp_path, **limits)
+        try:
+            yield desk
+        finally:
+            desk.store.close()
+
+
 @pytest.fixture
 def dip(tmp_path: Path) -> Iterator[Desk]:
     """At 100 (bid 100, ask 100.01, average 100) at T0 + 5 min; dips to 90 at minute 10."""
-    with FakeBinance([BTC], start_ms=T0, balances={"USDT": "1000"}) as server:
-        server.set_candles("BTCUSDT", "1m", steady_then_dip())
-        server.clock.pin(T0 + 5 * MINUTE)
-        desk = Desk(server, tmp_path)
+    with desk_on(tmp_path, steady_then_dip(), 5) as desk:
         yield desk
-        desk.store.close()
 
 
 @pytest.fixture
 def rise(tmp_path: Path) -> Iterator[Desk]:
-    with FakeBinance([BTC], start_ms=T0, balances={"USDT": "1000"}) as server:
-        server.set_candles("BTCUSDT", "1m", rising())
-        server.clock.pin(T0 + 12 * MINUTE)
-        desk = Desk(server, tmp_path)
+    with desk_on(tmp_path, rising(), 12) as desk:
         yield desk
-        desk.store.close()
 
 
 def test_orders_carry_the_stores_client_ids_and_an_exit_strands_no_dust(dip: Desk) -> None:
@@ -265,10 +274,8 @@ def test_retry_after_holds_the_queue_for_as_long_as_the_venue_says(dip: Desk) ->
 
 
 def test_the_circuit_breaker_trips_after_repeated_rejections(tmp_path: Path) -> None:
-    with FakeBinance([BTC], start_ms=T0, balances={"USDT": "1000"}) as server:
-        server.set_candles("BTCUSDT", "1m", steady_then_dip())
-        server.clock.pin(T0 + 5 * MINUTE)
-        desk = Desk(server, tmp_path, breaker_after=3, breaker_pause_s=60.0)
+    with desk_on(tmp_path, steady_then_dip(), 5, breaker_after=3, breaker_pause_s=60.0) as desk:
+        server = desk.server
         server.account.balances["USDT"].free -= 990  # spent elsewhere: the venue says -2010
         broker = desk.send(*[buy(50.0) for _ in range(5)])
         assert server.stats.errors == {-2010: 3}
@@ -276,7 +283,6 @@ def test_the_circuit_breaker_trips_after_repeated_rejections(tmp_path: Path) -> 
         desk.clock.now += 61
         desk.send(buy(5.5))  # the pause is over: this one fits the balance
         assert server.stats.orders == 1
-        desk.store.close()
 
 
 @pytest.mark.parametrize(
@@ -306,15 +312,12 @@ def test_max_num_orders_is_counted_here(rise: Desk) -> None:
 
 
 def test_a_halted_symbol_refuses_in_one_line(tmp_path: Path) -> None:
-    with FakeBinance([BTC], start_ms=T0, balances={"USDT": "1000"}) as server:
-        server.set_status("BTCUSDT", "HALT")
-        desk = Desk(server, tmp_path)
+    with desk_on(tmp_path, steady_then_dip(), 5, status="HALT") as desk:
         broker = desk.send(buy(50.0))
         assert [s.reason for s in broker.skipped] == [
             "BTC/USDT is not trading on the exchange (status HALT)"
         ]
-        assert server.requests_to("/api/v3/order") == []
-        desk.store.close()
+        assert desk.server.requests_to("/api/v3/order") == []
 
 
 def test_hundreds_of_orders_at_the_filters_edges_get_no_minus_1013(rise: Desk) -> None:
