@@ -203,6 +203,17 @@ def test_a_cancel_that_comes_too_late_books_what_the_order_filled(dip: Desk) -> 
     assert dip.store.order(IDS.of(1)).status == "filled"  # type: ignore[union-attr]
 
 
+def test_an_order_at_work_is_looked_up_once_it_has_had_no_news_for_a_while(dip: Desk) -> None:
+    broker = dip.send(limit(95.0, 0.1))
+    dip.server.clock.pin(T0 + 11 * MINUTE)  # filled on the exchange
+    dip.clock.now += 4.0
+    broker.pump()
+    assert broker.fills == [] and dip.server.requests_to("/api/v3/order")[-1].method == "POST"
+    dip.clock.now += 1.0  # check_after_s (5 s) since the answer
+    broker.pump()
+    assert [f.order_id for f in broker.new_fills()] == [IDS.of(1)] and broker.working == []
+
+
 def test_a_fill_reported_by_the_stream_and_the_poll_is_booked_once(dip: Desk) -> None:
     broker = dip.broker
     dip.send(limit(95.0, 0.1))

@@ -25,8 +25,17 @@ booked once, by trade id, in the store's transaction; a buy's position is what i
 received net of the fee the venue took in base, on the lot step (the rest is dust that
 is held, never sold), so an exit sells exactly what can be sold.
 
-Not yet: stop orders (the risk engine's protective stop and a strategy's) are refused
-with a reason; the stand-in has no STOP_LOSS orders to place them on.
+Wiring (the live engine): build it after the start's reconciliation, with the quote
+balance as `cash`; call `at(market time)` before each event's `submit`s, then
+`await work()`; also `await work()` on a timer (every second or two, which polls orders
+at work); hand the user-data stream's trades to `report` (ccxt_orders.trade_fill names
+them through `client_ids`); take fills from `on_bar` or, between bars, `new_fills()`.
+
+Risk: buys pass `rules.allows` and every sell's PnL goes to `rules.on_realised` (daily
+loss, cooldown, kill-switch, flattening), the state saved with the fill. Not yet: stop
+orders, a strategy's (refused with a reason) and the risk engine's protective stop
+(max_loss_per_trade is not placed); the stand-in has no STOP_LOSS orders to test them on.
+Fees paid in a third asset (BNB) are booked as if in quote.
 """
 
 from __future__ import annotations
@@ -38,8 +47,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-
-import numpy as np
 
 from thunes.domain.market import Fees, MarketFilters, VenueFilters
 from thunes.domain.orders import (
@@ -56,8 +63,7 @@ from thunes.domain.orders import (
 )
 from thunes.domain.reasons import DUST, REASONS
 from thunes.domain.tags import KILL_TAG, MAX_LOSS_TAG
-from thunes.engine import broker_core as c
-from thunes.engine.sim_broker import as_row, venue
+from thunes.engine.sim_broker import as_row
 from thunes.exchange.binance_checks import halted, raw_refusal
 from thunes.exchange.ccxt_orders import (
     Book,
@@ -69,11 +75,12 @@ from thunes.exchange.ccxt_orders import (
     StatusUnknown,
 )
 from thunes.execution.prepare import prepare
+from thunes.execution.venue_ledger import Ledger
 from thunes.portfolio.sizing import Sizer
 from thunes.risk import rules
-from thunes.risk.engine import STATE, RiskEngine
+from thunes.risk.engine import RiskEngine
 from thunes.state.reconcile import VenueOrder
-from thunes.state.records import OPEN, UNKNOWN, UNRESOLVED, Booking, Position
+from thunes.state.records import OPEN, UNKNOWN, UNRESOLVED, Position
 from thunes.state.store import StateStore
 
 
@@ -123,23 +130,14 @@ class ExchangeBroker:
         self.venue, self.store, self.ids, self.symbol = orders, store, ids, ids.symbol
         self.venue_filters = venue_filters
         self.limits = limits or BrokerLimits()
-        self.risk_vector = rules.risk_vector(None, 0.0) if risk is None else risk.vector
         self.clock = clock
         self.fills: list[Fill] = []
         self.skipped: list[SkippedOrder] = []
         self.events: list[OrderEvent] = []
         self.client_ids: dict[str, str] = {}  # exchange id -> client id: names stream trades
-        self.lanes = np.zeros((1, c.LANE))  # the simulator's lane row: one bookkeeping
-        row = venue(fees, 0.0, filters, sizer)
-        self.lanes[0, : len(row)] = row
         held = store.positions().get(self.symbol, Position())
-        self.lanes[0, [c.POS, c.DUST, c.BOOK_AMOUNT, c.BOOK_COST]] = [
-            held.amount,
-            held.dust,
-            held.amount,
-            held.cost,
-        ]
-        self._cash = cash
+        rk = rules.risk_vector(None, 0.0) if risk is None else risk.vector
+        self.ledger = Ledger(fees, filters, sizer, cash, held, rk)
         self._outbox: deque[OrderIntent] = deque()
         self._working: dict[str, Working] = {}
         self._new_fills: list[Fill] = []
@@ -177,15 +175,15 @@ class ExchangeBroker:
     # ---- what the account holds
     @property
     def cash(self) -> float:
-        return self._cash
+        return self.ledger.cash
 
     @property
     def position(self) -> float:
-        return float(self.lanes[0, c.POS])
+        return self.ledger.position
 
     @property
     def holdings(self) -> float:
-        return self.position + float(self.lanes[0, c.DUST])
+        return self.position + self.ledger.dust
 
     @property
     def committed(self) -> bool:
@@ -230,11 +228,10 @@ class ExchangeBroker:
             if not why and command.type is OrderType.STOP:
                 why = "stop orders are not supported by the exchange broker yet"
             if not why and command.side is Side.BUY:
-                code = rules.allows(
-                    float(self._now_ms), open_positions, self.committed, self.risk_vector
-                )
+                rk = self.ledger.risk_vector
+                code = rules.allows(float(self._now_ms), open_positions, self.committed, rk)
                 if code:
-                    rules.refused(code, self.risk_vector)
+                    rules.refused(code, rk)
                     why = REASONS[code]
             if why:
                 self._refuse(command, why)
@@ -242,9 +239,16 @@ class ExchangeBroker:
                 self._outbox.append(command)
 
     def on_bar(self, bar: int, time_ms: int, open_: float, high: float, low: float) -> list[Fill]:
-        """The fills the venue reported since the last bar (the venue fills, not the bar)."""
+        """The fills the venue reported since they were last taken (the venue fills, not
+        the bar)."""
         with self._lock:
             self._bar, self._now_ms = bar, time_ms
+        return self.new_fills()
+
+    def new_fills(self) -> list[Fill]:
+        """The fills booked since the last call (or bar): for an engine that hands fills
+        to its strategy as they come, between bars."""
+        with self._lock:
             fills, self._new_fills = self._new_fills, []
         return fills
 
@@ -309,7 +313,8 @@ class ExchangeBroker:
                 return None, REASONS[DUST]
             intent = replace(intent, amount=self.position)  # the whole position, as it is now
         row = as_row(intent)
-        reason, price, amount = prepare(row, price, self._free(), self.position, self.lanes[0])
+        held, free = self.position, self._free()
+        reason, price, amount = prepare(row, price, free, held, self.ledger.venue_row)
         if reason:
             return None, REASONS[int(reason)]
         open_here = len(self._working)
@@ -345,7 +350,7 @@ class ExchangeBroker:
             for w in self._working.values()
             if w.order.side is Side.BUY and w.order.price
         )
-        return self._cash - locked
+        return self.ledger.cash - locked
 
     def _send(self, working: Working) -> bool:
         """Place one recorded order; False: stop sending for now."""
@@ -487,39 +492,22 @@ class ExchangeBroker:
         with self._lock:
             if self.store.seen(self.symbol, fill.trade_id):
                 return
-            lanes, rk = self.lanes.copy(), self.risk_vector.copy()
-            buy = fill.side is Side.BUY
-            notional = fill.amount * fill.price
-            if buy:
-                kept = float(c._sellable(0, fill.amount - fill.fee_base, lanes))
-                lanes[0, c.POS] = round(lanes[0, c.POS] + kept, 12)
-                cash = -notional - (0.0 if fill.fee_base else fill.fee)
-                cost_fee = (fill.amount - kept) * fill.price if fill.fee_base else fill.fee
-            else:
-                kept, held = fill.amount, lanes[0, c.POS]
-                lanes[0, c.POS] = round(held - kept, 12) if kept < held else 0.0
-                cash, cost_fee = notional - fill.fee, fill.fee
-            pnl = float(c._book(0, buy, fill.price, kept, cost_fee, lanes))
-            flatten = not buy and bool(
-                rules.on_realised(pnl, float(fill.time_ms), working.order.tag == MAX_LOSS_TAG, rk)
-            )
             filled = working.filled + fill.amount
             amount = working.amount or working.order.amount or filled
-            booked = replace(
-                fill,
-                bar=self._bar,
-                tag=working.order.tag,
-                symbol=self.symbol,
-                remaining=max(0.0, round(amount - filled, 12)),
-                received=kept,
+            entry = self.ledger.book(
+                replace(
+                    fill,
+                    bar=self._bar,
+                    tag=working.order.tag,
+                    symbol=self.symbol,
+                    remaining=max(0.0, round(amount - filled, 12)),
+                ),
+                by_max_loss=working.order.tag == MAX_LOSS_TAG,
             )
-            position = Position(lanes[0, c.POS], lanes[0, c.DUST], lanes[0, c.BOOK_COST])
-            risk = {name: float(rk[i]) for name, i in STATE.items()}
-            if not self.store.fill(booked, Booking(position, pnl, risk)):
+            if not self.store.fill(entry.fill, entry.booking):
                 return
-            self.lanes, self.risk_vector[:] = lanes, rk
-            self._cash += cash
-            working.filled = filled
+            self.ledger.keep(entry)
+            booked, working.filled = entry.fill, filled
             self.fills.append(booked)
             self._new_fills.append(booked)
             if booked.remaining <= 0:
@@ -528,7 +516,7 @@ class ExchangeBroker:
                 )
                 working.status = OrderStatus.FILLED
                 self._working.pop(working.client_id, None)
-            if flatten:  # the daily loss tripped the kill-switch: out, and no buy at work
+            if entry.flatten:  # the daily loss tripped the kill-switch: out, and no buy at work
                 self._cancel_buys()
                 if self.position > 0:
                     self._outbox.append(OrderIntent(Side.SELL, OrderType.MARKET, tag=KILL_TAG))
