@@ -255,6 +255,25 @@ def test_a_restart_looks_up_what_a_dead_process_sent_and_books_it_once(dip: Desk
     assert len(dip.store.fills()) == 1 and dip.server.stats.orders == 1
 
 
+def test_a_snapshot_names_what_a_dead_process_left_for_reconciliation(dip: Desk) -> None:
+    sent = dip.store.order_sending(IDS, buy(50.0), T0)
+    dip.exchange.client.create_order(
+        SYMBOL, "market", "buy", None, None, {"quoteOrderQty": 50, "newClientOrderId": sent}
+    )
+    resting = dip.send(limit(95.0, 0.1)).working[0].client_id
+    unsent = dip.store.order_sending(IDS, limit(94.0, 0.1), T0)
+    snap = dip.orders.snapshot([SYMBOL], T0, dip.store.orders())
+    assert [o.client_id for o in snap.open_orders] == [resting]
+    assert snap.looked_up[unsent] is None and snap.looked_up[sent].status == "filled"  # type: ignore[union-attr]
+    [trade] = snap.trades
+    assert (trade.order_id, trade.amount, trade.fee_base) == (sent, 0.49995, 0.00049995)
+    assert snap.balances["BTC"] == pytest.approx(0.49945005)
+    plan = dip.store.reconcile(snap, [SYMBOL], [IDS.prefix], snap.time_ms)
+    assert [f.trade_id for f in plan.fills] == [trade.trade_id]
+    assert plan.unresolved == () and plan.mismatches == ()
+    assert dip.store.order(unsent).status == "rejected"  # type: ignore[union-attr]
+
+
 def test_the_kill_switch_trips_on_a_loss_and_no_buy_leaves_after(dip: Desk) -> None:
     risk = RiskEngine(RiskLimits(1e9, 2.0, 1, 0.0, False), FEE)
     broker = dip.start(risk)

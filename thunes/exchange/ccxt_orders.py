@@ -13,13 +13,15 @@ An order call fails one of four ways, and each asks for something different:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from thunes.domain.orders import Fill, OrderIntent, OrderType, Side
 from thunes.errors import ExchangeError, one_line
-from thunes.state.reconcile import VenueOrder
+from thunes.state.reconcile import Snapshot, VenueOrder, to_look_up
+from thunes.state.records import OrderRecord
 
 T = TypeVar("T")
 DEFAULT_RETRY_AFTER_S = 1.0
@@ -122,18 +124,65 @@ class CcxtOrders:
         answers = self._call("open orders", lambda: self._client.fetch_open_orders(symbol))
         return [venue_order(answer) for answer in answers]
 
-    def trades(self, symbol: str, since_ms: int, client_ids: Mapping[str, str]) -> list[Fill]:
-        """The account's trades on `symbol` from `since_ms` on; `client_ids` names their
-        orders (exchange id -> client id); a trade of another order has order_id ''."""
+    def order_trades(self, symbol: str, order: VenueOrder) -> list[Fill]:
+        """The trades of one order, asked by its exchange id (never matched by time)."""
         answers = self._call(
-            "trades", lambda: self._client.fetch_my_trades(symbol, since_ms or None)
+            "order trades",
+            lambda: self._client.fetch_my_trades(
+                symbol, None, None, {"orderId": order.exchange_id}
+            ),
         )
-        return [trade_fill(t, None, client_ids.get(str(t.get("order")), "")) for t in answers]
+        return [trade_fill(t, None, order.client_id) for t in answers]
 
     def balances(self) -> dict[str, float]:
         """Asset -> total (free and locked)."""
-        totals = self._call("balances", self._client.fetch_balance)["total"]
-        return {asset: float(total) for asset, total in totals.items() if total is not None}
+        return self._balances()[1]
+
+    def _balances(self) -> tuple[int, dict[str, float]]:
+        """When the venue read them (its clock, 0 if it does not say) and the totals."""
+        answer = self._call("balances", self._client.fetch_balance)
+        totals = {a: float(t) for a, t in answer["total"].items() if t is not None}
+        return int((answer.get("info") or {}).get("updateTime") or 0), totals
+
+    def snapshot(
+        self,
+        symbols: Iterable[str],
+        since_ms: int,
+        orders: Iterable[OrderRecord],
+        client_ids: Mapping[str, str] | None = None,
+    ) -> Snapshot:
+        """What reconciliation (state/reconcile.py) compares the store with, fetched in its
+        order: balances, trades since `since_ms`, open orders, then by client id those of
+        the store's open or unresolved `orders` that `to_look_up` names. Trades are named
+        (exchange id -> client id) by `orders`, `client_ids` (e.g. a broker's) and what
+        the open orders and the lookups tell."""
+        orders = list(orders)
+        time_ms, balances = self._balances()
+        if not time_ms:
+            time_ms = int(self._call("time", self._client.fetch_time))
+        symbols = list(symbols)
+        raw: list[Mapping[str, Any]] = []
+        for symbol in symbols:
+            raw += self._call("trades", partial(self._client.fetch_my_trades, symbol, since_ms))
+        open_orders = [o for symbol in symbols for o in self.open_orders(symbol)]
+        answers: dict[str, VenueOrder | None] = {}
+        symbol_of = {o.client_id: o.symbol for o in orders}
+        for client_id in to_look_up(orders, open_orders):
+            try:
+                answers[client_id] = self.look_up(symbol_of[client_id], client_id)
+            except StatusUnknown:
+                continue  # left out: unresolved, asked again at the next reconciliation
+        names = {o.exchange_id: o.client_id for o in orders if o.exchange_id}
+        names.update(client_ids or {})
+        names.update((o.exchange_id, o.client_id) for o in open_orders)
+        names.update((o.exchange_id, o.client_id) for o in answers.values() if o is not None)
+        return Snapshot(
+            time_ms=time_ms,
+            balances=balances,
+            trades=tuple(trade_fill(t, None, names.get(str(t.get("order")), "")) for t in raw),
+            open_orders=tuple(open_orders),
+            looked_up=answers,
+        )
 
     def book(self, symbol: str) -> Book:
         """Best bid/ask and the venue's average price (PERCENT_PRICE and NOTIONAL's

@@ -442,10 +442,10 @@ class ExchangeBroker:
         """Book the fills of `order` the broker has not seen (by trade id)."""
         if order.filled <= working.filled:
             return
-        since = max(0, order.time_ms - 1)
-        for fill in self.venue.trades(self.symbol, since, self.client_ids):
-            if fill.order_id == working.client_id:
-                self._take(fill, working)
+        for fill in self.venue.order_trades(
+            self.symbol, replace(order, client_id=working.client_id)
+        ):
+            self._take(fill, working)
 
     def _cancel(self, tag: str) -> None:
         """Withdraw queued intents at once; ask the venue for orders sent."""
