@@ -291,6 +291,17 @@ def test_the_kill_switch_trips_on_a_loss_and_no_buy_leaves_after(dip: Desk) -> N
     assert dip.store.risk()["fired.kill_switch_trips"] == 1
 
 
+def test_pumps_run_one_at_a_time_and_send_each_intent_once(dip: Desk) -> None:
+    for _ in range(20):
+        dip.broker.submit(buy(6.0), 0)
+
+    async def both() -> None:
+        await asyncio.gather(dip.broker.work(), dip.broker.work(), dip.broker.work())
+
+    asyncio.run(both())
+    assert dip.server.stats.orders == 20 and len(dip.broker.fills) == 20
+
+
 def test_retry_after_holds_the_queue_for_as_long_as_the_venue_says(dip: Desk) -> None:
     dip.server.faults.rate_limit_next(1, "/api/v3/order", retry_after_s=2)
     broker = dip.send(buy(50.0))

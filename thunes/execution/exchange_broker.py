@@ -146,6 +146,7 @@ class ExchangeBroker:
         self._rejections, self._last_rejection = 0, ""
         self._tripped_until = 0.0
         self._lock = threading.RLock()
+        self._pumping = threading.Lock()  # one pump at a time: two would send an intent twice
         self._resume()
 
     def _resume(self) -> None:
@@ -265,7 +266,12 @@ class ExchangeBroker:
         await asyncio.to_thread(self.pump)
 
     def pump(self) -> None:
-        """Resolve, send, cancel and check (see the module docstring). Blocking I/O."""
+        """Resolve, send, cancel and check (see the module docstring). Blocking I/O; a call
+        made while another runs waits for it."""
+        with self._pumping:
+            self._pump()
+
+    def _pump(self) -> None:
         if self.clock() < self._paused_until:
             return
         try:
