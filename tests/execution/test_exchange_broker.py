@@ -18,9 +18,9 @@ from tests.exchange.conftest import MINUTE, T0, steady_then_dip
 from tests.exchange.standin import SYMBOL
 from tests.fakes.binance import API_KEY, SECRET, FakeBinance, SymbolSpec
 from thunes.domain.orders import CancelOrders, ClientIds, OrderIntent, OrderStatus, OrderType, Side
+from thunes.engine.exchange_broker import BrokerLimits, ExchangeBroker
 from thunes.exchange.ccxt_exchange import CcxtExchange
 from thunes.exchange.ccxt_orders import CcxtOrders, trade_fill
-from thunes.execution.exchange_broker import BrokerLimits, ExchangeBroker
 from thunes.portfolio.sizing import FixedQuote
 from thunes.risk.engine import RiskEngine
 from thunes.risk.limits import RiskLimits

@@ -1,5 +1,7 @@
 """The exchange broker: one symbol's orders sent to a real venue (Binance spot, through
-ccxt), behind the same `Broker` seam as the simulated one.
+ccxt), behind the same `Broker` seam as the simulated one. It lives beside that one
+(sim_broker.py), whose lane bookkeeping it shares (venue_ledger.py): execution/ sits
+under engine/ and risk/, which both import it, so a broker there would close a cycle.
 
 Sync and async: `submit` is the engine's synchronous call, so it never touches the network.
 It runs the risk check (risk/rules.py) and queues the intent. `pump()` does the network
@@ -64,6 +66,7 @@ from thunes.domain.orders import (
 from thunes.domain.reasons import DUST, REASONS
 from thunes.domain.tags import KILL_TAG, MAX_LOSS_TAG
 from thunes.engine.sim_broker import as_row
+from thunes.engine.venue_ledger import Ledger
 from thunes.exchange.binance_checks import halted, raw_refusal
 from thunes.exchange.ccxt_orders import (
     Book,
@@ -75,7 +78,6 @@ from thunes.exchange.ccxt_orders import (
     StatusUnknown,
 )
 from thunes.execution.prepare import prepare
-from thunes.execution.venue_ledger import Ledger
 from thunes.portfolio.sizing import Sizer
 from thunes.risk import rules
 from thunes.risk.engine import RiskEngine
