@@ -85,6 +85,11 @@ class CcxtExchange:
             client.urls["api"] = rebase_urls(client.urls["api"], self._base_url)
         return client
 
+    @property
+    def client(self) -> Any:
+        """The REST client, for the order calls (ccxt_orders.CcxtOrders)."""
+        return self._client
+
     def stream_client(self) -> Any:
         """A new ccxt.pro client (websockets) with the same keys, options and base URL.
 
