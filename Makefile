@@ -20,7 +20,7 @@ backtest: install  ## SMA crossover on the embedded simulator, BTC/USDT 1h
 optimize: install  ## Optuna (TPE) sweep of the default strategy, checked out of sample
 	$(BIN)/thunes -m +sweep=sma $(ARGS)
 
-paper: install  ## paper trading (needs the event-driven engine, issue 3)
+paper: install  ## paper trading on the embedded simulator: the live engine, simulated fills (Ctrl-C stops)
 	$(BIN)/thunes mode=paper $(ARGS)
 
 test: install  ## the whole suite

@@ -9,10 +9,7 @@ from omegaconf import DictConfig
 from thunes.config.validate import validate
 from thunes.errors import NotBuiltError
 
-_LATER = {
-    "paper": "paper trading needs a live feed and broker for the event-driven engine",
-    "live": "live trading needs a live feed and the ccxt broker for the event engine",
-}
+_LIVE_LATER = "it cannot trade yet (the exchange broker and reconciliation are not built)"
 
 
 def in_multirun() -> bool:
@@ -37,4 +34,14 @@ def run(cfg: DictConfig) -> object:
 
         download.run(cfg)
         return None
-    raise NotBuiltError(f"mode={mode} is not built yet: {_LATER[mode]}")
+    if mode == "paper":
+        from thunes.modes import paper
+
+        paper.run(cfg)
+        return None
+    if not cfg.live.confirm:  # mode=live: real money
+        raise NotBuiltError(
+            f"mode=live is not built yet: {_LIVE_LATER}; it refuses to start without "
+            "live.confirm=true, and mode=paper trades the same engine on simulated fills"
+        )
+    raise NotBuiltError(f"mode=live is not built yet: {_LIVE_LATER}, even with live.confirm=true")

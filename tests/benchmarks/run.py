@@ -9,7 +9,9 @@ write; (2) `thunes mode=backtest` as a warm whole process against a bare vectorb
 10k, 100k and 1M bars; (6) every strategy's backtest path, a 3-symbol portfolio and the
 replay rates, against bare references (tests/benchmarks/strategies.py); (7) sweeps: a
 200-trial Optuna study through the real multirun against a bare Optuna loop, and the grid
-over 10,000 pairs against vbt.MA.run_combs (tests/benchmarks/sweeps.py). Goals are reported
+over 10,000 pairs against vbt.MA.run_combs (tests/benchmarks/sweeps.py); (8) the live engine
+at paper.speed=0 against the bare strategy, and paper mode's time to its first event
+(tests/benchmarks/live.py). Goals are reported
 as met or missed, never asserted. Everything lands in bench-results/latest.json, and a rich
 table is printed.
 
@@ -40,7 +42,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tests.benchmarks import strategies, sweeps
+from tests.benchmarks import live, strategies, sweeps
 from tests.benchmarks.meter import CpuMeter, machine_busy_seconds
 from tests.benchmarks.workers import MARKER
 
@@ -376,6 +378,11 @@ def measure(plan: Plan, tmp: Path, numba_cache: Path, console: Console) -> Json:
         f"{plan.sweep_trials}-trial Optuna sweep vs a bare loop; grid of {plan.grid_side**2:,}",
         lambda: sweeps.measure(plan.sweep_trials, plan.grid_side, sweeps.BARE_WINDOW, env),
     )
+    section(
+        "live",
+        "the live engine at paper.speed=0 (SMA, sim 1h) and `thunes mode=paper paper.once=true`",
+        lambda: worker(["--repeats=1" if plan is QUICK else "--repeats=3"], env, live.MODULE),
+    )
     raw["idle_waited_seconds"] = gate.waited
     return summarise(raw, bars)
 
@@ -435,6 +442,7 @@ def summarise(raw: Json, bars: int) -> Json:
     out["scaling"] = [v for k, v in raw.items() if k.startswith("scale_")]
     out["strategies"] = raw.get("strategies")
     out["sweeps"] = raw.get("sweeps")
+    out["live"] = raw.get("live")
     for name, error in (out["sweeps"] or {}).get("errors", {}).items():
         out["errors"][f"sweeps.{name}"] = error
     for group, error in (out["strategies"] or {}).get("errors", {}).items():
@@ -623,6 +631,8 @@ def report(res: Json, console: Console) -> None:
             console.print(line)
     if res.get("sweeps"):
         console.print(sweeps.table(res["sweeps"]))
+    if res.get("live"):
+        console.print(live.table(res["live"]))
     before, after = res["load"]["before"], res["load"]["after"]
     console.print(
         f"  load average before {_load(before)}; after {_load(after)}; "

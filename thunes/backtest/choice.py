@@ -22,9 +22,8 @@ from thunes.components import Components
 from thunes.data.candles import as_columns
 from thunes.data.sources import CandleSet
 from thunes.domain.ticks import BookTick
-from thunes.engine.lane import Lane
+from thunes.engine.lane import simulated_lanes, simulated_ticks
 from thunes.engine.replay import PortfolioEngine, PortfolioRun
-from thunes.engine.sim_broker import SimBroker, Wallet
 from thunes.engine.tick_engine import TickEngine, TickResult
 from thunes.errors import ConfigError
 from thunes.risk.engine import RiskEngine
@@ -32,7 +31,6 @@ from thunes.risk.limits import RiskLimits
 from thunes.strategy.base import Strategy
 from thunes.strategy.events import EventStrategy
 from thunes.strategy.scalper import Scalper
-from thunes.strategy.signal_runner import as_event_strategy
 
 
 def risk_can_bind(limits: RiskLimits) -> bool:
@@ -57,27 +55,8 @@ def event_run(
 ) -> tuple[PortfolioRun, list[EventStrategy], RiskEngine]:
     """The event engine's run, with the runners and the risk engine a result is read from
     (a sweep scores the run as it is, without them)."""
-    risk = RiskEngine(parts.risk, parts.exchange.fees.taker)
-    wallet = Wallet(parts.cash)
-    runners = [
-        as_event_strategy(s, as_columns(c.frame) if whole_history else None)
-        for s, c in zip(parts.strategies, candles, strict=True)
-    ]
-    lanes = [
-        Lane(
-            runner,
-            SimBroker(
-                parts.exchange.fees,
-                parts.exchange.slippage,
-                parts.filters.for_market(market),
-                parts.sizer,
-                wallet,
-                risk,
-            ),
-            c.frame,
-        )
-        for runner, market, c in zip(runners, parts.markets, candles, strict=True)
-    ]
+    lanes, risk = simulated_lanes(parts, [c.frame for c in candles], whole_history)
+    runners = [lane.strategy for lane in lanes]
     return PortfolioEngine(lanes, batch=whole_history).run(), runners, risk
 
 
@@ -121,17 +100,14 @@ def ticks(parts: Components, candles: list[CandleSet], per_event: bool) -> Backt
     A backtest hands the engine the whole frame (one compiled loop); replay feeds it one
     `BookTick` at a time, as a live book-ticker stream would. Both run the same rules and broker.
     """
-    strategy, frame, symbol = parts.strategy, candles[0].frame, parts.market.symbol
-    if len(candles) > 1 or not isinstance(strategy, Scalper):
-        raise ConfigError("the tick engine runs strategy=scalper on one symbol")
+    frame, symbol = candles[0].frame, parts.market.symbol
+    engine, risk = simulated_ticks(parts)
     if not {"bid", "ask"} <= set(frame.columns):
         raise ConfigError("strategy=scalper needs book ticks: data=sim_ticks or data=tick_file")
-    risk = RiskEngine(parts.risk, parts.exchange.fees.taker)
-    engine = TickEngine(
-        strategy, parts.exchange.fees, parts.filters.for_market(parts.market), parts.cash, risk
-    )
     run = feed_ticks(engine, frame, per_event)
-    return assemble_ticks(run, frame, symbol, strategy, risk, candles[0].timeframe, parts.cash)
+    return assemble_ticks(
+        run, frame, symbol, engine.strategy, risk, candles[0].timeframe, parts.cash
+    )
 
 
 def feed_ticks(engine: TickEngine, frame: pd.DataFrame, per_event: bool) -> TickResult:

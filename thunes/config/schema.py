@@ -237,6 +237,39 @@ class ModeConfig:
         checks.one_of("name", self.name, MODES)
 
 
+def _check_span(key: str, value: str | None) -> None:
+    """A market-time span such as 2d, 12h or 90m (pandas' Timedelta spelling), > 0."""
+    if value is None:
+        return
+    try:
+        span = pd.Timedelta(value)
+    except ValueError:
+        raise checks.ConfigValueError(key, value, "a span such as 2d, 12h or 90m") from None
+    if span <= pd.Timedelta(0):
+        raise checks.ConfigValueError(key, value, "must be > 0")
+
+
+@dataclass
+class PaperConfig:
+    """How mode=paper runs its market clock (thunes/feeds/clock.py)."""
+
+    speed: float = 1.0  # market seconds per real second; 0: as fast as it can
+    duration: str | None = None  # market time, e.g. 2d, then it stops by itself; null: never
+    once: bool = False  # act on the last closed candle, then exit
+    start: str | None = None  # market time the simulator's stream starts from; null: now
+    view: bool = True  # the live terminal view; false: one line per fill and order
+
+    def __post_init__(self) -> None:  # keys under `paper`, as SplitConfig's under `split`
+        checks.non_negative("paper.speed", self.speed)
+        _check_span("paper.duration", self.duration)
+        _check_date("paper.start", self.start)
+
+
+@dataclass
+class LiveConfig:
+    confirm: bool = False  # real money: mode=live refuses to start without live.confirm=true
+
+
 OBJECTIVES = ("sharpe", "sortino", "calmar", "total_return", "cagr", "max_drawdown")
 """Metrics a sweep can optimise, all higher-is-better (vectorbt's drawdown is negative)."""
 SPLITS = ("holdout", "walk_forward")
@@ -317,6 +350,8 @@ class ThunesConfig:
     cash: float = 1000.0
     symbols: list[str] = field(default_factory=list)
     sweep: SweepConfig = field(default_factory=SweepConfig)
+    paper: PaperConfig = field(default_factory=PaperConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
 
 
 @dataclass

@@ -28,6 +28,7 @@ GROUPS = (
     "drift",
     "sweep",
 )
+SETTINGS = ("paper", "live")  # root nodes of their own, set by a mode, not groups
 
 
 def _reject_unknown_keys(group: str, node: DictConfig) -> None:
@@ -51,7 +52,7 @@ def _reject_unknown_keys(group: str, node: DictConfig) -> None:
 
 def validate(cfg: DictConfig) -> None:
     """Raise a one-line ConfigError for the first impossible value, before anything runs."""
-    for group in GROUPS:
+    for group in (*GROUPS, *SETTINGS):
         _check_group(group, cfg[group])
     try:
         checks.positive("cash", cfg.cash)

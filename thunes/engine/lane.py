@@ -1,20 +1,77 @@
 """One symbol as the event engine runs it: what both of its faces (per event, compiled)
-take, so neither imports the other."""
+take, so neither imports the other; and the lanes a config describes, built once for
+replay, paper and live alike."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from thunes.data.candles import as_columns
+from thunes.domain.orders import ClientIds
+from thunes.engine.sim_broker import SimBroker, Wallet
+from thunes.engine.tick_engine import TickEngine
+from thunes.errors import ConfigError
 from thunes.execution.broker import Broker
+from thunes.risk.engine import RiskEngine
 from thunes.strategy.events import EventStrategy
+from thunes.strategy.scalper import Scalper
+from thunes.strategy.signal_runner import as_event_strategy
+
+if TYPE_CHECKING:
+    from thunes.components import Components
 
 
 @dataclass
 class Lane:
-    """One symbol: its candles, its own strategy instance and its broker."""
+    """One symbol: its candles (a replay's whole history, a live run's warm-up), its own
+    strategy instance and its broker."""
 
     strategy: EventStrategy
     broker: Broker
     candles: pd.DataFrame
+    symbol: str = ""
+
+
+def simulated_lanes(
+    parts: Components,
+    frames: Sequence[pd.DataFrame],
+    whole_history: bool,
+    run_id: str | None = None,
+) -> tuple[list[Lane], RiskEngine]:
+    """A lane per configured symbol: its strategy as the event engine drives it, a simulated
+    broker on one shared wallet, one risk engine. `whole_history`: a signal strategy decides
+    once over all of `frames` (a backtest); otherwise from its rolling window (replay, paper).
+    `run_id` names the orders (a paper session's client ids); None: the simulator's."""
+    risk = RiskEngine(parts.risk, parts.exchange.fees.taker)
+    wallet = Wallet(parts.cash)
+    lanes = []
+    for strategy, market, frame in zip(parts.strategies, parts.markets, frames, strict=True):
+        runner = as_event_strategy(strategy, as_columns(frame) if whole_history else None)
+        broker = SimBroker(
+            parts.exchange.fees,
+            parts.exchange.slippage,
+            parts.filters.for_market(market),
+            parts.sizer,
+            wallet,
+            risk,
+            None if run_id is None else ClientIds(run_id, type(strategy).__name__, market.symbol),
+        )
+        lanes.append(Lane(runner, broker, frame, market.symbol))
+    return lanes, risk
+
+
+def simulated_ticks(parts: Components) -> tuple[TickEngine, RiskEngine]:
+    """The tick scalper's engine on one symbol, for a backtest, a replay or a live feed's
+    book ticks alike."""
+    strategy = parts.strategy
+    if len(parts.markets) > 1 or not isinstance(strategy, Scalper):
+        raise ConfigError("the tick engine runs strategy=scalper on one symbol")
+    risk = RiskEngine(parts.risk, parts.exchange.fees.taker)
+    engine = TickEngine(
+        strategy, parts.exchange.fees, parts.filters.for_market(parts.market), parts.cash, risk
+    )
+    return engine, risk

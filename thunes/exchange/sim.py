@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import cast
 
 import numpy as np
@@ -50,6 +50,10 @@ _VOLUME_PER_DAY = 6e8  # typical daily volume, in quote units at the start price
 _VOL_LOAD = (0.4, 0.25, 0.7)  # log volume loads on log-vol, |innovation|, noise
 _COLUMNS = ["open", "high", "low", "close", "volume"]
 _TICK_COLUMNS = ["bid", "bid_size", "ask", "ask_size"]
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def _rng(*key: object) -> np.random.Generator:
@@ -106,11 +110,13 @@ class SimExchange:
         prices = {k: float(v) for k, v in (start_prices or {}).items()}
         self.start_prices = {**_DEFAULT_PRICES, **prices}
         self._paths: dict[tuple[str, str], tuple[np.ndarray, np.ndarray | None]] = {}
+        self.clock: Callable[[], int] = _wall_ms  # a paper run swaps in its market clock
 
     # -- Exchange protocol -------------------------------------------------------------------
     def milliseconds(self) -> int:
-        """The real wall clock, so history reaches now and the forming candle is withheld."""
-        return time.time_ns() // 1_000_000
+        """Now on `clock` (the real wall clock unless a paper run's market clock replaced
+        it), so history reaches now and the forming candle is withheld."""
+        return self.clock()
 
     def market_filters(self, symbol: str) -> MarketFilters:
         """Binance-like filters, scaled to the asset's start price (BTC: tick 0.01, step 1e-5)."""

@@ -1,0 +1,1 @@
+"""Market data as the live engine hears it: closed candles and book ticks, in market time."""

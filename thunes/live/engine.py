@@ -1,0 +1,198 @@
+"""The live engine: a feed's closed candles through the replay kernel, on market time.
+
+Only the feed, the clock and the broker differ from replay: each timestamp's candles go
+through `Kernel.step` (fills at the open, decisions at the close, one wallet), and the
+intents through the same risk and order preparation, inside the broker. Orders decided at a
+close leave at that candle's close, which is the next candle's open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from thunes.domain.ticks import BookTick
+from thunes.engine.kernel import Arrival, Kernel, Recorder
+from thunes.engine.lane import Lane
+from thunes.engine.tick_engine import TickEngine
+from thunes.execution.broker import Broker
+from thunes.feeds.base import Feed
+from thunes.feeds.events import BookTicked, CandleClosed
+
+_DAY_MS = 86_400_000
+
+
+class Stopped(Enum):
+    DURATION = "paper.duration reached"
+    FEED_ENDED = "the feed ended"
+    ONCE = "acted on the last closed candle (paper.once)"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass
+class Health:
+    """What the view says about the feed: is data arriving, how late, how much."""
+
+    events: int = 0
+    steps: int = 0
+    last_event_ms: int | None = None  # market time of the last event
+    last_real: float | None = None  # host monotonic time it arrived (staleness only)
+    first_step_real: float | None = None  # when the first event had gone through the kernel
+    started_real: float = field(default_factory=time.monotonic)
+
+    def seen(self, at_ms: int) -> None:
+        self.events += 1
+        self.last_event_ms, self.last_real = at_ms, time.monotonic()
+
+
+class LiveEngine:
+    """Runs `lanes` (one per symbol, in the configured order) on `feed` until the feed ends,
+    `until_ms` (market time) passes, or the task is cancelled."""
+
+    def __init__(
+        self,
+        lanes: list[Lane],
+        feed: Feed,
+        until_ms: int | None = None,
+        recorder: Recorder | None = None,
+        ticks: dict[str, TickEngine] | None = None,
+    ) -> None:
+        """`ticks`: a tick engine per symbol whose book ticks it trades (the scalper)."""
+        self.lanes, self.feed, self.until_ms = lanes, feed, until_ms
+        self.ticks = ticks or {}
+        self.bids: dict[str, float] = {}
+        self.kernel = Kernel(lanes, recorder=recorder)
+        self.lane_of = {lane.symbol: j for j, lane in enumerate(lanes)}
+        self.health = Health()
+        self.equity = float("nan")
+        self.day, self.day_open_equity = -1, float("nan")
+        self.stopped: Stopped | None = None
+
+    @property
+    def now_ms(self) -> int:
+        return self.feed.clock.now_ms()
+
+    @property
+    def pnl_today(self) -> float:
+        return self.equity - self.day_open_equity
+
+    def warm_up(self, extra: int = 0) -> list[list[CandleClosed]]:
+        """Each lane's window filled from the feed's history before the first live candle,
+        so the strategy acts on the first close; `extra` bars more are returned unwarmed."""
+        pending = []
+        for j, lane in enumerate(self.lanes):
+            history = self.feed.history(lane.symbol, lane.strategy.warmup + extra)
+            cut = len(history) - extra if extra else len(history)
+            self.kernel.warm(j, history[:cut])
+            pending.append(history[cut:])
+        self.equity = self.day_open_equity = self.kernel.equity()
+        return pending
+
+    async def run(self) -> Stopped:
+        """Until the feed ends or `until_ms` passes; a cancellation stops it cleanly."""
+        self.warm_up()
+        consume = asyncio.ensure_future(self._consume())
+        try:
+            if self.until_ms is not None and self.feed.clock.speed > 0:  # no event may come
+                deadline = asyncio.ensure_future(self._deadline(self.until_ms))
+                await asyncio.wait([consume, deadline], return_when=asyncio.FIRST_COMPLETED)
+                for task in (consume, deadline):
+                    task.cancel()
+            self.stopped = await consume
+        except asyncio.CancelledError:  # Ctrl-C: what already arrived is acted on first
+            consume.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consume
+            self.stopped = Stopped.INTERRUPTED
+        return self.stopped
+
+    @property
+    def stopped_ms(self) -> int:
+        """Market time it stopped at (or now): at most `until_ms`."""
+        now = self.now_ms
+        return now if self.until_ms is None else min(now, self.until_ms)
+
+    async def _deadline(self, until_ms: int) -> None:
+        """Wait in real time for the market clock to pass `until_ms`, without moving it."""
+        clock = self.feed.clock
+        while (ahead := until_ms - clock.now_ms()) > 0:
+            await asyncio.sleep(min(ahead / 1000 / clock.speed, 0.5))
+
+    def once(self) -> Stopped:
+        """Act on the last closed candle of each symbol, then stop (its orders stay open)."""
+        last = self.warm_up(extra=1)
+        arrivals = [(j, bars[-1], bars[-1].close_ms) for j, bars in enumerate(last) if bars]
+        if arrivals:
+            self._step(arrivals)
+        self.stopped = Stopped.ONCE
+        return self.stopped
+
+    async def _consume(self) -> Stopped:
+        group: dict[int, CandleClosed] = {}
+        try:
+            return await self._events(group)
+        except asyncio.CancelledError:
+            self._flush(group)  # what arrived before the stop is acted on
+            if self.until_ms is not None and self.now_ms >= self.until_ms:
+                return Stopped.DURATION
+            raise
+
+    async def _events(self, group: dict[int, CandleClosed]) -> Stopped:
+        async for event in self.feed:
+            if self.until_ms is not None and event.at_ms > self.until_ms:
+                break
+            self.health.seen(event.at_ms)
+            if not isinstance(event, CandleClosed):
+                self._tick(event)
+                continue
+            if group and next(iter(group.values())).time_ms != event.time_ms:
+                self._flush(group)  # a symbol without this candle: it had a gap
+            group[self.lane_of[event.symbol]] = event
+            if len(group) == len(self.lanes):
+                self._flush(group)
+        else:
+            self._flush(group)
+            return Stopped.FEED_ENDED
+        self._flush(group)
+        return Stopped.DURATION
+
+    def books(self) -> list[tuple[str, Broker, float]]:
+        """Each symbol traded, its broker and its last price (close, or bid on ticks)."""
+        candles = zip(self.lanes, self.kernel.last_close, strict=True)
+        books = [(lane.symbol, lane.broker, close) for lane, close in candles]
+        return books + [(s, e.broker, self.bids.get(s, math.nan)) for s, e in self.ticks.items()]
+
+    def _tick(self, event: BookTicked) -> None:
+        """A book tick to the tick engine trading its symbol (its own per-event step)."""
+        engine = self.ticks.get(event.symbol)
+        if engine is None:
+            return
+        engine.on_tick(
+            BookTick(event.time_ms, event.bid, event.bid_size, event.ask, event.ask_size)
+        )
+        self.bids[event.symbol] = event.bid
+        self._mark(event.time_ms, engine.broker.equity(event.bid))
+
+    def _flush(self, group: dict[int, CandleClosed]) -> None:
+        if group:
+            self._step([(j, group[j], group[j].close_ms) for j in sorted(group)])
+            group.clear()
+
+    def _step(self, arrivals: Sequence[Arrival]) -> None:
+        self._mark(arrivals[0][1].close_ms, self.kernel.step(arrivals))
+
+    def _mark(self, at_ms: int, equity: float) -> None:
+        """The account's equity after a step at `at_ms`; the day's opening one for its PnL."""
+        day = at_ms // _DAY_MS  # the day: market time, UTC, as the risk engine counts it
+        if day != self.day:
+            self.day = day
+            self.day_open_equity = self.equity if self.equity == self.equity else equity
+        self.equity = equity
+        self.health.steps += 1
+        if self.health.first_step_real is None:
+            self.health.first_step_real = time.monotonic()
