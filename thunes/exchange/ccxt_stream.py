@@ -1,0 +1,87 @@
+"""ccxt.pro's market streams behind the feed's MarketStream: one client, replaced on reset.
+
+ccxt reconnects only when watched again and cannot revive a socket that went silent, so a
+reset closes the client and starts a new one (its markets carried over: no second
+exchangeInfo). Errors become the feed's: ExchangeClosedByUser (ours) first, since it
+subclasses ExchangeError; a request the exchange will never accept (bad symbol, bad key) is
+fatal; anything else is a lost link to ride out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from thunes.errors import ExchangeError, one_line
+from thunes.exchange.base import OhlcvRow
+from thunes.exchange.ccxt_exchange import CcxtExchange
+from thunes.feeds.ccxt_feed import Quote, StreamClosed, StreamLost
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class CcxtStream:
+    """Market data of `exchange` over one ccxt.pro client (public streams only)."""
+
+    def __init__(self, exchange: CcxtExchange) -> None:
+        import ccxt.pro  # lazily, as ccxt_exchange does
+
+        self._pro = ccxt.pro
+        self._exchange = exchange
+        self._client: Any = exchange.stream_client()
+
+    async def watch_candles(self, symbol: str, timeframe: str) -> list[OhlcvRow]:
+        rows = await self._guard(self._client.watch_ohlcv(symbol, timeframe))
+        return [list(row) for row in rows]
+
+    async def watch_book(self, symbols: list[str]) -> list[Quote]:
+        tickers = await self._guard(self._client.watch_bids_asks(symbols))
+        return [
+            (
+                symbol,
+                float(t["bid"]),
+                float(t.get("bidVolume") or 0.0),
+                float(t["ask"]),
+                float(t.get("askVolume") or 0.0),
+            )
+            for symbol, t in tickers.items()
+        ]
+
+    async def fetch_candles(
+        self, symbol: str, timeframe: str, since_ms: int, limit: int
+    ) -> list[OhlcvRow]:
+        rows = await self._guard(self._client.fetch_ohlcv(symbol, timeframe, since_ms, limit))
+        return [list(row) for row in rows]
+
+    async def server_ms(self) -> int:
+        if self._client.has.get("fetchTime"):
+            return int(await self._guard(self._client.fetch_time()))
+        return int(self._client.milliseconds())
+
+    async def reset(self) -> None:
+        old, self._client = self._client, self._exchange.stream_client()
+        if old.markets:
+            self._client.set_markets(old.markets, old.currencies)
+        await self._close(old)
+
+    async def close(self) -> None:
+        await self._close(self._client)
+
+    async def _close(self, client: Any) -> None:
+        try:
+            await client.close()
+        except self._pro.BaseError as exc:  # the link is gone either way
+            log.info("closing a stream client: %s", one_line(exc))
+
+    async def _guard(self, call: Awaitable[T]) -> T:
+        pro = self._pro
+        try:
+            return await call
+        except pro.ExchangeClosedByUser as exc:
+            raise StreamClosed(one_line(exc)) from exc
+        except (pro.BadRequest, pro.AuthenticationError, pro.PermissionDenied) as exc:
+            raise ExchangeError(f"{self._exchange.name} stream: {one_line(exc)}") from exc
+        except (pro.NetworkError, pro.ExchangeError) as exc:
+            raise StreamLost(f"{type(exc).__name__}: {one_line(exc)}") from exc
