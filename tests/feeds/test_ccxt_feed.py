@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 
 from tests.fakes.binance import FakeBinance
+from thunes.errors import ExchangeError
 from thunes.exchange.ccxt_exchange import CcxtExchange
 from thunes.exchange.ccxt_stream import CcxtStream
 from thunes.feeds.ccxt_feed import CcxtFeed, Resilience
@@ -158,9 +159,9 @@ def test_every_closed_candle_arrives_once_in_order_across_a_fault(
         assert health.reconnects >= 3 and "ExchangeNotAvailable" in health.last_error
 
 
-def test_a_planned_reconnect_every_market_hour_loses_nothing(live: FakeBinance) -> None:
+def test_a_planned_reconnect_every_five_market_minutes_loses_nothing(live: FakeBinance) -> None:
     hourly = Resilience(
-        stall_s=0.3, connect_s=1.0, backoff_s=0.1, reconnect_every_s=600, reconnect_clock="market"
+        stall_s=0.3, connect_s=1.0, backoff_s=0.1, reconnect_every_s=300, reconnect_clock="market"
     )
     feed = feed_on(live, hourly)
 
@@ -179,6 +180,19 @@ def test_history_is_the_closed_candles_before_the_start(live: FakeBinance) -> No
     assert [c.time_ms for c in bars] == [first - k * MINUTE for k in range(5, 0, -1)]
     assert all(c.close_ms <= feed.clock.start_ms for c in bars)
     assert feed.history("ETH/USDT", 0) == []
+
+
+def test_an_unknown_symbol_ends_the_feed_with_one_line(live: FakeBinance) -> None:
+    exchange = rest(live)
+    clock = MarketClock(live.clock.now_ms(), FAST)
+    feed = CcxtFeed(exchange, CcxtStream(exchange), ["NOPE/USDT"], "1m", clock, resilience=QUICK)
+
+    async def first() -> MarketEvent:
+        return await anext(aiter(feed))
+
+    with pytest.raises(ExchangeError, match=r"^binance stream: .*NOPE/USDT"):
+        asyncio.run(first())
+    assert feed.health.reconnects == 0
 
 
 def test_a_bad_resilience_setting_names_itself() -> None:

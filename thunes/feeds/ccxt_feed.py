@@ -243,10 +243,10 @@ class CcxtFeed:
             except TimeoutError:
                 queue.put_nowait(StreamStalled(f"silent for {wait:g}s"))
                 return
-            except StreamLost as lost:
-                queue.put_nowait(lost)
-                return
             except StreamClosed:
+                return
+            except Exception as error:  # StreamLost reconnects; anything else ends the feed
+                queue.put_nowait(error)
                 return
             wait = self.resilience.stall_s
 
