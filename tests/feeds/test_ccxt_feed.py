@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import random
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from tests.fakes.binance import FakeBinance
 from thunes.errors import ExchangeError
 from thunes.exchange.ccxt_exchange import CcxtExchange
-from thunes.exchange.ccxt_stream import CcxtStream
+from thunes.exchange.ccxt_stream import CcxtStream, open_feed
 from thunes.feeds.ccxt_feed import CcxtFeed, Resilience
 from thunes.feeds.clock import MarketClock
 from thunes.feeds.events import BookTicked, CandleClosed, MarketEvent
@@ -41,18 +40,10 @@ def rest(server: FakeBinance) -> CcxtExchange:
 
 
 def feed_on(server: FakeBinance, resilience: Resilience = QUICK, timeframe: str = "1m") -> CcxtFeed:
-    exchange = rest(server)
-    clock = MarketClock(server.clock.now_ms(), server.clock.speed)
-    stream = CcxtStream(exchange)
-    return CcxtFeed(
-        exchange,
-        stream,
-        SYMBOLS,
-        timeframe,
-        clock,
-        book=True,
-        resilience=resilience,
-        rng=random.Random(0),
+    """The feed as the live engine opens it, on the stand-in's accelerated clock."""
+    speed = server.clock.speed
+    return open_feed(
+        rest(server), SYMBOLS, timeframe, book=True, resilience=resilience, speed=speed
     )
 
 

@@ -16,10 +16,27 @@ from typing import Any, TypeVar
 from thunes.errors import ExchangeError, one_line
 from thunes.exchange.base import OhlcvRow
 from thunes.exchange.ccxt_exchange import CcxtExchange
-from thunes.feeds.ccxt_feed import Quote, StreamClosed, StreamLost
+from thunes.feeds.ccxt_feed import CcxtFeed, Quote, Resilience, StreamClosed, StreamLost
+from thunes.feeds.clock import MarketClock
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def open_feed(
+    exchange: CcxtExchange,
+    symbols: list[str],
+    timeframe: str,
+    *,
+    book: bool = False,
+    resilience: Resilience | None = None,
+    speed: float = 1.0,
+) -> CcxtFeed:
+    """The live feed of `exchange`, starting now on its clock. `speed` is how fast that clock
+    runs: 1 on a real venue, the market's pace on an accelerated stand-in."""
+    clock = MarketClock(exchange.milliseconds(), speed)
+    stream = CcxtStream(exchange)
+    return CcxtFeed(exchange, stream, symbols, timeframe, clock, book=book, resilience=resilience)
 
 
 class CcxtStream:

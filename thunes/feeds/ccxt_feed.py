@@ -137,7 +137,6 @@ class CcxtFeed:
         *,
         book: bool = False,
         resilience: Resilience | None = None,
-        rng: random.Random | None = None,
     ) -> None:
         self.symbols, self.timeframe, self.clock = symbols, timeframe, clock
         self.tf = timeframe_ms(timeframe)
@@ -145,7 +144,7 @@ class CcxtFeed:
         self.resilience = resilience or Resilience()
         self.health = FeedHealth()
         self._exchange, self._stream = exchange, stream
-        self._rng = rng or random.Random()
+        self._rng = random.Random()
         self._first = clock.start_ms // self.tf * self.tf  # the first candle closing after start
         self._next = dict.fromkeys(symbols, self._first)  # each symbol's next open to deliver
         self._frontier = self._first  # the newest open the exchange showed: older ones closed
