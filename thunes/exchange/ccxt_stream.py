@@ -1,4 +1,4 @@
-"""ccxt.pro's market streams behind the feed's MarketStream: one client, replaced on reset.
+"""ccxt.pro's market streams behind the MarketStream seam: one client, replaced on reset.
 
 ccxt reconnects only when watched again and cannot revive a socket that went silent, so a
 reset closes the client and starts a new one (its markets carried over: no second
@@ -16,27 +16,10 @@ from typing import Any, TypeVar
 from thunes.errors import ExchangeError, one_line
 from thunes.exchange.base import OhlcvRow
 from thunes.exchange.ccxt_exchange import CcxtExchange
-from thunes.feeds.ccxt_feed import CcxtFeed, Quote, Resilience, StreamClosed, StreamLost
-from thunes.feeds.clock import MarketClock
+from thunes.exchange.stream import Quote, StreamClosed, StreamLost
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def open_feed(
-    exchange: CcxtExchange,
-    symbols: list[str],
-    timeframe: str,
-    *,
-    book: bool = False,
-    resilience: Resilience | None = None,
-    speed: float = 1.0,
-) -> CcxtFeed:
-    """The live feed of `exchange`, starting now on its clock. `speed` is how fast that clock
-    runs: 1 on a real venue, the market's pace on an accelerated stand-in."""
-    clock = MarketClock(exchange.milliseconds(), speed)
-    stream = CcxtStream(exchange)
-    return CcxtFeed(exchange, stream, symbols, timeframe, clock, book=book, resilience=resilience)
 
 
 class CcxtStream:

@@ -19,56 +19,24 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 from thunes.domain.timeframes import timeframe_ms
 from thunes.exchange.base import Exchange, OhlcvRow
+from thunes.exchange.ccxt_exchange import CcxtExchange
+from thunes.exchange.ccxt_stream import CcxtStream
+from thunes.exchange.stream import MarketStream, StreamClosed, StreamLost
 from thunes.feeds.clock import MarketClock
 from thunes.feeds.events import BookTicked, CandleClosed, MarketEvent
 
 log = logging.getLogger(__name__)
 
-Quote = tuple[str, float, float, float, float]
-"""(symbol, bid, bid size, ask, ask size): a spot book ticker carries no exchange time."""
-
 _PAGE = 1000  # candles per REST read (Binance's maximum)
 _RETRIES_PER_CLOSE = 5  # re-reads of a close that REST does not show yet
 
 
-class StreamLost(Exception):
-    """The socket, or a REST call behind the stream, failed: reconnect, then back-fill."""
-
-
 class StreamStalled(StreamLost):
     """The socket stayed open and went silent: watching again would not revive it."""
-
-
-class StreamClosed(Exception):
-    """We closed the connection ourselves: not a fault."""
-
-
-class MarketStream(Protocol):
-    """One connection for market data; ccxt.pro's is thunes.exchange.ccxt_stream.CcxtStream."""
-
-    async def watch_candles(self, symbol: str, timeframe: str) -> list[OhlcvRow]:
-        """The candles updated since the last call (the forming one among them)."""
-        ...
-
-    async def watch_book(self, symbols: list[str]) -> list[Quote]: ...
-
-    async def fetch_candles(
-        self, symbol: str, timeframe: str, since_ms: int, limit: int
-    ) -> list[OhlcvRow]: ...
-
-    async def server_ms(self) -> int:
-        """The exchange's clock."""
-        ...
-
-    async def reset(self) -> None:
-        """Drop this connection: the next call opens a new one and subscribes again."""
-        ...
-
-    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -300,3 +268,19 @@ class CcxtFeed:
     def _event(self, symbol: str, row: OhlcvRow) -> CandleClosed:
         t = int(row[0])
         return CandleClosed(symbol, t, t + self.tf, *map(float, row[1:6]))
+
+
+def open_feed(
+    exchange: CcxtExchange,
+    symbols: list[str],
+    timeframe: str,
+    *,
+    book: bool = False,
+    resilience: Resilience | None = None,
+    speed: float = 1.0,
+) -> CcxtFeed:
+    """The live feed of `exchange`, starting now on its clock. `speed` is how fast that clock
+    runs: 1 on a real venue, the market's pace on an accelerated stand-in."""
+    clock = MarketClock(exchange.milliseconds(), speed)
+    stream = CcxtStream(exchange)
+    return CcxtFeed(exchange, stream, symbols, timeframe, clock, book=book, resilience=resilience)
