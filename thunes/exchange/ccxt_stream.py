@@ -9,6 +9,7 @@ fatal; anything else is a lost link to ride out.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ from thunes.exchange.stream import Quote, StreamClosed, StreamLost
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_CLOSE_S = 5.0  # the longest wait for an old client to close
 
 
 class CcxtStream:
@@ -31,6 +33,7 @@ class CcxtStream:
         self._pro = ccxt.pro
         self._exchange = exchange
         self._client: Any = exchange.stream_client()
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def watch_candles(self, symbol: str, timeframe: str) -> list[OhlcvRow]:
         rows = await self._guard(self._client.watch_ohlcv(symbol, timeframe))
@@ -61,18 +64,22 @@ class CcxtStream:
         return int(self._client.milliseconds())
 
     async def reset(self) -> None:
+        """A new client at once; the old one closes in the background, since a polite close
+        of a dead or silent socket can wait for a close frame that never comes."""
         old, self._client = self._client, self._exchange.stream_client()
         if old.markets:
             self._client.set_markets(old.markets, old.currencies)
-        await self._close(old)
+        closing = asyncio.create_task(self._close(old))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
-        await self._close(self._client)
+        await asyncio.gather(self._close(self._client), *self._closing)
 
     async def _close(self, client: Any) -> None:
         try:
-            await client.close()
-        except self._pro.BaseError as exc:  # the link is gone either way
+            await asyncio.wait_for(client.close(), _CLOSE_S)
+        except (TimeoutError, self._pro.BaseError) as exc:  # the link is gone either way
             log.info("closing a stream client: %s", one_line(exc))
 
     async def _guard(self, call: Awaitable[T]) -> T:

@@ -176,7 +176,7 @@ class CcxtFeed:
                 yield event
             retries = 0
             while not self._due(*started):
-                item = await queue.get()
+                item = await self._next_item(queue)
                 if isinstance(item, BaseException):
                     raise item
                 self._alive()
@@ -195,7 +195,17 @@ class CcxtFeed:
         finally:
             for pump in pumps:
                 pump.cancel()
-            await asyncio.gather(*pumps, return_exceptions=True)
+            await asyncio.wait(pumps, timeout=1.0)  # a watch deaf to cancelling is left behind
+
+    async def _next_item(
+        self, queue: asyncio.Queue[int | list[BookTicked] | BaseException]
+    ) -> int | list[BookTicked] | BaseException:
+        """The next message or failure; a watchdog over the pumps' own, should one hang."""
+        limit = self.resilience.connect_s + self.resilience.stall_s
+        try:
+            return await asyncio.wait_for(queue.get(), limit)
+        except TimeoutError:
+            return StreamStalled(f"no message and no failure for {limit:g}s")
 
     async def _pump(
         self,
