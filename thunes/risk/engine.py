@@ -13,6 +13,7 @@ from thunes.domain.orders import OrderIntent, Side
 from thunes.domain.reasons import REASONS
 from thunes.risk import rules as r
 from thunes.risk.limits import RiskLimits
+from thunes.risk.rules import RiskRow
 
 
 class RiskEngine:
@@ -24,28 +25,28 @@ class RiskEngine:
     @property
     def fired(self) -> Counter[str]:
         """How often each rule fired (only the rules that did)."""
-        counts = self.vector[r.F_KILL : r.F_TRIPS + 1]
+        counts = self.vector[RiskRow.F_KILL : RiskRow.F_TRIPS + 1]
         return Counter({rule: int(n) for rule, n in zip(r.FIRED, counts, strict=True) if n})
 
     @property
     def halted_day(self) -> int:
-        return int(self.vector[r.HALTED_DAY])
+        return int(self.vector[RiskRow.HALTED_DAY])
 
     @halted_day.setter
     def halted_day(self, day: int) -> None:
-        self.vector[r.HALTED_DAY] = day
+        self.vector[RiskRow.HALTED_DAY] = day
 
     @property
     def cooldown_until_ms(self) -> int:
-        return int(self.vector[r.COOLDOWN_UNTIL])
+        return int(self.vector[RiskRow.COOLDOWN_UNTIL])
 
     @property
     def day(self) -> int:
-        return int(self.vector[r.DAY])
+        return int(self.vector[RiskRow.DAY])
 
     @property
     def day_pnl(self) -> float:
-        return float(self.vector[r.DAY_PNL])
+        return float(self.vector[RiskRow.DAY_PNL])
 
     def allows(
         self, intent: OrderIntent, now_ms: int, open_positions: int, holding: bool
