@@ -78,9 +78,10 @@ def _idle(lanes: Vec, st: Vec) -> bool:
 @njit(cache=True)
 def _hear_fills(j: int, first: int, prefixes: Bools, rk: Vec, b: Book, rs: Vec, out: Vec) -> None:
     """The strategy's answers to lane j's fills, from log row `first` on."""
-    for r in range(first, int(b.acct[AcctRow.N_LOG])):
-        if b.log[r, LogRow.KIND] == c.FILL:
-            f = b.log[r]
+    acct, lanes, _, log = b
+    for r in range(first, int(acct[AcctRow.N_LOG])):
+        if log[r, LogRow.KIND] == c.FILL:
+            f = log[r]
             n = compiled.on_fill(
                 f[LogRow.SIDE] == BUY,
                 f[LogRow.PRICE],
@@ -88,7 +89,7 @@ def _hear_fills(j: int, first: int, prefixes: Bools, rk: Vec, b: Book, rs: Vec, 
                 f[LogRow.FEE],
                 int(f[LogRow.TAG]),
                 f[LogRow.REMAINING],
-                b.lanes[j, LaneRow.POS],
+                lanes[j, LaneRow.POS],
                 rs,
                 out,
             )
@@ -117,18 +118,19 @@ def run_lanes(
     stopped before: the end, or, with `until_idle`, the step after the one that left every
     lane idle (`_idle`): then only an entry decision can change anything, and a caller that
     knows where the next one is may skip to it (signal_sweep.py)."""
+    acct, lanes, orders, log = b
     bars, starts, timeline = h.bars, h.starts, h.timeline
-    acct, lanes = b.acct, b.lanes
     n_lanes = len(starts) - 1
     last_close = np.zeros(n_lanes)
     rows = np.empty(n_lanes, np.int64)  # each lane's row of `bars` at this step, or -1
     out = np.empty((intents, c.ORDER))  # room for the most intents a strategy returns
     rules = [st[j] for j in range(n_lanes)]  # each lane's vector, viewed once, not per bar
-    room = len(b.log) - 64 * n_lanes  # the log grows when a step could overflow it: rarely
+    room = len(log) - 64 * n_lanes  # the log grows when a step could overflow it: rarely
     for step in range(first, len(timeline)):
         if acct[AcctRow.N_LOG] > room:
-            b = Book(acct, lanes, b.orders, np.concatenate((b.log, np.zeros_like(b.log))))
-            room = len(b.log) - 64 * n_lanes
+            log = np.concatenate((log, np.zeros_like(log)))
+            b = acct, lanes, orders, log
+            room = len(log) - 64 * n_lanes
         now = timeline[step]
         for j in range(n_lanes):  # the fills at the open, and the answers to them
             i = starts[j] + cursor[j]
@@ -168,8 +170,8 @@ def run_lanes(
         if not keep_log:
             acct[AcctRow.N_LOG] = 0
         if until_idle and _idle(lanes, st):
-            return b.log, step + 1
-    return b.log, len(timeline)
+            return log, step + 1
+    return log, len(timeline)
 
 
 def fixed_prefixes() -> Bools:
@@ -212,15 +214,14 @@ def run_compiled(lanes: list[Lane], rules: list[CompiledRules]) -> PortfolioRun:
     for j, state in enumerate(states):
         stacked[j, : len(state)] = state
     slots = max(ORDERS, width)  # a grid's orders: at most two per level, its vector has 7
-    orders = wallet.book.orders
-    if orders.shape[1] < slots:
-        more = np.zeros((len(orders), slots - orders.shape[1], c.ORDER))
-        wallet.book = wallet.book._replace(orders=np.concatenate([orders, more], axis=1))
+    if wallet.orders.shape[1] < slots:
+        more = np.zeros((len(wallet.lanes), slots - wallet.orders.shape[1], c.ORDER))
+        wallet.orders = np.concatenate([wallet.orders, more], axis=1)
     equity, lane_equity = np.empty(len(timeline)), np.empty(len(bars))
     names = TAGS.names
     prefixes = np.array([[b.startswith(a) for b in names] for a in names], dtype=np.bool_)
     history = History(bars, starts, entries, exits, timeline.astype(np.float64))
-    log, _ = run_lanes(
+    wallet.log, _ = run_lanes(
         history,
         prefixes,
         brokers[0].risk_vector,
@@ -234,7 +235,6 @@ def run_compiled(lanes: list[Lane], rules: list[CompiledRules]) -> PortfolioRun:
         0,
         False,
     )
-    wallet.book = wallet.book._replace(log=log)
     wallet.drain(events=False)
     for state, row in zip(states, stacked, strict=True):
         state[:] = row[: len(state)]

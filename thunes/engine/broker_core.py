@@ -3,7 +3,7 @@ compiled batch loops call them bar after bar, and `SimBroker` (sim_broker.py) ca
 same ones once per event. The conventions (fills, fees, intrabar path) are in sim_broker.py;
 a lane meets candles (`on_bar`) or best bid/ask quotes (`on_quote`, the tick engine).
 
-A `Book` holds the arrays shared by every symbol ("lane") trading out of one wallet, each
+A `Book` is the tuple of arrays shared by every symbol ("lane") trading out of one wallet, each
 laid out by an `IntEnum` of its own:
 - `acct` (`AcctRow`): the wallet's cash and the number of rows in the log;
 - `lanes[j]`: symbol j's venue parameters (`VenueRow`), then its position, cost basis and
@@ -19,7 +19,6 @@ laid out by an `IntEnum` of its own:
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -107,14 +106,10 @@ LOG_WIDTH = len(LogRow)
 FILL, SKIP, ACCEPTED, CANCELED = range(4)  # KIND: a skip is also the strategy's rejection
 
 
-class Book(NamedTuple):
-    """The arrays every lane of one wallet shares (see the module's docstring): one
-    argument in every signature, as numba passes a tuple of arrays."""
-
-    acct: Vec
-    lanes: Vec
-    orders: Vec
-    log: Vec
+# The arrays every lane of one wallet shares, as one argument (acct, lanes, orders, log; see
+# the module's docstring), unpacked where they are used. A plain tuple: numba types it from
+# Python as fast as four arrays, where a NamedTuple costs the per-event face ~1 us a call.
+Book = tuple[Vec, Vec, Vec, Vec]
 
 
 @njit(cache=True)
@@ -130,20 +125,21 @@ def _log(
     b: Book,
 ) -> None:
     """One row about order `o` (its side, type and tag), at lane j's current bar."""
-    k = int(b.acct[AcctRow.N_LOG])
-    if k >= len(b.log):
+    acct, lanes, _, log = b
+    k = int(acct[AcctRow.N_LOG])
+    if k >= len(log):
         raise IndexError("the broker's log is full: grow it before the call")
-    row = b.log[k]
-    row[LogRow.KIND], row[LogRow.LANE], row[LogRow.BAR] = kind, j, b.lanes[j, LaneRow.BAR]
+    row = log[k]
+    row[LogRow.KIND], row[LogRow.LANE], row[LogRow.BAR] = kind, j, lanes[j, LaneRow.BAR]
     row[LogRow.SIDE], row[LogRow.TYPE], row[LogRow.TAG] = (
         o[OrderRow.SIDE],
         o[OrderRow.TYPE],
         o[OrderRow.TAG],
     )
     row[LogRow.PRICE], row[LogRow.AMOUNT], row[LogRow.FEE] = price, amount, fee
-    row[LogRow.IS_MAKER], row[LogRow.REASON], b.acct[AcctRow.N_LOG] = maker, reason, k + 1
+    row[LogRow.IS_MAKER], row[LogRow.REASON], acct[AcctRow.N_LOG] = maker, reason, k + 1
     row[LogRow.TIME], row[LogRow.ID], row[LogRow.REMAINING], row[LogRow.TRADE] = (
-        b.lanes[j, LaneRow.TIME],
+        lanes[j, LaneRow.TIME],
         o[OrderRow.ID],
         0.0,
         0.0,
@@ -153,9 +149,10 @@ def _log(
 @njit(cache=True)
 def reserved(j: int, b: Book) -> float:
     """Quote locked by lane j's resting buy limits, as an exchange locks it."""
-    fee, total, compensation = 1 + on_top(b.lanes[j, VenueRow.MAKER], b.lanes[j]), 0.0, 0.0
-    for k in range(int(b.lanes[j, LaneRow.N_ORDERS])):
-        o = b.orders[j, k]
+    _, lanes, orders, _ = b
+    fee, total, compensation = 1 + on_top(lanes[j, VenueRow.MAKER], lanes[j]), 0.0, 0.0
+    for k in range(int(lanes[j, LaneRow.N_ORDERS])):
+        o = orders[j, k]
         if o[OrderRow.TYPE] != MARKET and o[OrderRow.SIDE] == BUY:
             locked = (
                 o[OrderRow.PRICE]
@@ -169,72 +166,80 @@ def reserved(j: int, b: Book) -> float:
 @njit(cache=True)
 def free_cash(b: Book) -> float:
     """The wallet's cash not locked by any lane's resting buy limit."""
+    acct, lanes, _, _ = b
     locked, compensation = 0.0, 0.0
-    for j in range(len(b.lanes)):
+    for j in range(len(lanes)):
         locked, compensation = sum_add(locked, compensation, reserved(j, b))
-    return b.acct[AcctRow.CASH] - sum_end(locked, compensation)
+    return acct[AcctRow.CASH] - sum_end(locked, compensation)
 
 
 @njit(cache=True)
 def committed(j: int, b: Book) -> bool:
     """Holding, or about to: a position, a queued market buy or a resting buy limit.
     A position counts against max_open_positions from the moment its buy is sent."""
-    if b.lanes[j, LaneRow.POS] > 0:
+    _, lanes, orders, _ = b
+    if lanes[j, LaneRow.POS] > 0:
         return True
-    n, k = int(b.lanes[j, LaneRow.N_ORDERS]), 0
-    while k < n and b.orders[j, k, OrderRow.SIDE] != BUY:
+    n, k = int(lanes[j, LaneRow.N_ORDERS]), 0
+    while k < n and orders[j, k, OrderRow.SIDE] != BUY:
         k += 1
     return k < n
 
 
 @njit(cache=True)
 def open_positions(b: Book) -> int:
+    _, lanes, _, _ = b
     n = 0
-    for j in range(len(b.lanes)):
+    for j in range(len(lanes)):
         n += committed(j, b)
     return n
 
 
 @njit(cache=True)
 def _append(j: int, o: Vec, b: Book) -> int:
-    n = int(b.lanes[j, LaneRow.N_ORDERS])
-    if n >= b.orders.shape[1]:
+    _, lanes, orders, _ = b
+    n = int(lanes[j, LaneRow.N_ORDERS])
+    if n >= orders.shape[1]:
         raise IndexError("the broker's order table is full: grow it before the call")
-    b.orders[j, n] = o
-    b.lanes[j, LaneRow.N_ORDERS] = n + 1
+    orders[j, n] = o
+    lanes[j, LaneRow.N_ORDERS] = n + 1
     return n
 
 
 @njit(cache=True)
 def _place(j: int, o: Vec, b: Book) -> int:
     """`_append` a new order, numbered as its client order id will be."""
-    b.lanes[j, LaneRow.N_PLACED] += 1
-    o[OrderRow.ID] = b.lanes[j, LaneRow.N_PLACED]
+    _, lanes, _, _ = b
+    lanes[j, LaneRow.N_PLACED] += 1
+    o[OrderRow.ID] = lanes[j, LaneRow.N_PLACED]
     return _append(j, o, b)
 
 
 @njit(cache=True)
 def _insert(j: int, k: int, o: Vec, b: Book) -> None:
     """Put order `o` back at place k (an order's unfilled rest keeps its turn)."""
+    _, _, orders, _ = b
     n = _append(j, o, b)
     for m in range(n, k, -1):
-        b.orders[j, m] = b.orders[j, m - 1]
-    b.orders[j, k] = o
+        orders[j, m] = orders[j, m - 1]
+    orders[j, k] = o
 
 
 @njit(cache=True)
 def _drop(j: int, k: int, b: Book) -> None:
     """Take order k out, keeping the others in their order."""
-    n = int(b.lanes[j, LaneRow.N_ORDERS])
+    _, lanes, orders, _ = b
+    n = int(lanes[j, LaneRow.N_ORDERS])
     for m in range(k, n - 1):
-        b.orders[j, m] = b.orders[j, m + 1]
-    b.lanes[j, LaneRow.N_ORDERS] = n - 1
+        orders[j, m] = orders[j, m + 1]
+    lanes[j, LaneRow.N_ORDERS] = n - 1
 
 
 @njit(cache=True)
 def _remove(j: int, k: int, b: Book) -> Vec:
     """`_drop`, returning a copy of the order (one allocation: only where it is used)."""
-    o = b.orders[j, k].copy()
+    _, _, orders, _ = b
+    o = orders[j, k].copy()
     _drop(j, k, b)
     return o
 
@@ -259,8 +264,9 @@ def _order(
 def _find(j: int, o: Vec, b: Book) -> int:
     """The first resting order equal to `o` field by field (as `order in resting` compares),
     or -1: an order taken out since `o` was copied is not there any more."""
-    for k in range(int(b.lanes[j, LaneRow.N_ORDERS])):
-        r = b.orders[j, k]
+    _, lanes, orders, _ = b
+    for k in range(int(lanes[j, LaneRow.N_ORDERS])):
+        r = orders[j, k]
         same_amount = r[OrderRow.AMOUNT] == o[OrderRow.AMOUNT] or (
             np.isnan(r[OrderRow.AMOUNT]) and np.isnan(o[OrderRow.AMOUNT])
         )
@@ -287,9 +293,10 @@ def skip(j: int, o: Vec, price: float, amount: float, reason: int, b: Book) -> N
 def cancel(j: int, tags: Mask, buys: bool, b: Book) -> None:
     """Withdraw lane j's orders at work whose tag is in `tags` (or, `buys`, every buy):
     resting ones, and market ones still queued (the rest of an order filling in parts)."""
+    _, lanes, orders, _ = b
     k = 0
-    while k < b.lanes[j, LaneRow.N_ORDERS]:
-        o = b.orders[j, k]
+    while k < lanes[j, LaneRow.N_ORDERS]:
+        o = orders[j, k]
         hit = o[OrderRow.SIDE] == BUY if buys else tags[int(o[OrderRow.TAG])]
         if not hit:
             k += 1
@@ -303,11 +310,9 @@ def cancel(j: int, tags: Mask, buys: bool, b: Book) -> None:
 def _selling_out(j: int, b: Book) -> bool:
     """The protective stop has triggered and its rest sells at the next open: no new stop
     under what is already being sold (partial fills only)."""
-    for k in range(int(b.lanes[j, LaneRow.N_ORDERS])):
-        if (
-            b.orders[j, k, OrderRow.TYPE] == MARKET
-            and b.orders[j, k, OrderRow.TAG] == MAX_LOSS_CODE
-        ):
+    _, lanes, orders, _ = b
+    for k in range(int(lanes[j, LaneRow.N_ORDERS])):
+        if orders[j, k, OrderRow.TYPE] == MARKET and orders[j, k, OrderRow.TAG] == MAX_LOSS_CODE:
             return True
     return False
 
@@ -315,11 +320,9 @@ def _selling_out(j: int, b: Book) -> bool:
 @njit(cache=True)
 def protective(j: int, b: Book) -> int:
     """Where the risk engine's resting stop is in lane j's table, or -1."""
-    for k in range(int(b.lanes[j, LaneRow.N_ORDERS])):
-        if (
-            b.orders[j, k, OrderRow.TYPE] != MARKET
-            and b.orders[j, k, OrderRow.TAG] == MAX_LOSS_CODE
-        ):
+    _, lanes, orders, _ = b
+    for k in range(int(lanes[j, LaneRow.N_ORDERS])):
+        if orders[j, k, OrderRow.TYPE] != MARKET and orders[j, k, OrderRow.TAG] == MAX_LOSS_CODE:
             return k
     return -1
 
@@ -329,6 +332,7 @@ def _risk(j: int, out: Vec, n: int, b: Book) -> None:
     """Carry out the risk engine's commands (rules.after_fill). Its stop guards from this
     bar on, and neither it nor its withdrawal is news to the strategy; its withdrawal
     leaves a triggered stop's rest to sell."""
+    _, lanes, _, _ = b
     for r in range(n):
         o = out[r]
         if o[OrderRow.TYPE] == CANCEL and o[OrderRow.TAG] == rules.EVERY_BUY:
@@ -347,7 +351,7 @@ def _risk(j: int, out: Vec, n: int, b: Book) -> None:
                     np.nan,
                     np.nan,
                     o[OrderRow.TAG],
-                    b.lanes[j, LaneRow.BAR],
+                    lanes[j, LaneRow.BAR],
                 ),
                 b,
             )
@@ -357,17 +361,18 @@ def _risk(j: int, out: Vec, n: int, b: Book) -> None:
 def _book(j: int, buy: bool, price: float, amount: float, fee: float, b: Book) -> float:
     """Cost basis of the open position (fees in); returns a sell's realised PnL, fees of both
     legs included (0 for a buy)."""
+    _, lanes, _, _ = b
     if buy:
-        b.lanes[j, LaneRow.BOOK_AMOUNT] += amount
-        b.lanes[j, LaneRow.BOOK_COST] += amount * price + fee
+        lanes[j, LaneRow.BOOK_AMOUNT] += amount
+        lanes[j, LaneRow.BOOK_COST] += amount * price + fee
         return 0.0
-    held = b.lanes[j, LaneRow.BOOK_AMOUNT]
+    held = lanes[j, LaneRow.BOOK_AMOUNT]
     share = min(1.0, amount / held) if held > 0 else 1.0
-    basis = b.lanes[j, LaneRow.BOOK_COST] * share
-    b.lanes[j, LaneRow.BOOK_AMOUNT] = max(0.0, held - amount)
-    b.lanes[j, LaneRow.BOOK_COST] -= basis
-    if b.lanes[j, LaneRow.BOOK_AMOUNT] == 0.0:
-        b.lanes[j, LaneRow.BOOK_COST] = 0.0
+    basis = lanes[j, LaneRow.BOOK_COST] * share
+    lanes[j, LaneRow.BOOK_AMOUNT] = max(0.0, held - amount)
+    lanes[j, LaneRow.BOOK_COST] -= basis
+    if lanes[j, LaneRow.BOOK_AMOUNT] == 0.0:
+        lanes[j, LaneRow.BOOK_COST] = 0.0
     return amount * price - fee - basis
 
 
@@ -386,28 +391,29 @@ def _execute(
     """Book a fill of `amount` of order `o`; `remaining`: what is left of it after. The fee
     is paid on top in quote, or (FEE_FROM_RECEIVED, the venue's way) taken from what the
     order receives: base on a buy, whose part under one step is dust, quote on a sell."""
+    acct, lanes, _, log = b
     buy = o[OrderRow.SIDE] == BUY
     fee = amount * price * fee_rate  # its value in quote, whatever pays it
     withheld, kept, cost_fee = 0.0, amount, fee
-    if buy and b.lanes[j, VenueRow.FEE_FROM_RECEIVED]:
+    if buy and lanes[j, VenueRow.FEE_FROM_RECEIVED]:
         withheld = amount * fee_rate
         kept = _sellable(j, amount - withheld, b)
-        b.acct[AcctRow.CASH] -= amount * price
+        acct[AcctRow.CASH] -= amount * price
         cost_fee = (amount - kept) * price  # the basis of what can be sold: all that was paid
     elif buy:
-        b.acct[AcctRow.CASH] -= amount * price + fee
+        acct[AcctRow.CASH] -= amount * price + fee
     else:
-        b.acct[AcctRow.CASH] += amount * price - fee
+        acct[AcctRow.CASH] += amount * price - fee
     if buy:
-        b.lanes[j, LaneRow.POS] = np.round(b.lanes[j, LaneRow.POS] + kept, 12)  # no binary dust
+        lanes[j, LaneRow.POS] = np.round(lanes[j, LaneRow.POS] + kept, 12)  # no binary dust
     else:
-        held = b.lanes[j, LaneRow.POS]
-        b.lanes[j, LaneRow.POS] = np.round(held - amount, 12) if amount < held else 0.0
-    row = int(b.acct[AcctRow.N_LOG])
+        held = lanes[j, LaneRow.POS]
+        lanes[j, LaneRow.POS] = np.round(held - amount, 12) if amount < held else 0.0
+    row = int(acct[AcctRow.N_LOG])
     _log(FILL, j, o, price, amount, fee, maker, 0, b)
-    b.lanes[j, LaneRow.N_FILLS] += 1
-    b.log[row, LogRow.REMAINING], b.log[row, LogRow.TRADE] = remaining, b.lanes[j, LaneRow.N_FILLS]
-    b.log[row, LogRow.NET], b.log[row, LogRow.WITHHELD] = kept, withheld
+    lanes[j, LaneRow.N_FILLS] += 1
+    log[row, LogRow.REMAINING], log[row, LogRow.TRADE] = remaining, lanes[j, LaneRow.N_FILLS]
+    log[row, LogRow.NET], log[row, LogRow.WITHHELD] = kept, withheld
     pnl = _book(j, buy, price, kept, cost_fee, b)
     if rk[RiskRow.ON] == 0:
         return
@@ -415,12 +421,12 @@ def _execute(
     n = rules.after_fill(
         not buy,
         pnl,
-        b.lanes[j, LaneRow.TIME],
+        lanes[j, LaneRow.TIME],
         o[OrderRow.TAG] == MAX_LOSS_CODE,
-        b.lanes[j, LaneRow.BOOK_AMOUNT],
-        b.lanes[j, LaneRow.BOOK_COST],
-        b.lanes[j, LaneRow.POS],
-        b.lanes[j, VenueRow.TICK],
+        lanes[j, LaneRow.BOOK_AMOUNT],
+        lanes[j, LaneRow.BOOK_COST],
+        lanes[j, LaneRow.POS],
+        lanes[j, VenueRow.TICK],
         rk,
         out,
     )
@@ -443,10 +449,11 @@ def _sellable(j: int, received: float, b: Book) -> float:
     """Book base `received` net of a fee the venue kept in base: the balance's part on the
     step can be sold, the rest is dust, which a later buy can lift back over a step (one
     balance, as on the venue). Returns what the buy added to what can be sold."""
-    held = b.lanes[j, LaneRow.POS]
-    balance = held + b.lanes[j, LaneRow.DUST] + received
-    sellable = to_grid(balance, b.lanes[j, VenueRow.STEP], False)
-    b.lanes[j, LaneRow.DUST] = balance - sellable
+    _, lanes, _, _ = b
+    held = lanes[j, LaneRow.POS]
+    balance = held + lanes[j, LaneRow.DUST] + received
+    sellable = to_grid(balance, lanes[j, VenueRow.STEP], False)
+    lanes[j, LaneRow.DUST] = balance - sellable
     return np.round(sellable - held, 12)
 
 
@@ -464,9 +471,10 @@ def _part(amount: float, venue: Vec) -> float:
 def submit(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> None:
     """Accept, rest or skip order `o` (an `_order` row; NaN: not given) at lane j's current
     bar, after its close or a fill; `positions`: the lanes committed before it."""
+    _, lanes, _, _ = b
     buy = o[OrderRow.SIDE] == BUY
     if buy:
-        reason = rules.allows(b.lanes[j, LaneRow.TIME], positions, committed(j, b), rk)
+        reason = rules.allows(lanes[j, LaneRow.TIME], positions, committed(j, b), rk)
         if reason:
             rules.refused(reason, rk)
             price = np.nan if o[OrderRow.PRICE] == 0 else o[OrderRow.PRICE]
@@ -479,7 +487,7 @@ def submit(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> None:
         _log(ACCEPTED, j, queued, np.nan, np.nan, 0.0, False, 0, b)
         return
     free = free_cash(b) if buy and o[OrderRow.TYPE] == LIMIT else 0.0
-    reason, price, amount = prepare(o, np.nan, free, b.lanes[j, LaneRow.POS], b.lanes[j])
+    reason, price, amount = prepare(o, np.nan, free, lanes[j, LaneRow.POS], lanes[j])
     if reason:
         skip(j, o, price, np.nan if amount == 0 else amount, reason, b)
         return
@@ -490,7 +498,7 @@ def submit(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> None:
         amount,
         np.nan,
         o[OrderRow.TAG],
-        b.lanes[j, LaneRow.BAR] + 1,
+        lanes[j, LaneRow.BAR] + 1,
     )
     _place(j, order, b)
     _log(ACCEPTED, j, order, price, np.nan, 0.0, False, 0, b)
@@ -501,56 +509,59 @@ def would_refuse(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> int:
     """The reason `submit` would skip order `o` for now, or 0, asking without counting or
     logging anything (the checks `submit` makes, in its order): an engine whose strategy
     asks again at every quote while its signal holds records a run of refusals once."""
+    _, lanes, _, _ = b
     buy = o[OrderRow.SIDE] == BUY
-    reason = rules.allows(b.lanes[j, LaneRow.TIME], positions, committed(j, b), rk) if buy else 0
+    reason = rules.allows(lanes[j, LaneRow.TIME], positions, committed(j, b), rk) if buy else 0
     if reason or o[OrderRow.TYPE] == MARKET:
         return reason
     free = free_cash(b) if buy and o[OrderRow.TYPE] == LIMIT else 0.0
-    return prepare(o, np.nan, free, b.lanes[j, LaneRow.POS], b.lanes[j])[0]
+    return prepare(o, np.nan, free, lanes[j, LaneRow.POS], lanes[j])[0]
 
 
 @njit(cache=True)
 def _fill_market(j: int, o: Vec, open_: float, rk: Vec, b: Book) -> None:
     """Fill a queued market order at this open; a rest beyond the bar's most waits for the
     next open, as the same order, sized now."""
-    buy, held = o[OrderRow.SIDE] == BUY, b.lanes[j, LaneRow.POS]
+    _, lanes, _, _ = b
+    buy, held = o[OrderRow.SIDE] == BUY, lanes[j, LaneRow.POS]
     if not buy and held <= 0:
         return
     slipped = (
-        open_ * (1 + b.lanes[j, VenueRow.SLIP]) if buy else open_ * (1 - b.lanes[j, VenueRow.SLIP])
+        open_ * (1 + lanes[j, VenueRow.SLIP]) if buy else open_ * (1 - lanes[j, VenueRow.SLIP])
     )
-    price = to_grid(slipped, b.lanes[j, VenueRow.TICK], buy)  # the adverse way
+    price = to_grid(slipped, lanes[j, VenueRow.TICK], buy)  # the adverse way
     free = free_cash(b) if buy else 0.0
-    why, price, amount = prepare(o, price, free, held, b.lanes[j])
+    why, price, amount = prepare(o, price, free, held, lanes[j])
     if why:
         skip(j, o, price, amount, why, b)
         return
-    part = _part(amount, b.lanes[j])
+    part = _part(amount, lanes[j])
     left = np.round(amount - part, 12)
     if part < amount:
         _append(j, _rest(o, part, left, buy or not np.isnan(o[OrderRow.AMOUNT])), b)
-    _execute(j, o, price, part, b.lanes[j, VenueRow.TAKER], False, left, rk, b)
+    _execute(j, o, price, part, lanes[j, VenueRow.TAKER], False, left, rk, b)
 
 
 @njit(cache=True)
 def _fill_resting(j: int, k: int, price: float, maker: bool, rk: Vec, b: Book) -> None:
     """Fill resting order k at `price`. A limit's rest beyond the bar's most keeps resting
     in its place; a triggered stop's rest sells at the next open."""
+    _, lanes, _, _ = b
     o = _remove(j, k, b)
-    held = b.lanes[j, LaneRow.POS]
+    held = lanes[j, LaneRow.POS]
     buy, limit = o[OrderRow.SIDE] == BUY, o[OrderRow.TYPE] == LIMIT
     amount = held if np.isnan(o[OrderRow.AMOUNT]) else o[OrderRow.AMOUNT]
     if not buy:
         amount = min(amount, held)
         if amount <= 0:
             return
-    fee = b.lanes[j, VenueRow.MAKER] if maker else b.lanes[j, VenueRow.TAKER]
+    fee = lanes[j, VenueRow.MAKER] if maker else lanes[j, VenueRow.TAKER]
     free = free_cash(b) if buy and limit else 0.0
-    why = refusal(buy, limit, price, amount, fee, free, o[OrderRow.FILLED] == 0, b.lanes[j])
+    why = refusal(buy, limit, price, amount, fee, free, o[OrderRow.FILLED] == 0, lanes[j])
     if why:
         skip(j, o, price, amount, why, b)
         return
-    part = _part(amount, b.lanes[j])
+    part = _part(amount, lanes[j])
     left = np.round(amount - part, 12)
     if part < amount:
         rest = _rest(o, part, left, not np.isnan(o[OrderRow.AMOUNT]))
@@ -593,10 +604,11 @@ def _descend(j: int, open_: float, low: float, offer: float, rk: Vec, b: Book) -
     which is its own price, the open when the bar gapped through it, or, for a
     protective stop born above the market by a buy on the way down, that buy's price.
     """
-    n, bar = int(b.lanes[j, LaneRow.N_ORDERS]), b.lanes[j, LaneRow.BAR]
+    _, lanes, orders, _ = b
+    n, bar = int(lanes[j, LaneRow.N_ORDERS]), lanes[j, LaneRow.BAR]
     m = 0
     for k in range(n):
-        m += _met_going_down(b.orders[j, k], bar, low, offer)
+        m += _met_going_down(orders[j, k], bar, low, offer)
     if m == 0:
         return  # most bars: no allocation
     size = 2 * n + 2
@@ -604,7 +616,7 @@ def _descend(j: int, open_: float, low: float, offer: float, rk: Vec, b: Book) -
     met = np.empty((size, ORDER))
     m = 0
     for k in range(n):
-        o = b.orders[j, k]
+        o = orders[j, k]
         if _met_going_down(o, bar, low, offer):
             keys[m], limits[m], alive[m], met[m] = (
                 -min(o[OrderRow.PRICE], open_),
@@ -626,25 +638,23 @@ def _descend(j: int, open_: float, low: float, offer: float, rk: Vec, b: Book) -
         k = _find(j, met[e], b)
         if k < 0:
             continue
-        level, filled = -keys[e], b.lanes[j, LaneRow.N_FILLS]
+        level, filled = -keys[e], lanes[j, LaneRow.N_FILLS]
         if met[e, OrderRow.TYPE] == STOP:
-            slipped = to_grid(
-                level * (1 - b.lanes[j, VenueRow.SLIP]), b.lanes[j, VenueRow.TICK], False
-            )
+            slipped = to_grid(level * (1 - lanes[j, VenueRow.SLIP]), lanes[j, VenueRow.TICK], False)
             _fill_resting(j, k, slipped, False, rk, b)
         else:
             _fill_resting(j, k, met[e, OrderRow.PRICE], True, rk, b)
-        if b.lanes[j, LaneRow.N_FILLS] == filled:
+        if lanes[j, LaneRow.N_FILLS] == filled:
             continue  # refused (e.g. dust): nothing changed, so no new stop to meet
         s = protective(j, b)
-        if s >= 0 and low <= b.orders[j, s, OrderRow.PRICE]:
+        if s >= 0 and low <= orders[j, s, OrderRow.PRICE]:
             if m >= size:
                 raise IndexError("more stops met in one bar than orders")
             keys[m], limits[m], alive[m], met[m] = (
-                -min(b.orders[j, s, OrderRow.PRICE], level),
+                -min(orders[j, s, OrderRow.PRICE], level),
                 False,
                 True,
-                b.orders[j, s],
+                orders[j, s],
             )
             m += 1
 
@@ -652,22 +662,24 @@ def _descend(j: int, open_: float, low: float, offer: float, rk: Vec, b: Book) -
 @njit(cache=True, inline="always")
 def clock(j: int, bar: int, time_ms: float, b: Book) -> None:
     """Lane j's current bar and time (its fills happen there; its orders leave then)."""
-    b.lanes[j, LaneRow.BAR], b.lanes[j, LaneRow.TIME] = bar, time_ms
+    _, lanes, _, _ = b
+    lanes[j, LaneRow.BAR], lanes[j, LaneRow.TIME] = bar, time_ms
 
 
 @njit(cache=True, inline="always")
 def reaches(j: int, high: float, low: float, b: Book) -> bool:
     """Whether a bar spanning low..high may fill any of lane j's orders: on_bar's quick
     test, inlined into the compiled loops, which skip the call on most bars."""
-    for k in range(int(b.lanes[j, LaneRow.N_ORDERS])):
-        kind = b.orders[j, k, OrderRow.TYPE]  # no view of the row: no refcounting
-        price = b.orders[j, k, OrderRow.PRICE]
+    _, lanes, orders, _ = b
+    for k in range(int(lanes[j, LaneRow.N_ORDERS])):
+        kind = orders[j, k, OrderRow.TYPE]  # no view of the row: no refcounting
+        price = orders[j, k, OrderRow.PRICE]
         if (
             kind == MARKET
             or (kind == STOP and low <= price)
             or (
                 kind == LIMIT
-                and (low < price if b.orders[j, k, OrderRow.SIDE] == BUY else high > price)
+                and (low < price if orders[j, k, OrderRow.SIDE] == BUY else high > price)
             )
         ):
             return True
@@ -678,17 +690,18 @@ def reaches(j: int, high: float, low: float, b: Book) -> bool:
 def _fill_queued(j: int, buys_at: float, sells_at: float, rk: Vec, b: Book) -> None:
     """Fill lane j's queued market orders, in the order they were placed: buys at
     `buys_at`, sells at `sells_at` (a bar's open for both; at a quote, the ask and the bid)."""
-    n = int(b.lanes[j, LaneRow.N_ORDERS])
+    _, lanes, orders, _ = b
+    n = int(lanes[j, LaneRow.N_ORDERS])
     q = 0
     for k in range(n):
-        q += b.orders[j, k, OrderRow.TYPE] == MARKET
+        q += orders[j, k, OrderRow.TYPE] == MARKET
     if q:
         queued = np.empty((q, ORDER))
         q, k = 0, 0
         # the queue empties; the kill-switch may queue a sell
-        while k < b.lanes[j, LaneRow.N_ORDERS]:
-            if b.orders[j, k, OrderRow.TYPE] == MARKET:
-                queued[q] = b.orders[j, k]
+        while k < lanes[j, LaneRow.N_ORDERS]:
+            if orders[j, k, OrderRow.TYPE] == MARKET:
+                queued[q] = orders[j, k]
                 _drop(j, k, b)
                 q += 1
             else:
@@ -702,15 +715,16 @@ def _fill_queued(j: int, buys_at: float, sells_at: float, rk: Vec, b: Book) -> N
 def _ascend(j: int, bar: int, high: float, rk: Vec, b: Book) -> None:
     """Sell limits the buyers' highest price (a bar's high, a quote's bid) trades through,
     lowest price first."""
-    n, s = int(b.lanes[j, LaneRow.N_ORDERS]), 0
+    _, lanes, orders, _ = b
+    n, s = int(lanes[j, LaneRow.N_ORDERS]), 0
     for k in range(n):
-        s += _met_going_up(b.orders[j, k], bar, high)
+        s += _met_going_up(orders[j, k], bar, high)
     if s == 0:
         return
     sells = np.empty((s, ORDER))
     s = 0
     for k in range(n):
-        o = b.orders[j, k]
+        o = orders[j, k]
         if _met_going_up(o, bar, high):
             c = s  # insertion sort by price: stable, as `sorted` is
             while c > 0 and sells[c - 1, OrderRow.PRICE] > o[OrderRow.PRICE]:
@@ -727,27 +741,30 @@ def _ascend(j: int, bar: int, high: float, rk: Vec, b: Book) -> None:
 @njit(cache=True)
 def on_bar(
     j: int, bar: int, time_ms: float, open_: float, high: float, low: float, rk: Vec, b: Book
-) -> None:
-    """Fill what lane j's bar reaches, along open -> low -> high."""
+) -> int:
+    """Fill what lane j's bar reaches, along open -> low -> high; returns the log's rows in
+    use (0 after a drained log: nothing happened, the per-event face's most bars)."""
+    acct, _, _, _ = b
     clock(j, bar, time_ms, b)
-    if not reaches(j, high, low, b):
-        return  # most bars: nothing to fill
-    _fill_queued(j, open_, open_, rk, b)
-    _descend(j, open_, low, low, rk, b)
-    _ascend(j, bar, high, rk, b)
+    if reaches(j, high, low, b):
+        _fill_queued(j, open_, open_, rk, b)
+        _descend(j, open_, low, low, rk, b)
+        _ascend(j, bar, high, rk, b)
+    return int(acct[AcctRow.N_LOG])
 
 
 @njit(cache=True)
-def on_quote(j: int, tick: int, time_ms: float, bid: float, ask: float, rk: Vec, b: Book) -> None:
+def on_quote(j: int, tick: int, time_ms: float, bid: float, ask: float, rk: Vec, b: Book) -> int:
     """Fill what lane j's best bid/ask reach at one instant (`tick`: its number, as a
     bar's): market buys at the ask and sells at the bid; a buy limit at its price when the
     ask is strictly below it, a sell limit when the bid is strictly above it (maker); a
     stop when the bid reaches it, at the bid (taker; a lane on quotes has no slippage).
     Stops and buy limits first, as on a bar's way down, the risk engine's stop guarding a
     buy from the quote that filled it; sell limits last."""
+    acct, _, _, _ = b
     clock(j, tick, time_ms, b)
-    if not reaches(j, bid, bid, b):  # the bid for buy limits too: a looser test
-        return  # most quotes: nothing to fill
-    _fill_queued(j, ask, bid, rk, b)
-    _descend(j, bid, bid, ask, rk, b)
-    _ascend(j, tick, bid, rk, b)
+    if reaches(j, bid, bid, b):  # the bid for buy limits too: a looser test
+        _fill_queued(j, ask, bid, rk, b)
+        _descend(j, bid, bid, ask, rk, b)
+        _ascend(j, tick, bid, rk, b)
+    return int(acct[AcctRow.N_LOG])  # as on_bar's

@@ -22,7 +22,7 @@ from numba import njit, prange
 from thunes.domain.market import Fees, MarketFilters
 from thunes.engine import broker_core as c
 from thunes.engine.batch_loop import ORDERS, BarRow, Bools, History, fixed_prefixes, run_lanes
-from thunes.engine.broker_core import AcctRow, Book, LaneRow, LogRow
+from thunes.engine.broker_core import AcctRow, LaneRow, LogRow
 from thunes.engine.sim_broker import venue
 from thunes.execution.filters import FloatArray
 from thunes.portfolio.sizing import Sizer
@@ -69,7 +69,7 @@ def _column(
             h,
             prefixes,
             rk,
-            Book(acct, lane, orders, log),
+            (acct, lane, orders, log),
             rs,
             MAX_INTENTS,
             equity,

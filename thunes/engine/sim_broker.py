@@ -69,44 +69,45 @@ class RestingOrder:
 
 class Wallet:
     """The quote balance every symbol's broker draws on: one account, as on the exchange.
-    It holds the arrays the compiled broker works on (`book`), a lane per broker."""
+    It holds the arrays the compiled broker works on, a lane per broker."""
 
     def __init__(self, cash: float) -> None:
-        self.book = Book(
-            np.array([cash, 0.0]),
-            np.zeros((0, c.LANE_WIDTH)),
-            np.zeros((0, 8, c.ORDER)),
-            np.zeros((64, c.LOG_WIDTH)),
-        )
+        self.acct = np.array([cash, 0.0])
+        self.lanes = np.zeros((0, c.LANE_WIDTH))
+        self.orders = np.zeros((0, 8, c.ORDER))
+        self.log = np.zeros((64, c.LOG_WIDTH))
         self.brokers: list[SimBroker] = []
 
     @property
+    def book(self) -> Book:
+        """The arrays as broker_core's functions take them."""
+        return self.acct, self.lanes, self.orders, self.log
+
+    @property
     def cash(self) -> float:
-        return float(self.book.acct[AcctRow.CASH])
+        return float(self.acct[AcctRow.CASH])
 
     @cash.setter
     def cash(self, value: float) -> None:
-        self.book.acct[AcctRow.CASH] = value
+        self.acct[AcctRow.CASH] = value
 
     def join(self, broker: SimBroker, venue: list[float]) -> int:
         """A lane for `broker`, with its venue's parameters; returns its index."""
-        b = self.book
         lane = np.zeros((1, c.LANE_WIDTH))
         lane[0, : len(venue)] = venue
-        orders = np.concatenate([b.orders, np.zeros((1, *b.orders.shape[1:]))])
-        self.book = b._replace(lanes=np.concatenate([b.lanes, lane]), orders=orders)
+        self.lanes = np.concatenate([self.lanes, lane])
+        self.orders = np.concatenate([self.orders, np.zeros((1, *self.orders.shape[1:]))])
         self.brokers.append(broker)
         return len(self.brokers) - 1
 
     def drain(self, events: bool = True) -> None:
         """The log's rows as each broker's fills, skipped orders and (for the strategies of
         a per-event run; a compiled one has delivered them already) order events."""
-        acct = self.book.acct
-        rows = int(acct[AcctRow.N_LOG])
+        rows = int(self.acct[AcctRow.N_LOG])
         if not rows:
             return
-        acct[AcctRow.N_LOG] = 0
-        log = self.book.log[:rows]
+        self.acct[AcctRow.N_LOG] = 0
+        log = self.log[:rows]
         for lane, broker in enumerate(self.brokers):
             mine = log if len(self.brokers) == 1 else log[log[:, LogRow.LANE] == lane]
             kinds = mine[:, LogRow.KIND]
@@ -125,14 +126,12 @@ class Wallet:
 
     def make_room(self, j: int) -> None:
         """Enough order slots and log rows for whatever one call on lane j can do."""
-        b = self.book
-        used = int(b.lanes[j, LaneRow.N_ORDERS])
-        if used + 3 > b.orders.shape[1]:
-            more = np.zeros((len(b.lanes), b.orders.shape[1], c.ORDER))
-            self.book = b = b._replace(orders=np.concatenate([b.orders, more], axis=1))
-        if b.acct[AcctRow.N_LOG] + 4 * used + 16 > len(b.log):
-            more = np.zeros((4 * used + 16, c.LOG_WIDTH))
-            self.book = b._replace(log=np.concatenate([b.log, more]))
+        used = int(self.lanes[j, LaneRow.N_ORDERS])
+        if used + 3 > self.orders.shape[1]:
+            more = np.zeros((len(self.lanes), self.orders.shape[1], c.ORDER))
+            self.orders = np.concatenate([self.orders, more], axis=1)
+        if self.acct[AcctRow.N_LOG] + 4 * used + 16 > len(self.log):
+            self.log = np.concatenate([self.log, np.zeros((4 * used + 16, c.LOG_WIDTH))])
 
 
 class SimBroker:
@@ -173,10 +172,10 @@ class SimBroker:
 
     @property
     def position(self) -> float:
-        return float(self.wallet.book.lanes[self.lane, LaneRow.POS])
+        return float(self.wallet.lanes[self.lane, LaneRow.POS])
 
     def at(self, time_ms: int) -> None:
-        self.wallet.book.lanes[self.lane, LaneRow.TIME] = time_ms
+        self.wallet.lanes[self.lane, LaneRow.TIME] = time_ms
 
     @property
     def committed(self) -> bool:
@@ -186,7 +185,7 @@ class SimBroker:
     @property
     def resting(self) -> list[RestingOrder]:
         """The orders resting on the book, in the order they were placed."""
-        b, j = self.wallet.book, self.lane
+        w, j = self.wallet, self.lane
         return [
             RestingOrder(
                 _SIDES[int(o[OrderRow.SIDE])],
@@ -196,7 +195,7 @@ class SimBroker:
                 TAGS.names[int(o[OrderRow.TAG])],
                 int(o[OrderRow.FROM]),
             )
-            for o in b.orders[j, : int(b.lanes[j, LaneRow.N_ORDERS])].tolist()
+            for o in w.orders[j, : int(w.lanes[j, LaneRow.N_ORDERS])].tolist()
             if o[OrderRow.TYPE] != c.MARKET
         ]
 
@@ -216,8 +215,9 @@ class SimBroker:
 
     @property
     def holdings(self) -> float:
-        """The base held for this symbol: the position and its dust."""
-        return self.position + float(self.wallet.book.lanes[self.lane, LaneRow.DUST])
+        """The base held for this symbol: the position and its dust (read at every bar)."""
+        lane = self.wallet.lanes[self.lane]
+        return lane.item(LaneRow.POS) + lane.item(LaneRow.DUST)
 
     def equity(self, price: float) -> float:
         return self.cash + self.holdings * price
@@ -239,31 +239,34 @@ class SimBroker:
         """Fill what this bar's prices reach, along open -> low -> high."""
         if not self._at_work(bar, time_ms):
             return []  # most bars: nothing to fill
-        first = len(self.fills)
         b, rk = self.wallet.book, self.risk_vector
-        c.on_bar(self.lane, bar, float(time_ms), open_, high, low, rk, b)
-        self.wallet.drain()
-        return self.fills[first:]
+        return self._drained(c.on_bar(self.lane, bar, float(time_ms), open_, high, low, rk, b))
 
     def on_quote(self, tick: int, time_ms: int, bid: float, ask: float) -> list[Fill]:
         """Fill what the best bid/ask reach (broker_core.on_quote); `tick` numbers it."""
         if not self._at_work(tick, time_ms):
             return []
-        first = len(self.fills)
-        c.on_quote(self.lane, tick, float(time_ms), bid, ask, self.risk_vector, self.wallet.book)
-        self.wallet.drain()
-        return self.fills[first:]
+        b, rk = self.wallet.book, self.risk_vector
+        return self._drained(c.on_quote(self.lane, tick, float(time_ms), bid, ask, rk, b))
 
     def _at_work(self, at: int, time_ms: int) -> bool:
-        """Whether lane j has orders at work at bar or tick `at` (room made for what they
-        may do); if not, only its clock moves."""
+        """Whether this lane has orders at work at bar or tick `at` (room made for what
+        they may do); if not, only its clock moves."""
         w, j = self.wallet, self.lane
-        lanes = w.book.lanes
+        lanes = w.lanes
         if not lanes[j, LaneRow.N_ORDERS]:
             lanes[j, LaneRow.BAR], lanes[j, LaneRow.TIME] = at, time_ms
             return False
         w.make_room(j)
         return True
+
+    def _drained(self, logged: int) -> list[Fill]:
+        """The fills among the `logged` rows of the log a call left (events too)."""
+        if not logged:
+            return []  # most bars with orders at work: none reached
+        first = len(self.fills)
+        self.wallet.drain()
+        return self.fills[first:]
 
 
 def _columns(

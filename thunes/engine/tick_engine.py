@@ -89,14 +89,15 @@ def _hear(k: int, gate: Vec, rk: Vec, b: Book, st: Vec, out: Vec, prefixes: Bool
     """Tell the rules of their orders refused or withdrawn, from log row k on (their
     answers' rows too), as the per-event face delivers order events; the gate keeps the
     last refusal until an order leaves."""
-    while k < b.acct[AcctRow.N_LOG]:
-        kind = b.log[k, LogRow.KIND]
+    acct, _, _, log = b
+    while k < acct[AcctRow.N_LOG]:
+        kind = log[k, LogRow.KIND]
         if kind == c.ACCEPTED:
             gate[0] = 0.0
         elif kind == c.SKIP or kind == c.CANCELED:
             if kind == c.SKIP:
-                gate[0] = b.log[k, LogRow.REASON]
-            n = s.on_dropped(int(b.log[k, LogRow.TAG]), kind == c.SKIP, st, out)
+                gate[0] = log[k, LogRow.REASON]
+            n = s.on_dropped(int(log[k, LogRow.TAG]), kind == c.SKIP, st, out)
             _send(out, n, gate, rk, b, st, prefixes)
         k += 1
 
@@ -115,10 +116,11 @@ def _loop(
 ) -> Vec:
     """Rows of ticks (`QuoteRow`) from tick `first` on, through lane 0's broker and the
     rules; returns the log (grown as needed)."""
-    acct, lanes = b.acct, b.lanes
+    acct, lanes, orders, log = b
     for j in range(len(rows)):
-        if acct[AcctRow.N_LOG] + 64 > len(b.log):
-            b = Book(acct, lanes, b.orders, np.concatenate((b.log, np.zeros_like(b.log))))
+        if acct[AcctRow.N_LOG] + 64 > len(log):
+            log = np.concatenate((log, np.zeros_like(log)))
+            b = acct, lanes, orders, log
         i, t, bid = first + j, rows[j, QuoteRow.TIME], rows[j, QuoteRow.BID]
         a = int(acct[AcctRow.N_LOG])
         if c.reaches(0, bid, bid, b):  # on_quote's quick test, without a call
@@ -129,9 +131,9 @@ def _loop(
         if z > a:
             _hear(a, gate, rk, b, st, out, prefixes)
             for r in range(a, z):
-                if b.log[r, LogRow.KIND] == c.FILL:
-                    m, buy, gate[0] = int(acct[AcctRow.N_LOG]), b.log[r, LogRow.SIDE] == BUY, 0.0
-                    price, tag = b.log[r, LogRow.PRICE], int(b.log[r, LogRow.TAG])
+                if log[r, LogRow.KIND] == c.FILL:
+                    m, buy, gate[0] = int(acct[AcctRow.N_LOG]), log[r, LogRow.SIDE] == BUY, 0.0
+                    price, tag = log[r, LogRow.PRICE], int(log[r, LogRow.TAG])
                     n = s.on_fill(t, buy, price, tag, lanes[0, LaneRow.POS], st, out)
                     _send(out, n, gate, rk, b, st, prefixes)
                     _hear(m, gate, rk, b, st, out, prefixes)
@@ -142,7 +144,7 @@ def _loop(
             _send(out, n, gate, rk, b, st, prefixes)
             _hear(m, gate, rk, b, st, out, prefixes)
         equity[j] = acct[AcctRow.CASH] + (lanes[0, LaneRow.POS] + lanes[0, LaneRow.DUST]) * bid
-    return b.log
+    return log
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,7 @@ class TickEngine:
         self._grow(len(rows))
         marks = self.marks[self.ticks : self.ticks + len(rows)]
         w, st = self.broker.wallet, self.strategy
-        log = _loop(
+        w.log = _loop(
             self.ticks,
             rows,
             self.gate,
@@ -250,7 +252,6 @@ class TickEngine:
             TAGS.prefix_table(),
             marks,
         )
-        w.book = w.book._replace(log=log)
         w.drain(events=False)
         self.ticks += len(rows)
         return self.result()
