@@ -139,8 +139,8 @@ def run_lanes(
                 continue
             rows[j] = i
             high, low = bars[i, BarRow.HIGH], bars[i, BarRow.LOW]  # no view: no refcounting
-            if not c.reaches(j, high, low, b):
-                c.clock(j, cursor[j], now, b)  # on_bar's work on most bars, without a call
+            if not c.reaches(j, high, low, lanes, orders):
+                c.clock(j, cursor[j], now, lanes)  # on_bar's work on most bars, without a call
                 continue
             logged = int(acct[AcctRow.N_LOG])
             c.on_bar(j, cursor[j], now, bars[i, BarRow.OPEN], high, low, rk, b)

@@ -660,17 +660,17 @@ def _descend(j: int, open_: float, low: float, offer: float, rk: Vec, b: Book) -
 
 
 @njit(cache=True, inline="always")
-def clock(j: int, bar: int, time_ms: float, b: Book) -> None:
+def clock(j: int, bar: int, time_ms: float, lanes: Vec) -> None:
     """Lane j's current bar and time (its fills happen there; its orders leave then)."""
-    _, lanes, _, _ = b
     lanes[j, LaneRow.BAR], lanes[j, LaneRow.TIME] = bar, time_ms
 
 
 @njit(cache=True, inline="always")
-def reaches(j: int, high: float, low: float, b: Book) -> bool:
+def reaches(j: int, high: float, low: float, lanes: Vec, orders: Vec) -> bool:
     """Whether a bar spanning low..high may fill any of lane j's orders: on_bar's quick
-    test, inlined into the compiled loops, which skip the call on most bars."""
-    _, lanes, orders, _ = b
+    test, inlined into the compiled loops, which skip the call on most bars. (It takes the
+    two arrays it reads, not the `Book`: a tuple unpacked at every bar costs the loops
+    reference counting.)"""
     for k in range(int(lanes[j, LaneRow.N_ORDERS])):
         kind = orders[j, k, OrderRow.TYPE]  # no view of the row: no refcounting
         price = orders[j, k, OrderRow.PRICE]
@@ -745,8 +745,9 @@ def on_bar(
     """Fill what lane j's bar reaches, along open -> low -> high; returns the log's rows in
     use (0 after a drained log: nothing happened, the per-event face's most bars)."""
     acct, _, _, _ = b
-    clock(j, bar, time_ms, b)
-    if reaches(j, high, low, b):
+    _, lanes, orders, _ = b
+    clock(j, bar, time_ms, lanes)
+    if reaches(j, high, low, lanes, orders):
         _fill_queued(j, open_, open_, rk, b)
         _descend(j, open_, low, low, rk, b)
         _ascend(j, bar, high, rk, b)
@@ -762,8 +763,9 @@ def on_quote(j: int, tick: int, time_ms: float, bid: float, ask: float, rk: Vec,
     Stops and buy limits first, as on a bar's way down, the risk engine's stop guarding a
     buy from the quote that filled it; sell limits last."""
     acct, _, _, _ = b
-    clock(j, tick, time_ms, b)
-    if reaches(j, bid, bid, b):  # the bid for buy limits too: a looser test
+    _, lanes, orders, _ = b
+    clock(j, tick, time_ms, lanes)
+    if reaches(j, bid, bid, lanes, orders):  # the bid for buy limits too: a looser test
         _fill_queued(j, ask, bid, rk, b)
         _descend(j, bid, bid, ask, rk, b)
         _ascend(j, tick, bid, rk, b)

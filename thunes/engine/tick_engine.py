@@ -123,10 +123,10 @@ def _loop(
             b = acct, lanes, orders, log
         i, t, bid = first + j, rows[j, QuoteRow.TIME], rows[j, QuoteRow.BID]
         a = int(acct[AcctRow.N_LOG])
-        if c.reaches(0, bid, bid, b):  # on_quote's quick test, without a call
+        if c.reaches(0, bid, bid, lanes, orders):  # on_quote's quick test, without a call
             c.on_quote(0, i, t, bid, rows[j, QuoteRow.ASK], rk, b)
         else:
-            c.clock(0, i, t, b)
+            c.clock(0, i, t, lanes)
         z = int(acct[AcctRow.N_LOG])
         if z > a:
             _hear(a, gate, rk, b, st, out, prefixes)
