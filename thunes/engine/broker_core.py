@@ -131,19 +131,11 @@ def _log(
         raise IndexError("the broker's log is full: grow it before the call")
     row = log[k]
     row[LogRow.KIND], row[LogRow.LANE], row[LogRow.BAR] = kind, j, lanes[j, LaneRow.BAR]
-    row[LogRow.SIDE], row[LogRow.TYPE], row[LogRow.TAG] = (
-        o[OrderRow.SIDE],
-        o[OrderRow.TYPE],
-        o[OrderRow.TAG],
-    )
+    row[LogRow.SIDE], row[LogRow.TYPE] = o[OrderRow.SIDE], o[OrderRow.TYPE]
+    row[LogRow.TAG], row[LogRow.ID] = o[OrderRow.TAG], o[OrderRow.ID]
     row[LogRow.PRICE], row[LogRow.AMOUNT], row[LogRow.FEE] = price, amount, fee
     row[LogRow.IS_MAKER], row[LogRow.REASON], acct[AcctRow.N_LOG] = maker, reason, k + 1
-    row[LogRow.TIME], row[LogRow.ID], row[LogRow.REMAINING], row[LogRow.TRADE] = (
-        lanes[j, LaneRow.TIME],
-        o[OrderRow.ID],
-        0.0,
-        0.0,
-    )
+    row[LogRow.TIME], row[LogRow.REMAINING], row[LogRow.TRADE] = lanes[j, LaneRow.TIME], 0.0, 0.0
 
 
 @njit(cache=True)
@@ -249,14 +241,9 @@ def _order(
     side: float, type_: int, price: float, amount: float, quote: float, tag: float, from_: float
 ) -> Vec:
     o = np.empty(ORDER)
-    o[OrderRow.SIDE], o[OrderRow.TYPE], o[OrderRow.PRICE], o[OrderRow.AMOUNT], o[OrderRow.QUOTE] = (
-        side,
-        type_,
-        price,
-        amount,
-        quote,
-    )
-    o[OrderRow.TAG], o[OrderRow.FROM], o[OrderRow.ID], o[OrderRow.FILLED] = tag, from_, 0.0, 0.0
+    o[OrderRow.SIDE], o[OrderRow.TYPE], o[OrderRow.PRICE] = side, type_, price
+    o[OrderRow.AMOUNT], o[OrderRow.QUOTE], o[OrderRow.TAG] = amount, quote, tag
+    o[OrderRow.FROM], o[OrderRow.ID], o[OrderRow.FILLED] = from_, 0.0, 0.0
     return o
 
 

@@ -30,6 +30,9 @@ from thunes.risk.limits import RiskLimits
 from thunes.risk.rules import risk_vector
 from thunes.strategy.signal_rules import MAX_INTENTS, runner_vector
 
+# What every column starts from: the lane's row (its venue), the risk vector, the runner's.
+Start = tuple[FloatArray, FloatArray, FloatArray]
+
 
 @njit(cache=True)
 def _column(
@@ -39,19 +42,17 @@ def _column(
     entries: Bools,
     exits: Bools,
     prefixes: Bools,
-    lane: FloatArray,
-    rk: FloatArray,
-    rs: FloatArray,
+    start: Start,
     cash: float,
     equity: FloatArray,
 ) -> int:
-    """One column of decisions from a fresh account: writes its equity at each bar, returns
-    its fill count. (Its tuples are built here: numba does not lower one built in the body
-    of a parallel loop.)"""
+    """One column of decisions from a fresh account and `start`: writes its equity at each
+    bar, returns its fill count. (Its tuples are built here: numba does not lower one built
+    in the body of a parallel loop.)"""
     h, n = History(bars, starts, entries, exits, timeline), len(timeline)
     acct = np.zeros(2)
     acct[AcctRow.CASH] = cash
-    lane, rk, rs = lane.copy(), rk.copy(), rs.copy()
+    lane, rk, rs = start[0].copy(), start[1].copy(), start[2].copy()
     orders, log = np.zeros((1, ORDERS, c.ORDER)), np.zeros((64, c.LOG_WIDTH))
     cursor = np.zeros(1, np.int64)
     step = 0
@@ -88,9 +89,7 @@ def _columns(
     entries: Bools,
     exits: Bools,
     prefixes: Bools,
-    lane: FloatArray,
-    rk: FloatArray,
-    rs: FloatArray,
+    start: Start,
     cash: float,
     equity: FloatArray,
     fills: npt.NDArray[np.int64],
@@ -100,18 +99,9 @@ def _columns(
     starts = np.array([0, n], dtype=np.int64)
     timeline = bars[:, BarRow.TIME].copy()  # shared, read only
     for col in prange(k):
+        row = equity[col]
         fills[col] = _column(
-            bars,
-            starts,
-            timeline,
-            entries[col],
-            exits[col],
-            prefixes,
-            lane,
-            rk,
-            rs,
-            cash,
-            equity[col],
+            bars, starts, timeline, entries[col], exits[col], prefixes, start, cash, row
         )
 
 
@@ -161,5 +151,6 @@ def signal_equity_batch(
     if equity.shape != entries.shape or not equity.flags.c_contiguous:
         raise ValueError("out: an earlier result of signal_equity_batch, of the same shape")
     fills = np.zeros(len(entries), np.int64)  # one per run (a row of entries, now)
-    _columns(bars, entries, exits, fixed_prefixes(), lane, rk, rs, float(cash), equity, fills)
+    start = (lane, rk, rs)
+    _columns(bars, entries, exits, fixed_prefixes(), start, float(cash), equity, fills)
     return SignalBatch(equity.T, fills)

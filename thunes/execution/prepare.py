@@ -106,9 +106,8 @@ def market_amount(o: Vec, price: float, free: float, held: float, v: Vec) -> flo
 def resting(o: Vec, free: float, v: Vec) -> tuple[int, float, float]:
     """(reason, price, amount) of a limit or stop as it goes to rest: reason 0 when it may."""
     buy = o[OrderRow.SIDE] == BUY
-    price = to_grid(
-        0.0 if np.isnan(o[OrderRow.PRICE]) else o[OrderRow.PRICE], v[VenueRow.TICK], not buy
-    )
+    given = o[OrderRow.PRICE]
+    price = to_grid(0.0 if np.isnan(given) else given, v[VenueRow.TICK], not buy)
     if price <= 0:
         return UNDER_TICK, price, o[OrderRow.AMOUNT]
     amount = np.nan
@@ -118,11 +117,8 @@ def resting(o: Vec, free: float, v: Vec) -> tuple[int, float, float]:
             wanted = o[OrderRow.QUOTE] / price
         amount = to_grid(wanted, v[VenueRow.STEP], False)
         if o[OrderRow.TYPE] == LIMIT:
-            return (
-                refusal(buy, True, price, amount, v[VenueRow.MAKER], free, True, v),
-                price,
-                amount,
-            )
+            why = refusal(buy, True, price, amount, v[VenueRow.MAKER], free, True, v)
+            return why, price, amount
     return 0, price, amount
 
 
@@ -133,9 +129,5 @@ def prepare(o: Vec, price: float, free: float, held: float, v: Vec) -> tuple[int
     if o[OrderRow.TYPE] != MARKET:
         return resting(o, free, v)
     amount = market_amount(o, price, free, held, v)
-    fresh = o[OrderRow.FILLED] == 0
-    return (
-        refusal(o[OrderRow.SIDE] == BUY, False, price, amount, v[VenueRow.TAKER], free, fresh, v),
-        price,
-        amount,
-    )
+    buy, fresh = o[OrderRow.SIDE] == BUY, o[OrderRow.FILLED] == 0
+    return refusal(buy, False, price, amount, v[VenueRow.TAKER], free, fresh, v), price, amount

@@ -54,12 +54,8 @@ MAX_INTENTS = 2
 
 @njit(cache=True)
 def new_cycle(st: Vec) -> None:
-    st[DcaRow.SAFETY_N], st[DcaRow.AMOUNT], st[DcaRow.SPENT], st[DcaRow.COMMITTED] = (
-        0.0,
-        0.0,
-        0.0,
-        0.0,
-    )
+    st[DcaRow.SAFETY_N], st[DcaRow.AMOUNT], st[DcaRow.SPENT] = 0.0, 0.0, 0.0
+    st[DcaRow.COMMITTED] = 0.0
     st[DcaRow.LAST_PRICE], st[DcaRow.LAST_BUY_BAR] = 0.0, 0.0
 
 
@@ -75,9 +71,8 @@ def on_bar(i: int, close: float, st: Vec, out: Vec) -> int:
         return _buy(i, st[DcaRow.QUOTE], st[DcaRow.BASE_CODE], st, out)
     if st[DcaRow.SAFETY_N] >= st[DcaRow.MAX_SAFETY]:
         return 0
-    dropped = not np.isnan(st[DcaRow.DROP]) and close <= st[DcaRow.LAST_PRICE] * (
-        1 - st[DcaRow.DROP]
-    )
+    drop = st[DcaRow.DROP]
+    dropped = not np.isnan(drop) and close <= st[DcaRow.LAST_PRICE] * (1 - drop)
     waited = not np.isnan(st[DcaRow.EVERY]) and i - st[DcaRow.LAST_BUY_BAR] >= st[DcaRow.EVERY]
     if not (dropped or waited):
         return 0

@@ -82,11 +82,8 @@ def lay(lower: float, upper: float, count: int, geometric: bool, out: Vec) -> No
 @njit(cache=True)
 def stop_price(st: Vec) -> float:
     """Below the lowest level by stop_below; NaN without one or before the grid is laid."""
-    return (
-        st[at(st, GridLevel.PRICE, 0)] * (1 - st[GridRow.STOP_BELOW])
-        if st[GridRow.LAID]
-        else np.nan
-    )
+    lowest = st[at(st, GridLevel.PRICE, 0)]
+    return lowest * (1 - st[GridRow.STOP_BELOW]) if st[GridRow.LAID] else np.nan
 
 
 @njit(cache=True)
@@ -229,9 +226,8 @@ def _bought(
         return 0
     st[at(st, GridLevel.FILLS, level)] += 1
     sell_at, sell_tag = st[at(st, GridLevel.PRICE, lot)], int(st[at(st, GridLevel.SELL_CODE, lot)])
-    return c.put(
-        out, 0, c.SELL, c.LIMIT, sell_at, st[at(st, GridLevel.LOT_AMOUNT, lot)], np.nan, sell_tag
-    )
+    amount = st[at(st, GridLevel.LOT_AMOUNT, lot)]
+    return c.put(out, 0, c.SELL, c.LIMIT, sell_at, amount, np.nan, sell_tag)
 
 
 @njit(cache=True)

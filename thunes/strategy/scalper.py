@@ -83,10 +83,8 @@ def exit_levels(entry: float, st: Vec) -> tuple[float, float]:
     """(take-profit, stop): N ticks above the entry, M below, on the tick grid (as sells are
     rounded: up)."""
     tick = st[ScalperRow.TICK]
-    take_profit, stop = (
-        entry + st[ScalperRow.TP_TICKS] * tick,
-        entry - st[ScalperRow.SL_TICKS] * tick,
-    )
+    take_profit = entry + st[ScalperRow.TP_TICKS] * tick
+    stop = entry - st[ScalperRow.SL_TICKS] * tick
     return to_grid(take_profit, tick, True), to_grid(stop, tick, True)
 
 
@@ -125,9 +123,7 @@ def on_tick(now_ms: float, bid: float, bid_size: float, ask_size: float, st: Vec
     if not wants_entry(bid_size, ask_size, st):
         return 0
     st[ScalperRow.PHASE], st[ScalperRow.PLACED_MS] = ENTERING, now_ms
-    if (
-        st[ScalperRow.MAKER_ENTRY] != 0
-    ):  # the broker rounds the price down to the tick, sizes the quote
+    if st[ScalperRow.MAKER_ENTRY] != 0:  # the broker rounds the price down, sizes the quote
         return c.put(out, 0, c.BUY, c.LIMIT, bid, np.nan, st[ScalperRow.QUOTE], _code(0, st))
     return c.put(out, 0, c.BUY, c.MARKET, np.nan, np.nan, st[ScalperRow.QUOTE], _code(0, st))
 

@@ -147,9 +147,8 @@ def on_fill(buy: bool, price: float, amount: float, position: float, rs: Vec, ou
     if not np.isnan(rs[RunnerRow.STOP_LOSS]):
         n = _put(out, n, c.SELL, c.STOP, reference * (1 - rs[RunnerRow.STOP_LOSS]), STOP_LOSS_CODE)
     if not np.isnan(rs[RunnerRow.TAKE_PROFIT]):
-        n = _put(
-            out, n, c.SELL, c.LIMIT, reference * (1 + rs[RunnerRow.TAKE_PROFIT]), TAKE_PROFIT_CODE
-        )
+        target = reference * (1 + rs[RunnerRow.TAKE_PROFIT])
+        n = _put(out, n, c.SELL, c.LIMIT, target, TAKE_PROFIT_CODE)
     if not np.isnan(rs[RunnerRow.TRAILING]):
         rs[RunnerRow.TRAIL_STOP] = rs[RunnerRow.PEAK] * (1 - rs[RunnerRow.TRAILING])
         n = _put(out, n, c.SELL, c.STOP, rs[RunnerRow.TRAIL_STOP], TRAILING_CODE)
