@@ -119,7 +119,7 @@ def run_lanes(
     lane idle (`_idle`): then only an entry decision can change anything, and a caller that
     knows where the next one is may skip to it (signal_sweep.py)."""
     acct, lanes, orders, log = b
-    bars, starts, timeline = h.bars, h.starts, h.timeline
+    bars, starts, entries, exits, timeline = h  # read at every bar: no attribute lookups
     n_lanes = len(starts) - 1
     last_close = np.zeros(n_lanes)
     rows = np.empty(n_lanes, np.int64)  # each lane's row of `bars` at this step, or -1
@@ -152,7 +152,7 @@ def run_lanes(
                 if i + 1 < starts[j + 1]:  # a decision on the last bar could never fill
                     lanes[j, LaneRow.TIME] = bars[i + 1, BarRow.TIME]  # orders leave then
                     high, pos = bars[i, BarRow.HIGH], lanes[j, LaneRow.POS]
-                    entry, exit = h.entries[i], h.exits[i]
+                    entry, exit = entries[i], exits[i]
                     if not compiled.quiet(j, high, pos, entry, exit, st):
                         low, rs = bars[i, BarRow.LOW], rules[j]
                         n = compiled.on_bar(cursor[j], high, low, close, pos, entry, exit, rs, out)

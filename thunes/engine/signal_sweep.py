@@ -58,11 +58,11 @@ def _column(
     step = 0
     while step < n:  # idle stretches (flat, nothing at work) until the next entry
         wake = step
-        while wake < n and not (h.entries[wake] and not h.exits[wake]):
+        while wake < n and not (entries[wake] and not exits[wake]):
             wake += 1
         dust = lane[0, LaneRow.DUST]  # held but never sold: the only base when idle
         for bar in range(step, wake):  # what the loop would write
-            equity[bar] = acct[AcctRow.CASH] + dust * h.bars[bar, BarRow.CLOSE]
+            equity[bar] = acct[AcctRow.CASH] + dust * bars[bar, BarRow.CLOSE]
         if wake == n:
             break
         cursor[0] = wake
