@@ -95,9 +95,9 @@ def test_would_refuse_says_what_submit_does_and_records_nothing(
         risk.halted_day = 0  # epoch day 0, the broker's clock
     b = broker(cash, risk)
     w, j = b.wallet, b.lane
-    asked = c.would_refuse(j, as_row(intent), 0, w.acct, b.risk_vector, w.lanes, w.orders)
+    asked = c.would_refuse(j, as_row(intent), 0, b.risk_vector, w.book)
     assert REASONS[asked] == reason
-    assert int(w.acct[c.N_LOG]) == 0 and (risk is None or not risk.fired)  # asked, not told
+    assert int(w.acct[c.AcctRow.N_LOG]) == 0 and (risk is None or not risk.fired)  # asked, not told
     b.submit(intent)
     assert [s.reason for s in b.skipped] == ([reason] if reason else [])
 

@@ -35,7 +35,7 @@ from thunes.domain.reasons import REASONS
 from thunes.domain.rows import KILL_CODE, MAX_LOSS_CODE, ORDER
 from thunes.domain.tags import KILL_TAG, MAX_LOSS_TAG, TAGS
 from thunes.engine.sim_broker import as_row, venue
-from thunes.execution.prepare import MAKER, SLIP, STEP, TAKER, TICK, prepare, refusal
+from thunes.execution.prepare import VenueRow, prepare, refusal
 from thunes.execution.rounding import to_grid
 from thunes.portfolio.sizing import Sizer
 from thunes.risk import rules
@@ -175,7 +175,9 @@ class PythonBroker:
                 continue
             level, before = -key, len(self.fills)
             if order.type is OrderType.STOP:
-                slipped = to_grid(level * (1 - self.venue[SLIP]), self.venue[TICK], False)
+                slipped = to_grid(
+                    level * (1 - self.venue[VenueRow.SLIP]), self.venue[VenueRow.TICK], False
+                )
                 self._fill_resting(order, slipped, maker=False)
             else:
                 self._fill_resting(order, order.price, maker=True)
@@ -200,15 +202,15 @@ class PythonBroker:
         buy = order.side is Side.BUY
         if not buy and self.position <= 0:
             return
-        slip = self.venue[SLIP]
-        price = to_grid(open_ * (1 + slip if buy else 1 - slip), self.venue[TICK], buy)
+        slip = self.venue[VenueRow.SLIP]
+        price = to_grid(open_ * (1 + slip if buy else 1 - slip), self.venue[VenueRow.TICK], buy)
         free = self.account.free() if buy else 0.0
         row = self._row(order)
         why, price, amount = prepare(row, price, free, self.position, self.venue)
         if why:
             self._skip(order.side, order.type, price, amount, why, order.tag)
             return
-        self._execute(order, price, amount, self.venue[TAKER], False)
+        self._execute(order, price, amount, self.venue[VenueRow.TAKER], False)
 
     def _fill_resting(self, order: _Order, price: float, maker: bool) -> None:
         self.book.remove(order)
@@ -218,7 +220,7 @@ class PythonBroker:
             amount = min(amount, self.position)
             if amount <= 0:
                 return
-        fee = self.venue[MAKER] if maker else self.venue[TAKER]
+        fee = self.venue[VenueRow.MAKER] if maker else self.venue[VenueRow.TAKER]
         free = self.account.free() if buy and limit else 0.0
         why = refusal(buy, limit, price, amount, fee, free, True, self.venue)
         if why:
@@ -235,7 +237,7 @@ class PythonBroker:
         if buy and self.fees.from_received:  # the fee out of the base received
             withheld = amount * rate
             balance = self.position + self.dust + (amount - withheld)
-            sellable = to_grid(balance, self.venue[STEP], False)
+            sellable = to_grid(balance, self.venue[VenueRow.STEP], False)
             self.dust = balance - sellable
             kept = float(np.round(sellable - self.position, 12))
             cost_fee = (amount - kept) * price
@@ -274,7 +276,7 @@ class PythonBroker:
         """Carry out the risk engine's reactions (rules.after_fill), as the seam requires."""
         out = np.empty((rules.MAX_COMMANDS, ORDER))
         held, cost = self.basis
-        tick = self.venue[TICK]
+        tick = self.venue[VenueRow.TICK]
         args = (sell, pnl, float(self.time_ms), by_max_loss, held, cost, self.position, tick)
         for row in out[: rules.after_fill(*args, self.rk, out)].tolist():
             kind, tag = _KINDS[int(row[1])] if row[1] < 3 else None, int(row[5])

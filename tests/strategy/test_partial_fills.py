@@ -30,6 +30,7 @@ from thunes.strategy.base import Signals
 from thunes.strategy.dca import Dca
 from thunes.strategy.events import Bar
 from thunes.strategy.grid import Grid
+from thunes.strategy.grid_rules import GridLevel
 from thunes.strategy.signal_runner import SignalRunner
 from thunes.strategy.sma_cross import SmaCross
 
@@ -294,7 +295,7 @@ def test_a_grid_in_split_fills_runs_alike_in_both_engines_and_its_books_add_up()
     grid = grids[0]
     held, _ = grid.unrealised_inventory(0.0)
     assert held == pytest.approx(broker.position, abs=1e-9)
-    cost = gr.py_sum(gr.lots(grid.state, gr.LOT_COST))
+    cost = gr.py_sum(gr.lots(grid.state, GridLevel.LOT_COST))
     gained = grid.grid_profit + grid.exit_pnl - cost
     assert broker.cash - 10_000.0 == pytest.approx(gained, abs=1e-9)
     # a level counts its orders done, not their parts

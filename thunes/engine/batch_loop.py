@@ -9,16 +9,18 @@ them, then every symbol's decision at the close, then the account marked at the 
 
 from __future__ import annotations
 
-from typing import cast
+from enum import IntEnum
+from typing import NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from numba import njit
 
-from thunes.domain.rows import CANCEL
+from thunes.domain.rows import BUY, CANCEL, OrderRow
 from thunes.domain.tags import FIXED, TAGS
 from thunes.engine import broker_core as c
+from thunes.engine.broker_core import AcctRow, Book, LaneRow, LogRow
 from thunes.engine.lane import Lane
 from thunes.engine.results import PortfolioRun, ReplayResult
 from thunes.engine.sim_broker import SimBroker
@@ -28,53 +30,79 @@ from thunes.strategy.events import CompiledRules
 
 Bools = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
-TIME, OPEN, HIGH, LOW, CLOSE = range(5)  # columns of `bars`
 ORDERS = 16  # order slots per lane: a signal strategy has at most 7 orders at work, DCA 4
 
 
+class BarRow(IntEnum):
+    """A bar's fields, as a row of `History.bars`."""
+
+    TIME = 0  # its open, epoch ms
+    OPEN = 1
+    HIGH = 2
+    LOW = 3
+    CLOSE = 4
+
+
+class History(NamedTuple):
+    """Every symbol's bars (`BarRow`; symbol j's are rows starts[j]:starts[j + 1]) with a
+    signal strategy's decisions at each one's close, and the common timeline."""
+
+    bars: Vec
+    starts: Ints
+    entries: Bools
+    exits: Bools
+    timeline: Vec
+
+
 @njit(cache=True)
-def _apply(
-    j: int,
-    out: Vec,
-    n: int,
-    prefixes: Bools,
-    acct: Vec,
-    rk: Vec,
-    lanes: Vec,
-    ob: Vec,
-    lg: Vec,
-) -> None:
+def _apply(j: int, out: Vec, n: int, prefixes: Bools, rk: Vec, b: Book) -> None:
     """Submit a strategy's intents, each after counting the lanes committed before it."""
     for k in range(n):
         o = out[k]
-        if o[c.TYPE] == CANCEL:
-            c.cancel(j, prefixes[int(o[c.TAG])], False, acct, lanes, ob, lg)
+        if o[OrderRow.TYPE] == CANCEL:
+            c.cancel(j, prefixes[int(o[OrderRow.TAG])], False, b)
         else:
-            c.submit(j, o, c.open_positions(lanes, ob), acct, rk, lanes, ob, lg)
+            c.submit(j, o, c.open_positions(b), rk, b)
 
 
 @njit(cache=True, inline="always")
 def _idle(lanes: Vec, st: Vec) -> bool:
     """Every lane flat, with no order at work, and its strategy waiting for an entry."""
     for j in range(len(lanes)):
-        if lanes[j, c.POS] != 0 or lanes[j, c.N_ORDERS] != 0 or not compiled.idle(j, st):
+        busy = lanes[j, LaneRow.POS] != 0 or lanes[j, LaneRow.N_ORDERS] != 0
+        if busy or not compiled.idle(j, st):
             return False
     return True
 
 
 @njit(cache=True)
+def _hear_fills(j: int, first: int, prefixes: Bools, rk: Vec, b: Book, rs: Vec, out: Vec) -> None:
+    """The strategy's answers to lane j's fills, from log row `first` on."""
+    acct, lanes, _, log = b
+    for r in range(first, int(acct[AcctRow.N_LOG])):
+        if log[r, LogRow.KIND] == c.FILL:
+            f = log[r]
+            n = compiled.on_fill(
+                f[LogRow.SIDE] == BUY,
+                f[LogRow.PRICE],
+                f[LogRow.NET],
+                f[LogRow.FEE],
+                int(f[LogRow.TAG]),
+                f[LogRow.REMAINING],
+                lanes[j, LaneRow.POS],
+                rs,
+                out,
+            )
+            if n:
+                _apply(j, out, n, prefixes, rk, b)
+
+
+@njit(cache=True)
 def run_lanes(
-    bars: Vec,
-    starts: Ints,
-    entries: Bools,
-    exits: Bools,
-    timeline: Vec,
+    h: History,
     prefixes: Bools,
-    acct: Vec,
     rk: Vec,
-    lanes: Vec,
-    ob: Vec,
-    lg: Vec,
+    b: Book,
     st: Vec,
     intents: int,
     equity: Vec,
@@ -84,80 +112,66 @@ def run_lanes(
     first: int,
     until_idle: bool,
 ) -> tuple[Vec, int]:
-    """Every symbol's bars (rows starts[j]:starts[j + 1] of `bars`, with their decisions)
-    along the common `timeline`, from step `first`, lane j at its bar cursor[j]; writes the
-    account's equity at each step, and at each of a symbol's bars. Returns the log (grown
-    as needed; emptied every step if not keep_log) and the step it stopped before: the end,
-    or, with `until_idle`, the step after the one that left every lane idle (`_idle`):
-    then only an entry decision can change anything, and a caller that knows where the
-    next one is may skip to it (signal_sweep.py)."""
+    """Every symbol's bars in `h` along its timeline, from step `first`, lane j at its bar
+    cursor[j]; writes the account's equity at each step, and at each of a symbol's bars.
+    Returns the log (grown as needed; emptied every step if not keep_log) and the step it
+    stopped before: the end, or, with `until_idle`, the step after the one that left every
+    lane idle (`_idle`): then only an entry decision can change anything, and a caller that
+    knows where the next one is may skip to it (signal_sweep.py)."""
+    acct, lanes, orders, log = b
+    bars, starts, entries, exits, timeline = h  # read at every bar: no attribute lookups
     n_lanes = len(starts) - 1
     last_close = np.zeros(n_lanes)
     rows = np.empty(n_lanes, np.int64)  # each lane's row of `bars` at this step, or -1
     out = np.empty((intents, c.ORDER))  # room for the most intents a strategy returns
     rules = [st[j] for j in range(n_lanes)]  # each lane's vector, viewed once, not per bar
-    room = len(lg) - 64 * n_lanes  # the log grows when a step could overflow it: rarely
+    room = len(log) - 64 * n_lanes  # the log grows when a step could overflow it: rarely
     for step in range(first, len(timeline)):
-        if acct[c.N_LOG] > room:
-            lg = np.concatenate((lg, np.zeros_like(lg)))
-            room = len(lg) - 64 * n_lanes
+        if acct[AcctRow.N_LOG] > room:
+            log = np.concatenate((log, np.zeros_like(log)))
+            b = acct, lanes, orders, log
+            room = len(log) - 64 * n_lanes
         now = timeline[step]
         for j in range(n_lanes):  # the fills at the open, and the answers to them
             i = starts[j] + cursor[j]
-            if i >= starts[j + 1] or bars[i, TIME] != now:
+            if i >= starts[j + 1] or bars[i, BarRow.TIME] != now:
                 rows[j] = -1
                 continue
             rows[j] = i
-            high, low = bars[i, HIGH], bars[i, LOW]  # no view of the row: no refcounting
-            if not c.reaches(j, high, low, lanes, ob):
+            high, low = bars[i, BarRow.HIGH], bars[i, BarRow.LOW]  # no view: no refcounting
+            if not c.reaches(j, high, low, lanes, orders):
                 c.clock(j, cursor[j], now, lanes)  # on_bar's work on most bars, without a call
                 continue
-            first = int(acct[c.N_LOG])
-            c.on_bar(j, cursor[j], now, bars[i, OPEN], high, low, acct, rk, lanes, ob, lg)
-            last = int(acct[c.N_LOG])
-            for r in range(first, last):
-                if lg[r, c.KIND] == c.FILL:
-                    f = lg[r]
-                    buy, tag = f[c.L_SIDE] == c.BUY, int(f[c.L_TAG])
-                    n = compiled.on_fill(
-                        buy,
-                        f[c.L_PRICE],
-                        f[c.L_NET],
-                        f[c.FEE],
-                        tag,
-                        f[c.L_REMAINING],
-                        lanes[j, c.POS],
-                        rules[j],
-                        out,
-                    )
-                    if n:
-                        _apply(j, out, n, prefixes, acct, rk, lanes, ob, lg)
+            logged = int(acct[AcctRow.N_LOG])
+            c.on_bar(j, cursor[j], now, bars[i, BarRow.OPEN], high, low, rk, b)
+            _hear_fills(j, logged, prefixes, rk, b, rules[j], out)
         for j in range(n_lanes):  # the decisions at the close
             i = rows[j]
             if i >= 0:
-                close = bars[i, CLOSE]
+                close = bars[i, BarRow.CLOSE]
                 if i + 1 < starts[j + 1]:  # a decision on the last bar could never fill
-                    lanes[j, c.TIME] = bars[i + 1, TIME]  # its orders leave at the next open
-                    high, pos, entry, exit = bars[i, HIGH], lanes[j, c.POS], entries[i], exits[i]
+                    lanes[j, LaneRow.TIME] = bars[i + 1, BarRow.TIME]  # orders leave then
+                    high, pos = bars[i, BarRow.HIGH], lanes[j, LaneRow.POS]
+                    entry, exit = entries[i], exits[i]
                     if not compiled.quiet(j, high, pos, entry, exit, st):
-                        low, rs = bars[i, LOW], rules[j]
+                        low, rs = bars[i, BarRow.LOW], rules[j]
                         n = compiled.on_bar(cursor[j], high, low, close, pos, entry, exit, rs, out)
                         if n:
-                            _apply(j, out, n, prefixes, acct, rk, lanes, ob, lg)
+                            _apply(j, out, n, prefixes, rk, b)
                 last_close[j] = close
-        value = acct[c.CASH]
+        value = acct[AcctRow.CASH]
         for j in range(n_lanes):
-            value += (lanes[j, c.POS] + lanes[j, c.DUST]) * last_close[j]
+            value += (lanes[j, LaneRow.POS] + lanes[j, LaneRow.DUST]) * last_close[j]
         equity[step] = value
         for j in range(n_lanes):
             if rows[j] >= 0:
                 lane_equity[rows[j]] = value
                 cursor[j] += 1
         if not keep_log:
-            acct[c.N_LOG] = 0
+            acct[AcctRow.N_LOG] = 0
         if until_idle and _idle(lanes, st):
-            return lg, step + 1
-    return lg, len(timeline)
+            return log, step + 1
+    return log, len(timeline)
 
 
 def fixed_prefixes() -> Bools:
@@ -206,18 +220,12 @@ def run_compiled(lanes: list[Lane], rules: list[CompiledRules]) -> PortfolioRun:
     equity, lane_equity = np.empty(len(timeline)), np.empty(len(bars))
     names = TAGS.names
     prefixes = np.array([[b.startswith(a) for b in names] for a in names], dtype=np.bool_)
+    history = History(bars, starts, entries, exits, timeline.astype(np.float64))
     wallet.log, _ = run_lanes(
-        bars,
-        starts,
-        entries,
-        exits,
-        timeline.astype(np.float64),
+        history,
         prefixes,
-        wallet.acct,
         brokers[0].risk_vector,
-        wallet.lanes,
-        wallet.orders,
-        wallet.log,
+        wallet.book,
         stacked,
         max(r.intents for r in rules),
         equity,

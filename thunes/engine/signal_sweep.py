@@ -21,13 +21,66 @@ from numba import njit, prange
 
 from thunes.domain.market import Fees, MarketFilters
 from thunes.engine import broker_core as c
-from thunes.engine.batch_loop import CLOSE, ORDERS, TIME, Bools, fixed_prefixes, run_lanes
+from thunes.engine.batch_loop import ORDERS, BarRow, Bools, History, fixed_prefixes, run_lanes
+from thunes.engine.broker_core import AcctRow, LaneRow, LogRow
 from thunes.engine.sim_broker import venue
 from thunes.execution.filters import FloatArray
 from thunes.portfolio.sizing import Sizer
 from thunes.risk.limits import RiskLimits
 from thunes.risk.rules import risk_vector
 from thunes.strategy.signal_rules import MAX_INTENTS, runner_vector
+
+# What every column starts from: the lane's row (its venue), the risk vector, the runner's.
+Start = tuple[FloatArray, FloatArray, FloatArray]
+
+
+@njit(cache=True)
+def _column(
+    bars: FloatArray,
+    starts: npt.NDArray[np.int64],
+    timeline: FloatArray,
+    entries: Bools,
+    exits: Bools,
+    prefixes: Bools,
+    start: Start,
+    cash: float,
+    equity: FloatArray,
+) -> int:
+    """One column of decisions from a fresh account and `start`: writes its equity at each
+    bar, returns its fill count. (Its tuples are built here: numba does not lower one built
+    in the body of a parallel loop.)"""
+    h, n = History(bars, starts, entries, exits, timeline), len(timeline)
+    acct = np.zeros(2)
+    acct[AcctRow.CASH] = cash
+    lane, rk, rs = start[0].copy(), start[1].copy(), start[2].copy()
+    orders, log = np.zeros((1, ORDERS, c.ORDER)), np.zeros((64, c.LOG_WIDTH))
+    cursor = np.zeros(1, np.int64)
+    step = 0
+    while step < n:  # idle stretches (flat, nothing at work) until the next entry
+        wake = step
+        while wake < n and not (entries[wake] and not exits[wake]):
+            wake += 1
+        dust = lane[0, LaneRow.DUST]  # held but never sold: the only base when idle
+        for bar in range(step, wake):  # what the loop would write
+            equity[bar] = acct[AcctRow.CASH] + dust * bars[bar, BarRow.CLOSE]
+        if wake == n:
+            break
+        cursor[0] = wake
+        log, step = run_lanes(
+            h,
+            prefixes,
+            rk,
+            (acct, lane, orders, log),
+            rs,
+            MAX_INTENTS,
+            equity,
+            equity,  # one symbol: its bars are the timeline
+            True,  # the whole log, to count its fills: a few thousand rows
+            cursor,
+            wake,
+            True,
+        )
+    return np.sum(log[: int(acct[AcctRow.N_LOG]), LogRow.KIND] == c.FILL)
 
 
 @njit(cache=True, parallel=True)
@@ -36,55 +89,20 @@ def _columns(
     entries: Bools,
     exits: Bools,
     prefixes: Bools,
-    lane: FloatArray,
-    rk: FloatArray,
-    rs: FloatArray,
+    start: Start,
     cash: float,
     equity: FloatArray,
     fills: npt.NDArray[np.int64],
 ) -> None:
+    """`_column` for each row of decisions, in parallel."""
     k, n = entries.shape  # a column's decisions are a contiguous row
     starts = np.array([0, n], dtype=np.int64)
-    timeline = bars[:, TIME].copy()  # shared, read only
+    timeline = bars[:, BarRow.TIME].copy()  # shared, read only
     for col in prange(k):
-        acct = np.zeros(2)
-        acct[c.CASH] = cash
-        rk_col, lane_col, rs_col = rk.copy(), lane.copy(), rs.copy()
-        orders, log = np.zeros((1, ORDERS, c.ORDER)), np.zeros((64, c.LOG))
-        cursor = np.zeros(1, np.int64)
-        step = 0
-        while step < n:  # idle stretches (flat, nothing at work) until the next entry
-            wake = step
-            while wake < n and not (entries[col, wake] and not exits[col, wake]):
-                wake += 1
-            dust = lane_col[0, c.DUST]  # held but never sold: the only base when idle
-            for bar in range(step, wake):  # what the loop would write
-                equity[col, bar] = acct[c.CASH] + dust * bars[bar, CLOSE]
-            if wake == n:
-                break
-            cursor[0] = wake
-            log, step = run_lanes(
-                bars,
-                starts,
-                entries[col],
-                exits[col],
-                timeline,
-                prefixes,
-                acct,
-                rk_col,
-                lane_col,
-                orders,
-                log,
-                rs_col,
-                MAX_INTENTS,
-                equity[col],
-                equity[col],  # one symbol: its bars are the timeline
-                True,  # the whole log, to count its fills: a few thousand rows
-                cursor,
-                wake,
-                True,
-            )
-        fills[col] = np.sum(log[: int(acct[c.N_LOG]), c.KIND] == c.FILL)
+        row = equity[col]
+        fills[col] = _column(
+            bars, starts, timeline, entries[col], exits[col], prefixes, start, cash, row
+        )
 
 
 @dataclass(frozen=True)
@@ -120,7 +138,7 @@ def signal_equity_batch(
     earlier call's equity of the same shape, to fill again (a fresh n x k array costs its
     page faults at every chunk)."""
     bars = np.column_stack([times_ms, open_, high, low, close]).astype(np.float64)
-    lane = np.zeros((1, c.LANE))
+    lane = np.zeros((1, c.LANE_WIDTH))
     row = venue(fees, slippage, filters, sizer)
     lane[0, : len(row)] = row
     rk = risk_vector(risk, fees.taker)
@@ -133,5 +151,6 @@ def signal_equity_batch(
     if equity.shape != entries.shape or not equity.flags.c_contiguous:
         raise ValueError("out: an earlier result of signal_equity_batch, of the same shape")
     fills = np.zeros(len(entries), np.int64)  # one per run (a row of entries, now)
-    _columns(bars, entries, exits, fixed_prefixes(), lane, rk, rs, float(cash), equity, fills)
+    start = (lane, rk, rs)
+    _columns(bars, entries, exits, fixed_prefixes(), start, float(cash), equity, fills)
     return SignalBatch(equity.T, fills)

@@ -25,7 +25,6 @@ compiled loop runs the very code this per-event face calls.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,8 +43,10 @@ from thunes.domain.orders import (
     SkippedOrder,
 )
 from thunes.domain.reasons import REASONS
+from thunes.domain.rows import OrderRow
 from thunes.domain.tags import TAGS
 from thunes.engine import broker_core as c
+from thunes.engine.broker_core import AcctRow, Book, LaneRow, LogRow
 from thunes.execution.filters import FloatArray
 from thunes.portfolio.sizing import Sizer
 from thunes.risk.engine import RiskEngine
@@ -72,22 +73,27 @@ class Wallet:
 
     def __init__(self, cash: float) -> None:
         self.acct = np.array([cash, 0.0])
-        self.lanes = np.zeros((0, c.LANE))
+        self.lanes = np.zeros((0, c.LANE_WIDTH))
         self.orders = np.zeros((0, 8, c.ORDER))
-        self.log = np.zeros((64, c.LOG))
+        self.log = np.zeros((64, c.LOG_WIDTH))
         self.brokers: list[SimBroker] = []
 
     @property
+    def book(self) -> Book:
+        """The arrays as broker_core's functions take them."""
+        return self.acct, self.lanes, self.orders, self.log
+
+    @property
     def cash(self) -> float:
-        return float(self.acct[c.CASH])
+        return float(self.acct[AcctRow.CASH])
 
     @cash.setter
     def cash(self, value: float) -> None:
-        self.acct[c.CASH] = value
+        self.acct[AcctRow.CASH] = value
 
     def join(self, broker: SimBroker, venue: list[float]) -> int:
         """A lane for `broker`, with its venue's parameters; returns its index."""
-        lane = np.zeros((1, c.LANE))
+        lane = np.zeros((1, c.LANE_WIDTH))
         lane[0, : len(venue)] = venue
         self.lanes = np.concatenate([self.lanes, lane])
         self.orders = np.concatenate([self.orders, np.zeros((1, *self.orders.shape[1:]))])
@@ -97,22 +103,22 @@ class Wallet:
     def drain(self, events: bool = True) -> None:
         """The log's rows as each broker's fills, skipped orders and (for the strategies of
         a per-event run; a compiled one has delivered them already) order events."""
-        rows = int(self.acct[c.N_LOG])
+        rows = int(self.acct[AcctRow.N_LOG])
         if not rows:
             return
-        self.acct[c.N_LOG] = 0
+        self.acct[AcctRow.N_LOG] = 0
         log = self.log[:rows]
         for lane, broker in enumerate(self.brokers):
-            mine = log if len(self.brokers) == 1 else log[log[:, c.LANE_OF] == lane]
-            kinds = mine[:, c.KIND]
+            mine = log if len(self.brokers) == 1 else log[log[:, LogRow.LANE] == lane]
+            kinds = mine[:, LogRow.KIND]
             filled = mine[kinds == c.FILL]
-            maker = (filled[:, c.IS_MAKER] != 0).tolist()
+            maker = (filled[:, LogRow.IS_MAKER] != 0).tolist()
             symbol = [broker.symbol] * len(filled)
             broker.fills.extend(
                 map(Fill, *_columns(filled), maker, symbol, *broker.bookkeeping(filled))
             )
             skips = mine[kinds == c.SKIP]
-            reasons = [REASONS[int(why)] for why in skips[:, c.REASON].tolist()]
+            reasons = [REASONS[int(why)] for why in skips[:, LogRow.REASON].tolist()]
             bar, side, price, amount, _, tag = _columns(skips)
             broker.skipped.extend(map(SkippedOrder, bar, side, price, amount, reasons, tag))
             if events:
@@ -120,12 +126,12 @@ class Wallet:
 
     def make_room(self, j: int) -> None:
         """Enough order slots and log rows for whatever one call on lane j can do."""
-        used = int(self.lanes[j, c.N_ORDERS])
+        used = int(self.lanes[j, LaneRow.N_ORDERS])
         if used + 3 > self.orders.shape[1]:
             more = np.zeros((len(self.lanes), self.orders.shape[1], c.ORDER))
             self.orders = np.concatenate([self.orders, more], axis=1)
-        if self.acct[c.N_LOG] + 4 * used + 16 > len(self.log):
-            self.log = np.concatenate([self.log, np.zeros((4 * used + 16, c.LOG))])
+        if self.acct[AcctRow.N_LOG] + 4 * used + 16 > len(self.log):
+            self.log = np.concatenate([self.log, np.zeros((4 * used + 16, c.LOG_WIDTH))])
 
 
 class SimBroker:
@@ -166,15 +172,15 @@ class SimBroker:
 
     @property
     def position(self) -> float:
-        return float(self.wallet.lanes[self.lane, c.POS])
+        return float(self.wallet.lanes[self.lane, LaneRow.POS])
 
     def at(self, time_ms: int) -> None:
-        self.wallet.lanes[self.lane, c.TIME] = time_ms
+        self.wallet.lanes[self.lane, LaneRow.TIME] = time_ms
 
     @property
     def committed(self) -> bool:
         """Holding, or about to: see broker_core.committed."""
-        return bool(c.committed(self.lane, self.wallet.lanes, self.wallet.orders))
+        return bool(c.committed(self.lane, self.wallet.book))
 
     @property
     def resting(self) -> list[RestingOrder]:
@@ -182,15 +188,15 @@ class SimBroker:
         w, j = self.wallet, self.lane
         return [
             RestingOrder(
-                _SIDES[int(o[c.SIDE])],
-                _TYPES[int(o[c.TYPE])],
-                o[c.PRICE],
-                None if math.isnan(o[c.AMOUNT]) else o[c.AMOUNT],
-                TAGS.names[int(o[c.TAG])],
-                int(o[c.FROM]),
+                _SIDES[int(o[OrderRow.SIDE])],
+                _TYPES[int(o[OrderRow.TYPE])],
+                o[OrderRow.PRICE],
+                None if math.isnan(o[OrderRow.AMOUNT]) else o[OrderRow.AMOUNT],
+                TAGS.names[int(o[OrderRow.TAG])],
+                int(o[OrderRow.FROM]),
             )
-            for o in w.orders[j, : int(w.lanes[j, c.N_ORDERS])].tolist()
-            if o[c.TYPE] != c.MARKET
+            for o in w.orders[j, : int(w.lanes[j, LaneRow.N_ORDERS])].tolist()
+            if o[OrderRow.TYPE] != c.MARKET
         ]
 
     def bookkeeping(
@@ -198,16 +204,20 @@ class SimBroker:
     ) -> tuple[list[float], list[float], list[int], list[str], list[int], list[float]]:
         """Fill log rows' remaining amounts, fees kept in base, times, client order ids,
         trade ids and the base each added to or took from the position."""
-        times: list[int] = filled[:, c.L_TIME].astype(np.int64).tolist()
-        trades: list[int] = filled[:, c.L_TRADE].astype(np.int64).tolist()
-        order_ids = [self.ids.of(int(n)) for n in filled[:, c.L_ID].tolist()]
-        remaining, withheld = filled[:, c.L_REMAINING].tolist(), filled[:, c.L_FEE_BASE].tolist()
-        return remaining, withheld, times, order_ids, trades, filled[:, c.L_NET].tolist()
+        times: list[int] = filled[:, LogRow.TIME].astype(np.int64).tolist()
+        trades: list[int] = filled[:, LogRow.TRADE].astype(np.int64).tolist()
+        order_ids = [self.ids.of(int(n)) for n in filled[:, LogRow.ID].tolist()]
+        remaining, withheld = (
+            filled[:, LogRow.REMAINING].tolist(),
+            filled[:, LogRow.WITHHELD].tolist(),
+        )
+        return remaining, withheld, times, order_ids, trades, filled[:, LogRow.NET].tolist()
 
     @property
     def holdings(self) -> float:
-        """The base held for this symbol: the position and its dust."""
-        return self.position + float(self.wallet.lanes[self.lane, c.DUST])
+        """The base held for this symbol: the position and its dust (read at every bar)."""
+        lane = self.wallet.lanes[self.lane]
+        return lane.item(LaneRow.POS) + lane.item(LaneRow.DUST)
 
     def equity(self, price: float) -> float:
         return self.cash + self.holdings * price
@@ -218,33 +228,43 @@ class SimBroker:
         w, j = self.wallet, self.lane
         w.make_room(j)
         if isinstance(command, CancelOrders):
-            c.cancel(j, TAGS.prefixed(command.tag), False, w.acct, w.lanes, w.orders, w.log)
+            c.cancel(j, TAGS.prefixed(command.tag), False, w.book)
         else:
             order = as_row(command)
-            c.submit(j, order, open_positions, w.acct, self.risk_vector, w.lanes, w.orders, w.log)
+            c.submit(j, order, open_positions, self.risk_vector, w.book)
         self.wallet.drain()
 
     # ---- one bar (or one quote) of market
     def on_bar(self, bar: int, time_ms: int, open_: float, high: float, low: float) -> list[Fill]:
         """Fill what this bar's prices reach, along open -> low -> high."""
-        return self._match(c.on_bar, bar, time_ms, open_, high, low)
+        if not self._at_work(bar, time_ms):
+            return []  # most bars: nothing to fill
+        b, rk = self.wallet.book, self.risk_vector
+        return self._drained(c.on_bar(self.lane, bar, float(time_ms), open_, high, low, rk, b))
 
     def on_quote(self, tick: int, time_ms: int, bid: float, ask: float) -> list[Fill]:
         """Fill what the best bid/ask reach (broker_core.on_quote); `tick` numbers it."""
-        return self._match(c.on_quote, tick, time_ms, bid, ask)
+        if not self._at_work(tick, time_ms):
+            return []
+        b, rk = self.wallet.book, self.risk_vector
+        return self._drained(c.on_quote(self.lane, tick, float(time_ms), bid, ask, rk, b))
 
-    def _match(
-        self, market: Callable[..., None], at: int, time_ms: int, *prices: float
-    ) -> list[Fill]:
-        """`market` (broker_core's on_bar or on_quote) over lane j at bar or tick `at`."""
+    def _at_work(self, at: int, time_ms: int) -> bool:
+        """Whether this lane has orders at work at bar or tick `at` (room made for what
+        they may do); if not, only its clock moves."""
         w, j = self.wallet, self.lane
-        if not w.lanes[j, c.N_ORDERS]:
-            w.lanes[j, c.BAR], w.lanes[j, c.TIME] = at, time_ms
-            return []  # most bars: nothing to fill
+        lanes = w.lanes
+        if not lanes[j, LaneRow.N_ORDERS]:
+            lanes[j, LaneRow.BAR], lanes[j, LaneRow.TIME] = at, time_ms
+            return False
         w.make_room(j)
+        return True
+
+    def _drained(self, logged: int) -> list[Fill]:
+        """The fills among the `logged` rows of the log a call left (events too)."""
+        if not logged:
+            return []  # most bars with orders at work: none reached
         first = len(self.fills)
-        rk = self.risk_vector
-        market(j, at, float(time_ms), *prices, w.acct, rk, w.lanes, w.orders, w.log)
         self.wallet.drain()
         return self.fills[first:]
 
@@ -254,17 +274,17 @@ def _columns(
 ) -> tuple[list[int], list[Side], list[float], list[float], list[float], list[str]]:
     """Log rows as the columns a Fill starts with: bar, side, price, amount, fee, tag."""
     names = TAGS.names
-    bars: list[int] = rows[:, c.AT].astype(np.int64).tolist()
-    prices: list[float] = rows[:, c.L_PRICE].tolist()
-    amounts: list[float] = rows[:, c.L_AMOUNT].tolist()
-    fees: list[float] = rows[:, c.FEE].tolist()
+    bars: list[int] = rows[:, LogRow.BAR].astype(np.int64).tolist()
+    prices: list[float] = rows[:, LogRow.PRICE].tolist()
+    amounts: list[float] = rows[:, LogRow.AMOUNT].tolist()
+    fees: list[float] = rows[:, LogRow.FEE].tolist()
     return (
         bars,
-        [_SIDES[int(side)] for side in rows[:, c.L_SIDE].tolist()],
+        [_SIDES[int(side)] for side in rows[:, LogRow.SIDE].tolist()],
         prices,
         amounts,
         fees,
-        [names[int(tag)] for tag in rows[:, c.L_TAG].tolist()],
+        [names[int(tag)] for tag in rows[:, LogRow.TAG].tolist()],
     )
 
 
@@ -273,11 +293,16 @@ def _events(rows: FloatArray, ids: ClientIds) -> list[OrderEvent]:
     order refused before it left has no id."""
     events = []
     for row in rows.tolist():
-        kind, side, type_, price = row[c.KIND], row[c.L_SIDE], row[c.L_TYPE], row[c.L_PRICE]
-        s, t, name = _SIDES[int(side)], _TYPES[int(type_)], TAGS.names[int(row[c.L_TAG])]
-        order_id = ids.of(int(row[c.L_ID])) if row[c.L_ID] else ""
+        kind, side, type_, price = (
+            row[LogRow.KIND],
+            row[LogRow.SIDE],
+            row[LogRow.TYPE],
+            row[LogRow.PRICE],
+        )
+        s, t, name = _SIDES[int(side)], _TYPES[int(type_)], TAGS.names[int(row[LogRow.TAG])]
+        order_id = ids.of(int(row[LogRow.ID])) if row[LogRow.ID] else ""
         if kind == c.SKIP:
-            why = REASONS[int(row[c.REASON])]
+            why = REASONS[int(row[LogRow.REASON])]
             events.append(OrderEvent(OrderStatus.REJECTED, s, t, price, name, why, order_id))
         else:
             status = OrderStatus.NEW if kind == c.ACCEPTED else OrderStatus.CANCELED

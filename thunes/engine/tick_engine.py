@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import cast
 
 import numpy as np
@@ -38,10 +39,11 @@ from thunes.domain.orders import (
     SkippedOrder,
 )
 from thunes.domain.reasons import REASONS
-from thunes.domain.rows import CANCEL
+from thunes.domain.rows import BUY, CANCEL, OrderRow
 from thunes.domain.tags import TAGS
 from thunes.domain.ticks import BookTick
 from thunes.engine import broker_core as c
+from thunes.engine.broker_core import AcctRow, Book, LaneRow, LogRow
 from thunes.engine.sim_broker import SimBroker, as_row
 from thunes.execution.filters import FloatArray as Vec
 from thunes.portfolio.sizing import FixedQuote
@@ -51,19 +53,18 @@ from thunes.strategy import scalper as s
 Bools = npt.NDArray[np.bool_]
 
 
+class QuoteRow(IntEnum):
+    """A tick's fields, as a row of `_loop`'s `rows`."""
+
+    TIME = 0  # epoch ms
+    BID = 1
+    BID_SIZE = 2
+    ASK = 3
+    ASK_SIZE = 4
+
+
 @njit(cache=True)
-def _send(
-    out: Vec,
-    n: int,
-    gate: Vec,
-    acct: Vec,
-    rk: Vec,
-    lanes: Vec,
-    ob: Vec,
-    lg: Vec,
-    st: Vec,
-    prefixes: Bools,
-) -> None:
+def _send(out: Vec, n: int, gate: Vec, rk: Vec, b: Book, st: Vec, prefixes: Bools) -> None:
     """Submit the rules' n rows to lane 0. A buy the broker would refuse again for the
     reason it last recorded (`gate`) is withheld, the rules hearing it refused: a signal
     holds for many ticks, and its run of identical refusals is one record, counted once."""
@@ -71,43 +72,33 @@ def _send(
         withheld = -1
         for k in range(n):
             o = out[k]
-            if o[c.TYPE] == CANCEL:
-                c.cancel(0, prefixes[int(o[c.TAG])], False, acct, lanes, ob, lg)
+            if o[OrderRow.TYPE] == CANCEL:
+                c.cancel(0, prefixes[int(o[OrderRow.TAG])], False, b)
                 continue
-            positions = c.open_positions(lanes, ob)
-            repeat = gate[0] != 0 and o[c.SIDE] == c.BUY
-            if repeat and c.would_refuse(0, o, positions, acct, rk, lanes, ob) == gate[0]:
-                withheld = int(o[c.TAG])
+            positions = c.open_positions(b)
+            repeat = gate[0] != 0 and o[OrderRow.SIDE] == BUY
+            if repeat and c.would_refuse(0, o, positions, rk, b) == gate[0]:
+                withheld = int(o[OrderRow.TAG])
             else:
-                c.submit(0, o, positions, acct, rk, lanes, ob, lg)
+                c.submit(0, o, positions, rk, b)
         n = 0 if withheld < 0 else s.on_dropped(withheld, True, st, out)
 
 
 @njit(cache=True)
-def _hear(
-    k: int,
-    gate: Vec,
-    acct: Vec,
-    rk: Vec,
-    lanes: Vec,
-    ob: Vec,
-    lg: Vec,
-    st: Vec,
-    out: Vec,
-    prefixes: Bools,
-) -> None:
+def _hear(k: int, gate: Vec, rk: Vec, b: Book, st: Vec, out: Vec, prefixes: Bools) -> None:
     """Tell the rules of their orders refused or withdrawn, from log row k on (their
     answers' rows too), as the per-event face delivers order events; the gate keeps the
     last refusal until an order leaves."""
-    while k < acct[c.N_LOG]:
-        kind = lg[k, c.KIND]
+    acct, _, _, log = b
+    while k < acct[AcctRow.N_LOG]:
+        kind = log[k, LogRow.KIND]
         if kind == c.ACCEPTED:
             gate[0] = 0.0
         elif kind == c.SKIP or kind == c.CANCELED:
             if kind == c.SKIP:
-                gate[0] = lg[k, c.REASON]
-            n = s.on_dropped(int(lg[k, c.L_TAG]), kind == c.SKIP, st, out)
-            _send(out, n, gate, acct, rk, lanes, ob, lg, st, prefixes)
+                gate[0] = log[k, LogRow.REASON]
+            n = s.on_dropped(int(log[k, LogRow.TAG]), kind == c.SKIP, st, out)
+            _send(out, n, gate, rk, b, st, prefixes)
         k += 1
 
 
@@ -116,44 +107,44 @@ def _loop(
     first: int,
     rows: Vec,
     gate: Vec,
-    acct: Vec,
     rk: Vec,
-    lanes: Vec,
-    ob: Vec,
-    lg: Vec,
+    b: Book,
     st: Vec,
     out: Vec,
     prefixes: Bools,
     equity: Vec,
 ) -> Vec:
-    """Rows of (time, bid, bid_size, ask, ask_size) from tick `first` on, through lane 0's
-    broker and the rules; returns the log (grown as needed)."""
+    """Rows of ticks (`QuoteRow`) from tick `first` on, through lane 0's broker and the
+    rules; returns the log (grown as needed)."""
+    acct, lanes, orders, log = b
     for j in range(len(rows)):
-        if acct[c.N_LOG] + 64 > len(lg):
-            lg = np.concatenate((lg, np.zeros_like(lg)))
-        i, t, bid = first + j, rows[j, 0], rows[j, 1]
-        a = int(acct[c.N_LOG])
-        if c.reaches(0, bid, bid, lanes, ob):  # on_quote's quick test, without a call
-            c.on_quote(0, i, t, bid, rows[j, 3], acct, rk, lanes, ob, lg)
+        if acct[AcctRow.N_LOG] + 64 > len(log):
+            log = np.concatenate((log, np.zeros_like(log)))
+            b = acct, lanes, orders, log
+        i, t, bid = first + j, rows[j, QuoteRow.TIME], rows[j, QuoteRow.BID]
+        a = int(acct[AcctRow.N_LOG])
+        if c.reaches(0, bid, bid, lanes, orders):  # on_quote's quick test, without a call
+            c.on_quote(0, i, t, bid, rows[j, QuoteRow.ASK], rk, b)
         else:
             c.clock(0, i, t, lanes)
-        b = int(acct[c.N_LOG])
-        if b > a:
-            _hear(a, gate, acct, rk, lanes, ob, lg, st, out, prefixes)
-            for r in range(a, b):
-                if lg[r, c.KIND] == c.FILL:
-                    m, buy, gate[0] = int(acct[c.N_LOG]), lg[r, c.L_SIDE] == c.BUY, 0.0
-                    price, tag, pos = lg[r, c.L_PRICE], int(lg[r, c.L_TAG]), lanes[0, c.POS]
-                    n = s.on_fill(t, buy, price, tag, pos, st, out)
-                    _send(out, n, gate, acct, rk, lanes, ob, lg, st, prefixes)
-                    _hear(m, gate, acct, rk, lanes, ob, lg, st, out, prefixes)
-        n = s.on_tick(t, bid, rows[j, 2], rows[j, 4], st, out)
+        z = int(acct[AcctRow.N_LOG])
+        if z > a:
+            _hear(a, gate, rk, b, st, out, prefixes)
+            for r in range(a, z):
+                if log[r, LogRow.KIND] == c.FILL:
+                    m, buy, gate[0] = int(acct[AcctRow.N_LOG]), log[r, LogRow.SIDE] == BUY, 0.0
+                    price, tag = log[r, LogRow.PRICE], int(log[r, LogRow.TAG])
+                    n = s.on_fill(t, buy, price, tag, lanes[0, LaneRow.POS], st, out)
+                    _send(out, n, gate, rk, b, st, prefixes)
+                    _hear(m, gate, rk, b, st, out, prefixes)
+        bid_size, ask_size = rows[j, QuoteRow.BID_SIZE], rows[j, QuoteRow.ASK_SIZE]
+        n = s.on_tick(t, bid, bid_size, ask_size, st, out)
         if n:
-            m = int(acct[c.N_LOG])
-            _send(out, n, gate, acct, rk, lanes, ob, lg, st, prefixes)
-            _hear(m, gate, acct, rk, lanes, ob, lg, st, out, prefixes)
-        equity[j] = acct[c.CASH] + (lanes[0, c.POS] + lanes[0, c.DUST]) * bid
-    return lg
+            m = int(acct[AcctRow.N_LOG])
+            _send(out, n, gate, rk, b, st, prefixes)
+            _hear(m, gate, rk, b, st, out, prefixes)
+        equity[j] = acct[AcctRow.CASH] + (lanes[0, LaneRow.POS] + lanes[0, LaneRow.DUST]) * bid
+    return log
 
 
 @dataclass(frozen=True)
@@ -207,14 +198,14 @@ class TickEngine:
     def _send(self, commands: list[Command]) -> None:
         """Submit the strategy's commands, withholding a repeated refusal as the compiled
         loop's `_send` does."""
-        broker, w = self.broker, self.broker.wallet
+        broker = self.broker
         while commands:
             withheld: OrderIntent | None = None
             for command in commands:
                 positions = int(broker.committed)
                 if isinstance(command, OrderIntent) and command.side is Side.BUY and self.gate[0]:
                     o, rk = as_row(command), broker.risk_vector
-                    why = c.would_refuse(broker.lane, o, positions, w.acct, rk, w.lanes, w.orders)
+                    why = c.would_refuse(broker.lane, o, positions, rk, broker.wallet.book)
                     if why == self.gate[0]:
                         withheld = command
                         continue
@@ -244,9 +235,9 @@ class TickEngine:
 
     def run_ticks(self, ticks: pd.DataFrame) -> TickResult:
         """A frame of ticks (UTC index; bid, bid_size, ask, ask_size), in compiled code."""
-        rows = np.empty((len(ticks), 5))
-        rows[:, 0] = cast(pd.DatetimeIndex, ticks.index).as_unit("ms").asi8
-        rows[:, 1:] = ticks[["bid", "bid_size", "ask", "ask_size"]].to_numpy(np.float64)
+        rows = np.empty((len(ticks), len(QuoteRow)))
+        rows[:, QuoteRow.TIME] = cast(pd.DatetimeIndex, ticks.index).as_unit("ms").asi8
+        rows[:, QuoteRow.BID :] = ticks[["bid", "bid_size", "ask", "ask_size"]].to_numpy(np.float64)
         self._grow(len(rows))
         marks = self.marks[self.ticks : self.ticks + len(rows)]
         w, st = self.broker.wallet, self.strategy
@@ -254,11 +245,8 @@ class TickEngine:
             self.ticks,
             rows,
             self.gate,
-            w.acct,
             self.broker.risk_vector,
-            w.lanes,
-            w.orders,
-            w.log,
+            w.book,
             st.state,
             st.out,
             TAGS.prefix_table(),

@@ -22,27 +22,45 @@ Conventions, per order type:
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 import numpy as np
 from numba import njit
 
 from thunes.domain.reasons import BELOW_MINIMUM, DUST, NO_CASH, UNDER_TICK
-from thunes.domain.rows import AMOUNT, BUY, FILLED, LIMIT, MARKET, PRICE, QUOTE, SIDE, TYPE
+from thunes.domain.rows import BUY, LIMIT, MARKET, OrderRow
 from thunes.execution.filters import FloatArray as Vec
 from thunes.execution.rounding import below_minimum, to_grid
 from thunes.portfolio.sizing import buy_amount
 
-# A venue row: fees, slippage, the market's filters, the sizer (kind, value), the most one
-# order may fill in one bar (inf: no limit; the simulator's partial fills), and whether the
-# fee is taken from what an order receives (1, Binance's way) or paid on top in quote (0).
-MAKER, TAKER, SLIP, TICK, STEP, MIN_QTY, MIN_NOTIONAL, SIZER, SIZE, MAX_FILL, FEE_BASE = range(11)
-VENUE_FIELDS = 11
+
+class VenueRow(IntEnum):
+    """A venue row: fees, slippage, the market's filters, the sizer (kind, value), the most
+    one order may fill in one bar (inf: no limit; the simulator's partial fills), and
+    whether the fee is taken from what an order receives (1, Binance's way) or paid on top
+    in quote (0)."""
+
+    MAKER = 0
+    TAKER = 1
+    SLIP = 2
+    TICK = 3
+    STEP = 4
+    MIN_QTY = 5
+    MIN_NOTIONAL = 6
+    SIZER = 7
+    SIZE = 8
+    MAX_FILL = 9
+    FEE_FROM_RECEIVED = 10
+
+
+VENUE_FIELDS = len(VenueRow)
 
 
 @njit(cache=True, inline="always")
 def on_top(rate: float, v: Vec) -> float:
     """The fee rate a buy pays on top of its notional: none when the venue takes it from
     the base the buy receives."""
-    return 0.0 if v[FEE_BASE] else rate
+    return 0.0 if v[VenueRow.FEE_FROM_RECEIVED] else rate
 
 
 @njit(cache=True)
@@ -59,7 +77,7 @@ def refusal(
     """0, or why the venue would reject this amount at this price: under its minimums (a
     sell's rest is dust), or a buy limit beyond the free cash. Not `fresh`: the rest of an
     order that has filled in part, whose minimums the venue checked when it came in."""
-    if fresh and below_minimum(amount, price, v[MIN_QTY], v[MIN_NOTIONAL]):
+    if fresh and below_minimum(amount, price, v[VenueRow.MIN_QTY], v[VenueRow.MIN_NOTIONAL]):
         return BELOW_MINIMUM if buy else DUST
     if amount <= 0:  # the rest of a buy the cash no longer affords
         return NO_CASH if buy else DUST
@@ -71,34 +89,36 @@ def refusal(
 @njit(cache=True)
 def market_amount(o: Vec, price: float, free: float, held: float, v: Vec) -> float:
     """What a market order trades when it fills at `price` (see the module's conventions)."""
-    if o[SIDE] != BUY:
-        return held if np.isnan(o[AMOUNT]) else min(o[AMOUNT], held)
-    taker = on_top(v[TAKER], v)
-    if not np.isnan(o[AMOUNT]):
-        wanted = o[AMOUNT]
-    elif not np.isnan(o[QUOTE]):
-        wanted = o[QUOTE] / price
+    if o[OrderRow.SIDE] != BUY:
+        return held if np.isnan(o[OrderRow.AMOUNT]) else min(o[OrderRow.AMOUNT], held)
+    taker = on_top(v[VenueRow.TAKER], v)
+    if not np.isnan(o[OrderRow.AMOUNT]):
+        wanted = o[OrderRow.AMOUNT]
+    elif not np.isnan(o[OrderRow.QUOTE]):
+        wanted = o[OrderRow.QUOTE] / price
     else:
-        wanted = buy_amount(int(v[SIZER]), v[SIZE], free, price, taker)
+        wanted = buy_amount(int(v[VenueRow.SIZER]), v[VenueRow.SIZE], free, price, taker)
     affordable = free / (1 + taker) / price
-    return to_grid(min(wanted, affordable), v[STEP], False)
+    return to_grid(min(wanted, affordable), v[VenueRow.STEP], False)
 
 
 @njit(cache=True)
 def resting(o: Vec, free: float, v: Vec) -> tuple[int, float, float]:
     """(reason, price, amount) of a limit or stop as it goes to rest: reason 0 when it may."""
-    buy = o[SIDE] == BUY
-    price = to_grid(0.0 if np.isnan(o[PRICE]) else o[PRICE], v[TICK], not buy)
+    buy = o[OrderRow.SIDE] == BUY
+    given = o[OrderRow.PRICE]
+    price = to_grid(0.0 if np.isnan(given) else given, v[VenueRow.TICK], not buy)
     if price <= 0:
-        return UNDER_TICK, price, o[AMOUNT]
+        return UNDER_TICK, price, o[OrderRow.AMOUNT]
     amount = np.nan
-    if not (np.isnan(o[AMOUNT]) and np.isnan(o[QUOTE])):
-        wanted = o[AMOUNT]
+    if not (np.isnan(o[OrderRow.AMOUNT]) and np.isnan(o[OrderRow.QUOTE])):
+        wanted = o[OrderRow.AMOUNT]
         if np.isnan(wanted):
-            wanted = o[QUOTE] / price
-        amount = to_grid(wanted, v[STEP], False)
-        if o[TYPE] == LIMIT:
-            return refusal(buy, True, price, amount, v[MAKER], free, True, v), price, amount
+            wanted = o[OrderRow.QUOTE] / price
+        amount = to_grid(wanted, v[VenueRow.STEP], False)
+        if o[OrderRow.TYPE] == LIMIT:
+            why = refusal(buy, True, price, amount, v[VenueRow.MAKER], free, True, v)
+            return why, price, amount
     return 0, price, amount
 
 
@@ -106,8 +126,8 @@ def resting(o: Vec, free: float, v: Vec) -> tuple[int, float, float]:
 def prepare(o: Vec, price: float, free: float, held: float, v: Vec) -> tuple[int, float, float]:
     """(reason, price, amount) of order row `o` as it leaves: a market order at `price`
     (its fill or reference price), a limit or stop at its own. Reason 0: it may leave."""
-    if o[TYPE] != MARKET:
+    if o[OrderRow.TYPE] != MARKET:
         return resting(o, free, v)
     amount = market_amount(o, price, free, held, v)
-    fresh = o[FILLED] == 0
-    return refusal(o[SIDE] == BUY, False, price, amount, v[TAKER], free, fresh, v), price, amount
+    buy, fresh = o[OrderRow.SIDE] == BUY, o[OrderRow.FILLED] == 0
+    return refusal(buy, False, price, amount, v[VenueRow.TAKER], free, fresh, v), price, amount

@@ -14,6 +14,7 @@ from thunes.domain.orders import OrderIntent, Side
 from thunes.domain.reasons import REASONS
 from thunes.risk import rules as r
 from thunes.risk.limits import RiskLimits
+from thunes.risk.rules import RiskRow
 
 # The vector's state by name (its limits come from the config): what a restart takes back.
 STATE = {
@@ -34,28 +35,28 @@ class RiskEngine:
     @property
     def fired(self) -> Counter[str]:
         """How often each rule fired (only the rules that did)."""
-        counts = self.vector[r.F_KILL : r.F_TRIPS + 1]
+        counts = self.vector[RiskRow.F_KILL : RiskRow.F_TRIPS + 1]
         return Counter({rule: int(n) for rule, n in zip(r.FIRED, counts, strict=True) if n})
 
     @property
     def halted_day(self) -> int:
-        return int(self.vector[r.HALTED_DAY])
+        return int(self.vector[RiskRow.HALTED_DAY])
 
     @halted_day.setter
     def halted_day(self, day: int) -> None:
-        self.vector[r.HALTED_DAY] = day
+        self.vector[RiskRow.HALTED_DAY] = day
 
     @property
     def cooldown_until_ms(self) -> int:
-        return int(self.vector[r.COOLDOWN_UNTIL])
+        return int(self.vector[RiskRow.COOLDOWN_UNTIL])
 
     @property
     def day(self) -> int:
-        return int(self.vector[r.DAY])
+        return int(self.vector[RiskRow.DAY])
 
     @property
     def day_pnl(self) -> float:
-        return float(self.vector[r.DAY_PNL])
+        return float(self.vector[RiskRow.DAY_PNL])
 
     def state(self) -> dict[str, float]:
         """The day, its PnL, the halt, the cooldown and the counts, by name (to store)."""

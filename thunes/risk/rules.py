@@ -14,6 +14,8 @@ Rules, all in the quote currency:
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 import numpy as np
 from numba import njit
 
@@ -23,22 +25,40 @@ from thunes.execution.filters import FloatArray as Vec
 from thunes.execution.rounding import to_grid
 from thunes.risk.limits import RiskLimits
 
-# The vector: limits (ON is 0 for "no risk engine": every rule off), state, then the counts
-# of how often each rule fired, in the order of FIRED. Epoch ms fit a float64 exactly.
-ON, MAX_LOSS, MAX_DAILY, MAX_POSITIONS, COOLDOWN_MS, FLATTEN, EXIT_FEE = range(7)
-HALTED_DAY, COOLDOWN_UNTIL, DAY, DAY_PNL = range(7, 11)
-F_KILL, F_COOLDOWN, F_MAX_OPEN, F_MAX_LOSS, F_TRIPS = range(11, 16)
-SIZE = 16
+
+class RiskRow(IntEnum):
+    """The vector: limits (ON is 0 for "no risk engine": every rule off), state, then the
+    counts of how often each rule fired, in the order of FIRED. Epoch ms fit a float64
+    exactly."""
+
+    ON = 0
+    MAX_LOSS = 1
+    MAX_DAILY = 2
+    MAX_POSITIONS = 3
+    COOLDOWN_MS = 4
+    FLATTEN = 5
+    EXIT_FEE = 6
+    HALTED_DAY = 7
+    COOLDOWN_UNTIL = 8
+    DAY = 9
+    DAY_PNL = 10
+    F_KILL = 11
+    F_COOLDOWN = 12
+    F_MAX_OPEN = 13
+    F_MAX_LOSS = 14
+    F_TRIPS = 15
+
+
 FIRED = ("kill_switch", "cooldown", "max_open_positions", "max_loss_per_trade", "kill_switch_trips")
 _DAY_MS = 86_400_000.0
 
 
 def risk_vector(limits: RiskLimits | None, exit_fee: float) -> Vec:
     """A fresh vector for `limits` (None: no risk engine), nothing fired yet."""
-    rk = np.zeros(SIZE)
-    rk[[HALTED_DAY, COOLDOWN_UNTIL, DAY]] = -1.0
+    rk = np.zeros(len(RiskRow))
+    rk[[RiskRow.HALTED_DAY, RiskRow.COOLDOWN_UNTIL, RiskRow.DAY]] = -1.0
     if limits is not None:
-        rk[:HALTED_DAY] = [
+        rk[: RiskRow.HALTED_DAY] = [
             1.0,
             limits.max_loss_per_trade,
             limits.max_daily_loss,
@@ -54,13 +74,13 @@ def risk_vector(limits: RiskLimits | None, exit_fee: float) -> Vec:
 def allows(now_ms: float, open_positions: int, holding: bool, rk: Vec) -> int:
     """0 if a buy may leave now, else the reason code it may not. Asking counts nothing:
     the caller counts the order it refuses (`refused`), once."""
-    if rk[ON] == 0:
+    if rk[RiskRow.ON] == 0:
         return 0
-    if rk[HALTED_DAY] == np.floor(now_ms / _DAY_MS):
+    if rk[RiskRow.HALTED_DAY] == np.floor(now_ms / _DAY_MS):
         return KILL_SWITCH
-    if now_ms < rk[COOLDOWN_UNTIL]:
+    if now_ms < rk[RiskRow.COOLDOWN_UNTIL]:
         return COOLDOWN
-    if not holding and open_positions >= rk[MAX_POSITIONS]:
+    if not holding and open_positions >= rk[RiskRow.MAX_POSITIONS]:
         return MAX_OPEN
     return 0
 
@@ -69,40 +89,40 @@ def allows(now_ms: float, open_positions: int, holding: bool, rk: Vec) -> int:
 def refused(reason: int, rk: Vec) -> None:
     """Count one order refused for `reason`, if it is a risk rule's."""
     if reason == KILL_SWITCH:
-        rk[F_KILL] += 1
+        rk[RiskRow.F_KILL] += 1
     elif reason == COOLDOWN:
-        rk[F_COOLDOWN] += 1
+        rk[RiskRow.F_COOLDOWN] += 1
     elif reason == MAX_OPEN:
-        rk[F_MAX_OPEN] += 1
+        rk[RiskRow.F_MAX_OPEN] += 1
 
 
 @njit(cache=True)
 def stop_price(amount: float, cost: float, rk: Vec) -> float:
     """Where a position of `amount` that cost `cost` (fees in) loses max_loss_per_trade, the
     exit fee included; -1 when there is no such stop."""
-    if rk[ON] == 0 or amount <= 0 or rk[MAX_LOSS] == np.inf:
+    if rk[RiskRow.ON] == 0 or amount <= 0 or rk[RiskRow.MAX_LOSS] == np.inf:
         return -1.0
-    price = (cost - rk[MAX_LOSS]) / (amount * (1 - rk[EXIT_FEE]))
+    price = (cost - rk[RiskRow.MAX_LOSS]) / (amount * (1 - rk[RiskRow.EXIT_FEE]))
     return price if price > 0 else -1.0
 
 
 @njit(cache=True)
 def on_realised(pnl: float, now_ms: float, by_max_loss: bool, rk: Vec) -> bool:
     """Book a sell's PnL; True when the daily limit has just tripped a flattening kill-switch."""
-    if rk[ON] == 0:
+    if rk[RiskRow.ON] == 0:
         return False
     day = np.floor(now_ms / _DAY_MS)
-    if day != rk[DAY]:
-        rk[DAY], rk[DAY_PNL] = day, 0.0
-    rk[DAY_PNL] += pnl
+    if day != rk[RiskRow.DAY]:
+        rk[RiskRow.DAY], rk[RiskRow.DAY_PNL] = day, 0.0
+    rk[RiskRow.DAY_PNL] += pnl
     if by_max_loss:
-        rk[F_MAX_LOSS] += 1
-    if pnl < 0 and rk[COOLDOWN_MS] > 0:
-        rk[COOLDOWN_UNTIL] = now_ms + rk[COOLDOWN_MS]
-    if -rk[DAY_PNL] >= rk[MAX_DAILY] and rk[HALTED_DAY] != day:
-        rk[HALTED_DAY] = day
-        rk[F_TRIPS] += 1
-        return rk[FLATTEN] != 0
+        rk[RiskRow.F_MAX_LOSS] += 1
+    if pnl < 0 and rk[RiskRow.COOLDOWN_MS] > 0:
+        rk[RiskRow.COOLDOWN_UNTIL] = now_ms + rk[RiskRow.COOLDOWN_MS]
+    if -rk[RiskRow.DAY_PNL] >= rk[RiskRow.MAX_DAILY] and rk[RiskRow.HALTED_DAY] != day:
+        rk[RiskRow.HALTED_DAY] = day
+        rk[RiskRow.F_TRIPS] += 1
+        return rk[RiskRow.FLATTEN] != 0
     return False
 
 
@@ -140,7 +160,7 @@ def after_fill(
     open position (`book_amount`, `book_cost`, fees in; withdrawn when flat) and, when a
     sell's `pnl` trips the daily limit with flattening on, every buy withdrawn and the
     `position` sold at market."""
-    if rk[ON] == 0:
+    if rk[RiskRow.ON] == 0:
         return 0
     n = protect(book_amount, book_cost, tick, rk, out, 0)
     if sell and on_realised(pnl, now_ms, by_max_loss, rk):

@@ -38,9 +38,9 @@ def on_bar(
 ) -> int:
     """At bar i's close (entry/exit: a signal strategy's decision); returns rows written."""
     kind = st[0]
-    if kind == signal_rules.KIND:
+    if kind == signal_rules.RUNNER:
         return signal_rules.on_bar(high, position, entry, exit, st, out)
-    if kind == dca_rules.KIND:
+    if kind == dca_rules.DCA:
         return dca_rules.on_bar(i, close, st, out)
     return grid_rules.on_bar(low, close, position, st, out)
 
@@ -49,14 +49,16 @@ def on_bar(
 def quiet(j: int, high: float, position: float, entry: bool, exit: bool, st: Vec) -> bool:
     """Whether `on_bar` would write nothing and change nothing for the strategy in row j of
     `st` (only a signal strategy tells it cheaply), so that the loops skip the call."""
-    return st[j, 0] == signal_rules.KIND and signal_rules.quiet(j, high, position, entry, exit, st)
+    return st[j, 0] == signal_rules.RUNNER and signal_rules.quiet(
+        j, high, position, entry, exit, st
+    )
 
 
 @njit(cache=True, inline="always")
 def idle(j: int, st: Vec) -> bool:
     """Whether the strategy in row j of `st`, its lane flat and with no order at work,
     would act on an entry decision only (a signal strategy; DCA and grid act on prices)."""
-    return st[j, 0] == signal_rules.KIND and signal_rules.idle(j, st)
+    return st[j, 0] == signal_rules.RUNNER and signal_rules.idle(j, st)
 
 
 @njit(cache=True, inline="always")
@@ -74,9 +76,9 @@ def on_fill(
     """After one of the strategy's fills, or one part of it (`remaining`: base units of its
     order still unfilled, 0 when done); returns rows written."""
     kind = st[0]
-    if kind == signal_rules.KIND:
+    if kind == signal_rules.RUNNER:
         return signal_rules.on_fill(buy, price, amount, position, st, out)
-    if kind == dca_rules.KIND:
+    if kind == dca_rules.DCA:
         return dca_rules.on_fill(buy, price, amount, fee, tag, position, st, out)
     return grid_rules.on_fill(buy, price, amount, fee, tag, remaining, position, st, out)
 

@@ -25,6 +25,7 @@ from thunes.domain.tags import TAGS
 from thunes.strategy import dca_rules as r
 from thunes.strategy.base import Columns
 from thunes.strategy.compiled import as_intents
+from thunes.strategy.dca_rules import DcaRow
 from thunes.strategy.events import Account, Bar, CompiledRules, EventStrategy
 
 BASE_TAG = "dca:base"
@@ -54,9 +55,9 @@ class Dca(EventStrategy):
         self.volume_multiplier = volume_multiplier
         self.max_safety_orders = max_safety_orders
         safety = [TAGS.code(f"{SAFETY_TAG}:{n}") for n in range(1, max_safety_orders + 1)]
-        self.state = np.zeros(r.SAFETY_CODES + len(safety))
-        self.state[: r.SAFETY_N] = [
-            r.KIND,
+        self.state = np.zeros(DcaRow.SAFETY_CODES + len(safety))
+        self.state[: DcaRow.SAFETY_N] = [
+            r.DCA,
             quote_amount,
             take_profit_pct,
             np.nan if every_bars is None else every_bars,
@@ -66,30 +67,30 @@ class Dca(EventStrategy):
             TAGS.code(BASE_TAG),
             TAGS.code(TAKE_PROFIT_TAG),
         ]
-        self.state[r.SAFETY_CODES :] = safety
+        self.state[DcaRow.SAFETY_CODES :] = safety
         self.out = np.zeros((r.MAX_INTENTS, c.ORDER))
 
     @property
     def cycles_completed(self) -> int:
         """Cycles closed by the take-profit."""
-        return int(self.state[r.COMPLETED])
+        return int(self.state[DcaRow.COMPLETED])
 
     @property
     def cycles_stopped(self) -> int:
         """Cycles closed by anyone else (risk stop, kill switch)."""
-        return int(self.state[r.STOPPED])
+        return int(self.state[DcaRow.STOPPED])
 
     @property
     def peak_committed_quote(self) -> float:
         """The most one cycle took from the cash, fees in."""
-        return float(self.state[r.PEAK_COMMITTED])
+        return float(self.state[DcaRow.PEAK_COMMITTED])
 
     @property
     def average_entry(self) -> float | None:
         """Volume-weighted fill price of the current cycle's buys (fees out), which a
         partial sale leaves as it is; None when flat."""
-        amount = float(self.state[r.AMOUNT])
-        return float(self.state[r.SPENT]) / amount if amount > 0 else None
+        amount = float(self.state[DcaRow.AMOUNT])
+        return float(self.state[DcaRow.SPENT]) / amount if amount > 0 else None
 
     def compiled(self) -> CompiledRules:
         return CompiledRules(self.state, len(self.out))

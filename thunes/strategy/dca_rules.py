@@ -11,46 +11,74 @@ the first sale that leaves nothing.
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 import numpy as np
 from numba import njit
 
 from thunes.domain import rows as c
 from thunes.execution.filters import FloatArray as Vec
 
-KIND = 2.0
-# parameters (EVERY, DROP: NaN when not set), the tags' codes, then the cycle's state
-QUOTE, TP_PCT, EVERY, DROP, MULTIPLIER, MAX_SAFETY, BASE_CODE, TP_CODE = range(1, 9)
-SAFETY_N, AMOUNT, SPENT, COMMITTED, LAST_PRICE, LAST_BUY_BAR = range(9, 15)
-COMPLETED, STOPPED, PEAK_COMMITTED, DECIDED_AT, LAST_AMOUNT = range(15, 20)
-SAFETY_CODES = 20  # then the code of "dca:safety:n" for n = 1..MAX_SAFETY
+
+class DcaRow(IntEnum):
+    """DCA's vector: its kind (DCA), parameters (EVERY, DROP: NaN when not set), the tags'
+    codes, the cycle's state, then from SAFETY_CODES the code of "dca:safety:n" for
+    n = 1..MAX_SAFETY."""
+
+    KIND = 0
+    QUOTE = 1
+    TP_PCT = 2
+    EVERY = 3
+    DROP = 4
+    MULTIPLIER = 5
+    MAX_SAFETY = 6
+    BASE_CODE = 7
+    TP_CODE = 8
+    SAFETY_N = 9
+    AMOUNT = 10
+    SPENT = 11
+    COMMITTED = 12
+    LAST_PRICE = 13
+    LAST_BUY_BAR = 14
+    COMPLETED = 15
+    STOPPED = 16
+    PEAK_COMMITTED = 17
+    DECIDED_AT = 18
+    LAST_AMOUNT = 19
+    SAFETY_CODES = 20
+
+
+DCA = 2.0  # its KIND
 MAX_INTENTS = 2
 
 
 @njit(cache=True)
 def new_cycle(st: Vec) -> None:
-    st[SAFETY_N], st[AMOUNT], st[SPENT], st[COMMITTED] = 0.0, 0.0, 0.0, 0.0
-    st[LAST_PRICE], st[LAST_BUY_BAR] = 0.0, 0.0
+    st[DcaRow.SAFETY_N], st[DcaRow.AMOUNT], st[DcaRow.SPENT] = 0.0, 0.0, 0.0
+    st[DcaRow.COMMITTED] = 0.0
+    st[DcaRow.LAST_PRICE], st[DcaRow.LAST_BUY_BAR] = 0.0, 0.0
 
 
 @njit(cache=True)
 def _buy(i: int, quote: float, tag: float, st: Vec, out: Vec) -> int:
-    st[DECIDED_AT] = i  # the clock of `every_bars` starts at the deciding close
+    st[DcaRow.DECIDED_AT] = i  # the clock of `every_bars` starts at the deciding close
     return c.put(out, 0, c.BUY, c.MARKET, np.nan, np.nan, quote, int(tag))
 
 
 @njit(cache=True)
 def on_bar(i: int, close: float, st: Vec, out: Vec) -> int:
-    if st[AMOUNT] <= 0:
-        return _buy(i, st[QUOTE], st[BASE_CODE], st, out)
-    if st[SAFETY_N] >= st[MAX_SAFETY]:
+    if st[DcaRow.AMOUNT] <= 0:
+        return _buy(i, st[DcaRow.QUOTE], st[DcaRow.BASE_CODE], st, out)
+    if st[DcaRow.SAFETY_N] >= st[DcaRow.MAX_SAFETY]:
         return 0
-    dropped = not np.isnan(st[DROP]) and close <= st[LAST_PRICE] * (1 - st[DROP])
-    waited = not np.isnan(st[EVERY]) and i - st[LAST_BUY_BAR] >= st[EVERY]
+    drop = st[DcaRow.DROP]
+    dropped = not np.isnan(drop) and close <= st[DcaRow.LAST_PRICE] * (1 - drop)
+    waited = not np.isnan(st[DcaRow.EVERY]) and i - st[DcaRow.LAST_BUY_BAR] >= st[DcaRow.EVERY]
     if not (dropped or waited):
         return 0
-    n = st[SAFETY_N] + 1
-    quote = st[QUOTE] * st[MULTIPLIER] ** n  # a float power, as Python's float ** int
-    return _buy(i, quote, st[SAFETY_CODES + int(n) - 1], st, out)
+    n = st[DcaRow.SAFETY_N] + 1
+    quote = st[DcaRow.QUOTE] * st[DcaRow.MULTIPLIER] ** n  # a float power, as Python's float ** int
+    return _buy(i, quote, st[DcaRow.SAFETY_CODES + int(n) - 1], st, out)
 
 
 @njit(cache=True)
@@ -58,37 +86,37 @@ def on_fill(
     buy: bool, price: float, amount: float, fee: float, tag: int, position: float, st: Vec, out: Vec
 ) -> int:
     if not buy:
-        if st[AMOUNT] <= 0:
+        if st[DcaRow.AMOUNT] <= 0:
             return 0  # a later part of the sale that ended the cycle
         if position > 0:  # a partial sell: the take-profit still sells whatever is left
-            kept = 1 - amount / st[AMOUNT]
-            st[AMOUNT] -= amount
-            st[SPENT] *= kept
-            st[COMMITTED] *= kept
+            kept = 1 - amount / st[DcaRow.AMOUNT]
+            st[DcaRow.AMOUNT] -= amount
+            st[DcaRow.SPENT] *= kept
+            st[DcaRow.COMMITTED] *= kept
             return 0
-        if tag == st[TP_CODE]:
-            st[COMPLETED] += 1
+        if tag == st[DcaRow.TP_CODE]:
+            st[DcaRow.COMPLETED] += 1
         else:
-            st[STOPPED] += 1
+            st[DcaRow.STOPPED] += 1
         new_cycle(st)
-        return c.put(out, 0, c.SELL, c.CANCEL, np.nan, np.nan, np.nan, int(st[TP_CODE]))
-    first = tag == st[BASE_CODE] and st[AMOUNT] <= 0
-    for k in range(int(st[MAX_SAFETY])):
-        if st[SAFETY_CODES + k] == tag:
-            first = st[SAFETY_N] <= k
-            st[SAFETY_N] = max(st[SAFETY_N], k + 1)
+        return c.put(out, 0, c.SELL, c.CANCEL, np.nan, np.nan, np.nan, int(st[DcaRow.TP_CODE]))
+    first = tag == st[DcaRow.BASE_CODE] and st[DcaRow.AMOUNT] <= 0
+    for k in range(int(st[DcaRow.MAX_SAFETY])):
+        if st[DcaRow.SAFETY_CODES + k] == tag:
+            first = st[DcaRow.SAFETY_N] <= k
+            st[DcaRow.SAFETY_N] = max(st[DcaRow.SAFETY_N], k + 1)
     if first:
-        st[LAST_PRICE], st[LAST_AMOUNT] = price, amount
+        st[DcaRow.LAST_PRICE], st[DcaRow.LAST_AMOUNT] = price, amount
     elif amount > 0:  # the volume-weighted price of this buy's parts
-        st[LAST_AMOUNT] += amount
-        st[LAST_PRICE] += (price - st[LAST_PRICE]) * amount / st[LAST_AMOUNT]
-    st[AMOUNT] += amount
-    st[SPENT] += amount * price
-    st[COMMITTED] += amount * price + fee
-    st[PEAK_COMMITTED] = max(st[PEAK_COMMITTED], st[COMMITTED])
-    st[LAST_BUY_BAR] = st[DECIDED_AT]
-    if st[AMOUNT] <= 0:
+        st[DcaRow.LAST_AMOUNT] += amount
+        st[DcaRow.LAST_PRICE] += (price - st[DcaRow.LAST_PRICE]) * amount / st[DcaRow.LAST_AMOUNT]
+    st[DcaRow.AMOUNT] += amount
+    st[DcaRow.SPENT] += amount * price
+    st[DcaRow.COMMITTED] += amount * price + fee
+    st[DcaRow.PEAK_COMMITTED] = max(st[DcaRow.PEAK_COMMITTED], st[DcaRow.COMMITTED])
+    st[DcaRow.LAST_BUY_BAR] = st[DcaRow.DECIDED_AT]
+    if st[DcaRow.AMOUNT] <= 0:
         return 0  # nothing to sell yet: a part the venue's fee in base took whole
-    target = st[SPENT] / st[AMOUNT] * (1 + st[TP_PCT])
-    n = c.put(out, 0, c.SELL, c.CANCEL, np.nan, np.nan, np.nan, int(st[TP_CODE]))
-    return c.put(out, n, c.SELL, c.LIMIT, target, np.nan, np.nan, int(st[TP_CODE]))
+    target = st[DcaRow.SPENT] / st[DcaRow.AMOUNT] * (1 + st[DcaRow.TP_PCT])
+    n = c.put(out, 0, c.SELL, c.CANCEL, np.nan, np.nan, np.nan, int(st[DcaRow.TP_CODE]))
+    return c.put(out, n, c.SELL, c.LIMIT, target, np.nan, np.nan, int(st[DcaRow.TP_CODE]))

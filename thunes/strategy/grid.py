@@ -38,6 +38,7 @@ from thunes.strategy import grid_rules as r
 from thunes.strategy.base import Columns
 from thunes.strategy.compiled import as_intents
 from thunes.strategy.events import Account, Bar, CompiledRules, EventStrategy
+from thunes.strategy.grid_rules import GridLevel, GridRow
 
 PREFIX = "grid:"  # every grid order's tag starts with it: one cancel withdraws them all
 STOP_TAG = "grid:stop"
@@ -77,8 +78,8 @@ class Grid(EventStrategy):
         self.take_profit_above = take_profit_above
         self.recenter_after = recenter_after
         st = self.state = np.zeros(r.HEAD + r.FIELDS * levels)
-        st[: r.LAID] = [
-            r.KIND,
+        st[: GridRow.LAID] = [
+            r.GRID,
             lower,
             upper,
             relative,
@@ -89,10 +90,10 @@ class Grid(EventStrategy):
             np.nan if take_profit_above is None else take_profit_above,
             *(TAGS.code(t) for t in (PREFIX, STOP_TAG, TAKE_PROFIT_TAG, EXIT_TAG)),
         ]
-        st[r.RECENTER_AFTER] = np.nan if recenter_after is None else recenter_after
+        st[GridRow.RECENTER_AFTER] = np.nan if recenter_after is None else recenter_after
         for level in range(levels):
-            st[r.at(st, r.BUY_CODES, level)] = TAGS.code(f"{PREFIX}buy:{level}")
-            st[r.at(st, r.SELL_CODES, level)] = TAGS.code(f"{PREFIX}sell:{level}")
+            st[r.at(st, GridLevel.BUY_CODE, level)] = TAGS.code(f"{PREFIX}buy:{level}")
+            st[r.at(st, GridLevel.SELL_CODE, level)] = TAGS.code(f"{PREFIX}sell:{level}")
         self.out = np.zeros((levels + 1, c.ORDER))
 
     # ---- what a report reads
@@ -104,31 +105,31 @@ class Grid(EventStrategy):
     def levels(self) -> list[float]:
         """The grid's prices, laid at the first close (or the last re-centre); empty until
         then."""
-        return self._field(r.LEVELS).tolist() if self.state[r.LAID] else []
+        return self._field(GridLevel.PRICE).tolist() if self.state[GridRow.LAID] else []
 
     @property
     def stopped(self) -> bool:
-        return bool(self.state[r.STOPPED])
+        return bool(self.state[GridRow.STOPPED])
 
     @property
     def recenters(self) -> int:
         """How many times the grid was laid again around the price."""
-        return int(self.state[r.RECENTERS])
+        return int(self.state[GridRow.RECENTERS])
 
     @property
     def grid_profit(self) -> float:
         """Realised by completed buy -> sell round trips, fees included."""
-        return float(self.state[r.PROFIT])
+        return float(self.state[GridRow.PROFIT])
 
     @property
     def exit_pnl(self) -> float:
         """Realised by the stop or take-profit sale of the inventory."""
-        return float(self.state[r.EXIT_PNL])
+        return float(self.state[GridRow.EXIT_PNL])
 
     @property
     def fills_per_level(self) -> dict[int, int]:
         """Orders filled in full at each level (an order filled in parts counts once)."""
-        return {i: int(n) for i, n in enumerate(self._field(r.FILLS).tolist()) if n}
+        return {i: int(n) for i, n in enumerate(self._field(GridLevel.FILLS).tolist()) if n}
 
     @property
     def stop_price(self) -> float | None:
@@ -142,7 +143,7 @@ class Grid(EventStrategy):
 
     def unrealised_inventory(self, price: float) -> tuple[float, float]:
         """(amount, value at `price`) of the bought lots still waiting for their sell."""
-        amount = float(r.py_sum(r.lots(self.state, r.LOT_AMOUNT)))
+        amount = float(r.py_sum(r.lots(self.state, GridLevel.LOT_AMOUNT)))
         return amount, amount * price
 
     # ---- events

@@ -24,6 +24,8 @@ per-event face, turns the very same rows into intents. The strategy decides; the
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 import numpy as np
 from numba import njit
 
@@ -44,13 +46,27 @@ TIME_LIMIT_TAG = "scalper:time_limit"
 TAGS_COUNTED = (ENTRY_TAG, TAKE_PROFIT_TAG, STOP_TAG, TIME_LIMIT_TAG, MAX_LOSS_TAG)
 ENTRIES = ("maker", "taker")
 
-# The vector: parameters, the market's tick, the tags' codes (as TAGS numbers them in this
-# process: never constants baked into cached code), the state, then fills by tag.
-THRESHOLD, TP_TICKS, SL_TICKS, MAX_HOLD_MS, MAKER, QUOTE, CANCEL_AFTER_MS, TICK = range(8)
-CODES = 8  # the codes of TAGS_COUNTED, in its order
-PHASE, PLACED_MS, ENTRY_MS = range(13, 16)
-COUNTS = 16  # fills of each of TAGS_COUNTED
-SIZE = COUNTS + len(TAGS_COUNTED)
+
+class ScalperRow(IntEnum):
+    """The vector: parameters, the market's tick, from CODES the tags' codes of
+    TAGS_COUNTED in its order (as TAGS numbers them in this process: never constants baked
+    into cached code), the state, then from COUNTS the fills of each of TAGS_COUNTED."""
+
+    THRESHOLD = 0
+    TP_TICKS = 1
+    SL_TICKS = 2
+    MAX_HOLD_MS = 3
+    MAKER_ENTRY = 4
+    QUOTE = 5
+    CANCEL_AFTER_MS = 6
+    TICK = 7
+    CODES = 8
+    PHASE = 13
+    PLACED_MS = 14
+    ENTRY_MS = 15
+    COUNTS = 16
+
+
 FLAT, ENTERING, LONG, EXITING = range(4)  # PHASE
 MAX_INTENTS = 3  # rows `out` must have room for
 
@@ -59,21 +75,22 @@ MAX_INTENTS = 3  # rows `out` must have room for
 def wants_entry(bid_size: float, ask_size: float, st: Vec) -> bool:
     """The book leans to the bid side enough: more resting buyers than sellers at the top."""
     total = bid_size + ask_size
-    return total > 0.0 and (bid_size - ask_size) / total >= st[THRESHOLD]
+    return total > 0.0 and (bid_size - ask_size) / total >= st[ScalperRow.THRESHOLD]
 
 
 @njit(cache=True)
 def exit_levels(entry: float, st: Vec) -> tuple[float, float]:
     """(take-profit, stop): N ticks above the entry, M below, on the tick grid (as sells are
     rounded: up)."""
-    tick = st[TICK]
-    take_profit, stop = entry + st[TP_TICKS] * tick, entry - st[SL_TICKS] * tick
+    tick = st[ScalperRow.TICK]
+    take_profit = entry + st[ScalperRow.TP_TICKS] * tick
+    stop = entry - st[ScalperRow.SL_TICKS] * tick
     return to_grid(take_profit, tick, True), to_grid(stop, tick, True)
 
 
 @njit(cache=True, inline="always")
 def _code(k: int, st: Vec) -> int:
-    return int(st[CODES + k])
+    return int(st[ScalperRow.CODES + k])
 
 
 @njit(cache=True)
@@ -86,26 +103,29 @@ def _withdraw_exits(st: Vec, out: Vec, n: int) -> int:
 def on_tick(now_ms: float, bid: float, bid_size: float, ask_size: float, st: Vec, out: Vec) -> int:
     """At a quote, after the broker has matched it: the time limit, a stale entry, an
     entry. Returns the rows written to `out`."""
-    phase = st[PHASE]
+    phase = st[ScalperRow.PHASE]
     if phase == LONG:
-        if now_ms - st[ENTRY_MS] < st[MAX_HOLD_MS]:
+        if now_ms - st[ScalperRow.ENTRY_MS] < st[ScalperRow.MAX_HOLD_MS]:
             return 0
-        st[PHASE] = EXITING
+        st[ScalperRow.PHASE] = EXITING
         n = _withdraw_exits(st, out, 0)
         return c.put(out, n, c.SELL, c.MARKET, np.nan, np.nan, np.nan, _code(3, st))
     if phase == EXITING:
         return 0
     if phase == ENTERING:
-        if st[MAKER] == 0 or now_ms - st[PLACED_MS] < st[CANCEL_AFTER_MS]:
+        if (
+            st[ScalperRow.MAKER_ENTRY] == 0
+            or now_ms - st[ScalperRow.PLACED_MS] < st[ScalperRow.CANCEL_AFTER_MS]
+        ):
             return 0
-        st[PHASE] = FLAT
+        st[ScalperRow.PHASE] = FLAT
         return c.put(out, 0, c.BUY, c.CANCEL, np.nan, np.nan, np.nan, _code(0, st))
     if not wants_entry(bid_size, ask_size, st):
         return 0
-    st[PHASE], st[PLACED_MS] = ENTERING, now_ms
-    if st[MAKER] != 0:  # the broker rounds the price down to the tick, sizes the quote
-        return c.put(out, 0, c.BUY, c.LIMIT, bid, np.nan, st[QUOTE], _code(0, st))
-    return c.put(out, 0, c.BUY, c.MARKET, np.nan, np.nan, st[QUOTE], _code(0, st))
+    st[ScalperRow.PHASE], st[ScalperRow.PLACED_MS] = ENTERING, now_ms
+    if st[ScalperRow.MAKER_ENTRY] != 0:  # the broker rounds the price down, sizes the quote
+        return c.put(out, 0, c.BUY, c.LIMIT, bid, np.nan, st[ScalperRow.QUOTE], _code(0, st))
+    return c.put(out, 0, c.BUY, c.MARKET, np.nan, np.nan, st[ScalperRow.QUOTE], _code(0, st))
 
 
 @njit(cache=True)
@@ -115,18 +135,18 @@ def on_fill(
     """After a fill: an entry sets its exits (its first part: they sell whatever is held);
     a sale that left nothing withdraws what is left of them."""
     for k in range(len(TAGS_COUNTED)):
-        if tag == st[CODES + k]:
-            st[COUNTS + k] += 1
+        if tag == st[ScalperRow.CODES + k]:
+            st[ScalperRow.COUNTS + k] += 1
     if buy:
-        if st[PHASE] == LONG:
+        if st[ScalperRow.PHASE] == LONG:
             return 0
-        st[PHASE], st[ENTRY_MS] = LONG, now_ms
+        st[ScalperRow.PHASE], st[ScalperRow.ENTRY_MS] = LONG, now_ms
         take_profit, stop = exit_levels(price, st)
         n = c.put(out, 0, c.SELL, c.LIMIT, take_profit, np.nan, np.nan, _code(1, st))
         return c.put(out, n, c.SELL, c.STOP, stop, np.nan, np.nan, _code(2, st))
     if position > 0:
         return 0
-    st[PHASE] = FLAT
+    st[ScalperRow.PHASE] = FLAT
     return _withdraw_exits(st, out, 0)
 
 
@@ -136,13 +156,13 @@ def on_dropped(tag: int, refused: bool, st: Vec, out: Vec) -> int:
     writes nothing); an exit refused (dust: nothing the venue would take) leaves the position
     to the next trade's exits."""
     if tag == _code(0, st):
-        if st[PHASE] == ENTERING:
-            st[PHASE] = FLAT
+        if st[ScalperRow.PHASE] == ENTERING:
+            st[ScalperRow.PHASE] = FLAT
         return 0
     is_exit = tag == _code(1, st) or tag == _code(2, st) or tag == _code(3, st)
-    if not (refused and is_exit and st[PHASE] >= LONG):
+    if not (refused and is_exit and st[ScalperRow.PHASE] >= LONG):
         return 0
-    st[PHASE] = FLAT
+    st[ScalperRow.PHASE] = FLAT
     return _withdraw_exits(st, out, 0)
 
 
@@ -184,8 +204,8 @@ class Scalper(EventStrategy):
 
     def start(self, tick_size: float) -> None:
         """A fresh run on a market whose prices move by `tick_size`."""
-        self.state = np.zeros(SIZE)
-        self.state[:CODES] = [
+        self.state = np.zeros(ScalperRow.COUNTS + len(TAGS_COUNTED))
+        self.state[: ScalperRow.CODES] = [
             self.imbalance_threshold,
             self.take_profit_ticks,
             self.stop_loss_ticks,
@@ -195,7 +215,7 @@ class Scalper(EventStrategy):
             self.cancel_after_ms,
             tick_size,
         ]
-        self.state[CODES:PHASE] = [TAGS.code(tag) for tag in TAGS_COUNTED]
+        self.state[ScalperRow.CODES : ScalperRow.PHASE] = [TAGS.code(tag) for tag in TAGS_COUNTED]
         self.out = np.zeros((MAX_INTENTS, c.ORDER))
 
     def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[Command]:
@@ -221,7 +241,7 @@ class Scalper(EventStrategy):
 
     def report(self, last_price: float) -> dict[str, float]:
         """Fills by tag (entries, then the exits by reason), for the stats table."""
-        counts = self.state[COUNTS:].tolist()
+        counts = self.state[ScalperRow.COUNTS :].tolist()
         return {
             f"scalper_{tag.split(':')[-1]}_fills": n
             for tag, n in zip(TAGS_COUNTED, counts, strict=True)
