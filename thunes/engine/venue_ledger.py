@@ -16,6 +16,7 @@ import numpy as np
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import Fill, Side
 from thunes.engine import broker_core as c
+from thunes.engine.broker_core import LaneRow
 from thunes.engine.sim_broker import venue
 from thunes.execution.filters import FloatArray
 from thunes.portfolio.sizing import Sizer
@@ -50,10 +51,10 @@ class Ledger:
         held: Position,
         risk_vector: FloatArray,
     ) -> None:
-        self.lanes = np.zeros((1, c.LANE))
+        self.lanes = np.zeros((1, c.LANE_WIDTH))
         row = venue(fees, 0.0, filters, sizer)
         self.lanes[0, : len(row)] = row
-        self.lanes[0, [c.POS, c.DUST, c.BOOK_AMOUNT, c.BOOK_COST]] = [
+        self.lanes[0, [LaneRow.POS, LaneRow.DUST, LaneRow.BOOK_AMOUNT, LaneRow.BOOK_COST]] = [
             held.amount,
             held.dust,
             held.amount,
@@ -69,11 +70,11 @@ class Ledger:
 
     @property
     def position(self) -> float:
-        return float(self.lanes[0, c.POS])
+        return float(self.lanes[0, LaneRow.POS])
 
     @property
     def dust(self) -> float:
-        return float(self.lanes[0, c.DUST])
+        return float(self.lanes[0, LaneRow.DUST])
 
     def book(self, fill: Fill, by_max_loss: bool) -> Entry:
         """`fill` booked on copies of the state: what it received, the PnL it realised."""
@@ -81,17 +82,19 @@ class Ledger:
         buy = fill.side is Side.BUY
         notional = fill.amount * fill.price
         if buy:
-            kept = float(c._sellable(0, fill.amount - fill.fee_base, lanes))
-            lanes[0, c.POS] = round(lanes[0, c.POS] + kept, 12)
+            kept = float(c._sellable(0, fill.amount - fill.fee_base, _book_of(lanes)))
+            lanes[0, LaneRow.POS] = round(lanes[0, LaneRow.POS] + kept, 12)
             cash = -notional - (0.0 if fill.fee_base else fill.fee)
             cost_fee = (fill.amount - kept) * fill.price if fill.fee_base else fill.fee
         else:
-            kept, held = fill.amount, lanes[0, c.POS]
-            lanes[0, c.POS] = round(held - kept, 12) if kept < held else 0.0
+            kept, held = fill.amount, lanes[0, LaneRow.POS]
+            lanes[0, LaneRow.POS] = round(held - kept, 12) if kept < held else 0.0
             cash, cost_fee = notional - fill.fee, fill.fee
-        pnl = float(c._book(0, buy, fill.price, kept, cost_fee, lanes))
+        pnl = float(c._book(0, buy, fill.price, kept, cost_fee, _book_of(lanes)))
         flatten = not buy and bool(rules.on_realised(pnl, float(fill.time_ms), by_max_loss, rk))
-        position = Position(lanes[0, c.POS], lanes[0, c.DUST], lanes[0, c.BOOK_COST])
+        position = Position(
+            lanes[0, LaneRow.POS], lanes[0, LaneRow.DUST], lanes[0, LaneRow.BOOK_COST]
+        )
         booking = Booking(position, pnl, {name: float(rk[i]) for name, i in STATE.items()})
         return Entry(replace(fill, received=kept), booking, flatten, lanes, rk, cash)
 
@@ -100,3 +103,11 @@ class Ledger:
         self.lanes = entry.lanes
         self.risk_vector[:] = entry.risk
         self.cash += entry.cash
+
+
+_NONE = np.zeros(0)
+
+
+def _book_of(lanes: FloatArray) -> c.Book:
+    """A wallet's arrays around one lane row: `_sellable` and `_book` read only the lanes."""
+    return (_NONE, lanes, _NONE.reshape(0, 0, 0), _NONE.reshape(0, 0))

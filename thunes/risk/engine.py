@@ -18,11 +18,11 @@ from thunes.risk.rules import RiskRow
 
 # The vector's state by name (its limits come from the config): what a restart takes back.
 STATE = {
-    "halted_day": r.HALTED_DAY,
-    "cooldown_until_ms": r.COOLDOWN_UNTIL,
-    "day": r.DAY,
-    "day_pnl": r.DAY_PNL,
-    **{f"fired.{rule}": r.F_KILL + i for i, rule in enumerate(r.FIRED)},
+    "halted_day": RiskRow.HALTED_DAY,
+    "cooldown_until_ms": RiskRow.COOLDOWN_UNTIL,
+    "day": RiskRow.DAY,
+    "day_pnl": RiskRow.DAY_PNL,
+    **{f"fired.{rule}": RiskRow.F_KILL + i for i, rule in enumerate(r.FIRED)},
 }
 
 
