@@ -205,6 +205,11 @@ class SimBroker:
         return remaining, withheld, times, order_ids, trades, filled[:, c.L_NET].tolist()
 
     @property
+    def cost(self) -> float:
+        """The position's cost basis, fees in (what the state file books)."""
+        return float(self.wallet.lanes[self.lane, c.BOOK_COST])
+
+    @property
     def holdings(self) -> float:
         """The base held for this symbol: the position and its dust."""
         return self.position + float(self.wallet.lanes[self.lane, c.DUST])
