@@ -50,7 +50,7 @@ class PaperState:
     def __init__(self, store: StateStore, what: str) -> None:
         self.store, self.what = store, what
         self.now_ms: Callable[[], int] = lambda: 0
-        stored = store.resumed("what")
+        stored = self._text("what")
         if stored is not None and stored != what:
             raise ConfigError(
                 f"state file {store.path} holds a paper run of {stored}, not of {what}: "
@@ -65,7 +65,7 @@ class PaperState:
 
     def _text(self, key: str) -> str | None:
         value = self.store.resumed(key)
-        return None if value is None else str(value)
+        return value.decode() if isinstance(value, bytes) else value
 
     @property
     def run_id(self) -> str | None:
@@ -97,11 +97,15 @@ class PaperState:
         `now_ms`: the market clock the records are stamped with."""
         self.lanes, self.risk, self.kernel, self.now_ms = lanes, risk, kernel, now_ms
         self.brokers = {lane.symbol: _sim(lane) for lane in lanes}
-        self._fixed = {"what": self.what, "run": run_id, "started_ms": str(started_ms)}
+        self._fixed: dict[str, bytes | str] = {
+            "what": self.what,
+            "run": run_id,
+            "started_ms": str(started_ms),
+        }
         book = self.store.resumed("book")
-        if book is None:
+        if not isinstance(book, bytes):
             return False
-        self._restore(bytes(book))
+        self._restore(book)
         risk.restore(self.store.risk())
         self._pnl_day, self._pnl = risk.day, risk.day_pnl
         return True
@@ -125,7 +129,7 @@ class PaperState:
         """After a step: the checkpoint a restart resumes from."""
         assert self.kernel is not None and self.risk is not None
         wallet = _sim(self.lanes[0]).wallet
-        arrays = {
+        arrays: dict[str, FloatArray] = {
             "acct": wallet.acct,
             "lanes": wallet.lanes,
             "orders": wallet.orders,
@@ -136,8 +140,9 @@ class PaperState:
         for j, lane in enumerate(self.lanes):
             arrays[f"strategy{j}"] = state_vector(lane.strategy)
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        values = {**self._fixed, "book": buffer.getvalue(), "last_ms": str(close_ms)}
+        np.savez(buffer, allow_pickle=False, **arrays)
+        values: dict[str, bytes | str] = {**self._fixed, "book": buffer.getvalue()}
+        values["last_ms"] = str(close_ms)
         self.store.checkpoint(values, self.risk.state())
         self.pending.clear()
 

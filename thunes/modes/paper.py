@@ -130,7 +130,7 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
         lanes, risk = simulated_lanes(parts, empty, False, run_id)
         engine = LiveEngine(lanes, feed, until, recorder=activity, stepped=state.stepped)
         if state.attach(lanes, risk, engine.kernel, run_id, started, feed.clock.now_ms):
-            console.print(f"paper: resuming {store.path} after market {_stamp(start)} UTC")
+            console.print(f"paper: resuming {store.path} after market {_stamp(last or 0)} UTC")
     title = (
         f"PAPER {', '.join(feed.symbols)} {timeframe} {type(parts.strategy).__name__} "
         f"(speed {paper.speed:g}x; fills simulated by the backtest's rules)"
@@ -166,8 +166,8 @@ def _what(cfg: DictConfig, parts: Components, timeframe: str) -> str:
     return f"{type(parts.strategy).__name__}({shown}) on {symbols} {timeframe}"
 
 
-def _stamp(start: Start) -> str:
-    return str(pd.Timestamp(start, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M"))
+def _stamp(ms: int) -> str:
+    return str(pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M"))
 
 
 def _span_ms(span: str) -> int:
