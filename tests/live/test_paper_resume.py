@@ -53,6 +53,7 @@ def _account(state: Path) -> dict[str, Any]:
     ).fetchall()
     orders = db.execute("SELECT client_id, status, side, type, price FROM orders").fetchall()
     positions = db.execute("SELECT symbol, amount, dust, cost FROM positions").fetchall()
+    risk = db.execute("SELECT field, value FROM risk ORDER BY field").fetchall()
     (book,) = db.execute("SELECT value FROM resume WHERE key = 'book'").fetchone()
     (last,) = db.execute("SELECT value FROM resume WHERE key = 'last_ms'").fetchone()
     db.close()
@@ -61,6 +62,7 @@ def _account(state: Path) -> dict[str, Any]:
         "fills": fills,
         "orders": sorted(orders),
         "positions": positions,
+        "risk": risk,
         "cash": cash,
         "last": last,
     }

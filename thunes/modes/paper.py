@@ -112,7 +112,8 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
     timeframe = "ticks" if scalper else str(cfg.data.timeframe)
     state = None if scalper else PaperState(store, _what(cfg, parts, timeframe))
     last = None if state is None else state.last_ms
-    start: Start = paper.start if last is None else last  # resumed: after its last close
+    # resumed: after its last close; paper.once acts on the last close as of paper.start
+    start: Start = paper.start if last is None or paper.once else last
     speed = float(paper.speed)
     feed = tick_feed(parts, start, speed) if scalper else feed_for(parts, timeframe, start, speed)
     first = None if state is None else state.started_ms
@@ -135,7 +136,9 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
         f"PAPER {', '.join(feed.symbols)} {timeframe} {type(parts.strategy).__name__} "
         f"(speed {paper.speed:g}x; fills simulated by the backtest's rules)"
     )
-    if paper.once:
+    if paper.once and last is not None and feed.clock.start_ms <= last:
+        console.print(f"paper.once: the last close ({_stamp(last)} UTC) was acted on already")
+    elif paper.once:
         engine.once()
     elif view:
         with Live(
