@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
+
+from thunes.risk import rules as risk_rules
 
 REPO = Path(__file__).resolve().parents[2]
 SPAN = ["paper.speed=0", "paper.start=2024-03-01", "paper.view=false"]  # 1m candles
@@ -163,3 +166,36 @@ if __name__ == "__main__":  # more SIGKILLs than the test: python -m tests.live.
         fills, orders = len(account["fills"]), len(account["orders"])
         print(f"{kills} SIGKILLs mid-run: {fills} fills, {orders} orders,")
         print("all equal to the uninterrupted run's, no client id reused")
+
+
+def test_a_restart_keeps_the_kill_switch_and_the_cooldown(tmp_path: Path) -> None:
+    from tests.config.compose import composed
+    from thunes.components import build
+    from thunes.engine.kernel import Kernel
+    from thunes.engine.lane import simulated_lanes
+    from thunes.live.persist import PaperState
+    from thunes.state.account import Account
+    from thunes.state.store import StateStore
+
+    account = Account.of("sim", "default", "paper", None)
+
+    def restarted() -> tuple[PaperState, Kernel, Any]:
+        with composed("mode=paper", "strategy=grid") as cfg:
+            parts = build(cfg)
+        lanes, risk = simulated_lanes(parts, [pd.DataFrame()], False, "p1")
+        kernel = Kernel(lanes)
+        state = PaperState(StateStore.open(tmp_path, account, durable=False), "grid")
+        state.attach(lanes, risk, kernel, "p1", 0, lambda: 0)
+        return state, kernel, risk
+
+    state, kernel, risk = restarted()
+    risk.halted_day = 19_800  # the kill-switch tripped today
+    risk.vector[risk_rules.COOLDOWN_UNTIL] = 1_710_000_000_000.0
+    kernel.bars = [42]
+    state.stepped(1_709_999_000_000)
+    state.store.close()
+
+    state, kernel, risk = restarted()
+    assert risk.halted_day == 19_800 and risk.cooldown_until_ms == 1_710_000_000_000
+    assert kernel.bars == [42] and state.last_ms == 1_709_999_000_000
+    state.store.close()

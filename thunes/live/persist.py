@@ -106,7 +106,9 @@ class PaperState:
         if not isinstance(book, bytes):
             return False
         self._restore(book)
-        risk.restore(self.store.risk())
+        # the checkpoint's, not the risk table's: a fill of a step cut short wrote a later
+        # state there, and that step runs again
+        risk.restore(json.loads(self._text("risk") or "{}"))
         self._pnl_day, self._pnl = risk.day, risk.day_pnl
         return True
 
@@ -142,7 +144,7 @@ class PaperState:
         buffer = io.BytesIO()
         np.savez(buffer, allow_pickle=False, **arrays)
         values: dict[str, bytes | str] = {**self._fixed, "book": buffer.getvalue()}
-        values["last_ms"] = str(close_ms)
+        values["last_ms"], values["risk"] = str(close_ms), json.dumps(self.risk.state())
         self.store.checkpoint(values, self.risk.state())
         self.pending.clear()
 
