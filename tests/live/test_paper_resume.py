@@ -122,10 +122,12 @@ def _reached(state: Path) -> str | None:
     return None if row is None else str(row[0])
 
 
-def crash_and_restart(tmp_path: Path, restarts: int, seed: int) -> tuple[int, dict[str, Any]]:
-    """SIGKILL a paper run at `restarts` random points once it has made progress, restarting
-    it each time, then let it finish; (SIGKILLs, the account it ended with, checked equal
-    to the uninterrupted run's)."""
+def crash_and_restart(
+    tmp_path: Path, restarts: int, seed: int, delay: float
+) -> tuple[int, dict[str, Any]]:
+    """SIGKILL a paper run at `restarts` random points, each up to `delay` s after it made
+    progress, restarting it each time, then let it finish; (SIGKILLs, the account it ended
+    with, checked equal to the uninterrupted run's)."""
     args = ["paper.duration=2d"]  # 2,880 one-minute steps of sma_cross: 42 fills
     whole = tmp_path / "whole"
     _finish(whole, *args)
@@ -137,7 +139,7 @@ def crash_and_restart(tmp_path: Path, restarts: int, seed: int) -> tuple[int, di
         assert isinstance(run, subprocess.Popen)
         while run.poll() is None and _reached(state) == before:
             time.sleep(0.02)  # killed only once it stepped: not during its start-up
-        time.sleep(rng.uniform(0.0, 0.4))
+        time.sleep(rng.uniform(0.0, delay))
         if run.poll() is None:
             run.send_signal(signal.SIGKILL)
             kills += 1
@@ -152,7 +154,7 @@ def crash_and_restart(tmp_path: Path, restarts: int, seed: int) -> tuple[int, di
 def test_sigkill_at_random_points_then_restart_ends_as_one_uninterrupted_run(
     tmp_path: Path,
 ) -> None:
-    kills, account = crash_and_restart(tmp_path, 10, seed=7)
+    kills, account = crash_and_restart(tmp_path, 10, seed=7, delay=0.15)
     assert kills >= 8  # each after at least one step, before the end
     assert len(account["fills"]) >= 20
 
@@ -162,7 +164,7 @@ if __name__ == "__main__":  # more SIGKILLs than the test: python -m tests.live.
 
     with tempfile.TemporaryDirectory() as directory:
         n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-        kills, account = crash_and_restart(Path(directory), n, seed=11)
+        kills, account = crash_and_restart(Path(directory), n, seed=11, delay=0.03)
         fills, orders = len(account["fills"]), len(account["orders"])
         print(f"{kills} SIGKILLs mid-run: {fills} fills, {orders} orders,")
         print("all equal to the uninterrupted run's, no client id reused")
