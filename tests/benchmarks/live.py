@@ -84,6 +84,9 @@ class _Count:
     def filled(self, fill: Any) -> None:
         pass
 
+    def event(self, symbol: str, event: Any) -> None:
+        pass
+
 
 def _engine(bars: int, timed: bool) -> tuple[Any, Any, Any]:
     from tests.config.compose import composed

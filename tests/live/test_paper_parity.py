@@ -20,7 +20,7 @@ import pytest
 from tests.config.compose import composed
 from thunes.backtest.choice import feed_ticks
 from thunes.components import build
-from thunes.domain.orders import Command, Fill
+from thunes.domain.orders import Command, Fill, OrderEvent
 from thunes.engine.lane import simulated_lanes, simulated_ticks
 from thunes.engine.replay import PortfolioEngine
 from thunes.feeds.clock import MarketClock
@@ -46,6 +46,9 @@ class Tape:
 
     def filled(self, fill: Fill) -> None:
         self.fills.append(fill)
+
+    def event(self, symbol: str, event: OrderEvent) -> None:
+        """Acceptances and cancellations: the orders sent say enough here."""
 
 
 def _runs(*overrides: str) -> tuple[Tape, Tape, LiveEngine, PortfolioEngine]:

@@ -266,6 +266,24 @@ class PaperConfig:
 
 
 @dataclass
+class StateConfig:
+    """Where a paper or live run keeps what it must not forget (thunes/state/), one file and
+    one lock per exchange, account and mode."""
+
+    dir: str = "state"  # relative to where thunes runs (the project: `make paper`)
+    account: str = "default"  # the account's name: two names keep two separate states
+    durable: bool = False  # fsync each commit (survives a power cut; ~4 ms a write)
+
+    def __post_init__(self) -> None:
+        if not self.dir.strip():
+            raise checks.ConfigValueError("dir", self.dir, "a directory")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", self.account):
+            raise checks.ConfigValueError(
+                "account", self.account, "1-40 of letters, digits, '_', '.', '-'"
+            )
+
+
+@dataclass
 class LiveConfig:
     confirm: bool = False  # real money: mode=live refuses to start without live.confirm=true
 
@@ -351,6 +369,7 @@ class ThunesConfig:
     symbols: list[str] = field(default_factory=list)
     sweep: SweepConfig = field(default_factory=SweepConfig)
     paper: PaperConfig = field(default_factory=PaperConfig)
+    state: StateConfig = field(default_factory=StateConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
 
 

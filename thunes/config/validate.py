@@ -28,7 +28,7 @@ GROUPS = (
     "drift",
     "sweep",
 )
-SETTINGS = ("paper", "live")  # root nodes of their own, set by a mode, not groups
+SETTINGS = ("paper", "state", "live")  # root nodes of their own (a mode sets paper, live)
 
 
 def _reject_unknown_keys(group: str, node: DictConfig) -> None:

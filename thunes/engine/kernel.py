@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from thunes.data.candles import OHLCV_COLUMNS
-from thunes.domain.orders import Command, Fill
+from thunes.domain.orders import Command, Fill, OrderEvent
 from thunes.engine.lane import Lane
 from thunes.execution.filters import FloatArray
 from thunes.feeds.events import CandleClosed
@@ -86,6 +86,10 @@ class Recorder(Protocol):
 
     def filled(self, fill: Fill) -> None:
         """A fill about to reach the strategy."""
+        ...
+
+    def event(self, symbol: str, event: OrderEvent) -> None:
+        """An order accepted, canceled or rejected, about to reach the strategy."""
         ...
 
 
@@ -171,5 +175,7 @@ class Kernel:
         while broker.events:
             events, broker.events = broker.events, []
             for event in events:
+                if self.recorder is not None:
+                    self.recorder.event(self.lanes[j].symbol, event)
                 for intent in strategy.on_order_event(event, broker):
                     self._send(j, intent)

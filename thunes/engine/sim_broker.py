@@ -214,6 +214,11 @@ class SimBroker:
         return remaining, withheld, times, order_ids, trades, filled[:, LogRow.NET].tolist()
 
     @property
+    def cost(self) -> float:
+        """The position's cost basis, fees in (what the state file books)."""
+        return float(self.wallet.lanes[self.lane, c.BOOK_COST])
+
+    @property
     def holdings(self) -> float:
         """The base held for this symbol: the position and its dust (read at every bar)."""
         lane = self.wallet.lanes[self.lane]

@@ -1,13 +1,13 @@
 """What the engine did lately, for the terminal view: every order sent and fill heard, as
-the kernel's recorder hears them (before the broker or the strategy acts on them). It
-forwards to the state recorder once thunes/state/ provides one."""
+the kernel's recorder hears them (before the broker or the strategy acts on them), passed
+on to the state's recorder (thunes/live/persist.py) first."""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
 
-from thunes.domain.orders import CancelOrders, Command, Fill
+from thunes.domain.orders import CancelOrders, Command, Fill, OrderEvent
 from thunes.engine.kernel import Recorder
 from thunes.feeds.clock import MarketClock
 
@@ -56,6 +56,10 @@ class Activity:
             f"{fill.symbol} FILL {fill.side.value} {fill.amount:g} @ {fill.price:,.2f} "
             f"fee {fill.fee:.4g} [{fill.tag}]"
         )
+
+    def event(self, symbol: str, event: OrderEvent) -> None:
+        if self.then is not None:
+            self.then.event(symbol, event)
 
     def _say(self, line: str) -> None:
         line = f"{_stamp(self.clock.now_ms())}  {line}"

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -61,9 +61,12 @@ class LiveEngine:
         until_ms: int | None = None,
         recorder: Recorder | None = None,
         ticks: dict[str, TickEngine] | None = None,
+        stepped: Callable[[int], None] | None = None,
     ) -> None:
-        """`ticks`: a tick engine per symbol whose book ticks it trades (the scalper)."""
+        """`ticks`: a tick engine per symbol whose book ticks it trades (the scalper);
+        `stepped(close_ms)`: told after each step of candles (the state's checkpoint)."""
         self.lanes, self.feed, self.until_ms = lanes, feed, until_ms
+        self.stepped = stepped
         self.ticks = ticks or {}
         self.bids: dict[str, float] = {}
         self.kernel = Kernel(lanes, recorder=recorder)
@@ -184,7 +187,10 @@ class LiveEngine:
             group.clear()
 
     def _step(self, arrivals: Sequence[Arrival]) -> None:
-        self._mark(arrivals[0][1].close_ms, self.kernel.step(arrivals))
+        at_ms = arrivals[0][1].close_ms
+        self._mark(at_ms, self.kernel.step(arrivals))
+        if self.stepped is not None:
+            self.stepped(at_ms)
 
     def _mark(self, at_ms: int, equity: float) -> None:
         """The account's equity after a step at `at_ms`; the day's opening one for its PnL."""

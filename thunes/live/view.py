@@ -108,5 +108,4 @@ def summary(engine: LiveEngine, activity: Activity, risk: RiskEngine) -> list[st
             f"{symbol}: position {broker.position:g}, "
             f"{len(still)} open order(s)" + (": " + "; ".join(still) if still else "")
         )
-    lines.append("state is not saved yet (thunes/state/ is being built): a restart starts afresh")
     return lines

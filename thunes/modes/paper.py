@@ -13,9 +13,10 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.live import Live
 
@@ -33,22 +34,31 @@ from thunes.feeds.recorded import RecordedFeed, candle_events
 from thunes.feeds.sim import SimFeed, SimTickFeed
 from thunes.live.activity import Activity
 from thunes.live.engine import LiveEngine
+from thunes.live.persist import PaperState
 from thunes.live.view import render, summary
-from thunes.risk.engine import RiskEngine
+from thunes.state.account import Account
+from thunes.state.lock import AccountLock
+from thunes.state.store import StateStore
 from thunes.strategy.scalper import Scalper
 
 _REFRESH_S = 0.25
 
 
-def _clock(start: str | None, speed: float, default_ms: int | None = None) -> MarketClock:
+Start = str | int | None
+"""paper.start as configured, or (a resumed run) the market time in ms its last step reached."""
+
+
+def _clock(start: Start, speed: float, default_ms: int | None = None) -> MarketClock:
     """A market clock from paper.start, else `default_ms`, else now on the host's clock (the
     only time it is read: where a simulated market begins)."""
-    if start is not None:
+    if isinstance(start, int):
+        default_ms = start
+    elif start is not None:
         default_ms = int(pd.Timestamp(start, tz="UTC").value // 1_000_000)
     return MarketClock(time.time_ns() // 1_000_000 if default_ms is None else default_ms, speed)
 
 
-def feed_for(parts: Components, timeframe: str, start: str | None, speed: float) -> Feed:
+def feed_for(parts: Components, timeframe: str, start: Start, speed: float) -> Feed:
     """The market the config names: the simulator's stream (exchange=sim, or data=sim with
     its own seed) or a candle file replayed; a ccxt exchange's websockets are not built yet."""
     symbols = [m.symbol for m in parts.markets]
@@ -72,7 +82,7 @@ def feed_for(parts: Components, timeframe: str, start: str | None, speed: float)
     )
 
 
-def tick_feed(parts: Components, start: str | None, speed: float) -> Feed:
+def tick_feed(parts: Components, start: Start, speed: float) -> Feed:
     """The simulator's book ticks (data=sim_ticks) for the scalper."""
     if not isinstance(parts.data, SimTickSource):
         raise NotBuiltError(
@@ -82,41 +92,53 @@ def tick_feed(parts: Components, start: str | None, speed: float) -> Feed:
     return SimTickFeed(sim, parts.market.symbol, parts.data.step_ms, _clock(start, speed))
 
 
-def _engine(
-    parts: Components, cfg: DictConfig, feed: Feed, activity: Activity
-) -> tuple[LiveEngine, RiskEngine]:
-    """The live engine on `feed`: candle lanes, or the scalper's tick engine (whose orders
-    its own step sends: the recorder does not hear them)."""
-    paper = cfg.paper
-    until = None if paper.duration is None else feed.clock.start_ms + _span_ms(paper.duration)
-    if isinstance(parts.strategy, Scalper):
-        ticks, risk = simulated_ticks(parts)
-        return LiveEngine([], feed, until, ticks={parts.market.symbol: ticks}), risk
-    empty = [pd.DataFrame() for _ in parts.markets]  # a live lane's candles come from its feed
-    run_id = f"p{feed.clock.start_ms // 1000:x}"
-    lanes, risk = simulated_lanes(parts, empty, False, run_id)
-    return LiveEngine(lanes, feed, until, recorder=activity), risk
-
-
 def run(cfg: DictConfig) -> None:
+    """Under the account's lock, on its state file: a second process on the same account
+    refuses to start, and a restart resumes where the last one stopped (or was killed)."""
     parts = build(cfg)
+    account = Account.of(parts.exchange.name, str(cfg.state.account), "paper", None)
+    directory = Path(str(cfg.state.dir))
+    with AccountLock(directory, account):
+        store = StateStore.open(directory, account, durable=bool(cfg.state.durable))
+        try:
+            _run(cfg, parts, store)
+        finally:
+            store.close()
+
+
+def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
     paper = cfg.paper
     scalper = isinstance(parts.strategy, Scalper)
     timeframe = "ticks" if scalper else str(cfg.data.timeframe)
-    feed = (
-        tick_feed(parts, paper.start, float(paper.speed))
-        if scalper
-        else feed_for(parts, timeframe, paper.start, float(paper.speed))
-    )
+    state = None if scalper else PaperState(store, _what(cfg, parts, timeframe))
+    last = None if state is None else state.last_ms
+    # resumed: after its last close; paper.once acts on the last close as of paper.start
+    start: Start = paper.start if last is None or paper.once else last
+    speed = float(paper.speed)
+    feed = tick_feed(parts, start, speed) if scalper else feed_for(parts, timeframe, start, speed)
+    first = None if state is None else state.started_ms
+    started = feed.clock.start_ms if first is None else first
+    until = None if paper.duration is None else started + _span_ms(paper.duration)
     console = Console()
     view = bool(paper.view) and console.is_terminal and not paper.once
-    activity = Activity(feed.clock, echo=None if view else console.print)
-    engine, risk = _engine(parts, cfg, feed, activity)
+    activity = Activity(feed.clock, echo=None if view else console.print, then=state)
+    if state is None:  # the scalper's tick engine sends its own orders: not recorded yet
+        ticks, risk = simulated_ticks(parts)
+        engine = LiveEngine([], feed, until, ticks={parts.market.symbol: ticks})
+    else:
+        run_id = state.run_id or f"p{started // 1000:x}"
+        empty = [pd.DataFrame() for _ in parts.markets]  # a live lane's candles: its feed
+        lanes, risk = simulated_lanes(parts, empty, False, run_id)
+        engine = LiveEngine(lanes, feed, until, recorder=activity, stepped=state.stepped)
+        if state.attach(lanes, risk, engine.kernel, run_id, started, feed.clock.now_ms):
+            console.print(f"paper: resuming {store.path} after market {_stamp(last or 0)} UTC")
     title = (
         f"PAPER {', '.join(feed.symbols)} {timeframe} {type(parts.strategy).__name__} "
         f"(speed {paper.speed:g}x; fills simulated by the backtest's rules)"
     )
-    if paper.once:
+    if paper.once and last is not None and feed.clock.start_ms <= last:
+        console.print(f"paper.once: the last close ({_stamp(last)} UTC) was acted on already")
+    elif paper.once:
         engine.once()
     elif view:
         with Live(
@@ -132,6 +154,23 @@ def run(cfg: DictConfig) -> None:
         asyncio.run(_session(engine, None))
     for line in summary(engine, activity, risk):
         console.print(line, highlight=False)
+    if state is None:
+        console.print("the tick scalper's state is not saved yet: a restart starts afresh")
+    else:
+        console.print(f"state saved in {store.path}: the next start resumes it", highlight=False)
+
+
+def _what(cfg: DictConfig, parts: Components, timeframe: str) -> str:
+    """The strategy, its parameters, symbols and timeframe: what a state file resumes."""
+    params = OmegaConf.to_container(cfg.strategy, resolve=True)
+    assert isinstance(params, dict)
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(params.items()) if not str(k).startswith("_"))
+    symbols = ",".join(m.symbol for m in parts.markets)
+    return f"{type(parts.strategy).__name__}({shown}) on {symbols} {timeframe}"
+
+
+def _stamp(ms: int) -> str:
+    return str(pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M"))
 
 
 def _span_ms(span: str) -> int:

@@ -1,7 +1,7 @@
 """The state file's tables. A change of layout bumps VERSION: an older file is refused
 with one line rather than misread."""
 
-VERSION = 1
+VERSION = 2
 
 TABLES = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -72,4 +72,5 @@ CREATE TABLE foreign_orders (
     seen_ms INTEGER NOT NULL
 );
 CREATE TABLE pauses (reason TEXT PRIMARY KEY, since_ms INTEGER NOT NULL);
+CREATE TABLE resume (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 """

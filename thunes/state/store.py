@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from thunes.domain.orders import ClientIds, Fill, OrderIntent
+from thunes.domain.orders import ClientIds, Fill, OrderEvent, OrderIntent, OrderStatus
 from thunes.errors import ConfigError, one_line
 from thunes.state import writes as w
 from thunes.state.account import Account
@@ -148,6 +148,38 @@ class StateStore:
             w.set_status(db, client_id, status, now_ms, exchange_id, filled, reason)
         return True
 
+    def order_placed(
+        self,
+        symbol: str,
+        accepted: OrderEvent,
+        amount: float | None,
+        quote: float | None,
+        now_ms: int,
+    ) -> None:
+        """Record an order a simulated book accepted and named itself (paper), as open:
+        once, however often a step cut short by a crash places it again under its id."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO orders (client_id, symbol, side, type, price, amount,"
+                " quote, tag, status, origin, created_ms, updated_ms)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    accepted.order_id,
+                    symbol,
+                    accepted.side.value,
+                    accepted.type.value,
+                    None if accepted.price != accepted.price else accepted.price,
+                    amount,
+                    quote,
+                    accepted.tag,
+                    OrderStatus.NEW.value,
+                    OURS,
+                    now_ms,
+                    now_ms,
+                ),
+            )
+            w.never_reuse(db, accepted.order_id)
+
     def order(self, client_id: str) -> OrderRecord | None:
         rows = self._orders("client_id = ?", (client_id,))
         return rows[0] if rows else None
@@ -250,6 +282,21 @@ class StateStore:
         with self._tx() as db:
             db.execute("DELETE FROM pauses")
             db.execute("DELETE FROM outside")
+
+    # --- what a paper run resumes from ---------------------------------------------------
+
+    def checkpoint(self, values: Mapping[str, bytes | str], risk: Mapping[str, float]) -> None:
+        """Where a run stands (its book, its strategies, the market time it reached) and
+        the risk state, in one transaction: a restart resumes from the last one."""
+        with self._tx() as db:
+            db.executemany("INSERT OR REPLACE INTO resume VALUES (?,?)", values.items())
+            w.save_risk(db, risk)
+
+    def resumed(self, key: str) -> bytes | str | None:
+        """A value of the last checkpoint (None: never written)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM resume WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
 
     # --- reconciliation -------------------------------------------------------------------
 

@@ -1,0 +1,203 @@
+"""`thunes mode=paper` keeps its state: a second process on the same account refuses to
+start, a restart resumes where the last one stopped, and a run SIGKILLed at random points
+and restarted each time ends with the fills, orders, position and cash of one run that was
+never interrupted."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from thunes.risk import rules as risk_rules
+
+REPO = Path(__file__).resolve().parents[2]
+SPAN = ["paper.speed=0", "paper.start=2024-03-01", "paper.view=false"]  # 1m candles
+
+
+def _thunes(
+    state: Path, *args: str, wait: bool = True
+) -> subprocess.CompletedProcess[str] | subprocess.Popen[str]:
+    cmd = [sys.executable, "-m", "thunes", "mode=paper", *SPAN, f"state.dir={state}", *args]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NUMBA_CACHE_DIR": str(REPO / ".cache/numba")}
+    if wait:
+        return subprocess.run(
+            cmd, cwd=state.parent, env=env, capture_output=True, text=True, timeout=120
+        )
+    return subprocess.Popen(
+        cmd, cwd=state.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _finish(state: Path, *args: str) -> str:
+    done = _thunes(state, *args)
+    assert isinstance(done, subprocess.CompletedProcess)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _account(state: Path) -> dict[str, Any]:
+    """What the state file says the run did: fills, orders, positions, cash."""
+    (path,) = state.glob("*.sqlite")
+    db = sqlite3.connect(path)
+    fills = db.execute(
+        "SELECT symbol, trade_id, client_id, side, price, amount, fee FROM fills ORDER BY rowid"
+    ).fetchall()
+    orders = db.execute("SELECT client_id, status, side, type, price FROM orders").fetchall()
+    positions = db.execute("SELECT symbol, amount, dust, cost FROM positions").fetchall()
+    risk = db.execute("SELECT field, value FROM risk ORDER BY field").fetchall()
+    (book,) = db.execute("SELECT value FROM resume WHERE key = 'book'").fetchone()
+    (last,) = db.execute("SELECT value FROM resume WHERE key = 'last_ms'").fetchone()
+    db.close()
+    cash = float(np.load(io.BytesIO(book))["acct"][0])
+    return {
+        "fills": fills,
+        "orders": sorted(orders),
+        "positions": positions,
+        "risk": risk,
+        "cash": cash,
+        "last": last,
+    }
+
+
+def test_a_restart_resumes_and_a_changed_strategy_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    whole = tmp_path / "whole"
+    _finish(whole, "paper.duration=12h", "strategy=grid")
+    _finish(state, "paper.duration=6h", "strategy=grid")
+    out = _finish(state, "paper.duration=12h", "strategy=grid")
+    assert "paper: resuming" in out
+    assert _account(state) == _account(whole)  # two halves: the same as one run
+
+    refused = _thunes(state, "paper.duration=12h", "strategy=grid", "strategy.levels=4")
+    assert isinstance(refused, subprocess.CompletedProcess)
+    assert refused.returncode == 2
+    (line,) = refused.stderr.strip().splitlines()
+    assert "holds a paper run of Grid(" in line and "state.account" in line
+
+
+def test_a_second_process_on_the_same_account_refuses_with_one_line(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    first = _thunes(state, "paper.speed=1", "paper.start=null", wait=False)
+    assert isinstance(first, subprocess.Popen)
+    try:
+        lock = state / "sim-default-paper.lock"
+        deadline = time.monotonic() + 90
+        while not (lock.exists() and lock.read_text().strip()):
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        second = _thunes(state, "paper.duration=1h")
+        assert isinstance(second, subprocess.CompletedProcess)
+        assert second.returncode == 1
+        (line,) = second.stderr.strip().splitlines()
+        assert f"pid {first.pid}" in line and "one process per account" in line
+        other = _thunes(state, "paper.duration=1h", "state.account=other")  # another account
+        assert isinstance(other, subprocess.CompletedProcess)
+        assert other.returncode == 0, other.stderr
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+
+
+def _reached(state: Path) -> str | None:
+    """The market time the run's last checkpoint reached (None: none yet), read while it runs."""
+    try:
+        db = sqlite3.connect(next(state.glob("*.sqlite")), timeout=5)
+        row = db.execute("SELECT value FROM resume WHERE key = 'last_ms'").fetchone()
+        db.close()
+    except (StopIteration, sqlite3.OperationalError):  # not created yet
+        return None
+    return None if row is None else str(row[0])
+
+
+def crash_and_restart(
+    tmp_path: Path, restarts: int, seed: int, delay: float
+) -> tuple[int, dict[str, Any]]:
+    """SIGKILL a paper run at `restarts` random points, each up to `delay` s after it made
+    progress, restarting it each time, then let it finish; (SIGKILLs, the account it ended
+    with, checked equal to the uninterrupted run's)."""
+    args = ["paper.duration=2d"]  # 2,880 one-minute steps of sma_cross: 42 fills
+    whole = tmp_path / "whole"
+    _finish(whole, *args)
+    expected = _account(whole)
+    state, rng, kills = tmp_path / "state", random.Random(seed), 0
+    for _ in range(restarts):
+        before = _reached(state)
+        run = _thunes(state, *args, wait=False)
+        assert isinstance(run, subprocess.Popen)
+        while run.poll() is None and _reached(state) == before:
+            time.sleep(0.02)  # killed only once it stepped: not during its start-up
+        time.sleep(rng.uniform(0.0, delay))
+        if run.poll() is None:
+            run.send_signal(signal.SIGKILL)
+            kills += 1
+        run.wait()
+    _finish(state, *args)
+    got = _account(state)
+    assert got == expected  # same fills (trade and client ids), orders, position, cash
+    return kills, got
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_then_restart_ends_as_one_uninterrupted_run(
+    tmp_path: Path,
+) -> None:
+    kills, account = crash_and_restart(tmp_path, 10, seed=7, delay=0.15)
+    assert kills >= 8  # each after at least one step, before the end
+    assert len(account["fills"]) >= 20
+
+
+if __name__ == "__main__":  # more SIGKILLs than the test: python -m tests.live.test_paper_resume 30
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+        kills, account = crash_and_restart(Path(directory), n, seed=11, delay=0.03)
+        fills, orders = len(account["fills"]), len(account["orders"])
+        print(f"{kills} SIGKILLs mid-run: {fills} fills, {orders} orders,")
+        print("all equal to the uninterrupted run's, no client id reused")
+
+
+def test_a_restart_keeps_the_kill_switch_and_the_cooldown(tmp_path: Path) -> None:
+    from tests.config.compose import composed
+    from thunes.components import build
+    from thunes.engine.kernel import Kernel
+    from thunes.engine.lane import simulated_lanes
+    from thunes.live.persist import PaperState
+    from thunes.state.account import Account
+    from thunes.state.store import StateStore
+
+    account = Account.of("sim", "default", "paper", None)
+
+    def restarted() -> tuple[PaperState, Kernel, Any]:
+        with composed("mode=paper", "strategy=grid") as cfg:
+            parts = build(cfg)
+        lanes, risk = simulated_lanes(parts, [pd.DataFrame()], False, "p1")
+        kernel = Kernel(lanes)
+        state = PaperState(StateStore.open(tmp_path, account, durable=False), "grid")
+        state.attach(lanes, risk, kernel, "p1", 0, lambda: 0)
+        return state, kernel, risk
+
+    state, kernel, risk = restarted()
+    risk.halted_day = 19_800  # the kill-switch tripped today
+    risk.vector[risk_rules.COOLDOWN_UNTIL] = 1_710_000_000_000.0
+    kernel.bars = [42]
+    state.stepped(1_709_999_000_000)
+    state.store.close()
+
+    state, kernel, risk = restarted()
+    assert risk.halted_day == 19_800 and risk.cooldown_until_ms == 1_710_000_000_000
+    assert kernel.bars == [42] and state.last_ms == 1_709_999_000_000
+    state.store.close()

@@ -1,0 +1,191 @@
+"""A paper run's memory in the account's state file (thunes/state/): every order the
+simulated book accepts and every fill, written before the strategy hears of it, and after
+each step a checkpoint of the book (cash, positions with their dust and cost basis, open
+orders, the id and trade counters), the strategies' state vectors, the risk state and the
+market time reached. A restart, after Ctrl-C or SIGKILL, resumes from the last checkpoint.
+
+A step a crash cut short runs again from that checkpoint: the simulated market is a function
+of its seed, so the step places the same orders under the same client ids and makes the
+same fills under the same trade ids, which the store records once. No id names two orders.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+
+import numpy as np
+
+from thunes.domain.orders import Command, Fill, OrderEvent, OrderIntent, OrderStatus
+from thunes.domain.tags import TAGS
+from thunes.engine.kernel import Kernel
+from thunes.engine.lane import Lane
+from thunes.engine.sim_broker import SimBroker
+from thunes.errors import ConfigError, ThunesError
+from thunes.execution.filters import FloatArray
+from thunes.risk.engine import RiskEngine
+from thunes.state.records import Booking, Position
+from thunes.state.store import StateStore
+from thunes.strategy.events import EventStrategy
+from thunes.strategy.signal_runner import SignalRunner
+
+
+def state_vector(strategy: EventStrategy) -> FloatArray:
+    """The array a strategy keeps its state in (grid levels, the DCA cycle, a signal
+    strategy's stops): what the compiled loop changes in place."""
+    rules = strategy.compiled()
+    if rules is not None:
+        return rules.state
+    if isinstance(strategy, SignalRunner):  # decides per bar: no compiled form, same state
+        return strategy.state
+    raise ThunesError(f"{type(strategy).__name__} has no state vector: it cannot resume")
+
+
+class PaperState:
+    """The kernel's recorder (`sending`, `event`, `filled`) and the live engine's `stepped`
+    for candle lanes on simulated brokers. `what` names the run's strategy, its parameters
+    and symbols: a state file of another is refused rather than resumed into it."""
+
+    def __init__(self, store: StateStore, what: str) -> None:
+        self.store, self.what = store, what
+        self.now_ms: Callable[[], int] = lambda: 0
+        stored = self._text("what")
+        if stored is not None and stored != what:
+            raise ConfigError(
+                f"state file {store.path} holds a paper run of {stored}, not of {what}: "
+                "run that config, or pick another state.account (or state.dir)"
+            )
+        self.lanes: list[Lane] = []
+        self.brokers: dict[str, SimBroker] = {}
+        self.risk: RiskEngine | None = None
+        self.kernel: Kernel | None = None
+        self.pending: dict[str, list[OrderIntent]] = {}  # sent, not yet accepted or refused
+        self._pnl_day, self._pnl = -1, 0.0  # the risk engine's day PnL at the last fill
+
+    def _text(self, key: str) -> str | None:
+        value = self.store.resumed(key)
+        return value.decode() if isinstance(value, bytes) else value
+
+    @property
+    def run_id(self) -> str | None:
+        """The run's client id prefix, kept by every restart (None: a first start)."""
+        return self._text("run")
+
+    @property
+    def started_ms(self) -> int | None:
+        """Market time the account's first start began at (paper.duration counts from it)."""
+        value = self._text("started_ms")
+        return None if value is None else int(value)
+
+    @property
+    def last_ms(self) -> int | None:
+        """Market time of the last step's close: where a restart's feed begins."""
+        value = self._text("last_ms")
+        return None if value is None else int(value)
+
+    def attach(
+        self,
+        lanes: list[Lane],
+        risk: RiskEngine,
+        kernel: Kernel,
+        run_id: str,
+        started_ms: int,
+        now_ms: Callable[[], int],
+    ) -> bool:
+        """Take the run's lanes, restored from the last checkpoint if there is one (True);
+        `now_ms`: the market clock the records are stamped with."""
+        self.lanes, self.risk, self.kernel, self.now_ms = lanes, risk, kernel, now_ms
+        self.brokers = {lane.symbol: _sim(lane) for lane in lanes}
+        self._fixed: dict[str, bytes | str] = {
+            "what": self.what,
+            "run": run_id,
+            "started_ms": str(started_ms),
+        }
+        book = self.store.resumed("book")
+        if not isinstance(book, bytes):
+            return False
+        self._restore(book)
+        # the checkpoint's, not the risk table's: a fill of a step cut short wrote a later
+        # state there, and that step runs again
+        risk.restore(json.loads(self._text("risk") or "{}"))
+        self._pnl_day, self._pnl = risk.day, risk.day_pnl
+        return True
+
+    def _restore(self, book: bytes) -> None:
+        assert self.kernel is not None
+        saved = np.load(io.BytesIO(book), allow_pickle=False)
+        names = json.loads(str(saved["tags"]))
+        if [TAGS.code(name) for name in names] != list(range(len(names))):
+            raise ThunesError(f"state file {self.store.path}: its order tags no longer match")
+        wallet = _sim(self.lanes[0]).wallet
+        wallet.acct[:] = saved["acct"]
+        wallet.lanes = saved["lanes"].copy()
+        wallet.orders = saved["orders"].copy()
+        for j, lane in enumerate(self.lanes):
+            state_vector(lane.strategy)[:] = saved[f"strategy{j}"]
+        self.kernel.bars = [int(n) for n in saved["bars"]]
+        self.kernel.last_close = [float(x) for x in saved["last_close"]]
+
+    def stepped(self, close_ms: int) -> None:
+        """After a step: the checkpoint a restart resumes from."""
+        assert self.kernel is not None and self.risk is not None
+        wallet = _sim(self.lanes[0]).wallet
+        arrays: dict[str, FloatArray] = {
+            "acct": wallet.acct,
+            "lanes": wallet.lanes,
+            "orders": wallet.orders,
+            "bars": np.array(self.kernel.bars),
+            "last_close": np.array(self.kernel.last_close),
+            "tags": np.array(json.dumps(TAGS.names)),
+        }
+        for j, lane in enumerate(self.lanes):
+            arrays[f"strategy{j}"] = state_vector(lane.strategy)
+        buffer = io.BytesIO()
+        np.savez(buffer, allow_pickle=False, **arrays)
+        values: dict[str, bytes | str] = {**self._fixed, "book": buffer.getvalue()}
+        values["last_ms"], values["risk"] = str(close_ms), json.dumps(self.risk.state())
+        self.store.checkpoint(values, self.risk.state())
+        self.pending.clear()
+
+    # --- the kernel's recorder ------------------------------------------------------------
+
+    def sending(self, symbol: str, command: Command) -> None:
+        if isinstance(command, OrderIntent):
+            self.pending.setdefault(symbol, []).append(command)
+
+    def event(self, symbol: str, event: OrderEvent) -> None:
+        intent = self._sent(symbol, event) if event.status is not OrderStatus.CANCELED else None
+        if not event.order_id:
+            return  # refused before it left: it never had an id
+        if event.status is OrderStatus.NEW:
+            amount, quote = (None, None) if intent is None else (intent.amount, intent.quote)
+            self.store.order_placed(symbol, event, amount, quote, self.now_ms())
+        else:
+            status, now = event.status.value, self.now_ms()
+            self.store.order_status(event.order_id, status, now, reason=event.reason)
+
+    def _sent(self, symbol: str, event: OrderEvent) -> OrderIntent | None:
+        """The intent an acceptance or refusal answers (the risk engine's own stop was
+        never sent by a strategy: None)."""
+        sent = self.pending.get(symbol, [])
+        for k, intent in enumerate(sent):
+            if (intent.side, intent.type, intent.tag) == (event.side, event.type, event.tag):
+                return sent.pop(k)
+        return None
+
+    def filled(self, fill: Fill) -> None:
+        """Record the fill once by trade id, with the position, the PnL it realised (the
+        move of the risk engine's day PnL) and the risk state after it."""
+        assert self.risk is not None
+        broker, risk = self.brokers[fill.symbol], self.risk
+        pnl = risk.day_pnl - (self._pnl if risk.day == self._pnl_day else 0.0)
+        self._pnl_day, self._pnl = risk.day, risk.day_pnl
+        held = Position(broker.position, broker.holdings - broker.position, broker.cost)
+        self.store.fill(fill, Booking(held, pnl, risk.state()))
+
+
+def _sim(lane: Lane) -> SimBroker:
+    if not isinstance(lane.broker, SimBroker):
+        raise ThunesError("paper state is kept for simulated brokers only")
+    return lane.broker
