@@ -192,7 +192,7 @@ def test_a_restart_keeps_the_kill_switch_and_the_cooldown(tmp_path: Path) -> Non
 
     state, kernel, risk = restarted()
     risk.halted_day = 19_800  # the kill-switch tripped today
-    risk.vector[risk_rules.COOLDOWN_UNTIL] = 1_710_000_000_000.0
+    risk.vector[risk_rules.RiskRow.COOLDOWN_UNTIL] = 1_710_000_000_000.0
     kernel.bars = [42]
     state.stepped(1_709_999_000_000)
     state.store.close()

@@ -216,7 +216,7 @@ class SimBroker:
     @property
     def cost(self) -> float:
         """The position's cost basis, fees in (what the state file books)."""
-        return float(self.wallet.lanes[self.lane, c.BOOK_COST])
+        return float(self.wallet.lanes[self.lane, LaneRow.BOOK_COST])
 
     @property
     def holdings(self) -> float:
