@@ -68,10 +68,17 @@ class CcxtExchange:
             "enableRateLimit": True,
             "options": {**(_LOCAL_OPTIONS if base_url else {}), **(options or {})},
         }
-        if api_key_env:
-            config["apiKey"] = _secret(api_key_env, "exchange.api_key_env")
-        if secret_env:
-            config["secret"] = _secret(secret_env, "exchange.secret_env")
+        # Keys are read where set; market data needs none (paper on a venue's candles), and
+        # the first call that trades names the variable that is missing.
+        named = {
+            "apiKey": ("exchange.api_key_env", api_key_env),
+            "secret": ("exchange.secret_env", secret_env),
+        }
+        self._missing = [
+            f"{key}: environment variable {variable} is not set"
+            for field, (key, variable) in named.items()
+            if variable and not _secret(variable, config, field)
+        ]
         self._config, self._sandbox, self._base_url = config, sandbox, base_url
         self._client = self._new_client(ccxt)
 
@@ -87,7 +94,9 @@ class CcxtExchange:
 
     @property
     def client(self) -> Any:
-        """The REST client, for the order calls (ccxt_orders.CcxtOrders)."""
+        """The REST client, for the order calls (ccxt_orders.CcxtOrders): keys required."""
+        if self._missing:
+            raise ConfigError(self._missing[0])
         return self._client
 
     def stream_client(self) -> Any:
@@ -171,12 +180,13 @@ class CcxtExchange:
                 raise ExchangeError(f"{self.name} {call}: {one_line(exc)}") from exc
 
 
-def _secret(variable: str, key: str) -> str:
-    """A credential from the environment; only its variable's name ever appears in messages."""
+def _secret(variable: str, config: dict[str, Any], field: str) -> bool:
+    """A credential from the environment into ccxt's `config`; only its variable's name ever
+    appears in messages. False if the variable is not set."""
     value = os.environ.get(variable)
-    if not value:
-        raise ConfigError(f"{key}: environment variable {variable} is not set")
-    return value
+    if value:
+        config[field] = value
+    return bool(value)
 
 
 def rebase_urls(urls: Any, base: str) -> Any:

@@ -25,7 +25,8 @@ from thunes.data.sources import FileCandleSource, SimCandleSource
 from thunes.data.tick_sources import SimTickSource
 from thunes.domain.timeframes import timeframe_ms
 from thunes.engine.lane import simulated_lanes, simulated_ticks
-from thunes.errors import NotBuiltError
+from thunes.errors import ConfigError, NotBuiltError
+from thunes.exchange.ccxt_exchange import CcxtExchange
 from thunes.exchange.sim import SimExchange
 from thunes.feeds.base import Feed
 from thunes.feeds.clock import MarketClock
@@ -60,7 +61,8 @@ def _clock(start: Start, speed: float, default_ms: int | None = None) -> MarketC
 
 def feed_for(parts: Components, timeframe: str, start: Start, speed: float) -> Feed:
     """The market the config names: the simulator's stream (exchange=sim, or data=sim with
-    its own seed) or a candle file replayed; a ccxt exchange's websockets are not built yet."""
+    its own seed), a candle file replayed, or a ccxt exchange's websockets (from now: a restart
+    does not replay what it missed; its strategies' windows are warmed with it)."""
     symbols = [m.symbol for m in parts.markets]
     if isinstance(parts.data, FileCandleSource):
         sets = [parts.data.load(parts.exchange, m) for m in parts.markets]
@@ -76,10 +78,16 @@ def feed_for(parts: Components, timeframe: str, start: Start, speed: float) -> F
         return SimFeed(SimExchange(seed=parts.data.seed), symbols, timeframe, clock)
     if isinstance(parts.exchange, SimExchange):
         return SimFeed(parts.exchange, symbols, timeframe, clock)
-    raise NotBuiltError(
-        f"mode=paper is not built yet for exchange={parts.exchange.name}: it needs the "
-        "websocket feed; paper-trade the simulator (exchange=sim) or a file (data=csv)"
-    )
+    if not isinstance(parts.exchange, CcxtExchange):
+        raise ConfigError("exchange: paper trading needs the simulator or a ccxt exchange")
+    if speed <= 0:
+        raise ConfigError(
+            f"paper.speed: {speed:g} (as fast as possible) needs a simulated or stored market; "
+            f"exchange={parts.exchange.name} runs at its own pace (1, or a stand-in's speed)"
+        )
+    from thunes.feeds.ccxt_feed import open_feed  # ccxt.pro: only for a real venue
+
+    return open_feed(parts.exchange, symbols, timeframe, speed=speed)
 
 
 def tick_feed(parts: Components, start: Start, speed: float) -> Feed:
