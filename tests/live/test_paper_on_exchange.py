@@ -12,7 +12,7 @@ import pytest
 from tests.cli.run import run_thunes
 from tests.fakes.binance import FakeBinance
 
-SPEED = 240.0  # market seconds per real second: a 1m candle every 0.25 s
+SPEED = 60.0  # market seconds per real second: a 1m candle every second
 T0 = 1_704_067_200_000 + 30_000
 
 
@@ -26,7 +26,7 @@ def test_paper_trades_a_ccxt_venues_stream_and_steps_every_closed_candle_once(
                 "exchange=binance",
                 f"exchange.base_url={server.url}",
                 f"paper.speed={SPEED:g}",
-                "paper.duration=30m",
+                "paper.duration=10m",
                 "paper.view=false",
                 "strategy=grid",
                 "tracking=none",
@@ -41,7 +41,7 @@ def test_paper_trades_a_ccxt_venues_stream_and_steps_every_closed_candle_once(
     assert code == 0, out
     assert "paper.duration reached" in out
     steps = int(re.search(r"after ([\d,]+) steps", out).group(1).replace(",", ""))  # type: ignore[union-attr]
-    assert 29 <= steps <= 30, out  # one per closed 1m candle in 30 market minutes, none twice
+    assert 9 <= steps <= 10, out  # one per closed 1m candle in 10 market minutes, none twice
     sent = int(re.search(r"(\d+) orders sent", out).group(1))  # type: ignore[union-attr]
     assert sent > 0  # the grid laid its levels on the first close
     assert orders_on_venue == 0  # paper: fills are simulated here, nothing reaches the venue

@@ -90,6 +90,16 @@ class FeedHealth:
             return None
         return time.monotonic() - self.last_message_real
 
+    def describe(self) -> str:
+        """One line for the live view: the link's state and what the faults cost."""
+        age = self.message_age_s()
+        heard = "nothing heard yet" if age is None else f"last message {age:.1f}s ago"
+        error = f"; last error: {self.last_error}" if self.last_error else ""
+        return (
+            f"link {self.state}, {heard}; {self.reconnects} reconnects, {self.stalls} stalls, "
+            f"{self.backfilled} back-filled, {self.missing} missing{error}"
+        )
+
 
 class CcxtFeed:
     """Closed candles of `symbols` from `clock.start_ms` on (and book ticks if `book`), from

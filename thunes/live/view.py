@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from thunes.engine.sim_broker import SimBroker
+from thunes.feeds.ccxt_feed import FeedHealth
 from thunes.live.activity import Activity, _stamp
 from thunes.live.engine import LiveEngine
 from thunes.risk.engine import RiskEngine
@@ -66,9 +67,10 @@ def _feed_line(engine: LiveEngine) -> str:
     if h.last_real is None:
         return f"feed: waiting for the first close (market {_stamp(engine.now_ms)})"
     age = time.monotonic() - h.last_real
+    link = getattr(engine.feed, "health", None)  # a venue's websocket feed has a link to watch
     return (
         f"feed: {h.events:,} events, {h.steps:,} steps; last {_stamp(h.last_event_ms or 0)} "
-        f"market, {age:.1f}s ago"
+        f"market, {age:.1f}s ago" + (f"\n{link.describe()}" if isinstance(link, FeedHealth) else "")
     )
 
 
