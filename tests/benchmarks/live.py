@@ -27,6 +27,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -167,11 +168,15 @@ print("MARKER" + json.dumps({"first": first[0], "vectorbt": "vectorbt" in sys.mo
 
 def _once(extra: list[str], env: dict[str, str]) -> tuple[float, float, bool]:
     """(seconds to the first processed event, to the exit, vectorbt imported) of one
-    `thunes mode=paper paper.once=true` process."""
-    cmd = [sys.executable, "-c", _PROBE, "mode=paper", "paper.once=true", *extra]
-    spawned, start = time.time(), time.perf_counter()
-    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=True)
-    whole = time.perf_counter() - start
+    `thunes mode=paper paper.once=true` process, on an account of its own (a state left by
+    another run would be resumed, or refused for another config)."""
+    with tempfile.TemporaryDirectory(prefix="thunes-bench-state-") as state:
+        cmd = [sys.executable, "-c", _PROBE, "mode=paper", "paper.once=true", f"state.dir={state}"]
+        spawned, start = time.time(), time.perf_counter()
+        out = subprocess.run(
+            [*cmd, *extra], cwd=REPO, env=env, capture_output=True, text=True, check=True
+        )
+        whole = time.perf_counter() - start
     line = next(x for x in reversed(out.stdout.splitlines()) if x.startswith(MARKER))
     probe = json.loads(line[len(MARKER) :])
     return probe["first"] - spawned, whole, probe["vectorbt"]
