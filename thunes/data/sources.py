@@ -24,7 +24,7 @@ from thunes.data.candles import (
 from thunes.data.download import download_candles
 from thunes.data.store import CandleStore
 from thunes.domain.market import Fees, Market
-from thunes.domain.timeframes import timeframe_ms
+from thunes.domain.timeframes import timeframe_ms, utc_ms
 from thunes.errors import DataError
 from thunes.exchange.base import Exchange
 
@@ -42,7 +42,7 @@ class CandleSet:
 
 
 def _ms(date: str | None) -> int | None:
-    return None if date is None else int(pd.Timestamp(date, tz="UTC").timestamp() * 1000)
+    return None if date is None else utc_ms(date)
 
 
 def fetch_in_one_call(

@@ -16,15 +16,12 @@ import pandas as pd
 from thunes.data.candles import GapReport
 from thunes.data.sources import CandleSet
 from thunes.domain.market import Fees, Market
+from thunes.domain.timeframes import utc_ms
 from thunes.errors import DataError
 from thunes.exchange.base import Exchange
 
 TICK_COLUMNS = ["bid", "bid_size", "ask", "ask_size"]
 _NO_GAPS = GapReport(0, 0, 0, None)
-
-
-def _ms(date: str) -> int:
-    return int(pd.Timestamp(date, tz="UTC").value // 1_000_000)
 
 
 def tick_fingerprint(frame: pd.DataFrame) -> str:
@@ -56,7 +53,7 @@ class SimTickSource:
         from thunes.exchange.sim import SimExchange
 
         simulator = SimExchange(seed=self.seed, fees=Fees(0.0, 0.0, False), slippage=0.0)
-        frame = simulator.book_ticks(market.symbol, _ms(self.since), self.ticks, self.step_ms)
+        frame = simulator.book_ticks(market.symbol, utc_ms(self.since), self.ticks, self.step_ms)
         origin = f"{simulator.name} book ticks (seed {self.seed})"
         return _tick_set(frame, f"{self.step_ms}ms", origin, market.symbol)
 

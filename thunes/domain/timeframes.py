@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
+
 from thunes.errors import ConfigError
 
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+DAY_MS = _UNIT_MS["d"]
+"""One UTC day: the risk day and the PnL day are market time // DAY_MS."""
 _PATTERN = re.compile(r"^(\d+)([mhdw])$")
 KNOWN_TIMEFRAMES = (
     "1m",
@@ -35,3 +39,9 @@ def timeframe_ms(timeframe: str) -> int:
             f"allowed: {', '.join(KNOWN_TIMEFRAMES)}"
         )
     return int(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+def utc_ms(date: str) -> int:
+    """A date or time as written in a config (`2024-03-01`, `2024-03-01 12:00`), read as UTC,
+    in epoch milliseconds."""
+    return int(pd.Timestamp(date, tz="UTC").value // 1_000_000)

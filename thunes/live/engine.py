@@ -19,14 +19,13 @@ from dataclasses import dataclass
 from enum import Enum
 
 from thunes.domain.ticks import BookTick
+from thunes.domain.timeframes import DAY_MS
 from thunes.engine.kernel import Arrival, Kernel, Recorder
 from thunes.engine.lane import Lane
 from thunes.engine.tick_engine import TickEngine
 from thunes.execution.broker import Broker
 from thunes.feeds.base import Feed
 from thunes.feeds.events import BookTicked, CandleClosed
-
-_DAY_MS = 86_400_000
 
 
 class Stopped(Enum):
@@ -194,7 +193,7 @@ class LiveEngine:
 
     def _mark(self, at_ms: int, equity: float) -> None:
         """The account's equity after a step at `at_ms`; the day's opening one for its PnL."""
-        day = at_ms // _DAY_MS  # the day: market time, UTC, as the risk engine counts it
+        day = at_ms // DAY_MS  # the day: market time, UTC, as the risk engine counts it
         if day != self.day:
             self.day = day
             self.day_open_equity = self.equity if self.equity == self.equity else equity

@@ -10,13 +10,12 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from thunes.domain.timeframes import DAY_MS
 from thunes.engine.sim_broker import SimBroker
 from thunes.feeds.ccxt_feed import FeedHealth
 from thunes.live.activity import Activity, _stamp
 from thunes.live.engine import LiveEngine
 from thunes.risk.engine import RiskEngine
-
-_DAY_MS = 86_400_000
 
 
 def _money(value: float) -> str:
@@ -52,7 +51,7 @@ def positions(engine: LiveEngine) -> Table:
 
 
 def _risk_line(risk: RiskEngine, now_ms: int) -> str:
-    day = now_ms // _DAY_MS
+    day = now_ms // DAY_MS
     halted = risk.halted_day == day
     cooling = risk.cooldown_until_ms > now_ms
     state = "HALTED for the day (max_daily_loss)" if halted else "active"

@@ -23,7 +23,7 @@ from rich.live import Live
 from thunes.components import Components, build
 from thunes.data.sources import FileCandleSource, SimCandleSource
 from thunes.data.tick_sources import SimTickSource
-from thunes.domain.timeframes import timeframe_ms
+from thunes.domain.timeframes import timeframe_ms, utc_ms
 from thunes.engine.lane import simulated_lanes, simulated_ticks
 from thunes.errors import ConfigError, NotBuiltError
 from thunes.exchange.ccxt_exchange import CcxtExchange
@@ -55,7 +55,7 @@ def _clock(start: Start, speed: float, default_ms: int | None = None) -> MarketC
     if isinstance(start, int):
         default_ms = start
     elif start is not None:
-        default_ms = int(pd.Timestamp(start, tz="UTC").value // 1_000_000)
+        default_ms = utc_ms(start)
     return MarketClock(time.time_ns() // 1_000_000 if default_ms is None else default_ms, speed)
 
 
