@@ -8,14 +8,17 @@ feed's candles). Several symbols share one wallet, in the configured symbol orde
 
 from __future__ import annotations
 
-import numpy as np
+from itertools import repeat
 
-from thunes.engine.batch_loop import run_compiled, union
-from thunes.engine.kernel import Arrival, Kernel, Recorder
+import numpy as np
+import pandas as pd
+
+from thunes.data.candles import as_columns
+from thunes.engine.batch_loop import Ints, run_compiled, union
+from thunes.engine.kernel import Candle, Kernel, Recorder
 from thunes.engine.lane import Lane
 from thunes.engine.results import PortfolioRun, ReplayResult
 from thunes.engine.sim_broker import SimBroker
-from thunes.feeds.recorded import candle_events
 from thunes.strategy.events import CompiledRules
 
 __all__ = ["PortfolioEngine", "PortfolioRun", "ReplayResult"]
@@ -37,28 +40,19 @@ class PortfolioEngine:
         rules = self._compiled() if self.batch else None
         if rules is not None:
             return run_compiled(self.lanes, rules)
-        # a replay steps bars by their open and never reads a close time: 0 for "unknown"
-        events = [candle_events(lane.symbol, lane.candles, 0) for lane in self.lanes]
-        times = [[e.time_ms for e in lane] for lane in events]
-        timeline = union([np.asarray(t, dtype=np.int64) for t in times])
-        kernel = Kernel(self.lanes, max(map(len, events)), self.recorder)
-        cursor = [0] * len(self.lanes)
-        lane_equity = [np.empty(len(t)) for t in times]
-        equity = np.empty(len(timeline))
-        for step, now in enumerate(timeline.tolist()):
-            arrivals: list[Arrival] = []
-            for j, lane in enumerate(events):
-                i = cursor[j]
-                if i < len(lane) and lane[i].time_ms == now:
-                    following = times[j][i + 1] if i + 1 < len(lane) else None
-                    arrivals.append((j, lane[i], following))
-            value = equity[step] = kernel.step(arrivals)
-            for j, _, _ in arrivals:
-                lane_equity[j][cursor[j]] = value
-                cursor[j] += 1
+        lanes = [_candles(j, lane.candles) for j, lane in enumerate(self.lanes)]
+        times = [t for t, _ in lanes]
+        timeline = union(times)
+        kernel = Kernel(self.lanes, max(map(len, times)), self.recorder)
+        steps: list[list[Candle]] = [[] for _ in range(len(timeline))]
+        at = [np.searchsorted(timeline, t) for t in times]  # each lane's bars' steps
+        for where, (_, candles) in zip(at, lanes, strict=True):
+            for step, candle in zip(where.tolist(), candles, strict=True):
+                steps[step].append(candle)
+        equity = np.array([kernel.step_candles(candles) for candles in steps])
         results = [
-            ReplayResult(b.fills, b.skipped, e)
-            for b, e in zip(kernel.brokers, lane_equity, strict=True)
+            ReplayResult(b.fills, b.skipped, equity[where])
+            for b, where in zip(kernel.brokers, at, strict=True)
         ]
         return PortfolioRun(timeline, equity, results)
 
@@ -66,3 +60,14 @@ class PortfolioEngine:
         rules = [lane.strategy.compiled() for lane in self.lanes]
         simulated = all(isinstance(lane.broker, SimBroker) for lane in self.lanes)
         return None if not simulated or None in rules else [r for r in rules if r is not None]
+
+
+def _candles(j: int, frame: pd.DataFrame) -> tuple[Ints, list[Candle]]:
+    """Lane j's bar open times, and its bars as the kernel's candles: the values a feed's
+    events carry, read from the columns. A replay steps bars by their open and never reads
+    a close time."""
+    times = pd.DatetimeIndex(frame.index).as_unit("ms").asi8
+    listed = times.tolist()
+    following: list[int | None] = [*listed[1:], None]  # orders decided on a bar leave then
+    values = [column.tolist() for column in as_columns(frame).values()]
+    return times, list(zip(repeat(j), listed, *values, following, strict=False))

@@ -55,6 +55,10 @@ from thunes.risk.rules import risk_vector
 _TYPES = (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP)  # by broker_core's TYPE code
 _CODES = {t: float(n) for n, t in enumerate(_TYPES)}
 _SIDES = (Side.SELL, Side.BUY)
+# The fields read or set at every bar, as plain ints: numpy indexes an IntEnum member slower.
+_CASH, _N_LOG = int(AcctRow.CASH), int(AcctRow.N_LOG)
+_POS, _DUST, _BAR, _TIME = int(LaneRow.POS), int(LaneRow.DUST), int(LaneRow.BAR), int(LaneRow.TIME)
+_N_ORDERS = int(LaneRow.N_ORDERS)
 
 
 @dataclass
@@ -85,7 +89,7 @@ class Wallet:
 
     @property
     def cash(self) -> float:
-        return float(self.acct[AcctRow.CASH])
+        return self.acct.item(_CASH)  # type: ignore[no-any-return]
 
     @cash.setter
     def cash(self, value: float) -> None:
@@ -103,34 +107,38 @@ class Wallet:
     def drain(self, events: bool = True) -> None:
         """The log's rows as each broker's fills, skipped orders and (for the strategies of
         a per-event run; a compiled one has delivered them already) order events."""
-        rows = int(self.acct[AcctRow.N_LOG])
+        rows = int(self.acct.item(_N_LOG))
         if not rows:
             return
-        self.acct[AcctRow.N_LOG] = 0
+        self.acct[_N_LOG] = 0
         log = self.log[:rows]
         for lane, broker in enumerate(self.brokers):
             mine = log if len(self.brokers) == 1 else log[log[:, LogRow.LANE] == lane]
             kinds = mine[:, LogRow.KIND]
-            filled = mine[kinds == c.FILL]
-            maker = (filled[:, LogRow.IS_MAKER] != 0).tolist()
-            symbol = [broker.symbol] * len(filled)
-            broker.fills.extend(
-                map(Fill, *_columns(filled), maker, symbol, *broker.bookkeeping(filled))
-            )
-            skips = mine[kinds == c.SKIP]
-            reasons = [REASONS[int(why)] for why in skips[:, LogRow.REASON].tolist()]
-            bar, side, price, amount, _, tag = _columns(skips)
-            broker.skipped.extend(map(SkippedOrder, bar, side, price, amount, reasons, tag))
-            if events:
-                broker.events.extend(_events(mine[kinds != c.FILL], broker.ids))
+            fill = kinds == c.FILL
+            if fill.any():  # a per-event drain is a row or two: skip the empty kinds' work
+                filled = mine[fill]
+                maker = (filled[:, LogRow.IS_MAKER] != 0).tolist()
+                symbol = [broker.symbol] * len(filled)
+                broker.fills.extend(
+                    map(Fill, *_columns(filled), maker, symbol, *broker.bookkeeping(filled))
+                )
+            skip = kinds == c.SKIP
+            if skip.any():
+                skips = mine[skip]
+                reasons = [REASONS[int(why)] for why in skips[:, LogRow.REASON].tolist()]
+                bar, side, price, amount, _, tag = _columns(skips)
+                broker.skipped.extend(map(SkippedOrder, bar, side, price, amount, reasons, tag))
+            if events and not fill.all():
+                broker.events.extend(_events(mine[~fill], broker.ids))
 
     def make_room(self, j: int) -> None:
         """Enough order slots and log rows for whatever one call on lane j can do."""
-        used = int(self.lanes[j, LaneRow.N_ORDERS])
+        used = int(self.lanes.item(j, _N_ORDERS))
         if used + 3 > self.orders.shape[1]:
             more = np.zeros((len(self.lanes), self.orders.shape[1], c.ORDER))
             self.orders = np.concatenate([self.orders, more], axis=1)
-        if self.acct[AcctRow.N_LOG] + 4 * used + 16 > len(self.log):
+        if self.acct.item(_N_LOG) + 4 * used + 16 > len(self.log):
             self.log = np.concatenate([self.log, np.zeros((4 * used + 16, c.LOG_WIDTH))])
 
 
@@ -172,10 +180,10 @@ class SimBroker:
 
     @property
     def position(self) -> float:
-        return float(self.wallet.lanes[self.lane, LaneRow.POS])
+        return self.wallet.lanes.item(self.lane, _POS)  # type: ignore[no-any-return]
 
     def at(self, time_ms: int) -> None:
-        self.wallet.lanes[self.lane, LaneRow.TIME] = time_ms
+        self.wallet.lanes[self.lane, _TIME] = time_ms
 
     @property
     def committed(self) -> bool:
@@ -221,8 +229,8 @@ class SimBroker:
     @property
     def holdings(self) -> float:
         """The base held for this symbol: the position and its dust (read at every bar)."""
-        lane = self.wallet.lanes[self.lane]
-        return lane.item(LaneRow.POS) + lane.item(LaneRow.DUST)
+        lanes, j = self.wallet.lanes, self.lane
+        return lanes.item(j, _POS) + lanes.item(j, _DUST)  # type: ignore[no-any-return]
 
     def equity(self, price: float) -> float:
         return self.cash + self.holdings * price
@@ -259,8 +267,8 @@ class SimBroker:
         they may do); if not, only its clock moves."""
         w, j = self.wallet, self.lane
         lanes = w.lanes
-        if not lanes[j, LaneRow.N_ORDERS]:
-            lanes[j, LaneRow.BAR], lanes[j, LaneRow.TIME] = at, time_ms
+        if not lanes.item(j, _N_ORDERS):
+            lanes[j, _BAR], lanes[j, _TIME] = at, time_ms
             return False
         w.make_room(j)
         return True
