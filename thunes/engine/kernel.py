@@ -128,7 +128,7 @@ class Kernel:
 
     def step_candles(self, candles: Sequence[Candle]) -> float:
         """`step` on the candles' values."""
-        for j, time_ms, open_, high, low, *_ in candles:
+        for j, time_ms, open_, high, low, _, _, _ in candles:
             self._fill(j, time_ms, open_, high, low)
         for candle in candles:
             self._decide(*candle)

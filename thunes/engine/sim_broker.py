@@ -176,7 +176,7 @@ class SimBroker:
     # ---- what the account holds
     @property
     def cash(self) -> float:
-        return self.wallet.cash
+        return self.wallet.acct.item(_CASH)  # type: ignore[no-any-return]
 
     @property
     def position(self) -> float:

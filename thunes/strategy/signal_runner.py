@@ -38,15 +38,12 @@ class SignalRunner(EventStrategy):
             return None
         return CompiledRules(self.state, len(self.out), self.precomputed)
 
-    def _decision(self, bar: Bar, window: Columns) -> tuple[bool, bool]:
-        if self.precomputed is not None:
-            return bool(self.precomputed.entries[bar.index]), bool(
-                self.precomputed.exits[bar.index]
-            )
-        return self.strategy.decide(window)
-
     def on_bar(self, bar: Bar, window: Columns, account: Account) -> list[Command]:
-        entry, exit_ = self._decision(bar, window)
+        decided = self.precomputed
+        if decided is None:
+            entry, exit_ = self.strategy.decide(window)
+        else:
+            entry, exit_ = bool(decided.entries[bar.index]), bool(decided.exits[bar.index])
         n = rules.on_bar(bar.high, account.position, entry, exit_, self.state, self.out)
         return as_intents(self.out[:n]) if n else []
 
