@@ -114,8 +114,9 @@ class Kernel:
     def warm(self, j: int, history: Sequence[CandleClosed]) -> None:
         """Closed bars before the first live one, into lane j's window only: nothing trades
         on them, so the strategy can act on the first live close."""
+        buffer = self.buffers[j]
         for candle in history:
-            self.buffers[j].append(candle.open, candle.high, candle.low, candle.close, candle.volume)
+            buffer.append(candle.open, candle.high, candle.low, candle.close, candle.volume)
         if history:
             self.last_close[j] = history[-1].close
 

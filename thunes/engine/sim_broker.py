@@ -89,7 +89,7 @@ class Wallet:
 
     @property
     def cash(self) -> float:
-        return self.acct.item(_CASH)  # type: ignore[no-any-return]
+        return self.acct.item(_CASH)
 
     @cash.setter
     def cash(self, value: float) -> None:
@@ -176,11 +176,11 @@ class SimBroker:
     # ---- what the account holds
     @property
     def cash(self) -> float:
-        return self.wallet.acct.item(_CASH)  # type: ignore[no-any-return]
+        return self.wallet.acct.item(_CASH)
 
     @property
     def position(self) -> float:
-        return self.wallet.lanes.item(self.lane, _POS)  # type: ignore[no-any-return]
+        return self.wallet.lanes.item(self.lane, _POS)
 
     def at(self, time_ms: int) -> None:
         self.wallet.lanes[self.lane, _TIME] = time_ms
@@ -230,7 +230,7 @@ class SimBroker:
     def holdings(self) -> float:
         """The base held for this symbol: the position and its dust (read at every bar)."""
         lanes, j = self.wallet.lanes, self.lane
-        return lanes.item(j, _POS) + lanes.item(j, _DUST)  # type: ignore[no-any-return]
+        return lanes.item(j, _POS) + lanes.item(j, _DUST)
 
     def equity(self, price: float) -> float:
         return self.cash + self.holdings * price
