@@ -22,7 +22,7 @@ from numba import njit, prange
 from thunes.domain.market import Fees, MarketFilters
 from thunes.engine import broker_core as c
 from thunes.engine.batch_loop import ORDERS, BarRow, Bools, History, fixed_prefixes, run_lanes
-from thunes.engine.broker_core import AcctRow, LaneRow, LogRow
+from thunes.engine.broker_core import AcctRow, LaneRow
 from thunes.engine.sim_broker import venue
 from thunes.execution.filters import FloatArray
 from thunes.portfolio.sizing import Sizer
@@ -75,12 +75,12 @@ def _column(
             MAX_INTENTS,
             equity,
             equity,  # one symbol: its bars are the timeline
-            True,  # the whole log, to count its fills: a few thousand rows
+            False,  # the log emptied at every step: its fills are counted in the lane
             cursor,
             wake,
             True,
         )
-    return np.sum(log[: int(acct[AcctRow.N_LOG]), LogRow.KIND] == c.FILL)
+    return int(lane[0, LaneRow.N_FILLS])
 
 
 @njit(cache=True, parallel=True)
