@@ -76,7 +76,7 @@ class FeedHealth:
     reconnects: int = 0
     stalls: int = 0
     delivered: int = 0
-    backfilled: int = 0  # items read back by REST after a reconnect
+    backfilled: int = 0  # candles read back after a reconnect
     missing: int = 0  # candles the exchange itself does not have (a halt): a visible gap
     last_message_real: float | None = None  # host monotonic time of the last stream message
     last_error: str = ""
