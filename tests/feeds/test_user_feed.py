@@ -271,3 +271,12 @@ def test_the_private_stream_resubscribes_on_the_venues_clock_after_minus_1021(
     assert "recvWindow" in feed.health.last_error and feed.health.stalls == 0
     assert real_time.stats.errors[-1021] == 2  # the subscription, then the order: each once
     assert real_time.stats.orders == 1
+
+
+def test_a_clock_still_refused_after_the_resync_rejects_the_order_unplaced(dip: Desk) -> None:
+    dip.server.credentials.clock_offset_ms = 30_000  # signatures only: /time shows no skew
+    broker = dip.send(buy(50.0))
+    assert dip.server.stats.errors[-1021] == 2 and dip.server.stats.orders == 0
+    record = dip.store.order(IDS.of(1))
+    assert record is not None and record.status == "rejected"
+    assert "outside of the recvWindow" in record.reason and broker.fills == []
