@@ -13,9 +13,10 @@ from tests.fakes.binance import FakeBinance
 from thunes.errors import ExchangeError
 from thunes.exchange.ccxt_exchange import CcxtExchange
 from thunes.exchange.ccxt_stream import CcxtStream
-from thunes.feeds.ccxt_feed import CcxtFeed, Resilience, open_feed
+from thunes.feeds.ccxt_feed import CcxtFeed, open_feed
 from thunes.feeds.clock import MarketClock
 from thunes.feeds.events import BookTicked, CandleClosed, MarketEvent
+from thunes.feeds.link import Resilience
 
 FAST = 300.0  # market seconds per real second: a 1m candle every 0.2 s
 MINUTE = 60_000

@@ -31,7 +31,9 @@ Wiring (the live engine): build it after the start's reconciliation, with the qu
 balance as `cash`; call `at(market time)` before each event's `submit`s, then
 `await work()`; also `await work()` on a timer (every second or two, which polls orders
 at work); hand the user-data stream's trades to `report` (ccxt_orders.trade_fill names
-them through `client_ids`); take fills from `on_bar` or, between bars, `new_fills()`.
+them through `client_ids`), and to `recheck` the orders it says ended and, after each of
+its (re)connects, all of them (feeds/user_feed.UserFeed does both); take fills from
+`on_bar` or, between bars, `new_fills()`.
 
 Risk: buys pass `rules.allows` and every sell's PnL goes to `rules.on_realised` (daily
 loss, cooldown, kill-switch, flattening), the state saved with the fill. Not yet: stop
@@ -262,6 +264,15 @@ class ExchangeBroker:
             working = self._working.get(fill.order_id)
             if working is not None:
                 self._take(fill, working)
+
+    def recheck(self, client_ids: Iterable[str] | None = None) -> None:
+        """Look these orders at work up at the next pump (all of them if None): the stream
+        says they changed, or it was down and may have missed it; REST is the truth."""
+        wanted = None if client_ids is None else set(client_ids)
+        with self._lock:
+            for working in self._working.values():
+                if wanted is None or working.client_id in wanted:
+                    working.checked_s = -math.inf
 
     async def work(self) -> None:
         """`pump` on a worker thread: what the live engine awaits."""

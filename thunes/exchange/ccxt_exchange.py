@@ -24,6 +24,12 @@ _LOCAL_OPTIONS = {
 }
 """What a local stand-in serves: spot markets only, no currency or margin endpoints (sapi)."""
 
+_VENUE_OPTIONS = {"adjustForTimeDifference": True}
+"""On a venue, signed requests carry the exchange's clock (measured at load_markets), not the
+host's, which may drift out of Binance's recvWindow (-1021). Not by default on a `base_url`:
+an accelerated stand-in's clock (its /time) is its market's, not the one it checks
+signatures against."""
+
 
 class CcxtExchange:
     """ccxt's unified client behind the Exchange protocol, with retries and one-line errors."""
@@ -66,7 +72,7 @@ class CcxtExchange:
         config: dict[str, Any] = {
             "timeout": timeout_ms,
             "enableRateLimit": True,
-            "options": {**(_LOCAL_OPTIONS if base_url else {}), **(options or {})},
+            "options": {**(_LOCAL_OPTIONS if base_url else _VENUE_OPTIONS), **(options or {})},
         }
         # Keys are read where set; market data needs none (paper on a venue's candles), and
         # the first call that trades names the variable that is missing.
@@ -79,6 +85,10 @@ class CcxtExchange:
             for field, (key, variable) in named.items()
             if variable and not _secret(variable, config, field)
         ]
+        self.keys_from = " and ".join(
+            f"{variable} ({key})" for key, variable in named.values() if variable
+        )
+        """Where the key pair comes from, for a message about a refused key: never the keys."""
         self._config, self._sandbox, self._base_url = config, sandbox, base_url
         self._client = self._new_client(ccxt)
 
@@ -95,9 +105,17 @@ class CcxtExchange:
     @property
     def client(self) -> Any:
         """The REST client, for the order calls (ccxt_orders.CcxtOrders): keys required."""
+        self._require_keys()
+        return self._client
+
+    def private_client(self) -> Any:
+        """A new ccxt.pro client for the account's own streams: keys required."""
+        self._require_keys()
+        return self.stream_client()
+
+    def _require_keys(self) -> None:
         if self._missing:
             raise ConfigError(self._missing[0])
-        return self._client
 
     def stream_client(self) -> Any:
         """A new ccxt.pro client (websockets) with the same keys, options and base URL.

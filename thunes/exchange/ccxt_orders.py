@@ -2,13 +2,18 @@
 as THUNES types, with every failure sorted into what it means for the order.
 
 An order call fails one of four ways, and each asks for something different:
-- `Rejected`: the venue refused it (filters, -2010 balance, -1021 clock, halted): it does
-  not exist, and sending it again would be refused again;
+- `Rejected`: the venue refused it (filters, -2010 balance, halted): it does not exist, and
+  sending it again would be refused again;
 - `StatusUnknown`: a timeout, a 5xx, -1007 or a dropped connection: it MAY exist. Look it
   up by client id before anything else; never send it again blindly (Binance accepts a
   reused client id once the first order is closed, so a retry can double it);
 - `RateLimited`: 429/418, refused before matching; wait `retry_after_s`, then send again;
 - `NotFound`: -2013 on a lookup, -2011 on a cancel: a definite "no such (open) order".
+
+A -1021 (our clock outside the recvWindow of the exchange's) is a refusal before the request
+reaches the matching engine (Binance's "Timing security": checked on receipt and again just
+before forwarding), so the order was not placed: every call resyncs the clock and is sent
+once more, the same request under the same client id. A second -1021 is `Rejected`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from thunes.state.records import OrderRecord
 
 T = TypeVar("T")
 DEFAULT_RETRY_AFTER_S = 1.0
+CLOCK = -1021
+"""Binance's INVALID_TIMESTAMP: the request's timestamp is outside the exchange's recvWindow."""
 
 
 class OrderCallError(ExchangeError):
@@ -196,9 +203,26 @@ class CcxtOrders:
         )
         return Book(float(top["bidPrice"]), float(top["askPrice"]), float(avg["price"]))
 
+    def sync_clock(self) -> int:
+        """Measure the exchange's clock again (ms it is behind the host's): at a -1021, and
+        periodically, since ccxt measures it only at load_markets."""
+        return int(self._client.load_time_difference())
+
     def _call(self, what: str, request: Callable[[], T]) -> T:
-        """One request, its failure sorted (see the module docstring); no retry here: what
-        to do next depends on the order's state, which the broker knows."""
+        """One request, its failure sorted (see the module docstring); no retry here but a
+        -1021's: what to do next depends on the order's state, which the broker knows."""
+        try:
+            return self._once(what, request)
+        except Rejected as exc:
+            if exc.code != CLOCK:
+                raise
+            try:
+                self.sync_clock()
+            except self._ccxt.BaseError as failed:
+                raise Rejected(f"{exc}; clock resync failed: {one_line(failed)}", CLOCK) from exc
+        return self._once(what, request)
+
+    def _once(self, what: str, request: Callable[[], T]) -> T:
         ccxt = self._ccxt
         try:
             return request()
@@ -207,7 +231,7 @@ class CcxtOrders:
         except ccxt.DDoSProtection as exc:  # 429 and 418, RateLimitExceeded among them
             raise RateLimited(f"{what}: {one_line(exc)}", self._retry_after()) from exc
         except ccxt.InvalidNonce as exc:  # -1021: a NetworkError to ccxt, a refusal here
-            raise Rejected(f"{what}: {one_line(exc)}", _code(exc)) from exc
+            raise Rejected(f"{what}: {one_line(exc)}", CLOCK) from exc
         except ccxt.NetworkError as exc:  # timeouts, 5xx, -1007, connection errors
             raise StatusUnknown(f"{what}: {one_line(exc)}", _code(exc)) from exc
         except ccxt.BaseError as exc:

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from thunes.domain.timeframes import DAY_MS
 from thunes.engine.sim_broker import SimBroker
-from thunes.feeds.ccxt_feed import FeedHealth
+from thunes.feeds.link import FeedHealth
 from thunes.live.activity import Activity, _stamp
 from thunes.live.engine import LiveEngine
 from thunes.risk.engine import RiskEngine

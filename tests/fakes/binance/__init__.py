@@ -12,7 +12,8 @@ error mapping are exercised, not mocked.
         server.faults.drop_every = 5; server.faults.stalled = True; server.close_sockets()
         server.faults.rate_limit_next(1, "/api/v3/order", retry_after_s=2)
         server.faults.server_error_next("/api/v3/account"); server.faults.lose_order_replies(1)
-        server.credentials.clock_offset_ms = 30_000  # -1021 on signed calls
+        server.credentials.clock_offset_ms = 30_000  # -1021 on signed calls (host clock)
+        server.skew_clock(30_000)  # the venue's clock (its /time too) 30 s ahead
         server.stats.orders, .trades, .errors[-1013], .duplicate_client_ids
         server.account.orders / .trades / .balances; server.requests_to("/api/v3/klines")
 """

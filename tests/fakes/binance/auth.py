@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,8 +35,13 @@ class Credentials:
         self._check(api_key, payload, params)
 
     def check_ws(self, params: Mapping[str, Any]) -> None:
-        """A signed WebSocket API request: the signature covers its params sorted by name."""
-        payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "signature")
+        """A signed WebSocket API request: the signature covers its params sorted by name,
+        each value as its JSON text (booleans `true`/`false`)."""
+        payload = "&".join(
+            f"{k}={json.dumps(v) if isinstance(v, bool) else v}"
+            for k, v in sorted(params.items())
+            if k != "signature"
+        )
         self._check(params.get("apiKey"), payload, params)
 
     def _check(self, api_key: str | None, payload: str, params: Mapping[str, Any]) -> None:

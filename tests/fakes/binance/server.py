@@ -55,9 +55,7 @@ class FakeBinance:
         """The latest requests answered, oldest first (bounded for long soaks)."""
         self.routes = routes(self.markets, self.clock, self.account)
         self._lock = threading.RLock()
-        self.streams = Streams(
-            self.faults, self.credentials, self.account.stats.errors, lambda: self._lock
-        )
+        self.streams = Streams(self.faults, self.credentials, self.account, lambda: self._lock)
         self._tick_s = tick_s
         self._matched_ms = self._streamed_ms = self.clock.now_ms()
         self._serial = 0
@@ -111,6 +109,20 @@ class FakeBinance:
         """TRADING, HALT or BREAK: exchangeInfo shows it; new orders get -2010 unless TRADING."""
         with self._lock:
             self.markets[symbol].status = status
+
+    def skew_clock(self, offset_ms: int) -> None:
+        """The venue's clock runs `offset_ms` ahead of the host's (behind if negative): signed
+        requests are checked against it (-1021 outside the recvWindow) and its market moves
+        with it, so a real-time market's GET /api/v3/time shows it, as Binance's does, and a
+        client that measures it (ccxt's load_time_difference) signs on it."""
+        with self._lock:
+            step = offset_ms - self.credentials.clock_offset_ms
+            self.credentials.clock_offset_ms = offset_ms
+            clock = self.clock
+            if clock.pinned_ms is not None:
+                clock.pin(clock.pinned_ms + step)
+            else:
+                clock.run(clock.now_ms() + step, clock.speed)
 
     def close_sockets(self) -> None:
         """Cut every open websocket abruptly (no close frame)."""

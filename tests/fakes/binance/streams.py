@@ -4,13 +4,13 @@ Market streams: `/ws/<n>` takes {"method": "SUBSCRIBE", "params": ["btcusdt@klin
 "id": n}, answers {"result": null, "id": n}, then pushes raw events (kline, bookTicker, trade).
 WebSocket API: `/ws-api/v3` answers `userDataStream.subscribe.signature` with
 {"id", "status": 200, "result": {"subscriptionId": n}} and then pushes the account's
-executionReport / outboundAccountPosition events as {"subscriptionId": n, "event": {...}}.
+executionReport / outboundAccountPosition events as {"subscriptionId": n, "event": {...}};
+it also answers `ping` and the signed `openOrders.status` (GET /api/v3/openOrders' list).
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -20,6 +20,7 @@ from tests.fakes.binance.auth import Credentials
 from tests.fakes.binance.errors import BinanceApiError
 from tests.fakes.binance.faults import Faults
 from tests.fakes.binance.market import INTERVAL_MS, SymbolMarket
+from tests.fakes.binance.orders import Account
 
 Events = dict[str, list[dict[str, Any]]]
 """Market events by stream name ('btcusdt@trade')."""
@@ -32,11 +33,11 @@ class Streams:
         self,
         faults: Faults,
         credentials: Credentials,
-        errors: Counter[int],
+        account: Account,
         locked: Callable[[], Any],
     ) -> None:
         self._faults, self._credentials, self._locked = faults, credentials, locked
-        self._errors = errors
+        self._account = account
         self.market: dict[web.WebSocketResponse, set[str]] = {}
         self.users: dict[web.WebSocketResponse, int] = {}
         self._requests: dict[web.WebSocketResponse, web.Request] = {}
@@ -87,11 +88,16 @@ class Streams:
                 result = {}
             elif method == "ping":
                 result = {}
+            elif method == "openOrders.status":
+                params = frame.get("params") or {}
+                with self._locked():
+                    self._credentials.check_ws(params)
+                    result = self._account.open_orders(params.get("symbol"))
             else:
                 raise BinanceApiError(400, -1000, f"Unknown method {method!r}.")
         except BinanceApiError as error:
             with self._locked():
-                self._errors[error.code] += 1
+                self._account.stats.errors[error.code] += 1
             return {
                 "id": request_id,
                 "status": error.status,
