@@ -50,7 +50,11 @@ def test_every_shipped_strategy_fits_the_default_limits(strategy: str, risk: str
             ["strategy.trailing_stop=0.05", "sizing.fraction"],
         ),
         (["risk=conservative", "strategy.stop_loss=0.03"], ["risk.max_loss_per_trade=2.5"]),
-        (["+profile=micro_live", "strategy=dca"], ["safety buy 1 of 3"]),
+        (["+profile=micro_live", "strategy=dca"], ["safety buy 3 of 3"]),
+        (  # every safety buy, but the stop right under the deepest: the last cannot work
+            ["strategy=dca", "strategy.quote_amount=15"],
+            ["less than strategy.drop_pct=0.02 under its deepest safety buy"],
+        ),
     ],
 )
 def test_a_misfit_is_one_line_naming_the_keys_to_change(
@@ -85,7 +89,7 @@ def staircase(drop: float, steps: int) -> pd.DataFrame:
     return frame.rename_axis("timestamp").assign(volume=1.0)
 
 
-@pytest.mark.parametrize("quote", [None, 50.0])  # the shipped DCA, and the one before
+@pytest.mark.parametrize("quote", [None, 50.0])  # the shipped DCA, and the one before it
 def test_a_dca_the_check_passes_reaches_full_depth_before_the_max_loss_stop(
     quote: float | None,
 ) -> None:

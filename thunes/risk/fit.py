@@ -2,8 +2,9 @@
 
 The max-loss stop (risk.max_loss_per_trade) caps every position's loss. A strategy whose own
 plan needs a bigger loss than that is cut short by it, silently: a DCA cycle is sold before
-its deepest safety buy (so it never averages down), a grid before the price reaches its
-lowest level, a strategy's own stop never fires. Each check below works out that loss from
+its deepest safety buy, or just under it (so it never averages down, or its last buy never
+gets to work), a grid before the price reaches its lowest level, a strategy's own stop
+never fires. Each check below works out that loss from
 the config alone (relative to the entry price, fees and slippage in) and, when it reaches
 the limit, says so in one line naming the keys to change. `risk.strict=true` refuses the run.
 
@@ -39,24 +40,32 @@ def _costs(cfg: DictConfig) -> float:
 
 
 def _dca(cfg: DictConfig, limit: float) -> str | None:
+    """The stop must leave a cycle room for its whole plan: every safety buy, and then one
+    more drop_pct under the deepest, where a next buy would come, for the last one to work."""
     s = cfg.strategy
     if s.drop_pct is None or s.max_safety_orders == 0:
         return None
     drop, depth, cost = float(s.drop_pct), int(s.max_safety_orders), _costs(cfg)
     quotes = float(s.quote_amount) * float(s.volume_multiplier) ** np.arange(depth + 1)
-    prices = (1 - drop) ** np.arange(depth + 1)  # each safety buy drop_pct under the last
-    for k in range(1, depth + 1):  # at safety buy k's price, holding the buys before it
+    prices = (1 - drop) ** np.arange(depth + 2)  # each safety buy drop_pct under the last
+    for k in range(1, depth + 2):  # at buy k's price, holding the buys before it
         held = quotes[:k]
         value = float(np.sum(held * prices[k] / prices[:k]))
         loss = float(np.sum(held)) * (1 + cost) - value * (1 - cost)
-        if loss >= limit:
-            return (
-                f"strategy=dca: the max-loss stop (risk.max_loss_per_trade={limit:g}) sells a "
-                f"cycle before safety buy {k} of {depth} (a loss of {loss:.2f} at its price; "
-                f"{float(np.sum(quotes)):.2f} committed at full depth), so it never averages "
-                "down; change strategy.quote_amount, strategy.volume_multiplier, "
-                "strategy.max_safety_orders, strategy.drop_pct or risk.max_loss_per_trade"
-            )
+        if loss < limit:
+            continue
+        where = (
+            f"before safety buy {k} of {depth}"
+            if k <= depth
+            else f"less than strategy.drop_pct={drop:g} under its deepest safety buy"
+        )
+        return (
+            f"strategy=dca: the max-loss stop (risk.max_loss_per_trade={limit:g}) sells a "
+            f"cycle {where} (a loss of {loss:.2f} there; {float(np.sum(quotes)):.2f} "
+            "committed at full depth); change strategy.quote_amount, "
+            "strategy.volume_multiplier, strategy.max_safety_orders, strategy.drop_pct or "
+            "risk.max_loss_per_trade"
+        )
     return None
 
 
