@@ -296,7 +296,7 @@ class ProfileConfig:
     min_cash: float | None = None
     max_cash: float | None = None
     max_symbols: int | None = None
-    refuse_testnet: bool = False  # testnet exchanges and keys refused (config.profile)
+    refuse_testnet: bool = False  # testnet venues and keys refused (thunes/config/profile.py)
 
     def __post_init__(self) -> None:
         for key in ("min_cash", "max_cash", "max_symbols"):

@@ -30,12 +30,8 @@ GROUPS = (
     "drift",
     "sweep",
 )
-SETTINGS = (
-    "paper",
-    "state",
-    "live",
-    "profile",
-)  # root nodes of their own (a mode sets paper, live)
+# Root nodes of their own (a mode sets paper and live, a +profile sets profile).
+SETTINGS = ("paper", "state", "live", "profile")
 
 
 def _reject_unknown_keys(group: str, node: DictConfig) -> None:

@@ -4,9 +4,9 @@ The max-loss stop (risk.max_loss_per_trade) caps every position's loss. A strate
 plan needs a bigger loss than that is cut short by it, silently: a DCA cycle is sold before
 its deepest safety buy, or just under it (so it never averages down, or its last buy never
 gets to work), a grid before the price reaches its lowest level, a strategy's own stop
-never fires. Each check below works out that loss from
-the config alone (relative to the entry price, fees and slippage in) and, when it reaches
-the limit, says so in one line naming the keys to change. `risk.strict=true` refuses the run.
+never fires. Each check below works out that loss from the config alone (relative to the
+entry price, fees and slippage in) and, when it reaches the limit, says so in one line
+naming the keys to change. `risk.strict=true` refuses the run.
 
 Not judged: DCA on a clock alone (its safety buys do not depend on the price) and the
 scalper (its stop is in ticks, whose weight depends on a price the config does not hold).
