@@ -168,3 +168,19 @@ def test_several_symbols_share_one_wallet_and_report_a_row_each(
     per_symbol = trades.groupby("symbol").size()
     assert [int(rows.loc[s, "trades"]) for s in per_symbol.index] == list(per_symbol)
     assert int(rows.loc["portfolio", "trades"]) == len(trades)
+
+
+def test_a_strategy_the_limits_do_not_fit_warns_in_one_line_and_runs_unless_strict(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("thunes.config.validate._WARNED", set())  # none yet in this process
+    csv = write_csv(wavy_candles(bars=300), tmp_path / "c.csv")
+    args = ["strategy=dca", "strategy.quote_amount=50", "data=csv", f"data.path={csv}"]
+    args += ["tracking=none", "mode.plots=false"]
+    assert run_thunes(args, monkeypatch, tmp_path) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warned) == 1 and "strategy.quote_amount" in warned[0], warned
+    assert (only_run_dir(tmp_path, "backtest") / "stats.csv").exists()
+    assert run_thunes([*args, "risk.strict=true"], monkeypatch, tmp_path) == 2
+    (err,) = capsys.readouterr().err.strip().splitlines()
+    assert err.startswith("thunes: config error: strategy=dca: the max-loss stop")

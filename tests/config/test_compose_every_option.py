@@ -40,6 +40,11 @@ def test_option_composes_validates_and_instantiates(
                 swept, _ = distributions(dict(cfg.hydra.sweeper.params))
                 assert swept and all(OmegaConf.select(cfg, key) is not None for key in swept)
         return
+    if group == "profile":  # a profile is added to the defaults, over every group
+        with composed(f"+profile={option}") as cfg:
+            validate(cfg)
+            assert cfg.profile.name == option
+        return
     with composed(f"{group}={option}", *extra) as cfg:
         validate(cfg)
         if group == "experiment":

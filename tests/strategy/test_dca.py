@@ -268,7 +268,7 @@ def test_strategy_dca_composes_validates_and_instantiates() -> None:
         validate(cfg)
         dca = instantiate(cfg.strategy, _convert_="all")
     assert isinstance(dca, Dca)
-    assert (dca.quote_amount, dca.every_bars, dca.drop_pct) == (50.0, None, 0.02)
+    assert (dca.quote_amount, dca.every_bars, dca.drop_pct) == (10.0, None, 0.02)
     assert (dca.volume_multiplier, dca.max_safety_orders, dca.take_profit_pct) == (1.5, 3, 0.015)
     with composed("strategy=dca", "strategy.every_bars=4", "strategy.drop_pct=null") as cfg:
         validate(cfg)

@@ -415,5 +415,5 @@ def test_grid_option_composes_and_instantiates() -> None:
         11,
         "geometric",
     )
-    assert (grid.quote_per_level, grid.stop_below, grid.take_profit_above) == (20.0, None, 0.03)
+    assert (grid.quote_per_level, grid.stop_below, grid.take_profit_above) == (15.0, None, 0.03)
     assert grid.recenter_after == 24  # a day of 1h closes

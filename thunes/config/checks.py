@@ -30,6 +30,12 @@ def non_negative(key: str, value: float) -> None:
         raise ConfigValueError(key, value, "must be >= 0")
 
 
+def at_most(key: str, value: float, bound_key: str, bound: float) -> None:
+    """A limit no looser than the one it lives within (per trade within per day)."""
+    if not value <= bound:
+        raise ConfigValueError(key, value, f"must be <= {bound_key} ({bound})")
+
+
 def fraction(key: str, value: float, upper: float = 1.0) -> None:
     """A rate in [0, upper): fees, slippage, shares of equity."""
     if not 0 <= value < upper:

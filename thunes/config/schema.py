@@ -212,12 +212,16 @@ class RiskLimitsConfig:
     max_open_positions: int = 3
     cooldown_minutes: float = 60.0
     kill_switch: bool = True
+    strict: bool = False  # true: a strategy the limits do not fit is refused, not warned about
 
     def __post_init__(self) -> None:
         checks.positive("max_loss_per_trade", self.max_loss_per_trade)
         checks.positive("max_daily_loss", self.max_daily_loss)
         checks.positive("max_open_positions", self.max_open_positions)
         checks.non_negative("cooldown_minutes", self.cooldown_minutes)
+        checks.at_most(
+            "max_loss_per_trade", self.max_loss_per_trade, "max_daily_loss", self.max_daily_loss
+        )
 
 
 @dataclass
@@ -259,10 +263,10 @@ class PaperConfig:
     start: str | None = None  # market time the simulator's stream starts from; null: now
     view: bool = True  # the live terminal view; false: one line per fill and order
 
-    def __post_init__(self) -> None:  # keys under `paper`, as SplitConfig's under `split`
-        checks.non_negative("paper.speed", self.speed)
-        _check_span("paper.duration", self.duration)
-        _check_date("paper.start", self.start)
+    def __post_init__(self) -> None:
+        checks.non_negative("speed", self.speed)
+        _check_span("duration", self.duration)
+        _check_date("start", self.start)
 
 
 @dataclass
@@ -281,6 +285,25 @@ class StateConfig:
             raise checks.ConfigValueError(
                 "account", self.account, "1-40 of letters, digits, '_', '.', '-'"
             )
+
+
+@dataclass
+class ProfileConfig:
+    """Bounds a profile (conf/profile/, e.g. `+profile=micro_live`) sets on the rest of the
+    config, checked before anything runs (validate.py); none by default."""
+
+    name: str | None = None
+    min_cash: float | None = None
+    max_cash: float | None = None
+    max_symbols: int | None = None
+    refuse_testnet: bool = False  # testnet venues and keys refused (thunes/config/profile.py)
+
+    def __post_init__(self) -> None:
+        for key in ("min_cash", "max_cash", "max_symbols"):
+            if getattr(self, key) is not None:
+                checks.positive(key, getattr(self, key))
+        if self.min_cash is not None and self.max_cash is not None:
+            checks.at_most("min_cash", self.min_cash, "max_cash", self.max_cash)
 
 
 @dataclass
@@ -371,6 +394,7 @@ class ThunesConfig:
     paper: PaperConfig = field(default_factory=PaperConfig)
     state: StateConfig = field(default_factory=StateConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
+    profile: ProfileConfig = field(default_factory=ProfileConfig)
 
 
 @dataclass

@@ -5,14 +5,16 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import sys
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from thunes.config import checks
+from thunes.config import checks, profile
 from thunes.config.checks import ConfigValueError
 from thunes.errors import ConfigError
 from thunes.paths import CONF_DIR
+from thunes.risk.fit import misfit
 
 GROUPS = (
     "mode",
@@ -28,7 +30,8 @@ GROUPS = (
     "drift",
     "sweep",
 )
-SETTINGS = ("paper", "state", "live")  # root nodes of their own (a mode sets paper, live)
+# Root nodes of their own (a mode sets paper and live, a +profile sets profile).
+SETTINGS = ("paper", "state", "live", "profile")
 
 
 def _reject_unknown_keys(group: str, node: DictConfig) -> None:
@@ -57,9 +60,28 @@ def validate(cfg: DictConfig) -> None:
     try:
         checks.positive("cash", cfg.cash)
         _check_symbols(list(cfg.symbols))
+        profile.check(cfg)
     except ConfigValueError as error:
         raise ConfigError(str(error)) from None
     _check_data_fits_strategy(cfg)
+    _check_risk_fits_strategy(cfg)
+
+
+_WARNED: set[str] = set()
+"""The strategies warned about: a sweep validates each trial, and its trials' misfits tell
+one story (under risk.strict each is refused, and recorded as failed with its line)."""
+
+
+def _check_risk_fits_strategy(cfg: DictConfig) -> None:
+    """Warn, or refuse under risk.strict, when the limits cut the strategy's plan short."""
+    line = misfit(cfg)
+    if line is None:
+        return
+    if cfg.risk.strict:
+        raise ConfigError(f"{line} (risk.strict=true refuses a misfit; false warns)")
+    if str(cfg.strategy._target_) not in _WARNED:
+        _WARNED.add(str(cfg.strategy._target_))
+        print(f"thunes: warning: {line}", file=sys.stderr)
 
 
 _PASSED: set[tuple[str, object, str]] = set()

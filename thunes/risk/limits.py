@@ -14,3 +14,6 @@ class RiskLimits:
     max_open_positions: int
     cooldown_minutes: float
     kill_switch: bool
+    strict: bool = False
+    """Refuse, not only warn about, a strategy whose worst case these limits cut short
+    (thunes/risk/fit.py, checked before anything runs)."""
