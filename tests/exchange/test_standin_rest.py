@@ -200,6 +200,16 @@ def test_raw_filters_dropped_by_ccxt_are_read_from_exchange_info(
             ask_multiplier_up=1.5,
             ask_multiplier_down=0.5,
             max_num_orders=50,
+            max_num_algo_orders=5,
+            order_types=(
+                "LIMIT",
+                "LIMIT_MAKER",
+                "MARKET",
+                "STOP_LOSS",
+                "STOP_LOSS_LIMIT",
+                "TAKE_PROFIT",
+                "TAKE_PROFIT_LIMIT",
+            ),
         )
 
 
