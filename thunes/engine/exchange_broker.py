@@ -21,7 +21,8 @@ What `pump` does, in this order:
 3. cancels, each done only when the venue confirms it (or, -2011, says the order is no
    longer open, whose final state is then read and its fills booked);
 4. orders at work for more than `check_after_s` are looked up, and the trades of those
-   that filled are read.
+   that filled are read;
+5. the protective stop the risk rules want is placed, if none rests (see Stops below).
 Every fill (from an order's answer, a poll, or `report` from the user-data stream) is
 booked once, by trade id, in the store's transaction; a buy's position is what it
 received net of the fee the venue took in base, on the lot step (the rest is dust that
@@ -38,7 +39,7 @@ Risk: buys pass `rules.allows` and each fill goes through the risk rules' `after
 withdrawn, the position sold) and the protective stop at max_loss_per_trade, all saved
 with the fill.
 
-Stops rest on the venue. A strategy's stop (a sell) and the risk engine's protective stop
+Stops. They rest on the venue. A strategy's stop (a sell) and the risk engine's protective stop
 leave as Binance's STOP_LOSS where the symbol lists it: a market order once the price
 reaches the stop, which is how the simulator fills a stop (at the stop, or the open it
 gapped to, less slippage). Where it does not, as STOP_LOSS_LIMIT with its limit
@@ -360,7 +361,7 @@ class ExchangeBroker:
         await asyncio.to_thread(self.pump)
 
     def pump(self) -> None:
-        """Resolve, send, cancel, protect and check (see the module docstring). Blocking
+        """Resolve, send, cancel, check and protect (see the module docstring). Blocking
         I/O; a call made while another runs waits for it."""
         with self._pumping:
             self._pump()
@@ -373,8 +374,8 @@ class ExchangeBroker:
                 return  # nothing new leaves while an order's fate is unknown
             self._send_queued()
             self._cancel_wanted()
-            self._protect()
             self._check_working()
+            self._protect()
         except RateLimited as exc:
             self._paused_until = self.clock() + exc.retry_after_s
         except StatusUnknown:
@@ -684,7 +685,7 @@ class ExchangeBroker:
         working.exchange_id, working.amount = order.exchange_id, order.amount
         working.checked_s = self.clock()
         self.client_ids[order.exchange_id] = working.client_id
-        first = working.status not in OPEN and order.status != OrderStatus.REJECTED
+        first = working.status in ("sending", UNKNOWN) and order.status != OrderStatus.REJECTED
         working.status = order.status
         self.store.order_status(
             working.client_id,
