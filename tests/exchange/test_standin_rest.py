@@ -14,6 +14,7 @@ import pytest
 from tests.exchange.conftest import MINUTE, T0
 from tests.exchange.standin import SYMBOL, rest_client
 from tests.fakes.binance import FakeBinance, SymbolSpec
+from tests.fakes.binance.market import ORDER_TYPES
 from thunes.domain.market import VenueFilters
 from thunes.exchange.binance_filters import parse_binance_filters
 from thunes.exchange.ccxt_exchange import CcxtExchange
@@ -201,15 +202,7 @@ def test_raw_filters_dropped_by_ccxt_are_read_from_exchange_info(
             ask_multiplier_down=0.5,
             max_num_orders=50,
             max_num_algo_orders=5,
-            order_types=(
-                "LIMIT",
-                "LIMIT_MAKER",
-                "MARKET",
-                "STOP_LOSS",
-                "STOP_LOSS_LIMIT",
-                "TAKE_PROFIT",
-                "TAKE_PROFIT_LIMIT",
-            ),
+            order_types=ORDER_TYPES,
         )
 
 

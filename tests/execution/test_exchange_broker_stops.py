@@ -15,15 +15,14 @@ import pytest
 
 from tests.exchange.conftest import MINUTE, T0, steady_then_dip
 from tests.exchange.standin import SYMBOL
-from tests.execution.test_exchange_broker import FEE, IDS, Desk, buy, keys, limit
+from tests.execution.test_exchange_broker import FEE, Desk, buy, keys, limit
 from tests.fakes.binance import FakeBinance, SymbolSpec
 from tests.fakes.binance.orders import Balance
 from thunes.domain.orders import ClientIds, OrderIntent, OrderStatus, OrderType, Side
-from thunes.domain.tags import MAX_LOSS_TAG
+from thunes.domain.tags import KILL_TAG, MAX_LOSS_TAG
 from thunes.engine.broker_core import LaneRow
 from thunes.engine.exchange_broker import ExchangeBroker
 from thunes.engine.venue_ledger import Wallet
-from thunes.portfolio.sizing import FixedQuote
 from thunes.risk import rules
 from thunes.risk.engine import RiskEngine
 from thunes.risk.limits import RiskLimits
@@ -111,7 +110,7 @@ def test_the_stop_is_resized_after_each_partial_fill_replaced_only_once_the_canc
         d.clock.now += 10
         broker.pump()  # the 0.3 filled: a stop for it
         assert broker.position == pytest.approx(0.2997)
-        [(_, _, stop, _, qty)] = venue_stops(d)
+        [(_, _, _, _, qty)] = venue_stops(d)
         assert float(qty) == pytest.approx(0.2997)
         d.server.clock.pin(T0 + 10 * MINUTE + 36_000)  # the rest fills: the stop must move
         d.clock.now += 10
@@ -244,8 +243,10 @@ BNB = SymbolSpec("BNBUSDT", "BNB", "USDT", start_price=250.0)
 def test_fees_paid_in_bnb_leave_position_and_quote_whole_and_count_at_the_bnb_bid(
     tmp_path: Path,
 ) -> None:
-    with desk(tmp_path, (SPEC, BNB)) as d:
-        d.server.set_candles("BNBUSDT", "1m", [[T0 + i * MINUTE, 250, 250, 250, 250, 1] for i in range(20)])
+    books = RiskEngine(RiskLimits(1e9, 1e9, 10, 0.0, False), FEE)  # counts the day's PnL
+    with desk(tmp_path, (SPEC, BNB), risk=books) as d:
+        flat = [[T0 + i * MINUTE, 250.0, 250.0, 250.0, 250.0, 1.0] for i in range(20)]
+        d.server.set_candles("BNBUSDT", "1m", flat)
         d.server.account.bnb_fees = Decimal("250")
         d.server.account.balances["BNB"] = Balance(Decimal("1"))
         broker = d.send(buy(50.0))
@@ -256,11 +257,11 @@ def test_fees_paid_in_bnb_leave_position_and_quote_whole_and_count_at_the_bnb_bi
         assert broker.cash == pytest.approx(1000 - 0.49995 * 100.01)  # nor from the quote
         assert broker.cash == pytest.approx(d.orders.balances()["USDT"])
         sold = d.send(OrderIntent(Side.SELL, OrderType.MARKET, tag="exit")).fills[1]
+        assert sold.fee == pytest.approx(0.49995 * 100.0 * FEE)
         assert broker.cash == pytest.approx(d.orders.balances()["USDT"])
-        pnl = 0.49995 * (100.0 - 100.01) - bought.fee - sold.fee
-        assert d.store.positions()[SYMBOL].amount == 0.0
-        assert sum(f.fee for f in broker.fills) == pytest.approx(bought.fee + sold.fee)
-        assert pnl < 0
+        assert d.orders.balances()["BNB"] == pytest.approx(1 - (bought.fee + sold.fee) / 250)
+        pnl = 0.49995 * (100.0 - 100.01) - bought.fee - sold.fee  # both fees, in USDT
+        assert d.store.risk()["day_pnl"] == pytest.approx(pnl)
 
 
 def test_a_halted_symbol_refuses_until_the_markets_say_it_trades_again(tmp_path: Path) -> None:
@@ -269,7 +270,9 @@ def test_a_halted_symbol_refuses_until_the_markets_say_it_trades_again(tmp_path:
         broker = d.send(buy(50.0))  # the broker's markets still say TRADING: the venue refuses
         assert d.server.stats.errors == {-2010: 1}
         d.send(buy(50.0))
-        assert broker.skipped[-1].reason == "BTC/USDT is not trading on the exchange (status CLOSED)"
+        assert (
+            broker.skipped[-1].reason == "BTC/USDT is not trading on the exchange (status CLOSED)"
+        )
         d.exchange.refresh_markets()
         broker.refresh(d.exchange.market_filters(SYMBOL), d.exchange.venue_filters(SYMBOL))
         d.send(buy(50.0))
@@ -288,29 +291,8 @@ def test_two_symbols_brokers_share_the_accounts_cash(tmp_path: Path) -> None:
     with desk(tmp_path, (SPEC, eth)) as d:
         d.server.set_candles("ETHUSDT", "1m", steady_then_dip())
         wallet = Wallet(1000.0)
-        btc = ExchangeBroker(
-            d.orders,
-            d.store,
-            IDS,
-            d.exchange.fees,
-            d.exchange.market_filters(SYMBOL),
-            d.exchange.venue_filters(SYMBOL),
-            FixedQuote(20.0),
-            cash=wallet,
-            clock=d.clock,
-        )
-        eth_ids = ClientIds("run001", "test", "ETH/USDT")
-        eth_broker = ExchangeBroker(
-            d.orders,
-            d.store,
-            eth_ids,
-            d.exchange.fees,
-            d.exchange.market_filters("ETH/USDT"),
-            d.exchange.venue_filters("ETH/USDT"),
-            FixedQuote(20.0),
-            cash=wallet,
-            clock=d.clock,
-        )
+        btc = d.start(cash=wallet)
+        eth_broker = d.start(ids=ClientIds("run001", "test", "ETH/USDT"), cash=wallet)
         btc.submit(limit(95.0, 6.0), 0)  # 570 USDT set aside on the venue
         btc.pump()
         assert wallet.free() == pytest.approx(430.0)
@@ -322,3 +304,31 @@ def test_two_symbols_brokers_share_the_accounts_cash(tmp_path: Path) -> None:
         eth_broker.pump()
         assert wallet.cash == pytest.approx(d.orders.balances()["USDT"])  # free and locked
         assert wallet.free() == pytest.approx(1000 - 570 - 400, abs=0.02)
+
+
+def test_a_restart_takes_back_the_resting_stop_and_places_no_second_one(tmp_path: Path) -> None:
+    with desk(tmp_path, risk=max_loss(5.0)) as d:
+        d.send(buy(50.0)).pump()
+        broker = d.start(max_loss(5.0))  # the process died; the store knows the stop
+        d.clock.now += 10
+        broker.pump()
+        broker.pump()
+        assert [s[1] for s in venue_stops(d)] == ["NEW"]
+        assert broker.stop is not None and broker.stop.order.price == 90.19
+        d.server.clock.pin(T0 + 11 * MINUTE)
+        d.clock.now += 10
+        broker.pump()
+        assert broker.fills[-1].tag == MAX_LOSS_TAG and broker.position == 0.0
+
+
+def test_the_kill_switch_sells_out_past_the_resting_stop(tmp_path: Path) -> None:
+    risk = RiskEngine(RiskLimits(5.0, 0.01, 10, 0.0, True), FEE)  # any loss trips, flattens
+    with desk(tmp_path, risk=risk) as d:
+        broker = d.send(buy(50.0))
+        assert len(venue_stops(d)) == 1
+        d.send(OrderIntent(Side.SELL, OrderType.MARKET, amount=0.1, tag="trim"))
+        broker.pump()
+        assert [f.tag for f in broker.fills] == ["entry", "trim", KILL_TAG]
+        assert broker.position == 0.0 and risk.fired["kill_switch_trips"] == 1
+        assert [s[1] for s in venue_stops(d)] == ["CANCELED"]
+        assert d.server.stats.errors == {}

@@ -41,6 +41,18 @@ GENERATED_HISTORY = 1_000
 GENERATED_CHUNK = 1_440
 
 
+ORDER_TYPES = (
+    "LIMIT",
+    "LIMIT_MAKER",
+    "MARKET",
+    "STOP_LOSS",
+    "STOP_LOSS_LIMIT",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_LIMIT",
+)
+"""What Binance's spot symbols list in exchangeInfo's orderTypes."""
+
+
 @dataclass(frozen=True)
 class SymbolSpec:
     """One spot symbol's exchangeInfo filters, as Binance's decimal strings."""
@@ -63,15 +75,7 @@ class SymbolSpec:
     max_num_orders: int = 200
     max_num_algo_orders: int = 5
     start_price: float = 20_000.0
-    order_types: tuple[str, ...] = (
-        "LIMIT",
-        "LIMIT_MAKER",
-        "MARKET",
-        "STOP_LOSS",
-        "STOP_LOSS_LIMIT",
-        "TAKE_PROFIT",
-        "TAKE_PROFIT_LIMIT",
-    )
+    order_types: tuple[str, ...] = ORDER_TYPES
 
 
 DEFAULT_SYMBOLS = (
