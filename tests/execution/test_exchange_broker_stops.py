@@ -137,7 +137,6 @@ def test_a_sell_waits_for_the_stops_cancel_and_the_stop_comes_back_for_the_rest(
         assert len(venue_stops(d)) == 1
         broker.submit(OrderIntent(Side.SELL, OrderType.MARKET, amount=0.2, tag="trim"), 0)
         broker.pump()  # the stop holds the base: withdrawn first, then the sell leaves
-        broker.pump()
         assert [f.tag for f in broker.fills] == ["entry", "trim"]
         assert broker.position == pytest.approx(0.29945)
         assert [(s[1], float(s[4])) for s in venue_stops(d)] == [
@@ -332,3 +331,18 @@ def test_the_kill_switch_sells_out_past_the_resting_stop(tmp_path: Path) -> None
         assert broker.position == 0.0 and risk.fired["kill_switch_trips"] == 1
         assert [s[1] for s in venue_stops(d)] == ["CANCELED"]
         assert d.server.stats.errors == {}
+
+
+def test_a_stop_limit_the_price_gapped_past_is_replaced_by_a_market_sell(tmp_path: Path) -> None:
+    spec = SymbolSpec("BTCUSDT", "BTC", "USDT", order_types=NO_STOP_LOSS)
+    gap = [[T0 + i * MINUTE, 100.0, 100.0, 100.0, 100.0, 1.0] for i in range(10)]
+    gap += [[T0 + i * MINUTE, 80.0, 80.0, 80.0, 80.0, 1.0] for i in range(10, 20)]
+    with desk(tmp_path, (spec,), gap, risk=max_loss(5.0)) as d:
+        broker = d.send(buy(50.0))
+        broker.pump()
+        d.server.clock.pin(T0 + 11 * MINUTE)  # 100 -> 80: triggered at 80, its limit 89.28
+        d.clock.now += 10
+        broker.pump()  # looked up: it rests, and the bid (80) is under its limit
+        broker.pump()  # withdrawn, confirmed; sold at market
+        assert [(f.tag, f.price) for f in broker.fills] == [("entry", 100.01), (MAX_LOSS_TAG, 80.0)]
+        assert [s[1] for s in venue_stops(d)] == ["CANCELED"] and broker.position == 0.0

@@ -19,7 +19,8 @@ What `pump` does, in this order:
    and only then sent; a 429 holds the queue for the venue's Retry-After, and repeated
    rejections trip a circuit breaker that refuses new orders for a while;
 3. cancels, each done only when the venue confirms it (or, -2011, says the order is no
-   longer open, whose final state is then read and its fills booked);
+   longer open, whose final state is then read and its fills booked); then the queue
+   again, for a sell that waited for a stop's base;
 4. orders at work for more than `check_after_s` are looked up, and the trades of those
    that filled are read;
 5. the protective stop the risk rules want is placed, if none rests (see Stops below).
@@ -39,21 +40,24 @@ Risk: buys pass `rules.allows` and each fill goes through the risk rules' `after
 withdrawn, the position sold) and the protective stop at max_loss_per_trade, all saved
 with the fill.
 
-Stops. They rest on the venue. A strategy's stop (a sell) and the risk engine's protective stop
-leave as Binance's STOP_LOSS where the symbol lists it: a market order once the price
-reaches the stop, which is how the simulator fills a stop (at the stop, or the open it
-gapped to, less slippage). Where it does not, as STOP_LOSS_LIMIT with its limit
+Stops rest on the venue. A strategy's stop (a sell) and the risk engine's protective
+stop leave as Binance's STOP_LOSS where the symbol lists it: a market order once the
+price reaches the stop, which is how the simulator fills a stop (at the stop, or the
+open it gapped to, less slippage). Where it does not, as STOP_LOSS_LIMIT with its limit
 `stop_limit_offset` (1%) under the stop: far wider than the simulator's slippage, so it
-fills like a market order unless the price gaps more than that past the stop, and a
-bounded loss in a flash crash. A stop holds its base on the venue, as a sell limit does.
-The protective stop covers what is held and not under another sell at work; the rules
-move it after every fill (a partial one too), and the broker replaces it only once the
-venue has confirmed the old one canceled; a sell that needs the base it holds waits for
-that cancel, and the stop comes back, re-sized, after the sell. When the price is
-already through the stop the position is sold at market (the rule's exit); when the
-venue refuses the stop or a minimum blocks it, `unprotected` says why in one line and
-new buys are refused until a stop rests again (or the position is sold, with
-`sell_unprotected`).
+fills like a market order unless the price gaps past the limit; then, once a check sees
+the bid under its limit, the protective one is withdrawn and the position sold at market.
+A stop holds its base on the venue, as a sell limit does. The protective stop covers
+what is held and not under another of the broker's sells at work (Binance spot shares a
+base between two orders only in an OCO, not used here: a strategy's resting sells are
+their part's exit); the rules move it after every fill (a partial one too), and the
+broker replaces it only once the venue has confirmed the old one canceled; a sell that
+needs the base it holds waits for that cancel, and the stop comes back, re-sized, after
+the sell. When the price is already through the stop the position is sold at market
+(the rule's exit); when the venue refuses the stop or a minimum blocks it,
+`unprotected` says why in one line and new buys are refused until a stop rests again or
+the position is gone (or, with `sell_unprotected`, the position is sold at market).
+After a restart, the stop the store holds open is the one the rules want.
 
 Venue limits: MAX_NUM_ORDERS and MAX_NUM_ALGO_ORDERS count the symbol's open orders that
 are not this broker's (read every `foreign_every_s`, and again after the venue answers
@@ -373,7 +377,8 @@ class ExchangeBroker:
             if not self._resolve_unknown():
                 return  # nothing new leaves while an order's fate is unknown
             self._send_queued()
-            self._cancel_wanted()
+            if self._cancel_wanted():
+                self._send_queued()  # a sell that waited for a stop's cancel leaves now
             self._check_working()
             self._protect()
         except RateLimited as exc:
@@ -721,7 +726,9 @@ class ExchangeBroker:
             if working.order.tag.startswith(tag) and working.order.tag != MAX_LOSS_TAG:
                 working.cancel = True
 
-    def _cancel_wanted(self) -> None:
+    def _cancel_wanted(self) -> bool:
+        """Ask for each wanted cancel; True if any ended an order."""
+        ended = False
         for working in [w for w in self.working if w.cancel and w.status in OPEN]:
             try:
                 order = self.venue.cancel(self.symbol, working.client_id)
@@ -734,6 +741,8 @@ class ExchangeBroker:
                 continue  # not confirmed: asked again at the next pump
             self._trades_of(working, order)
             self._answer(working, order)
+            ended = True
+        return ended
 
     def _check_working(self) -> None:
         """Look up orders at work with no news for `check_after_s`."""
@@ -750,6 +759,22 @@ class ExchangeBroker:
                 continue
             self._trades_of(working, order)
             self._answer(working, order)
+            self._stuck(working)
+
+    def _stuck(self, working: Working) -> None:
+        """A protective stop-limit the price gapped past: the bid is under its limit (so
+        its stop triggered) and it rests unfilled. It is withdrawn and the position sold
+        at market, as the simulator's stop would have filled."""
+        if working.limit is None or working.order.tag != MAX_LOSS_TAG or working.cancel:
+            return
+        if working.status not in OPEN:
+            return
+        bid = self.venue.book(self.symbol).bid
+        if bid < working.limit:
+            working.cancel = True
+            self._sell_out(
+                f"the max-loss stop-limit rests unfilled: bid {bid:.10g} under its limit"
+            )
 
     # ---- fills
     def _take(self, fill: Fill, working: Working) -> None:
