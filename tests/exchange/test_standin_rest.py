@@ -121,6 +121,24 @@ def test_max_num_orders_duplicates_and_halted_symbols_are_refused(market: FakeBi
     assert market.stats.duplicate_client_ids == []
 
 
+def test_refresh_markets_reads_a_symbols_status_and_filters_again(market: FakeBinance) -> None:
+    exchange = CcxtExchange(
+        exchange_id="binance",
+        base_url=market.url,
+        fees={"maker": FEE, "taker": FEE, "from_received": True},
+        slippage=0.0,
+    )
+    assert exchange.venue_filters(SYMBOL).status == "TRADING"
+    market.set_status("BTCUSDT", "BREAK")
+    assert exchange.venue_filters(SYMBOL).status == "TRADING"  # the markets read at start
+    exchange.refresh_markets()
+    assert exchange.venue_filters(SYMBOL).status == "BREAK"
+    market.set_status("BTCUSDT", "TRADING")
+    exchange.refresh_markets()
+    assert exchange.venue_filters(SYMBOL).status == "TRADING"
+    assert len(market.requests_to("/api/v3/exchangeInfo")) == 3
+
+
 def test_signed_requests_need_the_key_a_valid_signature_and_a_fresh_timestamp(
     market: FakeBinance,
 ) -> None:
