@@ -14,6 +14,7 @@ import pytest
 from tests.exchange.conftest import MINUTE, T0
 from tests.exchange.standin import SYMBOL, rest_client
 from tests.fakes.binance import FakeBinance, SymbolSpec
+from tests.fakes.binance.market import ORDER_TYPES
 from thunes.domain.market import VenueFilters
 from thunes.exchange.binance_filters import parse_binance_filters
 from thunes.exchange.ccxt_exchange import CcxtExchange
@@ -120,6 +121,24 @@ def test_max_num_orders_duplicates_and_halted_symbols_are_refused(market: FakeBi
     assert market.stats.duplicate_client_ids == []
 
 
+def test_refresh_markets_reads_a_symbols_status_and_filters_again(market: FakeBinance) -> None:
+    exchange = CcxtExchange(
+        exchange_id="binance",
+        base_url=market.url,
+        fees={"maker": FEE, "taker": FEE, "from_received": True},
+        slippage=0.0,
+    )
+    assert exchange.venue_filters(SYMBOL).status == "TRADING"
+    market.set_status("BTCUSDT", "BREAK")
+    assert exchange.venue_filters(SYMBOL).status == "TRADING"  # the markets read at start
+    exchange.refresh_markets()
+    assert exchange.venue_filters(SYMBOL).status == "BREAK"
+    market.set_status("BTCUSDT", "TRADING")
+    exchange.refresh_markets()
+    assert exchange.venue_filters(SYMBOL).status == "TRADING"
+    assert len(market.requests_to("/api/v3/exchangeInfo")) == 3
+
+
 def test_signed_requests_need_the_key_a_valid_signature_and_a_fresh_timestamp(
     market: FakeBinance,
 ) -> None:
@@ -200,6 +219,8 @@ def test_raw_filters_dropped_by_ccxt_are_read_from_exchange_info(
             ask_multiplier_up=1.5,
             ask_multiplier_down=0.5,
             max_num_orders=50,
+            max_num_algo_orders=5,
+            order_types=ORDER_TYPES,
         )
 
 

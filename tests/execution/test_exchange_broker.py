@@ -19,6 +19,7 @@ from tests.exchange.standin import SYMBOL
 from tests.fakes.binance import API_KEY, SECRET, FakeBinance, SymbolSpec
 from thunes.domain.orders import CancelOrders, ClientIds, OrderIntent, OrderStatus, OrderType, Side
 from thunes.engine.exchange_broker import BrokerLimits, ExchangeBroker
+from thunes.engine.venue_ledger import Wallet
 from thunes.exchange.ccxt_exchange import CcxtExchange
 from thunes.exchange.ccxt_orders import CcxtOrders, trade_fill
 from thunes.portfolio.sizing import FixedQuote
@@ -72,17 +73,20 @@ class Desk:
         self.limits = BrokerLimits(**limits)
         self.broker = self.start()
 
-    def start(self, risk: RiskEngine | None = None) -> ExchangeBroker:
-        """A broker on the desk's store, as a (re)start builds it."""
+    def start(
+        self, risk: RiskEngine | None = None, ids: ClientIds = IDS, cash: Wallet | None = None
+    ) -> ExchangeBroker:
+        """A broker on the desk's store, as a (re)start builds it (on the account's
+        `cash`, shared, or on the quote balance)."""
         return ExchangeBroker(
             self.orders,
             self.store,
-            IDS,
+            ids,
             self.exchange.fees,
-            self.exchange.market_filters(SYMBOL),
-            self.exchange.venue_filters(SYMBOL),
+            self.exchange.market_filters(ids.symbol),
+            self.exchange.venue_filters(ids.symbol),
             FixedQuote(20.0),
-            cash=self.orders.balances().get("USDT", 0.0),
+            cash=cash or self.orders.balances().get("USDT", 0.0),
             risk=risk,
             limits=self.limits,
             clock=self.clock,

@@ -60,9 +60,11 @@ class VenueFilters:
 
     Binance names: MARKET_LOT_SIZE (market_*), NOTIONAL (notional bounds, whether they bind
     market orders, and the average-price window a market order's notional is priced on),
-    PERCENT_PRICE_BY_SIDE (a limit price's band around that average, per side) and
-    MAX_NUM_ORDERS. A filter the venue does not list is neutral: 0 minimums, infinite
-    maximums, a 0 step, `max_num_orders` 0 for no cap.
+    PERCENT_PRICE_BY_SIDE (a limit price's band around that average, per side),
+    MAX_NUM_ORDERS (every order open on the symbol, stops included, whoever placed them) and
+    MAX_NUM_ALGO_ORDERS (stop orders only). A filter the venue does not list is neutral:
+    0 minimums, infinite maximums, a 0 step, `max_num_*` 0 for no cap. `order_types`: the
+    types the symbol takes (Binance's names; empty: not said).
     """
 
     status: str
@@ -80,3 +82,5 @@ class VenueFilters:
     ask_multiplier_up: float
     ask_multiplier_down: float
     max_num_orders: int
+    max_num_algo_orders: int = 0
+    order_types: tuple[str, ...] = ()

@@ -101,6 +101,7 @@ class Fill:
     order_id: str = field(default="", compare=False)  # the order's client order id
     trade_id: int = field(default=0, compare=False)  # unique per symbol: fills book once
     received: float | None = field(default=None, compare=False)  # None: `amount`
+    fee_asset: str = field(default="", compare=False)  # a third asset paid it (BNB), or ""
 
     @property
     def tradable(self) -> float:
@@ -130,6 +131,7 @@ class Fill:
             self.order_id,
             self.trade_id,
             self.received,
+            self.fee_asset,
         )
 
 

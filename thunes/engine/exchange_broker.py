@@ -19,9 +19,11 @@ What `pump` does, in this order:
    and only then sent; a 429 holds the queue for the venue's Retry-After, and repeated
    rejections trip a circuit breaker that refuses new orders for a while;
 3. cancels, each done only when the venue confirms it (or, -2011, says the order is no
-   longer open, whose final state is then read and its fills booked);
+   longer open, whose final state is then read and its fills booked); then the queue
+   again, for a sell that waited for a stop's base;
 4. orders at work for more than `check_after_s` are looked up, and the trades of those
-   that filled are read.
+   that filled are read;
+5. the protective stop the risk rules want is placed, if none rests (see Stops below).
 Every fill (from an order's answer, a poll, or `report` from the user-data stream) is
 booked once, by trade id, in the store's transaction; a buy's position is what it
 received net of the fee the venue took in base, on the lot step (the rest is dust that
@@ -35,22 +37,53 @@ them through `client_ids`), and to `recheck` the orders it says ended and, after
 its (re)connects, all of them (feeds/user_feed.UserFeed does both); take fills from
 `on_bar` or, between bars, `new_fills()`.
 
-Risk: buys pass `rules.allows` and every sell's PnL goes to `rules.on_realised` (daily
-loss, cooldown, kill-switch, flattening), the state saved with the fill. Not yet: stop
-orders, a strategy's (refused with a reason) and the risk engine's protective stop
-(max_loss_per_trade is not placed); the stand-in has no STOP_LOSS orders to test them on.
-Fees paid in a third asset (BNB) are booked as if in quote.
+Risk: buys pass `rules.allows` and each fill goes through the risk rules' `after_fill`
+(venue_ledger.py), as in the simulator: daily loss, cooldown, the kill-switch (its buys
+withdrawn, the position sold) and the protective stop at max_loss_per_trade, all saved
+with the fill.
+
+Stops rest on the venue. A strategy's stop (a sell) and the risk engine's protective
+stop leave as Binance's STOP_LOSS where the symbol lists it: a market order once the
+price reaches the stop, which is how the simulator fills a stop (at the stop, or the
+open it gapped to, less slippage). Where it does not, as STOP_LOSS_LIMIT with its limit
+`stop_limit_offset` (1%) under the stop: far wider than the simulator's slippage, so it
+fills like a market order unless the price gaps past the limit; then, once a check sees
+the bid under its limit, the protective one is withdrawn and the position sold at market.
+A stop holds its base on the venue, as a sell limit does. The protective stop covers
+what is held and not under another of the broker's sells at work (Binance spot shares a
+base between two orders only in an OCO, not used here: a strategy's resting sells are
+their part's exit); the rules move it after every fill (a partial one too), and the
+broker replaces it only once the venue has confirmed the old one canceled; a sell that
+needs the base it holds waits for that cancel, and the stop comes back, re-sized, after
+the sell. When the price is already through the stop the position is sold at market
+(the rule's exit); when the venue refuses the stop or a minimum blocks it,
+`unprotected` says why in one line and new buys are refused until a stop rests again or
+the position is gone (or, with `sell_unprotected`, the position is sold at market).
+After a restart, the stop the store holds open is the one the rules want.
+
+Venue limits: MAX_NUM_ORDERS and MAX_NUM_ALGO_ORDERS count the symbol's open orders that
+are not this broker's (read every `foreign_every_s`, and again after the venue answers
+one) with its own. A symbol the venue does not trade (HALT, BREAK, or "Market is
+closed." from the venue) refuses new orders with its status until `refresh` hands the
+broker the markets read again (CcxtExchange.refresh_markets, on the session's job).
+Fees paid in BNB (a third asset) reduce neither the position nor the quote; their value
+in quote, at that asset's bid when booked (read at most every `fee_price_every_s`),
+counts in the cost basis and the PnL. `cash` may be a `Wallet` shared by the brokers of
+several symbols on one account: none spends the quote another has set aside.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from thunes.domain.market import Fees, MarketFilters, VenueFilters
 from thunes.domain.orders import (
@@ -66,9 +99,10 @@ from thunes.domain.orders import (
     SkippedOrder,
 )
 from thunes.domain.reasons import DUST, REASONS
+from thunes.domain.rows import CANCEL, MARKET, STOP, OrderRow
 from thunes.domain.tags import KILL_TAG, MAX_LOSS_TAG
 from thunes.engine.sim_broker import as_row
-from thunes.engine.venue_ledger import Ledger
+from thunes.engine.venue_ledger import Ledger, Wallet
 from thunes.exchange.binance_checks import halted, raw_refusal
 from thunes.exchange.ccxt_orders import (
     Book,
@@ -79,7 +113,8 @@ from thunes.exchange.ccxt_orders import (
     Rejected,
     StatusUnknown,
 )
-from thunes.execution.prepare import prepare
+from thunes.execution.prepare import VenueRow, prepare, refusal
+from thunes.execution.rounding import to_grid
 from thunes.portfolio.sizing import Sizer
 from thunes.risk import rules
 from thunes.risk.engine import RiskEngine
@@ -87,35 +122,67 @@ from thunes.state.reconcile import VenueOrder
 from thunes.state.records import OPEN, UNKNOWN, UNRESOLVED, Position
 from thunes.state.store import StateStore
 
+log = logging.getLogger(__name__)
+_WOULD_TRIGGER = "would trigger immediately"  # Binance's -2010 on a stop through the market
+_CLOSED = "Market is closed"  # Binance's -2010 on a symbol that does not trade
+
 
 @dataclass
 class Working:
     """An order this broker sent (or is sending), until it is done."""
 
     client_id: str
-    order: OrderIntent  # as prepared: rounded and sized
+    order: OrderIntent  # as prepared: rounded and sized (a stop's price: its trigger)
     status: str
     checked_s: float  # when the venue last told us about it (host clock)
     exchange_id: str = ""
     amount: float = 0.0  # as the venue reports it (a quote-sized buy's is the venue's)
     filled: float = 0.0  # booked from its fills
     cancel: bool = False  # a cancel is wanted and not yet confirmed
+    limit: float | None = None  # a stop-limit's limit
+    reserve: float = 0.0  # the quote a buy sets aside, whole
+
+    @property
+    def size(self) -> float:
+        return self.amount or self.order.amount or 0.0
+
+    @property
+    def rest(self) -> float:
+        """What is left of it to fill (base), as far as the broker knows."""
+        return max(0.0, self.size - self.filled)
+
+    @property
+    def set_aside(self) -> float:
+        """The quote a buy still holds: its reserve, less the part filled."""
+        if self.order.side is not Side.BUY:
+            return 0.0
+        return self.reserve * (self.rest / self.size if self.size else 1.0)
 
 
 @dataclass(frozen=True)
 class BrokerLimits:
     """`check_after_s`: an order at work is looked up once it is that old since its last
-    news; `breaker_after`: consecutive rejections that trip the breaker, which refuses
-    orders for `breaker_pause_s`; `edge`: the raw filters' margin (binance_checks)."""
+    news (and a refused protective stop tried again); `breaker_after`: consecutive
+    rejections that trip the breaker, which refuses orders for `breaker_pause_s`; `edge`:
+    the raw filters' margin (binance_checks); `stop_limit_offset`: a STOP_LOSS_LIMIT's
+    limit under its stop, as a fraction (used where the symbol has no STOP_LOSS);
+    `foreign_every_s`: how often the symbol's open orders are read to count the ones
+    placed by others; `fee_price_every_s`: how long a fee asset's price is used;
+    `sell_unprotected`: sell a position whose stop cannot rest, rather than pause buys."""
 
     check_after_s: float = 5.0
     breaker_after: int = 3
     breaker_pause_s: float = 300.0
     edge: float = 0.002
+    stop_limit_offset: float = 0.01
+    foreign_every_s: float = 30.0
+    fee_price_every_s: float = 60.0
+    sell_unprotected: bool = False
 
 
 class ExchangeBroker:
-    """One symbol's broker on a venue account. `cash` is the quote balance at start."""
+    """One symbol's broker on a venue account. `cash`: the quote balance at start, or the
+    account's `Wallet` when brokers of several symbols share it."""
 
     def __init__(
         self,
@@ -126,7 +193,7 @@ class ExchangeBroker:
         filters: MarketFilters,
         venue_filters: VenueFilters,
         sizer: Sizer,
-        cash: float,
+        cash: float | Wallet,
         risk: RiskEngine | None = None,
         limits: BrokerLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -139,9 +206,12 @@ class ExchangeBroker:
         self.skipped: list[SkippedOrder] = []
         self.events: list[OrderEvent] = []
         self.client_ids: dict[str, str] = {}  # exchange id -> client id: names stream trades
+        self.unprotected = ""  # why the position has no protective stop resting, or ""
         held = store.positions().get(self.symbol, Position())
         rk = rules.risk_vector(None, 0.0) if risk is None else risk.vector
-        self.ledger = Ledger(fees, filters, sizer, cash, held, rk)
+        self.wallet = cash if isinstance(cash, Wallet) else Wallet(cash)
+        self.ledger = Ledger(fees, filters, sizer, self.wallet, held, rk)
+        self.wallet.join(self._set_aside)
         self._outbox: deque[OrderIntent] = deque()
         self._working: dict[str, Working] = {}
         self._new_fills: list[Fill] = []
@@ -149,6 +219,11 @@ class ExchangeBroker:
         self._paused_until = 0.0  # Retry-After
         self._rejections, self._last_rejection = 0, ""
         self._tripped_until = 0.0
+        self._stop_at = 0.0  # where the risk rules want the protective stop (0: none)
+        self._stop_retry_s = -math.inf
+        self._foreign = (0, 0)  # open orders (and stops among them) on the symbol not ours
+        self._foreign_read_s = -math.inf
+        self._fee_prices: dict[str, tuple[float, float]] = {}  # asset -> (price, read at)
         self._lock = threading.RLock()
         self._pumping = threading.Lock()  # one pump at a time: two would send an intent twice
         self._resume()
@@ -157,7 +232,7 @@ class ExchangeBroker:
         """Take back this symbol's orders the store holds open or unresolved (after a
         restart, once reconciled): they are checked at the first pump, and an order
         recorded but never answered (the process died in between) is UNKNOWN: looked up
-        before anything is sent."""
+        before anything is sent. A protective stop among them is the one the rules want."""
         records = [r for r in self.store.orders() if r.symbol == self.symbol]
         booked: dict[str, float] = {}
         for fill in self.store.fills():
@@ -173,9 +248,12 @@ class ExchangeBroker:
                 r.exchange_id,
                 r.amount or 0.0,
                 booked.get(r.client_id, 0.0),
+                reserve=(r.price or 0.0) * (r.amount or 0.0) or (r.quote or 0.0),
             )
             if r.exchange_id:
                 self.client_ids[r.exchange_id] = r.client_id
+            if r.tag == MAX_LOSS_TAG and r.type == OrderType.STOP.value and r.price:
+                self._stop_at = r.price
 
     # ---- what the account holds
     @property
@@ -206,6 +284,11 @@ class ExchangeBroker:
             return list(self._working.values())
 
     @property
+    def stop(self) -> Working | None:
+        """The protective stop at work (resting, or its cancel not yet confirmed), if any."""
+        return next(iter(self._protective()), None)
+
+    @property
     def breaker(self) -> str:
         """Why sending is paused by the circuit breaker, or ''."""
         if self.clock() >= self._tripped_until:
@@ -221,23 +304,37 @@ class ExchangeBroker:
     def at(self, time_ms: int) -> None:
         self._now_ms = time_ms
 
+    def refresh(self, filters: MarketFilters, venue_filters: VenueFilters) -> None:
+        """The venue's markets as read again (CcxtExchange.refresh_markets, on a job): a
+        symbol trading again takes orders again; changed filters bind the next order."""
+        with self._lock:
+            if venue_filters.status != self.venue_filters.status:
+                log.warning(
+                    "%s: status %s -> %s",
+                    self.symbol,
+                    self.venue_filters.status,
+                    venue_filters.status,
+                )
+            self.venue_filters = venue_filters
+            self.ledger.rules(filters)
+
     # ---- the engine's calls
     def submit(self, command: Command, open_positions: int = 0) -> None:
-        """Queue an order for `pump` (or refuse it now: halted, risk, breaker, stops), or
-        ask for a cancel."""
+        """Queue an order for `pump` (or refuse it now: halted, breaker, unprotected,
+        risk), or ask for a cancel."""
         with self._lock:
             if isinstance(command, CancelOrders):
                 self._cancel(command.tag)
                 return
             why = halted(self.symbol, self.venue_filters) or self.breaker
-            if not why and command.type is OrderType.STOP:
-                why = "stop orders are not supported by the exchange broker yet"
             if not why and command.side is Side.BUY:
                 rk = self.ledger.risk_vector
                 code = rules.allows(float(self._now_ms), open_positions, self.committed, rk)
                 if code:
                     rules.refused(code, rk)
                     why = REASONS[code]
+                elif self.unprotected:
+                    why = f"entries paused: {self.unprotected}"
             if why:
                 self._refuse(command, why)
             else:
@@ -279,8 +376,8 @@ class ExchangeBroker:
         await asyncio.to_thread(self.pump)
 
     def pump(self) -> None:
-        """Resolve, send, cancel and check (see the module docstring). Blocking I/O; a call
-        made while another runs waits for it."""
+        """Resolve, send, cancel, check and protect (see the module docstring). Blocking
+        I/O; a call made while another runs waits for it."""
         with self._pumping:
             self._pump()
 
@@ -291,8 +388,10 @@ class ExchangeBroker:
             if not self._resolve_unknown():
                 return  # nothing new leaves while an order's fate is unknown
             self._send_queued()
-            self._cancel_wanted()
+            if self._cancel_wanted():
+                self._send_queued()  # a sell that waited for a stop's cancel leaves now
             self._check_working()
+            self._protect()
         except RateLimited as exc:
             self._paused_until = self.clock() + exc.retry_after_s
         except StatusUnknown:
@@ -305,38 +404,62 @@ class ExchangeBroker:
             if self.breaker:
                 self._refuse_queue(self.breaker)
                 return
+            intent = self._outbox[0]
+            if intent.side is Side.SELL and self._waits_for_stop(intent):
+                return  # the protective stop holds the base: the cancel step withdraws it
             if book is None:
                 book = self.venue.book(self.symbol)
-            intent = self._outbox[0]
-            prepared, why = self._prepare(intent, book)
-            if why:
-                with self._lock:
-                    self._outbox.popleft()
-                    self._refuse(intent, why)
-                continue
-            assert prepared is not None
-            client_id = self.store.order_sending(self.ids, prepared, self._now_ms)
-            working = Working(client_id, prepared, "sending", self.clock())
+                self._count_foreign()
             with self._lock:
                 self._outbox.popleft()
-                self._working[client_id] = working
-            if not self._send(working):
+            if not self._leave(intent, book):
                 return
 
-    def _prepare(self, intent: OrderIntent, book: Book) -> tuple[OrderIntent | None, str]:
-        """The intent as it leaves (execution/prepare.py, then the raw filters), or why not."""
+    def _leave(self, intent: OrderIntent, book: Book) -> bool:
+        """Prepare, record and send one intent (refused with its reason if it may not
+        leave); False: stop sending for now."""
+        with self.wallet.lock:  # from reading the free quote to setting the order's aside
+            prepared, limit, reserve, why = self._prepare(intent, book)
+            if why or prepared is None:
+                with self._lock:
+                    self._refuse(intent, why)
+                if intent.tag == MAX_LOSS_TAG:
+                    self._stop_failed(why)
+                return True
+            client_id = self.store.order_sending(self.ids, prepared, self._now_ms)
+            working = Working(
+                client_id, prepared, "sending", self.clock(), limit=limit, reserve=reserve
+            )
+            with self._lock:
+                self._working[client_id] = working
+        return self._send(working)
+
+    def _prepare(
+        self, intent: OrderIntent, book: Book
+    ) -> tuple[OrderIntent | None, float | None, float, str]:
+        """The intent as it leaves (execution/prepare.py, then the raw filters), a stop's
+        limit, the quote a buy sets aside; or why it may not leave."""
         market = intent.type is OrderType.MARKET
         price = (book.ask if intent.side is Side.BUY else book.bid) if market else math.nan
+        free_base = self._free_base()
         if not market and intent.side is Side.SELL and intent.amount is None:
-            if self.position <= 0:
-                return None, REASONS[DUST]
-            intent = replace(intent, amount=self.position)  # the whole position, as it is now
-        row = as_row(intent)
-        held, free = self.position, self._free()
-        reason, price, amount = prepare(row, price, free, held, self.ledger.venue_row)
+            if free_base <= 0:
+                return None, None, 0.0, REASONS[DUST]
+            intent = replace(intent, amount=free_base)  # what is held and free, as it is now
+        held_by_sells = free_base < self.position and not market
+        if held_by_sells and intent.side is Side.SELL and (intent.amount or 0) > free_base + 1e-12:
+            return None, None, 0.0, self._held_by_sells(intent.amount or 0.0, free_base)
+        v, free = self.ledger.venue_row, self.wallet.free()
+        reason, price, amount = prepare(as_row(intent), price, free, free_base, v)
+        stop = intent.type is OrderType.STOP
+        if not reason and stop:  # preparation leaves a stop's minimums to the broker
+            reason = refusal(False, False, price, amount, v[VenueRow.TAKER], 0.0, True, v)
         if reason:
-            return None, REASONS[int(reason)]
-        open_here = len(self._working)
+            return None, None, 0.0, REASONS[int(reason)]
+        limit = self._stop_limit(price) if stop else None
+        with self._lock:
+            mine = len(self._working)
+            my_stops = sum(w.order.type is OrderType.STOP for w in self._working.values())
         why = halted(self.symbol, self.venue_filters) or raw_refusal(
             intent.side,
             intent.type,
@@ -344,37 +467,68 @@ class ExchangeBroker:
             amount,
             self.venue_filters,
             book,
-            open_here,
+            self._foreign[0] + mine,
             self.limits.edge,
+            open_stops=self._foreign[1] + my_stops,
+            limit=limit,
         )
         if why:
-            return None, why
-        quote = intent.quote if market and intent.quote and intent.quote <= self._free() else None
+            return None, None, 0.0, why
+        quote = intent.quote if market and intent.quote and intent.quote <= free else None
+        prepared = OrderIntent(
+            intent.side,
+            intent.type,
+            None if quote else amount,
+            quote,
+            None if market else price,
+            intent.tag,
+        )
+        reserve = 0.0
+        if intent.side is Side.BUY:
+            fee = v[VenueRow.TAKER] if market else v[VenueRow.MAKER]
+            on_top = 0.0 if v[VenueRow.FEE_FROM_RECEIVED] else fee
+            reserve = quote or amount * price * (1 + on_top)
+        return prepared, limit, reserve, ""
+
+    def _stop_limit(self, stop: float) -> float | None:
+        """A sell stop's limit: none (STOP_LOSS) where the symbol lists STOP_LOSS, else
+        `stop_limit_offset` under the stop, on the tick (rounded down: it fills sooner)."""
+        if "STOP_LOSS" in self.venue_filters.order_types:
+            return None
+        return float(to_grid(stop * (1 - self.limits.stop_limit_offset), self.ledger.tick, False))
+
+    def _free_base(self) -> float:
+        """The position not held by this broker's sells at work (limits and stops hold
+        their base on the venue until they fill or their cancel is confirmed)."""
+        held = sum(w.rest for w in self._working.values() if w.order.side is Side.SELL)
+        return max(0.0, round(self.position - held, 12))
+
+    def _held_by_sells(self, wanted: float, free: float) -> str:
         return (
-            OrderIntent(
-                intent.side,
-                intent.type,
-                None if quote else amount,
-                quote,
-                None if market else price,
-                intent.tag,
-            ),
-            "",
+            f"sell of {wanted:.10g}: only {free:.10g} of the position is free, the rest is held"
+            " by sells at work (cancel them first)"
         )
 
-    def _free(self) -> float:
-        """The quote not locked by this broker's buy limits at work."""
-        locked = sum(
-            w.order.price * (w.order.amount or 0.0)
-            for w in self._working.values()
-            if w.order.side is Side.BUY and w.order.price
-        )
-        return self.ledger.cash - locked
+    def _set_aside(self) -> float:
+        """The quote this broker's buys at work hold (the wallet reads it)."""
+        return sum(w.set_aside for w in list(self._working.values()))
+
+    def _count_foreign(self) -> None:
+        """Read the symbol's open orders, at most every `foreign_every_s`, and count those
+        that are not this broker's (manual ones, another bot's): they take the venue's
+        order slots too."""
+        if self.clock() - self._foreign_read_s < self.limits.foreign_every_s:
+            return
+        orders = self.venue.open_orders(self.symbol)
+        with self._lock:
+            others = [o for o in orders if o.client_id not in self._working]
+            self._foreign = (len(others), sum(o.stop_price is not None for o in others))
+            self._foreign_read_s = self.clock()
 
     def _send(self, working: Working) -> bool:
         """Place one recorded order; False: stop sending for now."""
         try:
-            placed = self.venue.place(self.symbol, working.client_id, working.order)
+            placed = self.venue.place(self.symbol, working.client_id, working.order, working.limit)
         except RateLimited:
             self._unsend(working)
             raise
@@ -415,10 +569,117 @@ class ExchangeBroker:
         self._last_rejection = why
         if self._rejections >= self.limits.breaker_after:
             self._tripped_until = self.clock() + self.limits.breaker_pause_s
+        if _CLOSED in why:  # the venue stopped the symbol before our markets said so
+            self.venue_filters = replace(self.venue_filters, status="CLOSED")
+        if "MAX_NUM" in why:
+            self._foreign_read_s = -math.inf  # others' orders: read them again
+        if working.order.tag == MAX_LOSS_TAG:
+            self._stop_failed(why)
 
     def _unknown(self, working: Working) -> None:
         working.status = UNKNOWN
         self.store.order_status(working.client_id, UNKNOWN, self._now_ms)
+
+    # ---- the protective stop
+    def _protective(self) -> list[Working]:
+        return [
+            w
+            for w in list(self._working.values())
+            if w.order.tag == MAX_LOSS_TAG and w.order.type is OrderType.STOP
+        ]
+
+    def _waits_for_stop(self, intent: OrderIntent) -> bool:
+        """A sell that needs base the protective stop holds: ask for the stop's cancel;
+        True while it is not confirmed (the sell leaves after, the stop comes back)."""
+        with self._lock:
+            stops, free = self._protective(), self._free_base()
+            if not stops:
+                return False
+            if intent.amount is not None:  # only if the stop's base is what it lacks
+                held = sum(w.rest for w in stops)
+                if not free + 1e-12 < intent.amount <= free + held + 1e-12:
+                    return False
+            for working in stops:
+                working.cancel = True
+            return True
+
+    def _protect(self) -> None:
+        """Rest the protective stop the risk rules want, sized to what is held and free,
+        once no older one is at work and no sell waits to leave."""
+        with self._lock:
+            at, position = self._stop_at, self.position
+            if at <= 0 or position <= 0:
+                self.unprotected = ""
+                return
+            if self._protective() or any(i.side is Side.SELL for i in self._outbox):
+                return
+            if self.clock() < self._stop_retry_s or self._selling_out():
+                return
+            amount = self._free_base()
+        if amount <= 0:  # all of it is under sells at work
+            self.unprotected = ""
+            return
+        book = self.venue.book(self.symbol)
+        if book.bid <= at:  # the price is through it already: the rule's exit, now
+            self._sell_out(f"the bid {book.bid:.10g} is under the max-loss stop {at:.10g}")
+            return
+        self._count_foreign()
+        intent = OrderIntent(Side.SELL, OrderType.STOP, amount=amount, price=at, tag=MAX_LOSS_TAG)
+        self._leave(intent, book)
+
+    def _selling_out(self) -> bool:
+        """A max-loss market sell is queued or at work: no stop under it."""
+        return any(
+            i.tag == MAX_LOSS_TAG and i.type is OrderType.MARKET for i in self._outbox
+        ) or any(
+            w.order.tag == MAX_LOSS_TAG and w.order.type is OrderType.MARKET
+            for w in self._working.values()
+        )
+
+    def _sell_out(self, why: str) -> None:
+        """Sell the position at market, for the max-loss rule (once; tried again after
+        `check_after_s` if it is refused)."""
+        log.warning("%s: selling the position at market: %s", self.symbol, why)
+        with self._lock:
+            self._stop_retry_s = self.clock() + self.limits.check_after_s
+            if not self._selling_out():
+                self._outbox.append(OrderIntent(Side.SELL, OrderType.MARKET, tag=MAX_LOSS_TAG))
+
+    def _stop_failed(self, why: str) -> None:
+        """The protective stop may not rest: through the market already (sell), or
+        refused (unprotected: buys paused, tried again after `check_after_s`)."""
+        if _WOULD_TRIGGER in why or why.startswith("STOP:"):
+            self._sell_out(why)
+            return
+        if self.position <= 0:
+            return
+        self._stop_retry_s = self.clock() + self.limits.check_after_s
+        self.unprotected = (
+            f"{self.symbol}: the position ({self.position:.10g}) has no stop at the max loss"
+            f" ({self._stop_at:.10g}): {why}"
+        )
+        log.warning("%s", self.unprotected)
+        if self.limits.sell_unprotected:
+            self._sell_out(self.unprotected)
+
+    def _risk(self, commands: np.ndarray) -> None:
+        """Carry out the risk rules' reactions to a fill (rules.after_fill), as the
+        simulator does: the protective stop moved or withdrawn, and the kill-switch's."""
+        for row in commands:
+            kind, tag = int(row[OrderRow.TYPE]), int(row[OrderRow.TAG])
+            if kind == CANCEL and tag == rules.EVERY_BUY:
+                self._cancel_buys()
+            elif kind == CANCEL:
+                self._stop_at = 0.0
+            elif kind == STOP:
+                self._stop_at = float(row[OrderRow.PRICE])
+            elif kind == MARKET:
+                self._outbox.append(OrderIntent(Side.SELL, OrderType.MARKET, tag=KILL_TAG))
+        for working in self._protective():  # kept only if it is where and as big as wanted
+            same = working.order.price == self._stop_at and self._free_base() <= 0
+            working.cancel = working.cancel or not same
+        if self._stop_at <= 0 or self.position <= 0:
+            self.unprotected = ""
 
     # ---- the venue's news
     def _resolve_unknown(self) -> bool:
@@ -440,7 +701,7 @@ class ExchangeBroker:
         working.exchange_id, working.amount = order.exchange_id, order.amount
         working.checked_s = self.clock()
         self.client_ids[order.exchange_id] = working.client_id
-        first = working.status not in OPEN and order.status != OrderStatus.REJECTED
+        first = working.status in ("sending", UNKNOWN) and order.status != OrderStatus.REJECTED
         working.status = order.status
         self.store.order_status(
             working.client_id,
@@ -467,15 +728,18 @@ class ExchangeBroker:
             self._take(fill, working)
 
     def _cancel(self, tag: str) -> None:
-        """Withdraw queued intents at once; ask the venue for orders sent."""
-        for intent in [i for i in self._outbox if i.tag.startswith(tag)]:
+        """Withdraw queued intents at once; ask the venue for orders sent. The protective
+        stop is the risk rules', not the strategy's to cancel."""
+        for intent in [i for i in self._outbox if i.tag.startswith(tag) and i.tag != MAX_LOSS_TAG]:
             self._outbox.remove(intent)
             self._event(OrderStatus.CANCELED, intent, "", "")
         for working in self._working.values():
-            if working.order.tag.startswith(tag):
+            if working.order.tag.startswith(tag) and working.order.tag != MAX_LOSS_TAG:
                 working.cancel = True
 
-    def _cancel_wanted(self) -> None:
+    def _cancel_wanted(self) -> bool:
+        """Ask for each wanted cancel; True if any ended an order."""
+        ended = False
         for working in [w for w in self.working if w.cancel and w.status in OPEN]:
             try:
                 order = self.venue.cancel(self.symbol, working.client_id)
@@ -488,6 +752,8 @@ class ExchangeBroker:
                 continue  # not confirmed: asked again at the next pump
             self._trades_of(working, order)
             self._answer(working, order)
+            ended = True
+        return ended
 
     def _check_working(self) -> None:
         """Look up orders at work with no news for `check_after_s`."""
@@ -504,10 +770,29 @@ class ExchangeBroker:
                 continue
             self._trades_of(working, order)
             self._answer(working, order)
+            self._stuck(working)
+
+    def _stuck(self, working: Working) -> None:
+        """A protective stop-limit the price gapped past: the bid is under its limit (so
+        its stop triggered) and it rests unfilled. It is withdrawn and the position sold
+        at market, as the simulator's stop would have filled."""
+        if working.limit is None or working.order.tag != MAX_LOSS_TAG or working.cancel:
+            return
+        if working.status not in OPEN:
+            return
+        bid = self.venue.book(self.symbol).bid
+        if bid < working.limit:
+            working.cancel = True
+            self._sell_out(
+                f"the max-loss stop-limit rests unfilled: bid {bid:.10g} under its limit"
+            )
 
     # ---- fills
     def _take(self, fill: Fill, working: Working) -> None:
-        """Book one fill once (by trade id), in the store's transaction."""
+        """Book one fill once (by trade id), in the store's transaction, and carry out
+        the risk rules' reactions to it."""
+        if fill.fee_asset:
+            fill = replace(fill, fee=fill.fee * self._fee_price(fill.fee_asset))
         with self._lock:
             if self.store.seen(self.symbol, fill.trade_id):
                 return
@@ -535,10 +820,27 @@ class ExchangeBroker:
                 )
                 working.status = OrderStatus.FILLED
                 self._working.pop(working.client_id, None)
-            if entry.flatten:  # the daily loss tripped the kill-switch: out, and no buy at work
-                self._cancel_buys()
-                if self.position > 0:
-                    self._outbox.append(OrderIntent(Side.SELL, OrderType.MARKET, tag=KILL_TAG))
+            self._risk(entry.commands)
+
+    def _fee_price(self, asset: str) -> float:
+        """A fee asset's price in the quote: its bid when the fee is booked, read at most
+        every `fee_price_every_s` (0, with a warning, where the venue has no such market
+        or cannot say: the fee then counts nothing in the PnL)."""
+        price, read_s = self._fee_prices.get(asset, (0.0, -math.inf))
+        if self.clock() - read_s < self.limits.fee_price_every_s:
+            return price
+        quote = self.symbol.partition("/")[2]
+        try:
+            bid = self.venue.bid(asset, quote)
+        except OrderCallError as exc:
+            log.warning("%s: no %s/%s price for a fee: %s", self.symbol, asset, quote, exc)
+            return price
+        if bid is None:
+            log.warning(
+                "%s: fees in %s not priced: no %s/%s market", self.symbol, asset, asset, quote
+            )
+        self._fee_prices[asset] = (bid or 0.0, self.clock())
+        return bid or 0.0
 
     def _cancel_buys(self) -> None:
         for intent in [i for i in self._outbox if i.side is Side.BUY]:
@@ -562,6 +864,10 @@ class ExchangeBroker:
                 self._refuse(self._outbox.popleft(), why)
 
     def _event(self, status: OrderStatus, intent: OrderIntent, why: str, client_id: str) -> None:
+        """An order's news for the strategy; the protective stop's resting and withdrawal
+        are the risk engine's business (as in the simulator), its refusals are news."""
+        if intent.tag == MAX_LOSS_TAG and status in (OrderStatus.NEW, OrderStatus.CANCELED):
+            return
         price = math.nan if intent.price is None else intent.price
         self.events.append(
             OrderEvent(status, intent.side, intent.type, price, intent.tag, why, client_id)

@@ -3,36 +3,74 @@ the simulated broker's own functions (engine/broker_core.py) on a lane row of th
 layout, so that a live position, its dust and its cost basis follow the backtest's rules.
 
 The venue, not a fee rate, says what each fill cost: Binance takes a buy's fee from the
-base received (`Fill.fee_base`), a sell's from the quote. What a buy adds to the position
+base received (`Fill.fee_base`), a sell's from the quote, or either from the account's BNB
+(`Fill.fee_asset`, its value in quote in `fee`): then neither the position nor the quote
+pays it, and only the cost basis and the PnL count it. What a buy adds to the position
 is the part of the balance on the lot step; the rest is dust, held and never sold.
+
+Each fill's reactions come from the risk rules' own `after_fill`, as the simulated broker
+gets them: the protective stop moved to the open position (or withdrawn), and the
+kill-switch's commands; the broker carries them out on the venue.
+
+The quote is the account's, not the symbol's: a `Wallet` that the brokers of several
+symbols on one account share, so that none spends what another has set aside.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import Fill, Side
+from thunes.domain.rows import ORDER
 from thunes.engine import broker_core as c
 from thunes.engine.broker_core import LaneRow
 from thunes.engine.sim_broker import venue
 from thunes.execution.filters import FloatArray
+from thunes.execution.prepare import VenueRow
 from thunes.portfolio.sizing import Sizer
 from thunes.risk import rules
 from thunes.risk.engine import STATE
 from thunes.state.records import Booking, Position
 
 
+class Wallet:
+    """One account's quote, shared by its symbols' brokers: each `join`s with what it has
+    set aside (buys at work), and `free` is the quote none of them has. Hold `lock` from
+    reading `free` to setting the order's amount aside, so two brokers cannot both spend
+    the same quote (a holder's reading takes no lock: a broker may hold its own lock
+    while its fills `add` to the cash, which takes only the wallet's inner one)."""
+
+    def __init__(self, cash: float) -> None:
+        self.cash = cash
+        self.lock = threading.RLock()
+        self._cash_lock = threading.Lock()
+        self._holders: list[Callable[[], float]] = []
+
+    def add(self, amount: float) -> None:
+        with self._cash_lock:
+            self.cash += amount
+
+    def join(self, set_aside: Callable[[], float]) -> None:
+        self._holders.append(set_aside)
+
+    def free(self) -> float:
+        with self.lock:
+            return self.cash - sum(held() for held in self._holders)
+
+
 @dataclass(frozen=True)
 class Entry:
     """One fill as booked, not yet kept: `Ledger.keep` makes it the ledger's state once
-    the store has recorded it."""
+    the store has recorded it. `commands`: the risk rules' reactions (rows.py rows)."""
 
     fill: Fill
     booking: Booking
-    flatten: bool  # the daily loss tripped a flattening kill-switch
+    commands: FloatArray
     lanes: FloatArray
     risk: FloatArray
     cash: float
@@ -40,28 +78,43 @@ class Entry:
 
 class Ledger:
     """One symbol's lane (position, dust, cost basis, the venue's rules for preparation)
-    and the account's quote; `risk_vector` is the risk engine's, updated by each sell."""
+    and the account's quote (`wallet`); `risk_vector` is the risk engine's, updated by each
+    sell."""
 
     def __init__(
         self,
         fees: Fees,
         filters: MarketFilters,
         sizer: Sizer,
-        cash: float,
+        wallet: Wallet,
         held: Position,
         risk_vector: FloatArray,
     ) -> None:
         self.lanes = np.zeros((1, c.LANE_WIDTH))
-        row = venue(fees, 0.0, filters, sizer)
-        self.lanes[0, : len(row)] = row
+        self.fees, self.sizer = fees, sizer
+        self.rules(filters)
         self.lanes[0, [LaneRow.POS, LaneRow.DUST, LaneRow.BOOK_AMOUNT, LaneRow.BOOK_COST]] = [
             held.amount,
             held.dust,
             held.amount,
             held.cost,
         ]
-        self.cash = cash
+        self.wallet = wallet
         self.risk_vector = risk_vector
+
+    def rules(self, filters: MarketFilters) -> None:
+        """The venue's rules for preparation (tick, step, minimums), at start and when the
+        markets are read again."""
+        row = venue(self.fees, 0.0, filters, self.sizer)
+        self.lanes[0, : len(row)] = row
+
+    @property
+    def cash(self) -> float:
+        return self.wallet.cash
+
+    @property
+    def tick(self) -> float:
+        return float(self.lanes[0, VenueRow.TICK])
 
     @property
     def venue_row(self) -> FloatArray:
@@ -81,28 +134,41 @@ class Ledger:
         lanes, rk = self.lanes.copy(), self.risk_vector.copy()
         buy = fill.side is Side.BUY
         notional = fill.amount * fill.price
+        in_quote = 0.0 if fill.fee_asset else fill.fee  # the fee the quote pays
         if buy:
             kept = float(c._sellable(0, fill.amount - fill.fee_base, _book_of(lanes)))
             lanes[0, LaneRow.POS] = round(lanes[0, LaneRow.POS] + kept, 12)
-            cash = -notional - (0.0 if fill.fee_base else fill.fee)
+            cash = -notional - (0.0 if fill.fee_base else in_quote)
             cost_fee = (fill.amount - kept) * fill.price if fill.fee_base else fill.fee
         else:
             kept, held = fill.amount, lanes[0, LaneRow.POS]
             lanes[0, LaneRow.POS] = round(held - kept, 12) if kept < held else 0.0
-            cash, cost_fee = notional - fill.fee, fill.fee
+            cash, cost_fee = notional - in_quote, fill.fee
         pnl = float(c._book(0, buy, fill.price, kept, cost_fee, _book_of(lanes)))
-        flatten = not buy and bool(rules.on_realised(pnl, float(fill.time_ms), by_max_loss, rk))
+        out = np.empty((rules.MAX_COMMANDS, ORDER))
+        n = rules.after_fill(
+            not buy,
+            pnl,
+            float(fill.time_ms),
+            by_max_loss,
+            lanes[0, LaneRow.BOOK_AMOUNT],
+            lanes[0, LaneRow.BOOK_COST],
+            lanes[0, LaneRow.POS],
+            lanes[0, VenueRow.TICK],
+            rk,
+            out,
+        )
         position = Position(
             lanes[0, LaneRow.POS], lanes[0, LaneRow.DUST], lanes[0, LaneRow.BOOK_COST]
         )
         booking = Booking(position, pnl, {name: float(rk[i]) for name, i in STATE.items()})
-        return Entry(replace(fill, received=kept), booking, flatten, lanes, rk, cash)
+        return Entry(replace(fill, received=kept), booking, out[:n], lanes, rk, cash)
 
     def keep(self, entry: Entry) -> None:
         """Make a booked entry the state (after the store recorded it)."""
         self.lanes = entry.lanes
         self.risk_vector[:] = entry.risk
-        self.cash += entry.cash
+        self.wallet.add(entry.cash)
 
 
 _NONE = np.zeros(0)

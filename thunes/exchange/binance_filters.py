@@ -33,6 +33,8 @@ def parse_binance_filters(symbol_info: Mapping[str, Any]) -> VenueFilters:
         ask_multiplier_up=_number(band, "askMultiplierUp", math.inf),
         ask_multiplier_down=_number(band, "askMultiplierDown", 0.0),
         max_num_orders=int(by_type.get("MAX_NUM_ORDERS", {}).get("maxNumOrders", 0)),
+        max_num_algo_orders=int(by_type.get("MAX_NUM_ALGO_ORDERS", {}).get("maxNumAlgoOrders", 0)),
+        order_types=tuple(str(t) for t in symbol_info.get("orderTypes", ())),
     )
 
 

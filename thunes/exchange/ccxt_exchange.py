@@ -146,6 +146,12 @@ class CcxtExchange:
                 )
         return int(time.time() * 1000)
 
+    def refresh_markets(self) -> None:
+        """Read the venue's markets again (statuses, filters, order types), for a periodic
+        job: `market_filters` and `venue_filters` answer from what it read. A symbol that
+        was halted and trades again shows it here."""
+        self._call("load_markets", lambda: self._client.load_markets(True))
+
     def market_filters(self, symbol: str) -> MarketFilters:
         self._call("load_markets", self._client.load_markets)
         market = self._call("market", lambda: self._client.market(symbol))

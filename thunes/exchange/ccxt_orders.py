@@ -90,18 +90,25 @@ class CcxtOrders:
 
         self._client, self._ccxt = client, ccxt
 
-    def place(self, symbol: str, client_id: str, order: OrderIntent) -> Placed:
+    def place(
+        self, symbol: str, client_id: str, order: OrderIntent, limit: float | None = None
+    ) -> Placed:
         """Send a prepared order under `client_id`. A market buy given in quote spends it
-        through `quoteOrderQty` (the venue sizes it at the fill)."""
+        through `quoteOrderQty` (the venue sizes it at the fill). A stop (its `price` the
+        trigger) leaves as ccxt maps a `stopPrice`: STOP_LOSS (a market order once
+        triggered), or, given a `limit`, STOP_LOSS_LIMIT at that limit (GTC)."""
         params: dict[str, Any] = {"newClientOrderId": client_id}
-        amount = order.amount
+        amount, kind, price = order.amount, order.type.value, order.price
         if order.type is OrderType.MARKET and order.side is Side.BUY and order.quote:
             params["quoteOrderQty"] = self._client.cost_to_precision(symbol, order.quote)
             amount = None
+        if order.type is OrderType.STOP:
+            params["stopPrice"] = order.price
+            kind, price = ("market", None) if limit is None else ("limit", limit)
         answer = self._call(
             "place",
             lambda: self._client.create_order(
-                symbol, order.type.value, order.side.value, amount, order.price, params
+                symbol, kind, order.side.value, amount, price, params
             ),
         )
         venue = venue_order(answer, client_id)
@@ -144,6 +151,18 @@ class CcxtOrders:
     def balances(self) -> dict[str, float]:
         """Asset -> total (free and locked)."""
         return self._balances()[1]
+
+    def bid(self, base: str, quote: str) -> float | None:
+        """The best bid of `base` in `quote` (a fee asset's price), or None: no such market."""
+        markets = self._call("markets", self._client.load_markets)
+        symbol = f"{base}/{quote}"
+        if symbol not in markets:
+            return None
+        market_id = markets[symbol]["id"]
+        top = self._call(
+            "book", lambda: self._client.public_get_ticker_bookticker({"symbol": market_id})
+        )
+        return float(top["bidPrice"])
 
     def _balances(self) -> tuple[int, dict[str, float]]:
         """When the venue read them (its clock, 0 if it does not say) and the totals."""
@@ -279,20 +298,24 @@ def venue_order(answer: Mapping[str, Any], client_id: str = "") -> VenueOrder:
         filled=float(answer.get("filled") or 0.0),
         status=status,
         time_ms=int(answer.get("timestamp") or 0),
+        stop_price=float(answer["triggerPrice"]) if answer.get("triggerPrice") else None,
     )
 
 
 def trade_fill(trade: Mapping[str, Any], order: Mapping[str, Any] | None, client_id: str) -> Fill:
     """A ccxt trade as a Fill of order `client_id` (an order's answer lists its trades
     without side or time: they come from `order`). `fee` is its value in quote;
-    `fee_base` what the venue kept of the base bought. Bar, tag and what is left of the
-    order are the broker's to fill in."""
+    `fee_base` what the venue kept of the base bought; a fee paid in a third asset (BNB)
+    is named by `fee_asset`, and `fee` is then its amount in that asset, for the broker to
+    price. Bar, tag and what is left of the order are the broker's to fill in."""
     symbol = str(trade.get("symbol") or (order or {}).get("symbol") or "")
     side = Side(str(trade.get("side") or (order or {}).get("side")))
     price, amount = float(trade["price"]), float(trade["amount"])
     fee = trade.get("fee") or {}
     cost, currency = float(fee.get("cost") or 0.0), str(fee.get("currency") or "")
-    in_base = currency == symbol.partition("/")[0]
+    base, _, quote = symbol.partition("/")
+    in_base = currency == base
+    third = "" if currency in (base, quote, "") else currency
     time_ms = trade.get("timestamp") or (order or {}).get("timestamp") or 0
     return Fill(
         bar=0,
@@ -303,6 +326,7 @@ def trade_fill(trade: Mapping[str, Any], order: Mapping[str, Any] | None, client
         maker=trade.get("takerOrMaker") == "maker",
         symbol=symbol,
         fee_base=cost if in_base else 0.0,
+        fee_asset=third,
         time_ms=int(time_ms),
         order_id=client_id,
         trade_id=int(trade["id"]),

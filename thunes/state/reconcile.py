@@ -33,6 +33,7 @@ class VenueOrder:
     filled: float
     status: str
     time_ms: int = 0
+    stop_price: float | None = None  # a stop order's trigger (MAX_NUM_ALGO_ORDERS counts it)
 
 
 @dataclass(frozen=True)

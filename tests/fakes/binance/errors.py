@@ -44,6 +44,7 @@ def invalid(name: str) -> BinanceApiError:
 INSUFFICIENT_BALANCE = "Account has insufficient balance for requested action."
 DUPLICATE_ORDER = "Duplicate order sent."
 MARKET_CLOSED = "Market is closed."
+WOULD_TRIGGER = "Stop price would trigger immediately."
 NO_SUCH_ORDER = BinanceApiError(400, -2013, "Order does not exist.")
 UNKNOWN_ORDER = BinanceApiError(400, -2011, "Unknown order sent.")
 INVALID_SYMBOL = BinanceApiError(400, -1121, "Invalid symbol.")

@@ -22,14 +22,18 @@ class Faults:
     retry_after_s: int = 1
     dropped: int = 0
     _sent: int = 0
-    _http: dict[str, deque[BinanceApiError]] = field(default_factory=dict)
+    _http: dict[str, deque[BinanceApiError | None]] = field(default_factory=dict)
     _lost_replies: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def fail_next(self, path: str, times: int, status: int, code: int, msg: str) -> None:
-        """The next `times` requests to `path` answer this Binance error instead."""
+    def fail_next(
+        self, path: str, times: int, status: int, code: int, msg: str, after: int = 0
+    ) -> None:
+        """The next `times` requests to `path` (once `after` more have been answered)
+        answer this Binance error instead."""
         with self._lock:
             queue = self._http.setdefault(path, deque())
+            queue.extend(None for _ in range(after))
             queue.extend(BinanceApiError(status, code, msg) for _ in range(times))
 
     def rate_limit_next(

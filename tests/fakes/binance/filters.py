@@ -51,3 +51,9 @@ def check_notional(spec: SymbolSpec, notional: Decimal, *, market: bool) -> None
 def check_open_orders(spec: SymbolSpec, open_orders: int) -> None:
     if open_orders >= spec.max_num_orders:
         raise filter_failure("MAX_NUM_ORDERS")
+
+
+def check_algo_orders(spec: SymbolSpec, open_stops: int) -> None:
+    """MAX_NUM_ALGO_ORDERS: the stop orders (STOP_LOSS*, TAKE_PROFIT*) open on the symbol."""
+    if open_stops >= spec.max_num_algo_orders:
+        raise filter_failure("MAX_NUM_ALGO_ORDERS")

@@ -41,6 +41,18 @@ GENERATED_HISTORY = 1_000
 GENERATED_CHUNK = 1_440
 
 
+ORDER_TYPES = (
+    "LIMIT",
+    "LIMIT_MAKER",
+    "MARKET",
+    "STOP_LOSS",
+    "STOP_LOSS_LIMIT",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_LIMIT",
+)
+"""What Binance's spot symbols list in exchangeInfo's orderTypes."""
+
+
 @dataclass(frozen=True)
 class SymbolSpec:
     """One spot symbol's exchangeInfo filters, as Binance's decimal strings."""
@@ -61,7 +73,9 @@ class SymbolSpec:
     multiplier_down: str = "0.2"
     avg_price_mins: int = 5
     max_num_orders: int = 200
+    max_num_algo_orders: int = 5
     start_price: float = 20_000.0
+    order_types: tuple[str, ...] = ORDER_TYPES
 
 
 DEFAULT_SYMBOLS = (
@@ -147,6 +161,7 @@ class SymbolMarket:
     def __init__(self, spec: SymbolSpec, clock: MarketClock, seed: int) -> None:
         self.spec = spec
         self.status = "TRADING"
+        self.order_types = spec.order_types
         self._clock = clock
         self._tables: dict[str, list[list[float]]] = {}
         start = clock.now_ms() // MINUTE * MINUTE - GENERATED_HISTORY * MINUTE
@@ -201,6 +216,30 @@ class SymbolMarket:
         for row in self._path[first:last]:
             prices.extend(p for t, p in _path_points(row, self._step) if t0 < t < t1)
         return self._on_tick(min(prices)), self._on_tick(max(prices))
+
+    def crossing(
+        self, t0: float, t1: float, level: float, falls: bool
+    ) -> tuple[float, float] | None:
+        """When and at what price the path first reaches `level` between t0 and t1, falling
+        to it (`falls`) or rising: the level itself, or beyond it where the path jumps (a
+        gap between one candle's close and the next one's open); None if it does not."""
+        points = [(t0, self._raw_price(t0))]
+        first = max(bisect.bisect_right(self._opens, t0) - 1, 0)
+        for row in self._path[first : bisect.bisect_right(self._opens, t1)]:
+            points.extend((t, p) for t, p in _path_points(row, self._step) if t0 < t < t1)
+        points.append((t1, self._raw_price(t1)))
+
+        def beyond(price: float) -> bool:
+            return price <= level if falls else price >= level
+
+        if beyond(points[0][1]):
+            return t0, self._on_tick(points[0][1])
+        for (ta, pa), (tb, pb) in itertools.pairwise(points):
+            if beyond(pb):
+                if tb > ta:
+                    return ta + (tb - ta) * (pa - level) / (pa - pb), level
+                return tb, self._on_tick(pb)
+        return None
 
     def book(self, now_ms: int) -> tuple[float, float]:
         """Best bid and ask: the path's price, and one tick above."""
@@ -300,7 +339,7 @@ def symbol_info(spec: SymbolSpec, status: str) -> dict[str, Any]:
         "quoteAssetPrecision": 8,
         "baseCommissionPrecision": 8,
         "quoteCommissionPrecision": 8,
-        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+        "orderTypes": list(spec.order_types),
         "icebergAllowed": True,
         "ocoAllowed": True,
         "otoAllowed": True,
@@ -353,7 +392,7 @@ def symbol_info(spec: SymbolSpec, status: str) -> dict[str, Any]:
                 "avgPriceMins": spec.avg_price_mins,
             },
             {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": spec.max_num_orders},
-            {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": 5},
+            {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": spec.max_num_algo_orders},
         ],
         "permissions": [],
         "permissionSets": [["SPOT", "MARGIN"]],

@@ -1,9 +1,20 @@
 """One spot account on the stand-in: balances, orders, matching, trades and user-data events.
 
 Market orders fill at once at the book (a buy at the ask, a sell at the bid). A limit that
-crosses the book fills at once at the book, as a taker; otherwise it rests and fills whole at
-its own price, as a maker, once the price path trades through it (below a buy, above a sell).
-The commission is taken from the asset received: base on a buy, quote on a sell.
+crosses the book fills at once at the book, as a taker; otherwise it rests and fills at its
+own price, as a maker, once the price path trades through it (below a buy, above a sell):
+whole, or `fill_cap` of it per match when a test sets one (partial fills).
+
+Stop orders ("algo" orders to Binance) rest untriggered until the path's price reaches their
+`stopPrice`: STOP_LOSS and STOP_LOSS_LIMIT when it falls to it on a sell (rises to it on a
+buy), TAKE_PROFIT and TAKE_PROFIT_LIMIT the other way. One whose stop the price has
+reached already is refused: -2010 "Stop price would trigger immediately.". Triggered, a
+STOP_LOSS / TAKE_PROFIT fills at once as a market order at the price where it triggered (the
+stop, or beyond it when the path gapped through it); a *_LIMIT becomes its limit order there.
+
+The commission is taken from the asset received: base on a buy, quote on a sell; or, with
+`bnb_fees` set (BNB price in the quote), from the account's BNB at that price, as Binance
+does when "pay fees with BNB" is on and BNB is held.
 """
 
 from __future__ import annotations
@@ -23,6 +34,9 @@ CLIENT_ID = re.compile(r"^[.A-Za-z0-9:/_-]{1,36}$")
 EIGHT = Decimal("0.00000001")
 ZERO = Decimal(0)
 OPEN = ("NEW", "PARTIALLY_FILLED")
+STOPS = ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
+"""Binance's "algo" orders: the ones MAX_NUM_ALGO_ORDERS counts."""
+KINDS = ("LIMIT", "LIMIT_MAKER", "MARKET", *STOPS)
 
 
 def _dec(value: float | str | Decimal) -> Decimal:
@@ -53,10 +67,30 @@ class Order:
     cum_quote: Decimal = ZERO
     locked: Decimal = ZERO
     update_ms: int = 0
+    stop_price: Decimal = ZERO
+    triggered: bool = False
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN
+
+    @property
+    def is_stop(self) -> bool:
+        return self.type in STOPS
+
+    @property
+    def waiting(self) -> bool:
+        """A stop not yet triggered."""
+        return self.is_stop and not self.triggered and self.is_open
+
+    @property
+    def falls(self) -> bool:
+        """Whether this stop triggers on a fall: a sell's stop loss, a buy's take profit."""
+        return self.type.startswith("STOP") == (self.side == "SELL")
+
+    def reached(self, low: Decimal, high: Decimal) -> bool:
+        """Whether prices from `low` to `high` reach this stop's trigger."""
+        return low <= self.stop_price if self.falls else high >= self.stop_price
 
     def as_json(self) -> dict[str, Any]:
         """GET /api/v3/order's shape."""
@@ -73,12 +107,12 @@ class Order:
             "timeInForce": "GTC",
             "type": self.type,
             "side": self.side,
-            "stopPrice": _s(ZERO),
+            "stopPrice": _s(self.stop_price),
             "icebergQty": _s(ZERO),
             "time": self.time_ms,
             "updateTime": self.update_ms or self.time_ms,
-            "isWorking": True,
-            "workingTime": self.time_ms,
+            "isWorking": not self.waiting,
+            "workingTime": -1 if self.waiting else self.time_ms,
             "origQuoteOrderQty": _s(self.quote_qty),
             "selfTradePreventionMode": "NONE",
         }
@@ -152,6 +186,10 @@ class Account:
         self.commission = _dec(commission)
         self.orders: dict[int, Order] = {}
         self.trades: list[Trade] = []
+        self.fill_cap: Decimal | None = None
+        """At most this much of a resting order fills per match (None: whole)."""
+        self.bnb_fees: Decimal | None = None
+        """BNB's price in the quote: fees are paid in BNB while the account holds enough."""
         self.events: list[dict[str, Any]] = []
         """executionReport / outboundAccountPosition events not yet pushed to subscribers."""
         self.stats = Stats()
@@ -173,7 +211,7 @@ class Account:
         side, kind = params.get("side"), params.get("type")
         if side not in ("BUY", "SELL"):
             raise errors.invalid("side")
-        if kind not in ("LIMIT", "LIMIT_MAKER", "MARKET"):
+        if kind not in KINDS or kind not in market.order_types:
             raise BinanceApiError(400, -1116, "Invalid orderType.")
         client_id = params.get("newClientOrderId") or f"standin{self._next_order}"
         if not CLIENT_ID.match(client_id):
@@ -185,37 +223,49 @@ class Account:
         bid, ask = (_dec(p) for p in market.book(now))
         reference = ask if side == "BUY" else bid
         quote_qty = _dec(params.get("quoteOrderQty") or "0")
-        if kind == "MARKET":
+        stop = ZERO
+        if kind in STOPS:
+            stop = self._decimal(params, "stopPrice")
+            filters.check_price(spec, stop)
+        if kind in ("MARKET", "STOP_LOSS", "TAKE_PROFIT"):
             price = ZERO
-            if quote_qty > ZERO:
+            if quote_qty > ZERO and kind == "MARKET":
                 step = _dec(spec.step_size)
                 qty = (quote_qty / reference / step).to_integral_value(ROUND_FLOOR) * step
             else:
                 qty = self._decimal(params, "quantity")
             filters.check_quantity(spec, qty, market=True)
-            avg = _dec(market.avg_price(now))
-            filters.check_notional(spec, avg * qty, market=True)
-            cost = reference * qty
+            at = stop if kind in STOPS else _dec(market.avg_price(now))
+            filters.check_notional(spec, at * qty, market=True)
+            cost = (stop or reference) * qty
         else:
             price, qty = self._decimal(params, "price"), self._decimal(params, "quantity")
-            if kind == "LIMIT" and not params.get("timeInForce"):
+            if kind != "LIMIT_MAKER" and not params.get("timeInForce"):
                 raise errors.missing("timeInForce")
             filters.check_price(spec, price)
             filters.check_percent_price(spec, price, market.avg_price(now))
             filters.check_quantity(spec, qty, market=False)
             filters.check_notional(spec, price * qty, market=False)
-            open_here = sum(o.is_open and o.symbol == spec.symbol for o in self.orders.values())
-            filters.check_open_orders(spec, open_here)
             cost = price * qty
-        crosses = kind == "MARKET" or (price >= ask if side == "BUY" else price <= bid)
+        open_here = [o for o in self.orders.values() if o.is_open and o.symbol == spec.symbol]
+        if kind != "MARKET":
+            filters.check_open_orders(spec, len(open_here))
+        if kind in STOPS:
+            filters.check_algo_orders(spec, sum(o.is_stop for o in open_here))
+        order = Order(
+            spec.symbol, self._next_order, client_id, side, kind, price, qty, quote_qty, now
+        )
+        order.stop_price = stop
+        if kind in STOPS and order.reached(bid, bid):
+            raise errors.rejected(errors.WOULD_TRIGGER)
+        crosses = kind == "MARKET" or (
+            kind not in STOPS and (price >= ask if side == "BUY" else price <= bid)
+        )
         if kind == "LIMIT_MAKER" and crosses:
             raise errors.rejected("Order would immediately match and take.")
         pay_asset, need = (spec.quote, cost) if side == "BUY" else (spec.base, qty)
         if self.balance(pay_asset).free < need:
             raise errors.rejected(errors.INSUFFICIENT_BALANCE)
-        order = Order(
-            spec.symbol, self._next_order, client_id, side, kind, price, qty, quote_qty, now
-        )
         self._next_order += 1
         self.orders[order.order_id] = order
         self.stats.orders += 1
@@ -352,36 +402,50 @@ class Account:
     # -- matching ----------------------------------------------------------------------------
 
     def advance(self, t0: int, t1: int) -> None:
-        """Fill every resting limit the price path traded through between t0 and t1."""
-        resting = [o for o in self.orders.values() if o.is_open]
-        by_symbol: dict[str, tuple[float, float]] = {}
-        for order in resting:
-            if order.symbol not in by_symbol:
-                by_symbol[order.symbol] = self.markets[order.symbol].extremes(t0, t1)
-            low, high = by_symbol[order.symbol]
+        """Trigger every stop the price path reached between t0 and t1, and fill every
+        resting limit it traded through."""
+        for order in [o for o in self.orders.values() if o.is_open]:
+            market = self.markets[order.symbol]
+            since = t0
+            if order.waiting:
+                hit = market.crossing(t0, t1, float(order.stop_price), order.falls)
+                if hit is None:
+                    continue
+                since, at = hit[0], _dec(hit[1])
+                order.triggered = True
+                limit_crosses = order.price <= at if order.side == "SELL" else order.price >= at
+                if order.type in ("STOP_LOSS", "TAKE_PROFIT") or limit_crosses:
+                    self._fill(order, at, maker=False, now=t1)
+                    continue
+            low, high = (_dec(p) for p in market.extremes(since, t1))
             if (order.side == "BUY" and low < order.price) or (
                 order.side == "SELL" and high > order.price
             ):
-                self._fill(order, order.price, maker=True, now=t1)
+                self._fill(order, order.price, maker=True, now=t1, cap=self.fill_cap)
 
     def balance(self, asset: str) -> Balance:
         return self.balances.setdefault(asset, Balance())
 
-    def _fill(self, order: Order, price: Decimal, *, maker: bool, now: int) -> Trade:
+    def _fill(
+        self, order: Order, price: Decimal, *, maker: bool, now: int, cap: Decimal | None = None
+    ) -> Trade:
+        """Fill what is left of `order` (at most `cap` of it) at `price`."""
         spec = self.markets[order.symbol].spec
-        qty = order.qty - order.executed
+        rest = order.qty - order.executed
+        qty = rest if cap is None else min(cap, rest)
+        release = order.locked * qty / rest
         quote = (price * qty).quantize(EIGHT)
         base, quote_b = self.balance(spec.base), self.balance(spec.quote)
+        fee, fee_asset = self._fee(order.side, qty, quote, spec.base, spec.quote)
         if order.side == "BUY":
-            fee, fee_asset = (qty * self.commission).quantize(EIGHT), spec.base
-            quote_b.locked -= order.locked
-            quote_b.free += order.locked - quote
-            base.free += qty - fee
+            quote_b.locked -= release
+            quote_b.free += release - quote
+            base.free += qty
         else:
-            fee, fee_asset = (quote * self.commission).quantize(EIGHT), spec.quote
-            base.locked -= order.locked
-            base.free += order.locked - qty
-            quote_b.free += quote - fee
+            base.locked -= release
+            base.free += release - qty
+            quote_b.free += quote
+        self.balance(fee_asset).free -= fee
         trade = Trade(
             self._next_trade,
             order.order_id,
@@ -397,11 +461,28 @@ class Account:
         self._next_trade += 1
         self.trades.append(trade)
         self.stats.trades += 1
-        order.executed, order.cum_quote, order.locked = order.qty, order.cum_quote + quote, ZERO
-        order.status, order.update_ms = "FILLED", now
+        order.executed += qty
+        order.cum_quote += quote
+        order.locked -= release
+        order.status = "FILLED" if order.executed >= order.qty else "PARTIALLY_FILLED"
+        order.update_ms = now
         self._report(order, "TRADE", trade, now)
-        self._account_position(now, spec.base, spec.quote)
+        assets = {spec.base, spec.quote, fee_asset}
+        self._account_position(now, *sorted(assets))
         return trade
+
+    def _fee(
+        self, side: str, qty: Decimal, quote: Decimal, base: str, quote_asset: str
+    ) -> tuple[Decimal, str]:
+        """The commission and its asset: BNB when `bnb_fees` is set and enough is held,
+        else the asset received."""
+        if self.bnb_fees:
+            in_bnb = (quote * self.commission / self.bnb_fees).quantize(EIGHT)
+            if self.balance("BNB").free >= in_bnb:
+                return in_bnb, "BNB"
+        if side == "BUY":
+            return (qty * self.commission).quantize(EIGHT), base
+        return (quote * self.commission).quantize(EIGHT), quote_asset
 
     def _decimal(self, params: Mapping[str, str], name: str) -> Decimal:
         value = params.get(name)
@@ -427,7 +508,7 @@ class Account:
                 "f": "GTC",
                 "q": _s(order.qty),
                 "p": _s(order.price),
-                "P": _s(ZERO),
+                "P": _s(order.stop_price),
                 "F": _s(ZERO),
                 "g": -1,
                 "C": order.client_id if cancel_id else "",
