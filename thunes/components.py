@@ -75,10 +75,11 @@ def build(cfg: DictConfig) -> Components:
     def make(node: DictConfig) -> object:
         try:
             return instantiate(node, _convert_="all")
-        except InstantiationException as error:  # our own one-line error, not Hydra's wrap
-            if isinstance(error.__cause__, ThunesError):
-                raise error.__cause__ from None
-            raise
+        except InstantiationException as error:
+            cause = error.__cause__
+            if not isinstance(cause, ThunesError):
+                raise
+        raise cause  # our own one-line error, not Hydra's wrap (outside it: no cycle)
 
     markets = [make(node) for node in symbol_nodes(cfg)]
     return Components(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,12 +28,17 @@ def _apprise_sender(key: str, url: str, timeout_s: float) -> Send:
     `silent=yes`) for `silent` events where the service supports it."""
     import apprise  # 1.5 s to load its plugins: only when a notifier is built
 
-    loud = apprise.Apprise.instantiate(url)
+    apprise_log = logging.getLogger("apprise")
+    level, _ = apprise_log.level, apprise_log.setLevel(logging.CRITICAL)  # ours says it
+    try:
+        loud = apprise.Apprise.instantiate(url)
+    finally:
+        apprise_log.setLevel(level)
     if loud is None:
-        scheme = url.split("://", 1)[0] if "://" in url else url[:0]
+        scheme = url.split("://", 1)[0] if "://" in url else "?"
         raise ConfigError(
-            f"{key}: Apprise cannot use this URL (scheme {scheme!r}://...; the URL is not "
-            "shown: it may hold a secret); see https://github.com/caronc/apprise/wiki"
+            f"{key}: Apprise cannot use this URL ({scheme}://..., not shown: it may hold a "
+            "secret); see https://github.com/caronc/apprise/wiki"
         )
     quiet = loud
     if "silent" in type(loud).template_args:
@@ -128,6 +134,11 @@ class TelegramNotifier(AppriseNotifier):
         **settings: Any,
     ) -> None:
         token = required_env(bot_token_env, "the bot's token, from @BotFather")
+        if not re.fullmatch(r"\d+:[\w-]+", token):
+            raise ConfigError(
+                f"notifier=telegram: {bot_token_env} is not a bot token (digits:letters, "
+                "as @BotFather gives it; its value is not shown)"
+            )
         chat = required_env(chat_id_env, "the chat the bot writes to")
         urls = [{"url": f"tgram://{token}/{chat}", "tag": "telegram", "min_level": min_level}]
         if critical_url:

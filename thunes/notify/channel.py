@@ -122,9 +122,10 @@ class Channel:
             self._drop(left, "the flush at exit ran out of time")
 
     def _drop(self, events: int, why: str) -> None:
-        if not self.counts.dropped:
-            log.warning("notifier channel %r: dropping events (%s)", self.name, why)
-        self.counts.dropped += events
+        with self._cond:  # the caller's thread and the sender's both count
+            if not self.counts.dropped:
+                log.warning("notifier channel %r: dropping events (%s)", self.name, why)
+            self.counts.dropped += events
 
     def _run(self) -> None:
         while True:
@@ -143,8 +144,9 @@ class Channel:
                 return
             self._next_at = time.monotonic() + 1.0 / self.limits.rate_per_s
             if self._send(title, body, batch):
-                self.counts.delivered += batch.count
-                self.counts.messages += 1
+                with self._cond:
+                    self.counts.delivered += batch.count
+                    self.counts.messages += 1
                 return
             if attempt < self.limits.retries:
                 wait = min(self.limits.backoff_s * 2**attempt, self.limits.max_backoff_s)
@@ -164,7 +166,8 @@ class Channel:
             self.limits.retries + 1,
             batch.count,
         )
-        self.counts.failed += batch.count
+        with self._cond:
+            self.counts.failed += batch.count
 
     def _send(self, title: str, body: str, batch: Batch) -> bool:
         try:
