@@ -110,7 +110,9 @@ def test_a_burst_of_1000_is_bounded_coalesced_paced_and_every_event_accounted_fo
 
 
 def test_a_summary_shows_the_first_events_counts_the_rest_and_is_loud_if_one_is() -> None:
-    events = [Event(Kind.ORDER_SKIPPED, f"buy limit [grid:{n}]: cooldown", "X/Y") for n in range(12)]
+    events = [
+        Event(Kind.ORDER_SKIPPED, f"buy limit [grid:{n}]: cooldown", "X/Y") for n in range(12)
+    ]
     batch = Batch(events[0], silent=True)
     for n, event in enumerate(events):
         batch.add(event, silent=n != 7)

@@ -14,38 +14,51 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from thunes.errors import ConfigError
 from thunes.notify.channel import Channel, Counts, Limits, Send
 from thunes.notify.events import Event, Level, Policy, level_of, policies
 from thunes.notify.secrets import guard
 
+if TYPE_CHECKING:
+    from apprise import NotifyBase
+
 log = logging.getLogger(__name__)
+
+
+def _plugin(url: str) -> NotifyBase | None:
+    """Apprise's plugin for `url`, or None; Apprise's own complaint is not logged: ours,
+    which does not show the URL, is raised instead."""
+    import apprise  # 1.5 s to load its plugins: only when a notifier is built
+
+    apprise_log = logging.getLogger("apprise")
+    level = apprise_log.level
+    apprise_log.setLevel(logging.CRITICAL)
+    try:
+        return apprise.Apprise.instantiate(url)
+    finally:
+        apprise_log.setLevel(level)
+
 
 def _apprise_sender(key: str, url: str, timeout_s: float) -> Send:
     """A channel's `send` on one Apprise URL; a second, silenced copy of it (Telegram's
     `silent=yes`) for `silent` events where the service supports it."""
-    import apprise  # 1.5 s to load its plugins: only when a notifier is built
+    import apprise
 
-    apprise_log = logging.getLogger("apprise")
-    level, _ = apprise_log.level, apprise_log.setLevel(logging.CRITICAL)  # ours says it
-    try:
-        loud = apprise.Apprise.instantiate(url)
-    finally:
-        apprise_log.setLevel(level)
+    loud = _plugin(url)
     if loud is None:
         scheme = url.split("://", 1)[0] if "://" in url else "?"
         raise ConfigError(
             f"{key}: Apprise cannot use this URL ({scheme}://..., not shown: it may hold a "
             "secret); see https://github.com/caronc/apprise/wiki"
         )
-    quiet = loud
+    quiet = None
     if "silent" in type(loud).template_args:
-        quiet = apprise.Apprise.instantiate(url + ("&" if "?" in url else "?") + "silent=yes")
+        quiet = _plugin(url + ("&" if "?" in url else "?") + "silent=yes")
     sound, silence = apprise.Apprise(), apprise.Apprise()
     sound.add(loud)
-    silence.add(quiet)
+    silence.add(quiet or loud)
     types = {
         Level.INFO: apprise.NotifyType.INFO,
         Level.WARNING: apprise.NotifyType.WARNING,
@@ -79,6 +92,8 @@ class AppriseNotifier:
         if not urls:
             raise ConfigError("notifier.urls: give at least one {url, tag, min_level}")
         guard([str(entry["url"]) for entry in urls])
+        if not logging.getLogger("apprise").level:  # a line per message sent: noise; the
+            logging.getLogger("apprise").setLevel(logging.WARNING)  # channels log failures
         limits = Limits(rate_per_s, queue_size, retries, backoff_s, max_backoff_s)
         self.policies = policies(events or {})
         self.flush_timeout_s = flush_timeout_s

@@ -127,7 +127,9 @@ def announce(cfg: DictConfig, title: str, summary: Summary | None) -> None:
 
     notifier: Notifier = instantiate(cfg.notifier, _convert_="all")
     if summary is None:
-        notifier.publish(Event(Kind.SWEEP_FINISHED, f"{title}: no trial completed", "", Level.WARNING))
+        notifier.publish(
+            Event(Kind.SWEEP_FINISHED, f"{title}: no trial completed", "", Level.WARNING)
+        )
     else:
         d, held = summary.deflated, summary.test["sharpe"]
         best = ", ".join(f"{k}={v}" for k, v in summary.best.items())
