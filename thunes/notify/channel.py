@@ -88,6 +88,7 @@ class Channel:
     def put(self, event: Event, silent: bool) -> None:
         with self._cond:
             if self._closing:
+                self._drop(1, "the channel is closed")
                 return
             key = (event.kind, event.symbol)
             batch = self._queue.get(key)

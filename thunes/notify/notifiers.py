@@ -8,6 +8,7 @@ from typing import Protocol
 
 from rich.console import Console
 
+from thunes.notify.channel import Counts
 from thunes.notify.events import CATALOGUE, Event, Policy
 
 
@@ -20,6 +21,10 @@ class Notifier(Protocol):
         """Deliver what is pending, within `timeout_s` (None: the notifier's own bound)."""
         ...
 
+    def counts(self) -> dict[str, Counts]:
+        """By channel: events queued, delivered, dropped, failed (for metrics)."""
+        ...
+
 
 class NullNotifier:
     """Says nothing."""
@@ -29,6 +34,9 @@ class NullNotifier:
 
     def close(self, timeout_s: float | None = None) -> None:
         pass
+
+    def counts(self) -> dict[str, Counts]:
+        return {}
 
 
 class ConsoleNotifier:
@@ -44,3 +52,6 @@ class ConsoleNotifier:
 
     def close(self, timeout_s: float | None = None) -> None:
         pass
+
+    def counts(self) -> dict[str, Counts]:
+        return {}
