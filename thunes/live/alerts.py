@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from thunes.domain.orders import Command, Fill, OrderEvent, OrderStatus, Side
 from thunes.domain.timeframes import DAY_MS
 from thunes.engine.kernel import Recorder
-from thunes.errors import interrupted, one_line
+from thunes.errors import ConfigError, interrupted, one_line
 from thunes.execution.broker import Broker
 from thunes.feeds.ccxt_feed import FeedHealth
 from thunes.live.activity import _stamp
@@ -30,12 +30,12 @@ FEED_POLL_S = 1.0
 
 @contextlib.contextmanager
 def notifying(notifier: Notifier) -> Iterator[None]:
-    """A session that fails says so (Ctrl-C is no error); what is queued is flushed at the
-    end, within the notifier's bound."""
+    """A session that fails says so (Ctrl-C is no error, and a config refusal is the CLI's
+    one line); what is queued is flushed at the end, within the notifier's bound."""
     try:
         yield
     except BaseException as error:
-        if not interrupted(error):
+        if not interrupted(error) and not isinstance(error, ConfigError):
             notifier.publish(Event(Kind.ERROR, f"{type(error).__name__}: {one_line(error)}"))
         raise
     finally:
