@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig
 
 from thunes.data.sources import CandleSource
 from thunes.domain.market import Market
 from thunes.drift.monitors import NoDriftMonitor
+from thunes.errors import ThunesError
 from thunes.exchange.base import Exchange
 from thunes.execution.filters import OrderFilters
 from thunes.notify.notifiers import Notifier
@@ -71,7 +73,13 @@ def build(cfg: DictConfig) -> Components:
     """Instantiate every group. Construction touches no network and places no order."""
 
     def make(node: DictConfig) -> object:
-        return instantiate(node, _convert_="all")
+        try:
+            return instantiate(node, _convert_="all")
+        except InstantiationException as error:
+            cause = error.__cause__
+            if not isinstance(cause, ThunesError):
+                raise
+        raise cause  # our own one-line error, not Hydra's wrap (outside it: no cycle)
 
     markets = [make(node) for node in symbol_nodes(cfg)]
     return Components(

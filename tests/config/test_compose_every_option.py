@@ -25,12 +25,15 @@ def test_option_composes_validates_and_instantiates(
         "BINANCE_API_SECRET",
         "BINANCE_TESTNET_API_KEY",
         "BINANCE_TESTNET_API_SECRET",
+        "TELEGRAM_CHAT_ID",
     ):
         monkeypatch.setenv(name, "not-a-real-key")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:not-a-real-token")
     extra = {  # what an option needs beside it to make a whole, valid bot
         ("data", "csv"): ["data.path=candles.csv"],
         ("data", "tick_file"): ["data.path=ticks.parquet", "strategy=scalper"],
         ("data", "sim_ticks"): ["strategy=scalper"],
+        ("notifier", "apprise"): ["notifier.urls=[{url:'json://127.0.0.1:9/hook'}]"],
     }.get((group, option), [])
     if group == "sweep":  # a preset is added to the defaults, and names a search space
         with composed(f"+sweep={option}", with_hydra=True) as cfg:

@@ -17,6 +17,7 @@ from omegaconf import MISSING
 
 from thunes.config import checks
 from thunes.domain.timeframes import KNOWN_TIMEFRAMES
+from thunes.notify.events import LEVELS, default_policies, level_of, policies
 
 MODES = ("backtest", "replay", "sweep", "paper", "live", "download")
 GAP_POLICIES = ("fail", "keep", "ffill")
@@ -183,6 +184,70 @@ class TargetOnly:
     """Options whose class takes no arguments (filters=none, notifier=none, drift=none)."""
 
     _target_: str = MISSING
+
+
+@dataclass
+class NotifierUrlConfig:
+    """One Apprise destination: the URL (a secret: never logged nor saved), its tag (its name
+    in logs and counts) and the least urgent level it takes."""
+
+    url: str = MISSING
+    tag: str = ""
+    min_level: str = "info"
+
+    def __post_init__(self) -> None:
+        checks.one_of("min_level", self.min_level, LEVELS)
+
+
+@dataclass
+class _NotifierQueue:
+    """What every Apprise-backed notifier shares: which events it sends (on, silent, off)
+    and how its queue paces, retries and flushes (thunes/notify/channel.py)."""
+
+    events: dict[str, Any] = field(default_factory=default_policies)
+    rate_per_s: float = 1.0  # per channel: Telegram allows about 1 message/s per chat
+    queue_size: int = 100  # messages waiting per channel (similar events share one)
+    retries: int = 5
+    backoff_s: float = 1.0  # doubled at each retry, up to max_backoff_s
+    max_backoff_s: float = 60.0
+    send_timeout_s: float = 10.0
+    flush_timeout_s: float = 10.0  # at exit, what is queued gets this long in all
+
+    def __post_init__(self) -> None:
+        policies(self.events)
+        checks.positive("rate_per_s", self.rate_per_s)
+        checks.positive("queue_size", self.queue_size)
+        checks.non_negative("retries", self.retries)
+        checks.non_negative("backoff_s", self.backoff_s)
+        checks.non_negative("max_backoff_s", self.max_backoff_s)
+        checks.positive("send_timeout_s", self.send_timeout_s)
+        checks.non_negative("flush_timeout_s", self.flush_timeout_s)
+
+
+@dataclass
+class AppriseNotifierConfig(_NotifierQueue):
+    _target_: str = "thunes.notify.apprise_notifier.AppriseNotifier"
+    urls: list[NotifierUrlConfig] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.urls:
+            raise checks.ConfigValueError(
+                "urls", [], "at least one {url: ..., tag: ..., min_level: info|warning|critical}"
+            )
+
+
+@dataclass
+class TelegramNotifierConfig(_NotifierQueue):
+    _target_: str = "thunes.notify.apprise_notifier.TelegramNotifier"
+    bot_token_env: str = "TELEGRAM_BOT_TOKEN"  # names of environment variables, not values
+    chat_id_env: str = "TELEGRAM_CHAT_ID"
+    min_level: str = "info"
+    critical_url: str | None = None  # another Apprise URL for critical events (mail, ntfy...)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        level_of("min_level", self.min_level)
 
 
 @dataclass
@@ -535,6 +600,8 @@ SCHEMAS: dict[str, type] = {
     "schema_sizing_equity_fraction": EquityFractionSizingConfig,
     "schema_risk": RiskLimitsConfig,
     "schema_tracking_mlflow": MlflowTrackingConfig,
+    "schema_notifier_apprise": AppriseNotifierConfig,
+    "schema_notifier_telegram": TelegramNotifierConfig,
     "schema_mode": ModeConfig,
 }
 

@@ -34,6 +34,7 @@ from thunes.feeds.events import MarketEvent
 from thunes.feeds.recorded import RecordedFeed, candle_events
 from thunes.feeds.sim import SimFeed, SimTickFeed
 from thunes.live.activity import Activity
+from thunes.live.alerts import Alerts, notifying
 from thunes.live.engine import LiveEngine
 from thunes.live.persist import PaperState
 from thunes.live.view import render, summary
@@ -106,7 +107,7 @@ def run(cfg: DictConfig) -> None:
     parts = build(cfg)
     account = Account.of(parts.exchange.name, str(cfg.state.account), "paper", None)
     directory = Path(str(cfg.state.dir))
-    with AccountLock(directory, account):
+    with AccountLock(directory, account), notifying(parts.notifier):
         store = StateStore.open(directory, account, durable=bool(cfg.state.durable))
         try:
             _run(cfg, parts, store)
@@ -138,6 +139,7 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
         empty = [pd.DataFrame() for _ in parts.markets]  # a live lane's candles: its feed
         lanes, risk = simulated_lanes(parts, empty, False, run_id)
         engine = LiveEngine(lanes, feed, until, recorder=activity, stepped=state.stepped)
+        Alerts.watch(engine, risk, parts.notifier)
         if state.attach(lanes, risk, engine.kernel, run_id, started, feed.clock.now_ms):
             console.print(f"paper: resuming {store.path} after market {_stamp(last or 0)} UTC")
     title = (

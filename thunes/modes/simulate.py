@@ -14,6 +14,7 @@ from rich.console import Console
 
 from thunes.components import build
 from thunes.data.sources import CandleSet
+from thunes.notify.events import Event, Kind
 from thunes.reporting.console import print_outputs, print_stats
 from thunes.reporting.plots import PlotData, write_plots
 from thunes.reporting.sidecar import Sidecar
@@ -163,8 +164,11 @@ def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
     )
     names = sorted(p.name for p in run_dir.iterdir() if p.is_file())
     print_outputs(console, run_dir, names, tracked)
-    parts.notifier.notify(
-        f"{cfg.mode.name} done",
-        f"total return {stats['total_return']:.2%}, Sharpe {stats['sharpe']:.2f}",
+    parts.notifier.publish(
+        Event(
+            Kind.RUN_FINISHED,
+            f"{cfg.mode.name} done: total return {stats['total_return']:.2%}, "
+            f"Sharpe {stats['sharpe']:.2f}",
+        )
     )
     return float(stats["sharpe"])

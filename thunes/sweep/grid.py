@@ -104,6 +104,7 @@ def run(cfg: DictConfig, params: dict[str, str], out_dir: Path) -> pd.DataFrame:
     timeframe = candle_sets[0].timeframe
     summary = report.summarize(cfg, table, keys, timeframe)
     report.print_summary(console, f"grid of {len(combos):,} combinations", summary)
+    report.announce(cfg, f"grid of {len(combos):,} combinations", summary)
     console.print(top[[*keys, objective, f"test_{cfg.sweep.objectives[0]}"]].to_string(index=False))
     _track(cfg, top, keys, summary, out_dir, (GRID_CSV, TOP_CSV, TIMINGS_JSON, *figures))
     console.print(f"files in {out_dir}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,9 @@ from thunes.reporting.metrics import bars_per_year
 from thunes.sweep.significance import Deflated, deflated_sharpe, degradation
 from thunes.sweep.trial import HEADLINE, train_returns, with_params
 from thunes.tracking.base import RunRecord, Tracker
+
+if TYPE_CHECKING:
+    from thunes.notify.notifiers import Notifier
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,34 @@ def print_summary(console: Console, title: str, summary: Summary | None) -> None
             f"[red]Out of sample its Sharpe is {held:.2f}: the edge did not hold on the bars "
             "the sweep never saw[/]"
         )
+
+
+def announce(cfg: DictConfig, title: str, summary: Summary | None) -> None:
+    """The sweep's end to the configured notifier: best parameters and the out-of-sample
+    verdict (the deflated Sharpe's, and whether the Sharpe held on unseen bars)."""
+    from hydra.utils import instantiate
+
+    from thunes.notify.events import Event, Kind, Level
+
+    notifier: Notifier = instantiate(cfg.notifier, _convert_="all")
+    if summary is None:
+        notifier.publish(
+            Event(Kind.SWEEP_FINISHED, f"{title}: no trial completed", "", Level.WARNING)
+        )
+    else:
+        d, held = summary.deflated, summary.test["sharpe"]
+        best = ", ".join(f"{k}={v}" for k, v in summary.best.items())
+        verdict = "significant" if d.significant else "NOT significant (luck of many trials)"
+        kept = "held" if held > 0 or summary.train["sharpe"] <= 0 else "did NOT hold"
+        notifier.publish(
+            Event(
+                Kind.SWEEP_FINISHED,
+                f"{title}, best of {summary.evaluated}: {best}; Sharpe in sample "
+                f"{summary.train['sharpe']:.2f}, out of sample {held:.2f} ({kept}); "
+                f"deflated Sharpe {d.dsr:.3f}: {verdict}",
+            )
+        )
+    notifier.close()
 
 
 def log_parent(

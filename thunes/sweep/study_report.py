@@ -91,6 +91,7 @@ def report_study(config: DictConfig, tracker: Tracker, parent_id: str | None) ->
         figure.write_html(out_dir / file_name, include_plotlyjs="directory")
     console = Console()
     report.print_summary(console, f"study {name}", summary)
+    report.announce(task, f"study {name}", summary)
     if len(study.directions) > 1:
         console.print(
             f"Pareto front over {', '.join(config.sweep.objectives)}: "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_SECRET_KEY = re.compile(r"key|secret|token|password|passphrase|chat_id", re.IGNORECASE)
+_SECRET_KEY = re.compile(r"key|secret|token|password|passphrase|chat_id|url", re.IGNORECASE)
 REDACTED = "***"
 
 
