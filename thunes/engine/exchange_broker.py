@@ -516,10 +516,17 @@ class ExchangeBroker:
     def _count_foreign(self) -> None:
         """Read the symbol's open orders, at most every `foreign_every_s`, and count those
         that are not this broker's (manual ones, another bot's): they take the venue's
-        order slots too."""
+        order slots too. A failed read keeps the last count (the venue still refuses an
+        order past its limit) and is tried again at the next send; a 429 holds the queue."""
         if self.clock() - self._foreign_read_s < self.limits.foreign_every_s:
             return
-        orders = self.venue.open_orders(self.symbol)
+        try:
+            orders = self.venue.open_orders(self.symbol)
+        except RateLimited:
+            raise
+        except OrderCallError as exc:
+            log.warning("%s: open orders not read (%s): the last count stands", self.symbol, exc)
+            return
         with self._lock:
             others = [o for o in orders if o.client_id not in self._working]
             self._foreign = (len(others), sum(o.stop_price is not None for o in others))
