@@ -15,7 +15,7 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_NO_CACHE=1
 WORKDIR /app
 # Dependencies first, in their own layer: a change to the code alone does not reinstall them.
-COPY pyproject.toml README.md .python-version ./
+COPY pyproject.toml README.md ./
 RUN uv sync --no-dev --no-install-project
 COPY thunes ./thunes
 COPY hydra_plugins ./hydra_plugins
@@ -47,4 +47,4 @@ EXPOSE 8765 9308
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8765/health', timeout=4)"]
 ENTRYPOINT ["thunes"]
-CMD ["mode=paper"]
+CMD ["mode=paper", "paper.view=false"]

@@ -98,6 +98,7 @@ def test_every_hook_is_local_and_pinned() -> None:
         "forbid-env-files",
         "detect-private-key",
         "detect-secrets",
+        "detect-secrets-tests",
     } <= ids
 
 
@@ -107,7 +108,7 @@ def test_a_clean_copy_passes_every_hook(copy: Path) -> None:
     assert out.returncode == 0, out.stdout[-4000:]
     results = hook_results(out.stdout)
     assert results["mypy"] == results["compose every config option"] == "Passed"
-    assert results["detect secrets"] == "Passed"
+    assert results["detect secrets"] == results["detect secrets in tests"] == "Passed"
 
 
 def planted(copy: Path, name: str, text: str) -> Iterator[str]:
@@ -129,6 +130,11 @@ def api_key_in_a_file(copy: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def api_key_in_a_test(copy: Path) -> Iterator[str]:
+    yield from planted(copy, "tests/test_leak.py", f'KEY = "{secrets.token_hex(32)}"\n')
+
+
+@pytest.fixture
 def dot_env(copy: Path) -> Iterator[str]:
     yield from planted(copy, ".env", "BINANCE_API_KEY=abc\n")
 
@@ -147,6 +153,14 @@ def test_an_api_key_in_a_file_is_refused(copy: Path, api_key_in_a_file: str) -> 
     assert out.returncode != 0
     assert hook_results(out.stdout)["detect secrets"] == "Failed"
     assert api_key_in_a_file in out.stdout
+
+
+def test_tests_may_hold_fake_passwords_but_not_a_real_looking_key(
+    copy: Path, api_key_in_a_test: str
+) -> None:
+    out = pre_commit(copy, "--files", api_key_in_a_test)
+    assert out.returncode != 0
+    assert hook_results(out.stdout)["detect secrets in tests"] == "Failed"
 
 
 def test_a_dot_env_file_is_refused(copy: Path, dot_env: str) -> None:
