@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 IMAGE := thunes:latest
 
-.PHONY: install backtest optimize paper test lint format bench docker-build docker-run docker-stop
+.PHONY: install backtest optimize paper test lint format bench pre-commit docker-build docker-run docker-stop
 
 install:  ## uv venv on Python 3.12 with every dependency, bytecode compiled
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -38,12 +38,20 @@ format: install
 bench: install  ## speed and memory, as ratios to bare references measured in the same run
 	$(BIN)/python -m tests.benchmarks.run $(ARGS)
 
-docker-build:
+pre-commit: install  ## install the git hooks (.pre-commit-config.yaml), then run them on every file
+	$(BIN)/pre-commit install
+	$(BIN)/pre-commit run --all-files
+
+# The container and its monitoring (compose.yaml). The bot runs as your user id, so that what
+# it writes into experiments/, mlruns/ and state/ stays yours.
+COMPOSE := THUNES_UID=$$(id -u) THUNES_GID=$$(id -g) THUNES_ARGS="$(ARGS)" docker compose
+
+docker-build:  ## the image, thunes:latest
 	docker build -t $(IMAGE) .
 
-docker-run:
-	docker run -d --name thunes -v $(CURDIR)/experiments:/app/experiments \
-		-v $(CURDIR)/mlruns:/app/mlruns $(IMAGE) $(ARGS)
+docker-run: docker-build  ## the bot (paper by default) with Prometheus, Grafana, MLflow, Loki
+	mkdir -p experiments mlruns state
+	$(COMPOSE) up -d
 
-docker-stop:
-	-docker stop thunes && docker rm thunes
+docker-stop:  ## stops and removes the containers (the volumes and your files stay)
+	$(COMPOSE) down
