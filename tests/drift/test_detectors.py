@@ -5,6 +5,8 @@ raises an alarm. Seeds differ from the calibration's, so the rates are measured 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -103,3 +105,22 @@ def test_drift_none_watches_nothing() -> None:
     detector = shipped("none")
     assert detector.streams == ()
     assert scan(detector, NO_TRADES, market(0, 3000, 1000, 4.0).to_frame("X")).empty
+
+
+def test_a_reference_backtests_trades_set_what_returns_and_losses_are_judged_against(
+    tmp_path: Path,
+) -> None:
+    trades = NO_TRADES.reindex(range(4)).assign(
+        **{"return": [0.02, -0.01, 0.03, 0.0], "exit_reason": ["exit", "exit", "exit", "open"]}
+    )
+    path = tmp_path / "trades.csv"
+    trades.to_csv(path, index=False)
+    detector = shipped("adwin", f"drift.reference_trades={path}")
+    mean, std = detector.reference["trade_return"]
+    assert mean == pytest.approx(0.04 / 3) and std == pytest.approx(
+        np.std([0.02, -0.01, 0.03], ddof=1)
+    )
+    assert detector.reference["loss"] == pytest.approx((1 / 3, np.sqrt(2 / 9)))
+    monitor = DriftMonitor(detector)
+    monitor.trade_closed("X", 0.0, 0)  # judged at once: nothing to learn first
+    assert monitor.channels[("trade_return", "X")].seen == 1
