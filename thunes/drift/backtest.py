@@ -90,6 +90,8 @@ def drift_points(
 ) -> pd.DataFrame:
     """`scan` on a run's outputs: the portfolio's closes (one column per symbol, in the
     order of `symbols` and `sets`) and, for tick data, each symbol's book."""
+    if not detector.streams:
+        return pd.DataFrame(columns=list(COLUMNS))
     values = np.asarray(close).reshape(len(close), -1)
     frame = pd.DataFrame(values, index=close.index, columns=symbols)
     quotes = {s: c.frame for s, c in zip(symbols, sets, strict=True) if "bid" in c.frame.columns}

@@ -2,7 +2,7 @@
 restart resumes its detectors, baselines and windows rather than learning again. Written
 whole to a temporary file, then renamed: a crash leaves the last complete state. The file
 is the bot's own (a pickle is trusted only there); one of another detector or stream set
-is set aside, not resumed into.
+is not resumed into: that run starts afresh and overwrites it.
 """
 
 from __future__ import annotations

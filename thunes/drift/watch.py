@@ -15,13 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from thunes.domain.orders import Command, Fill, OrderIntent, OrderType, Side
 from thunes.domain.timeframes import DAY_MS
 from thunes.drift import persist
 from thunes.drift.monitor import Alarm, DriftMonitor
 from thunes.engine.kernel import Recorder
+from thunes.live.activity import _stamp
 from thunes.live.engine import LiveEngine
 from thunes.notify.events import Event, Kind
 from thunes.risk.engine import RiskEngine
@@ -35,10 +34,6 @@ log = logging.getLogger(__name__)
 
 SWEEP_PRESETS = {"SmaCross": "sma", "Dca": "dca", "Grid": "grid", "Scalper": "scalper"}
 """conf/sweep/ presets by strategy class: what a re-optimisation request runs."""
-
-
-def _stamp(ms: int) -> str:
-    return str(pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M"))
 
 
 class DriftWatch:
