@@ -63,9 +63,10 @@ def market(seed: int, bars: int, switch: int | None, factor: float = 2.0) -> pd.
 NO_TRADES = pd.DataFrame(columns=list(TRADE_COLUMNS))
 
 
-# Bars after the switch: 10 windows; DDM compares the rate since its start with its lowest,
-# so after 125 calm windows it needs about 40 flagged ones.
-LATEST = {"adwin": 240, "page_hinkley": 240, "kswin": 240, "ddm": 1200}
+# Bars after the switch: 10 windows; KSWIN tests its last 30 values, so it needs about half
+# of them new (20 windows); DDM compares the rate since its start with its lowest, so after
+# 125 calm windows it needs about 40 flagged ones.
+LATEST = {"adwin": 240, "page_hinkley": 240, "kswin": 480, "ddm": 1200}
 
 
 @pytest.mark.parametrize("option", DETECTORS)
