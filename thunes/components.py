@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from thunes.data.sources import CandleSource
 from thunes.domain.market import Market
-from thunes.drift.monitors import NoDriftMonitor
+from thunes.drift.detectors import Detector
 from thunes.errors import ThunesError
 from thunes.exchange.base import Exchange
 from thunes.execution.filters import OrderFilters
@@ -37,7 +37,7 @@ class Components:
     risk: RiskLimits
     notifier: Notifier
     tracker: Tracker
-    drift: NoDriftMonitor
+    drift: Detector
     cash: float
 
     @property

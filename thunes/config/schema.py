@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -17,6 +18,8 @@ from omegaconf import MISSING
 
 from thunes.config import checks
 from thunes.domain.timeframes import KNOWN_TIMEFRAMES
+from thunes.drift.detectors import ACTIONS as DRIFT_ACTIONS
+from thunes.drift.detectors import STREAMS as DRIFT_STREAMS
 from thunes.notify.events import LEVELS, default_policies, level_of, policies
 
 MODES = ("backtest", "replay", "sweep", "paper", "live", "download")
@@ -295,6 +298,114 @@ class MlflowTrackingConfig:
     tracking_uri: str = "sqlite:///mlruns/mlflow.db"
     experiment: str = "thunes"
     artifact_root: str = "mlruns/artifacts"
+
+
+@dataclass
+class _DriftConfig:
+    """What every drift detector shares (thunes/drift/detectors.py): the streams it watches,
+    the actions an alarm takes, and what each stream is standardised against."""
+
+    streams: list[str] = field(default_factory=lambda: ["trade_return", "loss", "volatility"])
+    actions: list[str] = field(default_factory=lambda: ["notify", "mlflow"])
+    reference: dict[str, list[float]] = field(default_factory=dict)  # stream: [mean, std]
+    reference_trades: str | None = None  # a reference backtest's trades.csv: return, loss
+    warmup: int = 30  # values a stream without a reference learns its own from
+    window: int = 24  # bars per volatility value, quotes per spread value
+    resweep_days: int = 90  # the recent data a re-optimisation request sweeps
+
+    def __post_init__(self) -> None:
+        for name in self.streams:
+            checks.one_of("streams", name, DRIFT_STREAMS)
+        for name in self.actions:
+            checks.one_of("actions", name, DRIFT_ACTIONS)
+        for name, pair in self.reference.items():
+            checks.one_of("reference", name, DRIFT_STREAMS)
+            if len(pair) != 2 or not pair[1] > 0:
+                raise checks.ConfigValueError(f"reference.{name}", list(pair), "[mean, std > 0]")
+        if self.reference_trades is not None and not Path(self.reference_trades).is_file():
+            raise checks.ConfigValueError(
+                "reference_trades", self.reference_trades, "a backtest's trades.csv"
+            )
+        if self.warmup < 2:
+            raise checks.ConfigValueError("warmup", self.warmup, "must be >= 2")
+        if self.window < 2:
+            raise checks.ConfigValueError("window", self.window, "must be >= 2")
+        checks.positive("resweep_days", self.resweep_days)
+
+
+def _open_fraction(key: str, value: float) -> None:
+    if not 0 < value < 1:
+        raise checks.ConfigValueError(key, value, "must be in (0, 1)")
+
+
+@dataclass
+class AdwinDriftConfig(_DriftConfig):
+    _target_: str = "thunes.drift.detectors.Adwin"
+    delta: float = MISSING
+    clock: int = 1  # check at every value: per-trade streams are sparse
+    grace_period: int = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _open_fraction("delta", self.delta)
+        checks.positive("clock", self.clock)
+        checks.positive("grace_period", self.grace_period)
+
+
+@dataclass
+class PageHinkleyDriftConfig(_DriftConfig):
+    _target_: str = "thunes.drift.detectors.PageHinkley"
+    threshold: float = MISSING
+    delta: float = MISSING
+    min_instances: int = 30
+    alpha: float = 0.9999
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        checks.positive("threshold", self.threshold)
+        checks.non_negative("delta", self.delta)
+        checks.positive("min_instances", self.min_instances)
+        if not 0 < self.alpha <= 1:
+            raise checks.ConfigValueError("alpha", self.alpha, "must be in (0, 1]")
+
+
+@dataclass
+class KswinDriftConfig(_DriftConfig):
+    _target_: str = "thunes.drift.detectors.Kswin"
+    alpha: float = MISSING
+    window_size: int = 100
+    stat_size: int = 30
+    seed: int = 7
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _open_fraction("alpha", self.alpha)
+        checks.positive("stat_size", self.stat_size)
+        if not self.window_size > self.stat_size:
+            raise checks.ConfigValueError(
+                "window_size", self.window_size, f"must be > stat_size ({self.stat_size})"
+            )
+
+
+@dataclass
+class DdmDriftConfig(_DriftConfig):
+    _target_: str = "thunes.drift.detectors.Ddm"
+    drift_threshold: float = MISSING
+    warning_threshold: float = 2.0
+    warm_start: int = 30
+    flag_z: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        checks.positive("warm_start", self.warm_start)
+        checks.positive("flag_z", self.flag_z)
+        checks.positive("warning_threshold", self.warning_threshold)
+        if not self.drift_threshold > self.warning_threshold:
+            raise checks.ConfigValueError(
+                "drift_threshold",
+                self.drift_threshold,
+                f"must be > warning_threshold ({self.warning_threshold})",
+            )
 
 
 @dataclass
@@ -603,6 +714,10 @@ SCHEMAS: dict[str, type] = {
     "schema_notifier_apprise": AppriseNotifierConfig,
     "schema_notifier_telegram": TelegramNotifierConfig,
     "schema_mode": ModeConfig,
+    "schema_drift_adwin": AdwinDriftConfig,
+    "schema_drift_page_hinkley": PageHinkleyDriftConfig,
+    "schema_drift_kswin": KswinDriftConfig,
+    "schema_drift_ddm": DdmDriftConfig,
 }
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-# Venue refusals (1-3, 7), then the risk engine's (4-6): codes index REASONS.
-BELOW_MINIMUM, NO_CASH, DUST, KILL_SWITCH, COOLDOWN, MAX_OPEN, UNDER_TICK = range(1, 8)
+# Venue refusals (1-3, 7), then the risk engine's (4-6, 8): codes index REASONS.
+BELOW_MINIMUM, NO_CASH, DUST, KILL_SWITCH, COOLDOWN, MAX_OPEN, UNDER_TICK, PAUSED = range(1, 9)
 REASONS = (
     "",
     "below minimum",
@@ -13,4 +13,5 @@ REASONS = (
     "cooldown",
     "max_open_positions",
     "price under one tick",
+    "entries paused",
 )

@@ -24,6 +24,7 @@ from thunes.components import Components, build
 from thunes.data.sources import FileCandleSource, SimCandleSource
 from thunes.data.tick_sources import SimTickSource
 from thunes.domain.timeframes import timeframe_ms, utc_ms
+from thunes.drift.watch import DriftWatch
 from thunes.engine.lane import simulated_lanes, simulated_ticks
 from thunes.errors import ConfigError, NotBuiltError
 from thunes.exchange.ccxt_exchange import CcxtExchange
@@ -140,6 +141,7 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
         lanes, risk = simulated_lanes(parts, empty, False, run_id)
         engine = LiveEngine(lanes, feed, until, recorder=activity, stepped=state.stepped)
         Alerts.watch(engine, risk, parts.notifier)
+        DriftWatch.watch(engine, risk, parts, store.path)
         if state.attach(lanes, risk, engine.kernel, run_id, started, feed.clock.now_ms):
             console.print(f"paper: resuming {store.path} after market {_stamp(last or 0)} UTC")
     title = (

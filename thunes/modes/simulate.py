@@ -14,6 +14,7 @@ from rich.console import Console
 
 from thunes.components import build
 from thunes.data.sources import CandleSet
+from thunes.drift.backtest import drift_points
 from thunes.notify.events import Event, Kind
 from thunes.reporting.console import print_outputs, print_stats
 from thunes.reporting.plots import PlotData, write_plots
@@ -120,6 +121,10 @@ def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
         result = engine(parts, candle_sets)
     with watch.stage("stats"):
         stats, trades = summary_stats(result), trades_table(result)
+        symbols_of = [market.symbol for market in parts.markets]
+        drifts = drift_points(parts.drift, trades, result.portfolio.close, symbols_of, candle_sets)
+        if parts.drift.streams:
+            stats["drift_alarms"] = len(drifts)
     with watch.stage("write"):
         table = stats_table(stats, result)
         table.to_csv(run_dir / "stats.csv", index_label="metric")
@@ -129,6 +134,8 @@ def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
                 run_dir / "stats_by_symbol.csv", index_label="scope"
             )
         trades.to_csv(run_dir / "trades.csv", index=False)
+        if parts.drift.streams:
+            drifts.to_csv(run_dir / "drift.csv", index=False)
         orders_table(result).to_csv(run_dir / "orders.csv", index=False)
         plain = redact(OmegaConf.to_container(cfg, resolve=True))
         OmegaConf.save(OmegaConf.create(plain), run_dir / "config.yaml")
@@ -144,16 +151,20 @@ def _run(cfg: DictConfig, sidecar: Sidecar) -> float:
                 drawdown=single_column(pf.drawdown()).tz_localize("UTC"),
                 trades=trades,
                 levels=tuple(result.levels),
+                drifts=drifts,
             )
             if cfg.mode.plots
             else None
         )
-        outputs = ("stats.csv", "trades.csv", "orders.csv", "config.yaml") + (
-            ("stats_by_symbol.csv",) if by_symbol else ()
+        outputs = (
+            ("stats.csv", "trades.csv", "orders.csv", "config.yaml")
+            + (("stats_by_symbol.csv",) if by_symbol else ())
+            + (("drift.csv",) if parts.drift.streams else ())
         )
         record = _record(cfg, candle_sets, symbols, metrics, run_dir, outputs)
     published = sidecar.submit(publish, plots, parts.tracker, record)
     extra = [f"risk_{rule}" for rule in RISK_RULES] + list(result.strategy_report)
+    extra += ["drift_alarms"] if parts.drift.streams else []
     print_stats(console, title, stats, extra)
     with watch.stage("wait_publish"):
         tracked, publish_seconds = published.result()

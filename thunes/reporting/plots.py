@@ -26,6 +26,7 @@ class PlotData:
     drawdown: pd.Series
     trades: pd.DataFrame
     levels: tuple[float, ...] = ()
+    drifts: pd.DataFrame | None = None  # drift alarms: time, symbol, stream (thunes/drift/)
 
 
 def _epoch_ms(times: pd.Series | pd.Index) -> np.ndarray:
@@ -46,6 +47,7 @@ class _PricePanel:
     entries: tuple[np.ndarray, np.ndarray]  # (epoch ms, price)
     exits: tuple[np.ndarray, np.ndarray]
     label: str
+    drifts: tuple[np.ndarray, np.ndarray]  # where a drift alarm was raised, on its symbol's line
 
 
 def _price_panel(data: PlotData) -> _PricePanel:
@@ -65,15 +67,33 @@ def _price_panel(data: PlotData) -> _PricePanel:
             data.trades["exit_price"].to_numpy()[done] * trade_scale[done],
         ),
         label="price, rebased to 100" if several else "price",
+        drifts=_drift_marks(data.drifts, close, scale),
     )
+
+
+def _drift_marks(
+    drifts: pd.DataFrame | None, close: pd.DataFrame, scale: dict[str, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each alarm at its time, on its symbol's price (the last close at or before it)."""
+    if drifts is None or drifts.empty:
+        return np.empty(0), np.empty(0)
+    times = pd.DatetimeIndex(drifts["time"]).tz_convert("UTC")
+    index = pd.DatetimeIndex(close.index)
+    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    at = np.clip(index.searchsorted(times, side="right") - 1, 0, len(index) - 1)
+    columns = {str(c): k for k, c in enumerate(close.columns)}
+    col = np.array([columns.get(str(s), 0) for s in drifts["symbol"]])
+    factor = np.array([scale.get(str(s), 1.0) for s in drifts["symbol"]])
+    return _epoch_ms(times), close.to_numpy()[at, col] * factor
 
 
 def _markers(panel: _PricePanel) -> tuple[tuple[tuple[np.ndarray, np.ndarray], str, str, str], ...]:
     """Entry and exit markers: (times, prices), name, matplotlib marker, colour."""
-    return ((panel.entries, "entry", "^", "#1a9850"), (panel.exits, "exit", "v", "#d73027"))
+    drift = ((panel.drifts, "drift", "X", "#ff7f00"),) if len(panel.drifts[0]) else ()
+    return ((panel.entries, "entry", "^", "#1a9850"), (panel.exits, "exit", "v", "#d73027"), *drift)
 
 
-_PLOTLY_MARKERS = {"^": "triangle-up", "v": "triangle-down"}
+_PLOTLY_MARKERS = {"^": "triangle-up", "v": "triangle-down", "X": "x"}
 
 
 def write_png(data: PlotData, path: Path) -> None:
@@ -195,6 +215,7 @@ def thinned(data: PlotData, max_points: int = MAX_POINTS) -> PlotData:
         data.drawdown.iloc[picked],
         data.trades,
         data.levels,
+        data.drifts,
     )
 
 

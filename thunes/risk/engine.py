@@ -22,6 +22,7 @@ STATE = {
     "cooldown_until_ms": RiskRow.COOLDOWN_UNTIL,
     "day": RiskRow.DAY,
     "day_pnl": RiskRow.DAY_PNL,
+    "paused": RiskRow.PAUSED,
     **{f"fired.{rule}": RiskRow.F_KILL + i for i, rule in enumerate(r.FIRED)},
 }
 
@@ -49,6 +50,15 @@ class RiskEngine:
     @property
     def cooldown_until_ms(self) -> int:
         return int(self.vector[RiskRow.COOLDOWN_UNTIL])
+
+    @property
+    def paused(self) -> bool:
+        """New buys refused until lifted (a drift alarm's action; sells always pass)."""
+        return bool(self.vector[RiskRow.PAUSED])
+
+    @paused.setter
+    def paused(self, on: bool) -> None:
+        self.vector[RiskRow.PAUSED] = float(on)
 
     @property
     def day(self) -> int:

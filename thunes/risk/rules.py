@@ -10,6 +10,8 @@ Rules, all in the quote currency:
   flattened. Sells (which reduce risk) are always allowed: HALTED, not frozen.
 - cooldown_minutes: after a losing exit, no new buys for that long.
 - max_open_positions: a buy that would open a position beyond the limit is refused.
+- paused: set by someone or something watching (a drift alarm), no new buys until lifted,
+  with or without limits.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from enum import IntEnum
 import numpy as np
 from numba import njit
 
-from thunes.domain.reasons import COOLDOWN, KILL_SWITCH, MAX_OPEN
+from thunes.domain.reasons import COOLDOWN, KILL_SWITCH, MAX_OPEN, PAUSED
 from thunes.domain.rows import BUY, CANCEL, KILL_CODE, MARKET, MAX_LOSS_CODE, SELL, STOP, put
 from thunes.execution.filters import FloatArray as Vec
 from thunes.execution.rounding import to_grid
@@ -47,6 +49,7 @@ class RiskRow(IntEnum):
     F_MAX_OPEN = 13
     F_MAX_LOSS = 14
     F_TRIPS = 15
+    PAUSED = 16
 
 
 FIRED = ("kill_switch", "cooldown", "max_open_positions", "max_loss_per_trade", "kill_switch_trips")
@@ -74,6 +77,8 @@ def risk_vector(limits: RiskLimits | None, exit_fee: float) -> Vec:
 def allows(now_ms: float, open_positions: int, holding: bool, rk: Vec) -> int:
     """0 if a buy may leave now, else the reason code it may not. Asking counts nothing:
     the caller counts the order it refuses (`refused`), once."""
+    if rk[RiskRow.PAUSED] != 0:
+        return PAUSED
     if rk[RiskRow.ON] == 0:
         return 0
     if rk[RiskRow.HALTED_DAY] == np.floor(now_ms / _DAY_MS):
