@@ -218,7 +218,7 @@ def test_a_losing_streak_to_the_daily_limit() -> None:
 
 def test_a_gap_down_through_the_stop() -> None:
     # buy at 100, then the market opens 9% lower, through the max-loss stop (~95.1)
-    rows = [(100, 100, 100, 100.1), (100, 100, 100, 100), (91, 91, 90, 90.5)] + rising(6, 90.5)
+    rows = [(100, 100, 100, 100.1), (100, 100, 100, 100), (91, 91, 90, 90.5), *rising(6, 90.5)]
     tape = Tape()
     risk = session([candles(rows)], replace(LIMITS, max_daily_loss=8.0), tape)
     stop = next(f for f in tape.fills if f.tag == "risk:max_loss")
@@ -308,7 +308,7 @@ def test_an_explicit_reset_lifts_the_kill_switch_the_same_day(tmp_path: Path) ->
 
 def test_max_positions_and_a_per_symbol_cooldown_on_three_symbols() -> None:
     limits = replace(LIMITS, max_open_positions=2, cooldown_minutes=120.0, cooldown_scope="symbol")
-    base = losing(3) + rising(12, 80.0)
+    base = losing(3, drop=0.04) + rising(12, 100 * 0.96**3)  # 4% steps: under the stop
     frames = [candles([tuple(np.multiply(r, 1 + j / 10)) for r in base]) for j in range(3)]
     tape = Tape()
     risk = session(frames, limits, tape)
