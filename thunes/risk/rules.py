@@ -38,6 +38,7 @@ from thunes.domain.reasons import (
     MAX_OPEN_ORDERS,
     ORDER_RATE,
     PRICE_DEVIATION,
+    REASONS,
 )
 from thunes.domain.rows import BUY, CANCEL, KILL_CODE, MARKET, MAX_LOSS_CODE, SELL, STOP, put
 from thunes.execution.filters import FloatArray as Vec
@@ -219,23 +220,27 @@ def within_notional(notional: float, symbol: float, total: float, rk: Vec) -> in
     return 0
 
 
+# reason code -> the row counting the orders it refused (-1: a venue's reason, not a rule's)
+_COUNTED = np.full(len(REASONS), -1, np.int64)
+_COUNTED[[KILL_SWITCH, COOLDOWN, MAX_OPEN, ORDER_RATE]] = [
+    RiskRow.F_KILL,
+    RiskRow.F_COOLDOWN,
+    RiskRow.F_MAX_OPEN,
+    RiskRow.F_RATE,
+]
+_COUNTED[[PRICE_DEVIATION, MAX_NOTIONAL, MAX_OPEN_ORDERS]] = [
+    RiskRow.F_PRICE,
+    RiskRow.F_NOTIONAL,
+    RiskRow.F_OPEN_ORDERS,
+]
+
+
 @njit(cache=True)
 def refused(reason: int, rk: Vec) -> None:
     """Count one order refused for `reason`, if it is a risk rule's."""
-    if reason == KILL_SWITCH:
-        rk[RiskRow.F_KILL] += 1
-    elif reason == COOLDOWN:
-        rk[RiskRow.F_COOLDOWN] += 1
-    elif reason == MAX_OPEN:
-        rk[RiskRow.F_MAX_OPEN] += 1
-    elif reason == ORDER_RATE:
-        rk[RiskRow.F_RATE] += 1
-    elif reason == PRICE_DEVIATION:
-        rk[RiskRow.F_PRICE] += 1
-    elif reason == MAX_NOTIONAL:
-        rk[RiskRow.F_NOTIONAL] += 1
-    elif reason == MAX_OPEN_ORDERS:
-        rk[RiskRow.F_OPEN_ORDERS] += 1
+    row = _COUNTED[reason] if 0 < reason < len(_COUNTED) else -1
+    if row >= 0:
+        rk[row] += 1
 
 
 @njit(cache=True)
