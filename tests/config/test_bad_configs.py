@@ -33,6 +33,14 @@ BAD_CONFIGS = [
     (["risk.max_loss_per_trade=-1"], "risk.max_loss_per_trade=-1.0 is not allowed: must be > 0"),
     (["risk.max_loss_per_trade=0"], "risk.max_loss_per_trade=0.0 is not allowed: must be > 0"),
     (["risk.cooldown_minutes=-5"], "risk.cooldown_minutes=-5.0 is not allowed: must be >= 0"),
+    (["risk.cooldown_scope=bar"], "risk.cooldown_scope='bar' is not allowed: one of global"),
+    (["risk.max_orders_per_minute=0"], "risk.max_orders_per_minute=0.0 is not allowed: must be"),
+    (["risk.max_price_deviation_pct=-1"], "risk.max_price_deviation_pct=-1.0 is not allowed"),
+    (["risk.max_open_orders_per_symbol=0"], "risk.max_open_orders_per_symbol=0 is not allowed"),
+    (  # a position's cap looser than the total's
+        ["risk.max_position_notional=500", "risk.max_total_notional=100"],
+        "risk.max_position_notional=500.0 is not allowed: must be <= max_total_notional (100.0)",
+    ),
     (  # looser than the limit it lives within
         ["risk.max_loss_per_trade=25"],
         "risk.max_loss_per_trade=25.0 is not allowed: must be <= max_daily_loss (20.0)",

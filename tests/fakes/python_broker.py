@@ -93,6 +93,7 @@ class PythonBroker:
         self.dust = 0.0  # what a fee kept in base left under one step
         self.basis = (0.0, 0.0)  # amount and cost (fees in) of the open position
         self.bar, self.time_ms = 0, 0
+        self.lane = len(account.brokers)  # its rows in the risk vector
         account.brokers.append(self)
 
     # ---- Account
@@ -111,8 +112,9 @@ class PythonBroker:
     def committed(self) -> bool:
         return self.position > 0 or any(o.side is Side.BUY for o in self.book)
 
-    def at(self, time_ms: int) -> None:
+    def at(self, time_ms: int, last_price: float = math.nan) -> None:
         self.time_ms = time_ms
+        rules.mark(self.lane, last_price, self.rk)
 
     # ---- orders in
     def submit(self, command: Command, open_positions: int = 0) -> None:
@@ -120,19 +122,31 @@ class PythonBroker:
             self._cancel(lambda o: o.tag.startswith(command.tag))
             return
         row = as_row(command)
-        if command.side is Side.BUY:
-            reason = rules.allows(float(self.time_ms), open_positions, self.committed, self.rk)
-            if reason:
-                rules.refused(reason, self.rk)
-                price = math.nan if command.price is None else command.price
-                amount = math.nan if command.amount is None else command.amount
-                self._skip(command.side, command.type, price, amount, reason, command.tag)
-                return
+        buy = command.side is Side.BUY
+        limit = command.price if command.type is OrderType.LIMIT else None
+        working = len([o for o in self.book if o.tag != MAX_LOSS_TAG])
+        reason = rules.allows(
+            self.lane,
+            buy,
+            math.nan if limit is None else limit,
+            float(self.time_ms),
+            open_positions,
+            self.committed if buy else True,
+            working,
+            self.rk,
+        )
+        if reason:
+            rules.refused(reason, self.rk)
+            price = math.nan if command.price is None else command.price
+            amount = math.nan if command.amount is None else command.amount
+            self._skip(command.side, command.type, price, amount, reason, command.tag)
+            return
         if command.type is OrderType.MARKET:
             amount = math.nan if command.amount is None else command.amount
             quote = math.nan if command.quote is None else command.quote
             order = _Order(command.side, command.type, math.nan, amount, quote, command.tag, 0)
             self.book.append(order)
+            rules.sent(float(self.time_ms), self.rk)
             self._event(OrderStatus.NEW, order)
             return
         free = self.account.free() if command.side is Side.BUY else 0.0
@@ -144,6 +158,7 @@ class PythonBroker:
         order = _Order(command.side, command.type, price, amount, math.nan, command.tag, 0)
         order.active_from = self.bar + 1
         self.book.append(order)
+        rules.sent(float(self.time_ms), self.rk)
         self._event(OrderStatus.NEW, order)
 
     # ---- a bar of market
@@ -277,7 +292,8 @@ class PythonBroker:
         out = np.empty((rules.MAX_COMMANDS, ORDER))
         held, cost = self.basis
         tick = self.venue[VenueRow.TICK]
-        args = (sell, pnl, float(self.time_ms), by_max_loss, held, cost, self.position, tick)
+        args = (self.lane, sell, pnl, float(self.time_ms), by_max_loss, held, cost, self.position)
+        args = (*args, tick)
         for row in out[: rules.after_fill(*args, self.rk, out)].tolist():
             kind, tag = _KINDS[int(row[1])] if row[1] < 3 else None, int(row[5])
             if kind is None and tag == rules.EVERY_BUY:

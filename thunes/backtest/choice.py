@@ -38,6 +38,10 @@ def risk_can_bind(limits: RiskLimits) -> bool:
         math.isfinite(limits.max_loss_per_trade)
         or math.isfinite(limits.max_daily_loss)
         or limits.cooldown_minutes > 0
+        or math.isfinite(limits.max_orders_per_minute)
+        or math.isfinite(limits.max_price_deviation_pct)
+        or math.isfinite(limits.max_position_notional)
+        or math.isfinite(limits.max_total_notional)
     )
 
 

@@ -281,8 +281,27 @@ class RiskLimitsConfig:
     cooldown_minutes: float = 60.0
     kill_switch: bool = True
     strict: bool = False  # true: a strategy the limits do not fit is refused, not warned about
+    cooldown_scope: str = "global"  # or "symbol"
+    max_orders_per_minute: float = 600.0  # market time
+    max_price_deviation_pct: float = 10.0  # fat-finger guard, from the last close
+    max_position_notional: float = float("inf")  # quote committed to one symbol
+    max_total_notional: float = float("inf")  # to all of them
+    max_open_orders_per_symbol: int = 50
+    reset: bool = False  # true: lift a tripped kill-switch at start
 
     def __post_init__(self) -> None:
+        checks.one_of("cooldown_scope", self.cooldown_scope, ("global", "symbol"))
+        checks.positive("max_orders_per_minute", self.max_orders_per_minute)
+        checks.positive("max_price_deviation_pct", self.max_price_deviation_pct)
+        checks.positive("max_position_notional", self.max_position_notional)
+        checks.positive("max_total_notional", self.max_total_notional)
+        checks.positive("max_open_orders_per_symbol", self.max_open_orders_per_symbol)
+        checks.at_most(
+            "max_position_notional",
+            self.max_position_notional,
+            "max_total_notional",
+            self.max_total_notional,
+        )
         checks.positive("max_loss_per_trade", self.max_loss_per_trade)
         checks.positive("max_daily_loss", self.max_daily_loss)
         checks.positive("max_open_positions", self.max_open_positions)

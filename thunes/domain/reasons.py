@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-# Venue refusals (1-3, 7), then the risk engine's (4-6, 8): codes index REASONS.
-BELOW_MINIMUM, NO_CASH, DUST, KILL_SWITCH, COOLDOWN, MAX_OPEN, UNDER_TICK, PAUSED = range(1, 9)
+# Venue refusals (1-3, 7), then the risk engine's (4-6, 8-12): codes index REASONS.
+BELOW_MINIMUM, NO_CASH, DUST, KILL_SWITCH, COOLDOWN, MAX_OPEN, UNDER_TICK = range(1, 8)
+ORDER_RATE, PRICE_DEVIATION, MAX_NOTIONAL, MAX_OPEN_ORDERS, PAUSED = range(8, 13)
 REASONS = (
     "",
     "below minimum",
@@ -13,5 +14,9 @@ REASONS = (
     "cooldown",
     "max_open_positions",
     "price under one tick",
+    "max_orders_per_minute",
+    "max_price_deviation",
+    "max_notional",
+    "max_open_orders_per_symbol",
     "entries paused",
 )

@@ -25,6 +25,7 @@ from thunes.engine.lane import Lane
 from thunes.engine.results import PortfolioRun, ReplayResult
 from thunes.engine.sim_broker import SimBroker
 from thunes.execution.filters import FloatArray as Vec
+from thunes.risk import rules as risk_rules
 from thunes.strategy import compiled
 from thunes.strategy.events import CompiledRules
 
@@ -151,6 +152,7 @@ def run_lanes(
                 close = bars[i, BarRow.CLOSE]
                 if i + 1 < starts[j + 1]:  # a decision on the last bar could never fill
                     lanes[j, LaneRow.TIME] = bars[i + 1, BarRow.TIME]  # orders leave then
+                    risk_rules.mark(j, close, rk)  # what the fat-finger guard measures from
                     high, pos = bars[i, BarRow.HIGH], lanes[j, LaneRow.POS]
                     entry, exit = entries[i], exits[i]
                     if not compiled.quiet(j, high, pos, entry, exit, st):

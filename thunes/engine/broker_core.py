@@ -188,6 +188,45 @@ def open_positions(b: Book) -> int:
 
 
 @njit(cache=True)
+def working(j: int, b: Book) -> int:
+    """Lane j's orders at work, the risk engine's protective stop aside."""
+    _, lanes, _, _ = b
+    n = int(lanes[j, LaneRow.N_ORDERS])
+    return n - 1 if n and protective(j, b) >= 0 else n
+
+
+@njit(cache=True)
+def risk_refusal(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> int:
+    """The risk rules' reason to keep a strategy's order `o` on lane j from leaving now, or 0
+    (rules.allows, on what this book holds)."""
+    if rk[RiskRow.ON] == 0:
+        return 0
+    _, lanes, _, _ = b
+    buy = o[OrderRow.SIDE] == BUY
+    price = o[OrderRow.PRICE] if o[OrderRow.TYPE] == LIMIT else np.nan
+    holding = committed(j, b) if buy else True
+    return rules.allows(
+        j, buy, price, lanes[j, LaneRow.TIME], positions, holding, working(j, b), rk
+    )
+
+
+@njit(cache=True)
+def beyond_notional(j: int, notional: float, rk: Vec, b: Book) -> int:
+    """The risk rules' reason to refuse a buy of `notional` quote on lane j, or 0: the quote
+    committed (the cost of what is held, the resting buys) to it and to every lane."""
+    if rk[RiskRow.ON] == 0 or not rules.caps_notional(rk):
+        return 0
+    _, lanes, _, _ = b
+    symbol, total = 0.0, 0.0
+    for k in range(len(lanes)):
+        held = lanes[k, LaneRow.BOOK_COST] + reserved(k, b)
+        total += held
+        if k == j:
+            symbol = held
+    return rules.within_notional(notional, symbol, total, rk)
+
+
+@njit(cache=True)
 def _append(j: int, o: Vec, b: Book) -> int:
     _, lanes, orders, _ = b
     n = int(lanes[j, LaneRow.N_ORDERS])
@@ -406,6 +445,7 @@ def _execute(
         return
     out = np.empty((rules.MAX_COMMANDS, ORDER))
     n = rules.after_fill(
+        j,
         not buy,
         pnl,
         lanes[j, LaneRow.TIME],
@@ -460,21 +500,24 @@ def submit(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> None:
     bar, after its close or a fill; `positions`: the lanes committed before it."""
     _, lanes, _, _ = b
     buy = o[OrderRow.SIDE] == BUY
-    if buy:
-        reason = rules.allows(lanes[j, LaneRow.TIME], positions, committed(j, b), rk)
-        if reason:
-            rules.refused(reason, rk)
-            price = np.nan if o[OrderRow.PRICE] == 0 else o[OrderRow.PRICE]
-            amount = np.nan if o[OrderRow.AMOUNT] == 0 else o[OrderRow.AMOUNT]
-            skip(j, o, price, amount, reason, b)
-            return
+    reason = risk_refusal(j, o, positions, rk, b)
+    if reason:
+        rules.refused(reason, rk)
+        price = np.nan if o[OrderRow.PRICE] == 0 else o[OrderRow.PRICE]
+        amount = np.nan if o[OrderRow.AMOUNT] == 0 else o[OrderRow.AMOUNT]
+        skip(j, o, price, amount, reason, b)
+        return
     if o[OrderRow.TYPE] == MARKET:  # sized when it fills (prepare.market_amount)
         queued = o.copy()
         _place(j, queued, b)
+        rules.sent(lanes[j, LaneRow.TIME], rk)
         _log(ACCEPTED, j, queued, np.nan, np.nan, 0.0, False, 0, b)
         return
     free = free_cash(b) if buy and o[OrderRow.TYPE] == LIMIT else 0.0
     reason, price, amount = prepare(o, np.nan, free, lanes[j, LaneRow.POS], lanes[j])
+    if not reason and buy:
+        reason = beyond_notional(j, price * amount, rk, b)
+        rules.refused(reason, rk)
     if reason:
         skip(j, o, price, np.nan if amount == 0 else amount, reason, b)
         return
@@ -488,6 +531,7 @@ def submit(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> None:
         lanes[j, LaneRow.BAR] + 1,
     )
     _place(j, order, b)
+    rules.sent(lanes[j, LaneRow.TIME], rk)
     _log(ACCEPTED, j, order, price, np.nan, 0.0, False, 0, b)
 
 
@@ -498,11 +542,12 @@ def would_refuse(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> int:
     asks again at every quote while its signal holds records a run of refusals once."""
     _, lanes, _, _ = b
     buy = o[OrderRow.SIDE] == BUY
-    reason = rules.allows(lanes[j, LaneRow.TIME], positions, committed(j, b), rk) if buy else 0
+    reason = risk_refusal(j, o, positions, rk, b)
     if reason or o[OrderRow.TYPE] == MARKET:
         return reason
     free = free_cash(b) if buy and o[OrderRow.TYPE] == LIMIT else 0.0
-    return prepare(o, np.nan, free, lanes[j, LaneRow.POS], lanes[j])[0]
+    reason, price, amount = prepare(o, np.nan, free, lanes[j, LaneRow.POS], lanes[j])
+    return beyond_notional(j, price * amount, rk, b) if not reason and buy else reason
 
 
 @njit(cache=True)
@@ -519,6 +564,9 @@ def _fill_market(j: int, o: Vec, open_: float, rk: Vec, b: Book) -> None:
     price = to_grid(slipped, lanes[j, VenueRow.TICK], buy)  # the adverse way
     free = free_cash(b) if buy else 0.0
     why, price, amount = prepare(o, price, free, held, lanes[j])
+    if not why and buy:
+        why = beyond_notional(j, price * amount, rk, b)
+        rules.refused(why, rk)
     if why:
         skip(j, o, price, amount, why, b)
         return

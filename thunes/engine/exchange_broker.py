@@ -301,8 +301,9 @@ class ExchangeBroker:
     def equity(self, price: float) -> float:
         return self.cash + self.holdings * price
 
-    def at(self, time_ms: int) -> None:
+    def at(self, time_ms: int, last_price: float = math.nan) -> None:
         self._now_ms = time_ms
+        rules.mark(0, last_price, self.ledger.risk_vector)
 
     def refresh(self, filters: MarketFilters, venue_filters: VenueFilters) -> None:
         """The venue's markets as read again (CcxtExchange.refresh_markets, on a job): a
@@ -327,18 +328,29 @@ class ExchangeBroker:
                 self._cancel(command.tag)
                 return
             why = halted(self.symbol, self.venue_filters) or self.breaker
-            if not why and command.side is Side.BUY:
-                rk = self.ledger.risk_vector
-                code = rules.allows(float(self._now_ms), open_positions, self.committed, rk)
+            buy, rk = command.side is Side.BUY, self.ledger.risk_vector
+            if not why:
+                price = command.price if command.type is OrderType.LIMIT else None
+                code = rules.allows(
+                    0,
+                    buy,
+                    math.nan if price is None else price,
+                    float(self._now_ms),
+                    open_positions,
+                    self.committed if buy else True,
+                    len(self._working) + len(self._outbox),
+                    rk,
+                )
                 if code:
                     rules.refused(code, rk)
                     why = REASONS[code]
-                elif self.unprotected:
+                elif buy and self.unprotected:
                     why = f"entries paused: {self.unprotected}"
             if why:
                 self._refuse(command, why)
             else:
                 self._outbox.append(command)
+                rules.sent(float(self._now_ms), rk)
 
     def on_bar(self, bar: int, time_ms: int, open_: float, high: float, low: float) -> list[Fill]:
         """The fills the venue reported since they were last taken (the venue fills, not

@@ -175,7 +175,7 @@ class Kernel:
         if next_open is None:
             return  # a decision on the last bar could never fill
         lane = self.lanes[j]
-        lane.broker.at(next_open)  # its orders leave at the next open
+        lane.broker.at(next_open, close)  # its orders leave at the next open
         bar = Bar(i, time_ms, open_, high, low, close, volume)
         self._submit(j, lane.strategy.on_bar(bar, buffer.window(), lane.broker))
 

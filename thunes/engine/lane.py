@@ -46,7 +46,8 @@ def simulated_lanes(
     broker on one shared wallet, one risk engine. `whole_history`: a signal strategy decides
     once over all of `frames` (a backtest); otherwise from its rolling window (replay, paper).
     `run_id` names the orders (a paper session's client ids); None: the simulator's."""
-    risk = RiskEngine(parts.risk, parts.exchange.fees.taker)
+    symbols = [market.symbol for market in parts.markets]
+    risk = RiskEngine(parts.risk, parts.exchange.fees.taker, symbols)
     wallet = Wallet(parts.cash)
     lanes = []
     for strategy, market, frame in zip(parts.strategies, parts.markets, frames, strict=True):
@@ -70,7 +71,7 @@ def simulated_ticks(parts: Components) -> tuple[TickEngine, RiskEngine]:
     strategy = parts.strategy
     if len(parts.markets) > 1 or not isinstance(strategy, Scalper):
         raise ConfigError("the tick engine runs strategy=scalper on one symbol")
-    risk = RiskEngine(parts.risk, parts.exchange.fees.taker)
+    risk = RiskEngine(parts.risk, parts.exchange.fees.taker, [parts.market.symbol])
     engine = TickEngine(
         strategy, parts.exchange.fees, parts.filters.for_market(parts.market), parts.cash, risk
     )

@@ -49,6 +49,7 @@ from thunes.engine import broker_core as c
 from thunes.engine.broker_core import AcctRow, Book, LaneRow, LogRow
 from thunes.execution.filters import FloatArray
 from thunes.portfolio.sizing import Sizer
+from thunes.risk import rules
 from thunes.risk.engine import RiskEngine
 from thunes.risk.rules import risk_vector
 
@@ -182,8 +183,9 @@ class SimBroker:
     def position(self) -> float:
         return self.wallet.lanes.item(self.lane, _POS)
 
-    def at(self, time_ms: int) -> None:
+    def at(self, time_ms: int, last_price: float = math.nan) -> None:
         self.wallet.lanes[self.lane, _TIME] = time_ms
+        rules.mark(self.lane, last_price, self.risk_vector)
 
     @property
     def committed(self) -> bool:

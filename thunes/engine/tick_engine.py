@@ -47,6 +47,7 @@ from thunes.engine.broker_core import AcctRow, Book, LaneRow, LogRow
 from thunes.engine.sim_broker import SimBroker, as_row
 from thunes.execution.filters import FloatArray as Vec
 from thunes.portfolio.sizing import FixedQuote
+from thunes.risk import rules
 from thunes.risk.engine import RiskEngine
 from thunes.strategy import scalper as s
 
@@ -127,6 +128,7 @@ def _loop(
             c.on_quote(0, i, t, bid, rows[j, QuoteRow.ASK], rk, b)
         else:
             c.clock(0, i, t, lanes)
+        rules.mark(0, bid, rk)  # the fat-finger guard measures from the last bid
         z = int(acct[AcctRow.N_LOG])
         if z > a:
             _hear(a, gate, rk, b, st, out, prefixes)
@@ -184,6 +186,7 @@ class TickEngine:
         if i == len(self.marks):
             self._grow(1)
         fills = broker.on_quote(i, tick.timestamp_ms, tick.bid, tick.ask)
+        rules.mark(broker.lane, tick.bid, broker.risk_vector)
         self._hear()
         for fill in fills:
             self.gate[0] = 0.0

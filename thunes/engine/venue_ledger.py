@@ -147,6 +147,7 @@ class Ledger:
         pnl = float(c._book(0, buy, fill.price, kept, cost_fee, _book_of(lanes)))
         out = np.empty((rules.MAX_COMMANDS, ORDER))
         n = rules.after_fill(
+            0,
             not buy,
             pnl,
             float(fill.time_ms),

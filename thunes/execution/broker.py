@@ -45,8 +45,9 @@ class Broker(Protocol):
 
     def equity(self, price: float) -> float: ...
 
-    def at(self, time_ms: int) -> None:
-        """The market time at which the next orders leave (the feed's, never the host's)."""
+    def at(self, time_ms: int, last_price: float) -> None:
+        """The market time at which the next orders leave (the feed's, never the host's), and
+        the last price (a close) the risk rules' fat-finger guard measures them from."""
         ...
 
     def submit(self, command: Command, open_positions: int) -> None:

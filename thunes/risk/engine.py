@@ -2,19 +2,26 @@
 
 The rules themselves are numba functions (rules.py), so that the compiled batch loops and
 the event-by-event engines share one definition; this class builds the vector from the
-limits and reads back what a report wants (how often each rule fired, the day's state).
+limits, reads back what a report wants (how often each rule fired, the trading state),
+and turns the state into named values a state file keeps: a restart, a crash or a new
+config resumes the day's PnL, the halt, the cool-downs, the order-rate window and the
+counts, so that no restart is a way around the kill-switch.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from thunes.domain.orders import OrderIntent, Side
+from thunes.domain.orders import OrderIntent, OrderType, Side
 from thunes.domain.reasons import REASONS
 from thunes.risk import rules as r
 from thunes.risk.limits import RiskLimits
 from thunes.risk.rules import RiskRow
+
+log = logging.getLogger(__name__)
 
 # The vector's state by name (its limits come from the config): what a restart takes back.
 STATE = {
@@ -22,21 +29,41 @@ STATE = {
     "cooldown_until_ms": RiskRow.COOLDOWN_UNTIL,
     "day": RiskRow.DAY,
     "day_pnl": RiskRow.DAY_PNL,
+    "rate_minute": RiskRow.RATE_MINUTE,
+    "rate_count": RiskRow.RATE_COUNT,
     "paused": RiskRow.PAUSED,
     **{f"fired.{rule}": RiskRow.F_KILL + i for i, rule in enumerate(r.FIRED)},
 }
+# The limits a state records, to say which changed since (a new one applies from the next
+# order), as the config gives them (cooldown_scope: 1 for global).
+LIMITS = (
+    "max_loss_per_trade",
+    "max_daily_loss",
+    "max_open_positions",
+    "cooldown_minutes",
+    "kill_switch",
+    "cooldown_scope",
+    "max_orders_per_minute",
+    "max_price_deviation_pct",
+    "max_position_notional",
+    "max_total_notional",
+    "max_open_orders_per_symbol",
+)
+_PER_SYMBOL = ("cooldown_until_ms", "last_price")  # the rows of each symbol, in order
 
 
 class RiskEngine:
-    def __init__(self, limits: RiskLimits, taker_fee: float) -> None:
+    def __init__(self, limits: RiskLimits, taker_fee: float, symbols: Sequence[str] = ()) -> None:
+        """`symbols`: the run's, in their lanes' order (their cool-downs are kept by name)."""
         self.limits = limits
         self.taker_fee = taker_fee
-        self.vector = r.risk_vector(limits, taker_fee)
+        self.symbols = list(symbols)
+        self.vector = r.risk_vector(limits, taker_fee, max(len(self.symbols), 8))
 
     @property
     def fired(self) -> Counter[str]:
         """How often each rule fired (only the rules that did)."""
-        counts = self.vector[RiskRow.F_KILL : RiskRow.F_TRIPS + 1]
+        counts = self.vector[RiskRow.F_KILL : RiskRow.F_KILL + len(r.FIRED)]
         return Counter({rule: int(n) for rule, n in zip(r.FIRED, counts, strict=True) if n})
 
     @property
@@ -68,20 +95,79 @@ class RiskEngine:
     def day_pnl(self) -> float:
         return float(self.vector[RiskRow.DAY_PNL])
 
+    def trading(self, now_ms: int) -> str:
+        """The trading state at market time `now_ms`: active, reducing or halted."""
+        return r.TRADING_STATES[r.trading(float(now_ms), self.vector)]
+
+    def reset(self) -> None:
+        """Lift a tripped kill-switch (`risk.reset=true`, or a command): trading is active
+        again, on a fresh daily budget; says so in one line."""
+        pnl = r.reset(self.vector)
+        log.warning("risk: kill-switch reset: trading active, the day's PnL %.2f set aside", pnl)
+
+    def _row(self, symbol: int, k: int) -> int:
+        return int(RiskRow.LANES) + r.LANE_ROWS * symbol + k
+
     def state(self) -> dict[str, float]:
-        """The day, its PnL, the halt, the cooldown and the counts, by name (to store)."""
-        return {name: float(self.vector[i]) for name, i in STATE.items()}
+        """The day, its PnL, the halt, the cool-downs, the order-rate window, the counts and
+        the limits they were reached under, by name (to store)."""
+        v = self.vector
+        values = {name: float(v[i]) for name, i in STATE.items()}
+        for j, symbol in enumerate(self.symbols):
+            for k, name in enumerate(_PER_SYMBOL):
+                values[f"{name}.{symbol}"] = float(v[self._row(j, k)])
+        values.update({f"limit.{name}": self._limit(name) for name in LIMITS})
+        return values
+
+    def _limit(self, name: str) -> float:
+        value = getattr(self.limits, name)
+        return float(value == "global") if isinstance(value, str) else float(value)
 
     def restore(self, state: Mapping[str, float]) -> None:
-        """Take back a stored `state`: a restart keeps the day's halt and cooldown."""
+        """Take back a stored `state`: a restart keeps the day's halt, its PnL and the
+        cool-downs, whatever the config now says; a limit changed since applies from the
+        next order, and says so in one line. Then `risk.reset=true` lifts the halt."""
+        v = self.vector
         for name, value in state.items():
-            self.vector[STATE[name]] = value
+            if name in STATE:
+                v[STATE[name]] = value
+            elif name.startswith("limit."):
+                self._changed(name.removeprefix("limit."), value)
+            else:
+                field, _, symbol = name.partition(".")
+                if field in _PER_SYMBOL and symbol in self.symbols:
+                    v[self._row(self.symbols.index(symbol), _PER_SYMBOL.index(field))] = value
+        if self.limits.reset:
+            self.reset()
+
+    def _changed(self, name: str, was: float) -> None:
+        if name in LIMITS and self._limit(name) != was:
+            log.warning(
+                "risk: %s changed since the last run: %g -> %g, from the next order",
+                name,
+                was,
+                self._limit(name),
+            )
 
     def allows(
-        self, intent: OrderIntent, now_ms: int, open_positions: int, holding: bool
+        self,
+        intent: OrderIntent,
+        now_ms: int,
+        open_positions: int,
+        holding: bool,
+        symbol: int = 0,
+        open_orders: int = 0,
     ) -> str | None:
         """None if the intent may leave, else the reason it may not."""
-        if intent.side is Side.SELL:
-            return None
-        code = r.allows(float(now_ms), open_positions, holding, self.vector)
+        price = intent.price if intent.type is OrderType.LIMIT and intent.price else math.nan
+        code = r.allows(
+            symbol,
+            intent.side is Side.BUY,
+            price,
+            float(now_ms),
+            open_positions,
+            holding,
+            open_orders,
+            self.vector,
+        )
         return REASONS[code] if code else None

@@ -2,16 +2,27 @@
 them (the broker at each order and fill, on candles and on quotes alike), batch or
 event by event. `RiskEngine` (engine.py) is the Python face that owns such a vector.
 
-Rules, all in the quote currency:
+Rules, all in the quote currency, and in market time (the feed's clock, never the host's):
 - max_loss_per_trade: a protective stop at the price where the open position, fees in,
   would have lost that much (`stop_price`). It rests with the broker like any stop.
-- max_daily_loss: realised losses within one UTC day. Reaching it trips the kill-switch:
-  no new buys until the next UTC day and, when `kill_switch` is on, the position is
-  flattened. Sells (which reduce risk) are always allowed: HALTED, not frozen.
-- cooldown_minutes: after a losing exit, no new buys for that long.
+- max_daily_loss: realised losses within one UTC day. Reaching it trips the kill-switch,
+  which sets the trading state until the next UTC day or a `reset`: REDUCING when it
+  flattens (`kill_switch`: only risk-reducing orders, sells, may leave), else HALTED
+  (nothing new leaves; cancels, and the protective stops already resting, still may).
+- cooldown_minutes: after a losing exit, no new buys for that long, on that symbol or on
+  every symbol (`cooldown_scope`).
 - max_open_positions: a buy that would open a position beyond the limit is refused.
+- max_orders_per_minute: orders sent within one minute of market time.
+- max_price_deviation_pct (the fat-finger guard): a limit order priced beyond the last
+  close (or quote) by more than that, on the side where it would trade at once: above it
+  for a buy, below it for a sell. A price away from the market on the other side rests.
+- max_position_notional, max_total_notional: a buy that would take the quote committed
+  to one symbol, or to all (cost of what is held and of resting buys), beyond the limit.
+- max_open_orders_per_symbol: orders at work on one symbol (the protective stop aside).
 - paused: set by someone or something watching (a drift alarm), no new buys until lifted,
   with or without limits.
+The risk engine's own orders (the protective stop, the kill-switch's sell) never wait for
+a rule. Counters count the orders refused and the trips, not the checks.
 """
 
 from __future__ import annotations
@@ -21,7 +32,17 @@ from enum import IntEnum
 import numpy as np
 from numba import njit
 
-from thunes.domain.reasons import COOLDOWN, KILL_SWITCH, MAX_OPEN, PAUSED
+from thunes.domain.reasons import (
+    COOLDOWN,
+    KILL_SWITCH,
+    MAX_NOTIONAL,
+    MAX_OPEN,
+    MAX_OPEN_ORDERS,
+    ORDER_RATE,
+    PAUSED,
+    PRICE_DEVIATION,
+    REASONS,
+)
 from thunes.domain.rows import BUY, CANCEL, KILL_CODE, MARKET, MAX_LOSS_CODE, SELL, STOP, put
 from thunes.execution.filters import FloatArray as Vec
 from thunes.execution.rounding import to_grid
@@ -29,9 +50,9 @@ from thunes.risk.limits import RiskLimits
 
 
 class RiskRow(IntEnum):
-    """The vector: limits (ON is 0 for "no risk engine": every rule off), state, then the
-    counts of how often each rule fired, in the order of FIRED. Epoch ms fit a float64
-    exactly."""
+    """The vector: limits (ON is 0 for "no risk engine": every rule off), state, the
+    counts of how often each rule fired (in the order of FIRED), then two rows per symbol
+    from LANES on (its cool-down's end, its last price). Epoch ms fit a float64 exactly."""
 
     ON = 0
     MAX_LOSS = 1
@@ -40,26 +61,55 @@ class RiskRow(IntEnum):
     COOLDOWN_MS = 4
     FLATTEN = 5
     EXIT_FEE = 6
-    HALTED_DAY = 7
-    COOLDOWN_UNTIL = 8
-    DAY = 9
-    DAY_PNL = 10
-    F_KILL = 11
-    F_COOLDOWN = 12
-    F_MAX_OPEN = 13
-    F_MAX_LOSS = 14
-    F_TRIPS = 15
-    PAUSED = 16
+    COOLDOWN_GLOBAL = 7
+    MAX_RATE = 8
+    MAX_DEVIATION = 9
+    MAX_POSITION_NOTIONAL = 10
+    MAX_TOTAL_NOTIONAL = 11
+    MAX_OPEN_ORDERS = 12
+    HALTED_DAY = 13
+    COOLDOWN_UNTIL = 14
+    DAY = 15
+    DAY_PNL = 16
+    RATE_MINUTE = 17
+    RATE_COUNT = 18
+    F_KILL = 19
+    F_COOLDOWN = 20
+    F_MAX_OPEN = 21
+    F_MAX_LOSS = 22
+    F_TRIPS = 23
+    F_RATE = 24
+    F_PRICE = 25
+    F_NOTIONAL = 26
+    F_OPEN_ORDERS = 27
+    PAUSED = 28
+    LANES = 29
 
 
-FIRED = ("kill_switch", "cooldown", "max_open_positions", "max_loss_per_trade", "kill_switch_trips")
+FIRED = (
+    "kill_switch",
+    "cooldown",
+    "max_open_positions",
+    "max_loss_per_trade",
+    "kill_switch_trips",
+    "max_orders_per_minute",
+    "max_price_deviation",
+    "max_notional",
+    "max_open_orders_per_symbol",
+)
+ACTIVE, REDUCING, HALTED = 0, 1, 2  # the trading states (`trading`)
+TRADING_STATES = ("active", "reducing", "halted")
+LANE_ROWS = 2  # per symbol: its cool-down's end, its last price
 _DAY_MS = 86_400_000.0
+_MINUTE_MS = 60_000.0
 
 
-def risk_vector(limits: RiskLimits | None, exit_fee: float) -> Vec:
-    """A fresh vector for `limits` (None: no risk engine), nothing fired yet."""
-    rk = np.zeros(len(RiskRow))
-    rk[[RiskRow.HALTED_DAY, RiskRow.COOLDOWN_UNTIL, RiskRow.DAY]] = -1.0
+def risk_vector(limits: RiskLimits | None, exit_fee: float, lanes: int = 8) -> Vec:
+    """A fresh vector for `limits` (None: no risk engine) and `lanes` symbols, nothing
+    fired yet."""
+    rk = np.zeros(RiskRow.LANES + LANE_ROWS * lanes)
+    rk[[RiskRow.HALTED_DAY, RiskRow.COOLDOWN_UNTIL, RiskRow.DAY, RiskRow.RATE_MINUTE]] = -1.0
+    rk[RiskRow.LANES :: LANE_ROWS] = -1.0
     if limits is not None:
         rk[: RiskRow.HALTED_DAY] = [
             1.0,
@@ -69,36 +119,134 @@ def risk_vector(limits: RiskLimits | None, exit_fee: float) -> Vec:
             int(limits.cooldown_minutes * 60_000),
             limits.kill_switch,
             exit_fee,
+            limits.cooldown_scope == "global",
+            limits.max_orders_per_minute,
+            limits.max_price_deviation_pct / 100,
+            limits.max_position_notional,
+            limits.max_total_notional,
+            limits.max_open_orders_per_symbol,
         ]
     return rk
 
 
+@njit(cache=True, inline="always")
+def _lane(j: int, rk: Vec) -> int:
+    """Where symbol j's rows start."""
+    at = RiskRow.LANES + LANE_ROWS * j
+    if at + LANE_ROWS > len(rk):
+        raise IndexError("the risk vector has no room for this symbol: size it by the symbols")
+    return at
+
+
 @njit(cache=True)
-def allows(now_ms: float, open_positions: int, holding: bool, rk: Vec) -> int:
-    """0 if a buy may leave now, else the reason code it may not. Asking counts nothing:
-    the caller counts the order it refuses (`refused`), once."""
-    if rk[RiskRow.PAUSED] != 0:
+def mark(j: int, price: float, rk: Vec) -> None:
+    """Symbol j's last price (a close, a quote): what the fat-finger guard measures from
+    (0: none yet, nothing measured)."""
+    if price > 0:
+        rk[_lane(j, rk) + 1] = price
+
+
+@njit(cache=True)
+def trading(now_ms: float, rk: Vec) -> int:
+    """The trading state at `now_ms`: a trip's (REDUCING when the kill-switch flattens,
+    else HALTED) lasts until the next UTC day; derived from the day halted, so that no
+    stored state can outlive it."""
+    if rk[RiskRow.ON] == 0 or rk[RiskRow.HALTED_DAY] != np.floor(now_ms / _DAY_MS):
+        return ACTIVE
+    return REDUCING if rk[RiskRow.FLATTEN] != 0 else HALTED
+
+
+@njit(cache=True)
+def allows(
+    j: int,
+    buy: bool,
+    limit_price: float,
+    now_ms: float,
+    open_positions: int,
+    holding: bool,
+    open_orders: int,
+    rk: Vec,
+) -> int:
+    """0 if a strategy's order on symbol j may leave now, else the reason code it may not;
+    `limit_price`: a limit order's price (else NaN), `open_orders`: symbol j's orders at
+    work. Asking counts nothing: the caller counts the order it refuses (`refused`), once,
+    and the one it sends (`sent`)."""
+    if buy and rk[RiskRow.PAUSED] != 0:
         return PAUSED
     if rk[RiskRow.ON] == 0:
         return 0
-    if rk[RiskRow.HALTED_DAY] == np.floor(now_ms / _DAY_MS):
+    state = trading(now_ms, rk)
+    if state == HALTED or (state == REDUCING and buy):
         return KILL_SWITCH
-    if now_ms < rk[RiskRow.COOLDOWN_UNTIL]:
-        return COOLDOWN
-    if not holding and open_positions >= rk[RiskRow.MAX_POSITIONS]:
-        return MAX_OPEN
+    if buy:
+        until = rk[RiskRow.COOLDOWN_UNTIL] if rk[RiskRow.COOLDOWN_GLOBAL] else rk[_lane(j, rk)]
+        if now_ms < until:
+            return COOLDOWN
+        if not holding and open_positions >= rk[RiskRow.MAX_POSITIONS]:
+            return MAX_OPEN
+    if open_orders >= rk[RiskRow.MAX_OPEN_ORDERS]:
+        return MAX_OPEN_ORDERS
+    last, off = rk[_lane(j, rk) + 1], rk[RiskRow.MAX_DEVIATION]
+    if last > 0 and (limit_price > last * (1 + off) if buy else limit_price < last * (1 - off)):
+        return PRICE_DEVIATION
+    minute = np.floor(now_ms / _MINUTE_MS)
+    if minute == rk[RiskRow.RATE_MINUTE] and rk[RiskRow.RATE_COUNT] >= rk[RiskRow.MAX_RATE]:
+        return ORDER_RATE
     return 0
+
+
+@njit(cache=True)
+def sent(now_ms: float, rk: Vec) -> None:
+    """Count an order that left, in its minute (the order-rate limit's window)."""
+    if rk[RiskRow.ON] == 0:
+        return
+    minute = np.floor(now_ms / _MINUTE_MS)
+    if minute != rk[RiskRow.RATE_MINUTE]:
+        rk[RiskRow.RATE_MINUTE], rk[RiskRow.RATE_COUNT] = minute, 0.0
+    rk[RiskRow.RATE_COUNT] += 1
+
+
+@njit(cache=True, inline="always")
+def caps_notional(rk: Vec) -> bool:
+    """Whether a notional limit is set (the broker sums what is committed only then)."""
+    return rk[RiskRow.MAX_POSITION_NOTIONAL] < np.inf or rk[RiskRow.MAX_TOTAL_NOTIONAL] < np.inf
+
+
+@njit(cache=True)
+def within_notional(notional: float, symbol: float, total: float, rk: Vec) -> int:
+    """0 if a buy of `notional` quote fits beside `symbol` (quote committed to its symbol)
+    and `total` (to all), else the reason code it does not."""
+    if rk[RiskRow.ON] == 0:
+        return 0
+    if (
+        symbol + notional > rk[RiskRow.MAX_POSITION_NOTIONAL]
+        or total + notional > rk[RiskRow.MAX_TOTAL_NOTIONAL]
+    ):
+        return MAX_NOTIONAL
+    return 0
+
+
+# reason code -> the row counting the orders it refused (-1: a venue's reason, not a rule's)
+_COUNTED = np.full(len(REASONS), -1, np.int64)
+_COUNTED[[KILL_SWITCH, COOLDOWN, MAX_OPEN, ORDER_RATE]] = [
+    RiskRow.F_KILL,
+    RiskRow.F_COOLDOWN,
+    RiskRow.F_MAX_OPEN,
+    RiskRow.F_RATE,
+]
+_COUNTED[[PRICE_DEVIATION, MAX_NOTIONAL, MAX_OPEN_ORDERS]] = [
+    RiskRow.F_PRICE,
+    RiskRow.F_NOTIONAL,
+    RiskRow.F_OPEN_ORDERS,
+]
 
 
 @njit(cache=True)
 def refused(reason: int, rk: Vec) -> None:
     """Count one order refused for `reason`, if it is a risk rule's."""
-    if reason == KILL_SWITCH:
-        rk[RiskRow.F_KILL] += 1
-    elif reason == COOLDOWN:
-        rk[RiskRow.F_COOLDOWN] += 1
-    elif reason == MAX_OPEN:
-        rk[RiskRow.F_MAX_OPEN] += 1
+    row = _COUNTED[reason] if 0 < reason < len(_COUNTED) else -1
+    if row >= 0:
+        rk[row] += 1
 
 
 @njit(cache=True)
@@ -112,8 +260,9 @@ def stop_price(amount: float, cost: float, rk: Vec) -> float:
 
 
 @njit(cache=True)
-def on_realised(pnl: float, now_ms: float, by_max_loss: bool, rk: Vec) -> bool:
-    """Book a sell's PnL; True when the daily limit has just tripped a flattening kill-switch."""
+def on_realised(j: int, pnl: float, now_ms: float, by_max_loss: bool, rk: Vec) -> bool:
+    """Book symbol j's sell's PnL; True when the daily limit has just tripped a flattening
+    kill-switch."""
     if rk[RiskRow.ON] == 0:
         return False
     day = np.floor(now_ms / _DAY_MS)
@@ -123,12 +272,21 @@ def on_realised(pnl: float, now_ms: float, by_max_loss: bool, rk: Vec) -> bool:
     if by_max_loss:
         rk[RiskRow.F_MAX_LOSS] += 1
     if pnl < 0 and rk[RiskRow.COOLDOWN_MS] > 0:
-        rk[RiskRow.COOLDOWN_UNTIL] = now_ms + rk[RiskRow.COOLDOWN_MS]
+        until = now_ms + rk[RiskRow.COOLDOWN_MS]
+        rk[RiskRow.COOLDOWN_UNTIL if rk[RiskRow.COOLDOWN_GLOBAL] else _lane(j, rk)] = until
     if -rk[RiskRow.DAY_PNL] >= rk[RiskRow.MAX_DAILY] and rk[RiskRow.HALTED_DAY] != day:
         rk[RiskRow.HALTED_DAY] = day
         rk[RiskRow.F_TRIPS] += 1
         return rk[RiskRow.FLATTEN] != 0
     return False
+
+
+def reset(rk: Vec) -> float:
+    """An explicit reset of the kill-switch (`risk.reset=true`, a command): trading is
+    ACTIVE again, on a fresh daily budget. Returns the day's PnL set aside."""
+    pnl = float(rk[RiskRow.DAY_PNL])
+    rk[RiskRow.HALTED_DAY], rk[RiskRow.DAY_PNL] = -1.0, 0.0
+    return pnl
 
 
 EVERY_BUY = -1  # a cancel row's tag: withdraw every buy at work, whatever its tag
@@ -149,6 +307,7 @@ def protect(amount: float, cost: float, tick: float, rk: Vec, out: Vec, n: int) 
 
 @njit(cache=True)
 def after_fill(
+    j: int,
     sell: bool,
     pnl: float,
     now_ms: float,
@@ -160,7 +319,7 @@ def after_fill(
     rk: Vec,
     out: Vec,
 ) -> int:
-    """The risk engine's reactions to a fill, as command rows in `out` that the broker
+    """The risk engine's reactions to symbol j's fill, as command rows in `out` that the broker
     carries out like a strategy's (returns how many): the protective stop moved to the
     open position (`book_amount`, `book_cost`, fees in; withdrawn when flat) and, when a
     sell's `pnl` trips the daily limit with flattening on, every buy withdrawn and the
@@ -168,7 +327,7 @@ def after_fill(
     if rk[RiskRow.ON] == 0:
         return 0
     n = protect(book_amount, book_cost, tick, rk, out, 0)
-    if sell and on_realised(pnl, now_ms, by_max_loss, rk):
+    if sell and on_realised(j, pnl, now_ms, by_max_loss, rk):
         n = put(out, n, BUY, CANCEL, np.nan, np.nan, np.nan, EVERY_BUY)
         if position > 0:
             n = put(out, n, SELL, MARKET, np.nan, np.nan, np.nan, KILL_CODE)
