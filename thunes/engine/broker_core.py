@@ -227,23 +227,37 @@ def beyond_notional(j: int, notional: float, rk: Vec, b: Book) -> int:
 
 
 @njit(cache=True)
-def _append(j: int, o: Vec, b: Book) -> int:
+def _slot(j: int, b: Book) -> int:
+    """The next free place in lane j's order table, taken."""
     _, lanes, orders, _ = b
     n = int(lanes[j, LaneRow.N_ORDERS])
     if n >= orders.shape[1]:
         raise IndexError("the broker's order table is full: grow it before the call")
-    orders[j, n] = o
     lanes[j, LaneRow.N_ORDERS] = n + 1
     return n
 
 
 @njit(cache=True)
-def _place(j: int, o: Vec, b: Book) -> int:
-    """`_append` a new order, numbered as its client order id will be."""
-    _, lanes, _, _ = b
+def _append(j: int, o: Vec, b: Book) -> int:
+    _, _, orders, _ = b
+    n = _slot(j, b)
+    orders[j, n] = o
+    return n
+
+
+@njit(cache=True)
+def _number(j: int, k: int, b: Book) -> int:
+    """Number lane j's order k, just placed, as its client order id will be."""
+    _, lanes, orders, _ = b
     lanes[j, LaneRow.N_PLACED] += 1
-    o[OrderRow.ID] = lanes[j, LaneRow.N_PLACED]
-    return _append(j, o, b)
+    orders[j, k, OrderRow.ID] = lanes[j, LaneRow.N_PLACED]
+    return k
+
+
+@njit(cache=True)
+def _place(j: int, o: Vec, b: Book) -> int:
+    """`_append` a copy of order `o` (left as it is), numbered in the table."""
+    return _number(j, _append(j, o, b), b)
 
 
 @njit(cache=True)
@@ -276,14 +290,25 @@ def _remove(j: int, k: int, b: Book) -> Vec:
 
 
 @njit(cache=True)
-def _order(
-    side: float, type_: int, price: float, amount: float, quote: float, tag: float, from_: float
-) -> Vec:
-    o = np.empty(ORDER)
+def _new(
+    j: int,
+    side: float,
+    type_: int,
+    price: float,
+    amount: float,
+    tag: float,
+    from_: float,
+    b: Book,
+) -> int:
+    """Place a new order (no quote), written straight into lane j's table (no row is
+    allocated: a sweep places one per fill) and numbered; returns its place."""
+    _, _, orders, _ = b
+    k = _slot(j, b)
+    o = orders[j, k]
     o[OrderRow.SIDE], o[OrderRow.TYPE], o[OrderRow.PRICE] = side, type_, price
-    o[OrderRow.AMOUNT], o[OrderRow.QUOTE], o[OrderRow.TAG] = amount, quote, tag
+    o[OrderRow.AMOUNT], o[OrderRow.QUOTE], o[OrderRow.TAG] = amount, np.nan, tag
     o[OrderRow.FROM], o[OrderRow.ID], o[OrderRow.FILLED] = from_, 0.0, 0.0
-    return o
+    return _number(j, k, b)
 
 
 @njit(cache=True)
@@ -327,9 +352,9 @@ def cancel(j: int, tags: Mask, buys: bool, b: Book) -> None:
         if not hit:
             k += 1
             continue
-        o = _remove(j, k, b)
         if o[OrderRow.TAG] != MAX_LOSS_CODE:  # the risk engine's own stop is not the strategy's
             _log(CANCELED, j, o, o[OrderRow.PRICE], np.nan, 0.0, False, 0, b)
+        _drop(j, k, b)  # logged from its place first: no copy
 
 
 @njit(cache=True)
@@ -368,17 +393,14 @@ def _risk(j: int, out: Vec, n: int, b: Book) -> None:
             if k >= 0:
                 _drop(j, k, b)
         elif o[OrderRow.TYPE] == MARKET or not _selling_out(j, b):
-            _place(
+            _new(
                 j,
-                _order(
-                    o[OrderRow.SIDE],
-                    int(o[OrderRow.TYPE]),
-                    o[OrderRow.PRICE],
-                    np.nan,
-                    np.nan,
-                    o[OrderRow.TAG],
-                    lanes[j, LaneRow.BAR],
-                ),
+                o[OrderRow.SIDE],
+                int(o[OrderRow.TYPE]),
+                o[OrderRow.PRICE],
+                np.nan,
+                o[OrderRow.TAG],
+                lanes[j, LaneRow.BAR],
                 b,
             )
 
@@ -498,7 +520,7 @@ def _part(amount: float, venue: Vec) -> float:
 def submit(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> None:
     """Accept, rest or skip order `o` (an `_order` row; NaN: not given) at lane j's current
     bar, after its close or a fill; `positions`: the lanes committed before it."""
-    _, lanes, _, _ = b
+    _, lanes, orders, _ = b
     buy = o[OrderRow.SIDE] == BUY
     reason = risk_refusal(j, o, positions, rk, b)
     if reason:
@@ -508,10 +530,9 @@ def submit(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> None:
         skip(j, o, price, amount, reason, b)
         return
     if o[OrderRow.TYPE] == MARKET:  # sized when it fills (prepare.market_amount)
-        queued = o.copy()
-        _place(j, queued, b)
+        k = _place(j, o, b)
         rules.sent(lanes[j, LaneRow.TIME], rk)
-        _log(ACCEPTED, j, queued, np.nan, np.nan, 0.0, False, 0, b)
+        _log(ACCEPTED, j, orders[j, k], np.nan, np.nan, 0.0, False, 0, b)
         return
     free = free_cash(b) if buy and o[OrderRow.TYPE] == LIMIT else 0.0
     reason, price, amount = prepare(o, np.nan, free, lanes[j, LaneRow.POS], lanes[j])
@@ -521,18 +542,18 @@ def submit(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> None:
     if reason:
         skip(j, o, price, np.nan if amount == 0 else amount, reason, b)
         return
-    order = _order(
+    k = _new(
+        j,
         o[OrderRow.SIDE],
         int(o[OrderRow.TYPE]),
         price,
         amount,
-        np.nan,
         o[OrderRow.TAG],
         lanes[j, LaneRow.BAR] + 1,
+        b,
     )
-    _place(j, order, b)
     rules.sent(lanes[j, LaneRow.TIME], rk)
-    _log(ACCEPTED, j, order, price, np.nan, 0.0, False, 0, b)
+    _log(ACCEPTED, j, orders[j, k], price, np.nan, 0.0, False, 0, b)
 
 
 @njit(cache=True)

@@ -21,7 +21,15 @@ from numba import njit, prange
 
 from thunes.domain.market import Fees, MarketFilters
 from thunes.engine import broker_core as c
-from thunes.engine.batch_loop import ORDERS, BarRow, Bools, History, fixed_prefixes, run_lanes
+from thunes.engine.batch_loop import (
+    ORDERS,
+    BarRow,
+    Bools,
+    History,
+    fixed_prefixes,
+    run_in,
+    workspace,
+)
 from thunes.engine.broker_core import AcctRow, LaneRow
 from thunes.engine.sim_broker import venue
 from thunes.execution.filters import FloatArray
@@ -55,6 +63,7 @@ def _column(
     lane, rk, rs = start[0].copy(), start[1].copy(), start[2].copy()
     orders, log = np.zeros((1, ORDERS, c.ORDER)), np.zeros((64, c.LOG_WIDTH))
     cursor = np.zeros(1, np.int64)
+    work = workspace(rs, MAX_INTENTS)  # once, not at every entry
     step = 0
     while step < n:  # idle stretches (flat, nothing at work) until the next entry
         wake = step
@@ -66,13 +75,13 @@ def _column(
         if wake == n:
             break
         cursor[0] = wake
-        log, step = run_lanes(
+        log, step = run_in(
             h,
             prefixes,
             rk,
             (acct, lane, orders, log),
             rs,
-            MAX_INTENTS,
+            work,
             equity,
             equity,  # one symbol: its bars are the timeline
             False,  # the log emptied at every step: its fills are counted in the lane
