@@ -1,0 +1,61 @@
+"""What the venue-session tests share: a stand-in account, the command line that points a
+testnet session at it, and what the state file holds."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.binance import API_KEY, SECRET, FakeBinance
+
+SPEED = 60.0  # market seconds per real second: a 1m candle a second
+T0 = 1_704_067_200_000 + 30_000
+KEY_ENV = "BINANCE_TESTNET_API_KEY"
+SECRET_ENV = "BINANCE_TESTNET_API_SECRET"
+
+
+def keyed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+
+
+def standin(speed: float = SPEED) -> FakeBinance:
+    return FakeBinance(start_ms=T0, speed=speed, tick_s=0.02, balances={"USDT": "1000"})
+
+
+def session_args(server: FakeBinance, state: Path, *extra: str, duration: str = "6m") -> list[str]:
+    """`thunes mode=paper exchange=binance_testnet` on the stand-in: a DCA that buys on
+    every close (so orders fill within minutes), `duration` of market time."""
+    return [
+        "mode=paper",
+        "exchange=binance_testnet",
+        f"exchange.base_url={server.url}",
+        "exchange.max_retries=0",
+        f"paper.speed={server.clock.speed:g}",
+        f"paper.duration={duration}",
+        "paper.view=false",
+        "strategy=dca",
+        "strategy.every_bars=1",
+        "tracking=none",
+        "notifier=none",
+        "live.work_every_s=0.5",
+        f"state.dir={state}",
+        *extra,
+    ]
+
+
+def state_file(state: Path) -> Path:
+    return state / "binance_testnet-default-paper.sqlite"
+
+
+def stored(state: Path) -> tuple[list[str], list[tuple[str, int]]]:
+    """The client ids of the orders the state file holds, and its fills (order, trade)."""
+    db = sqlite3.connect(state_file(state))
+    try:
+        orders = [c for (c,) in db.execute("SELECT client_id FROM orders")]
+        fills = [(o, int(t)) for o, t in db.execute("SELECT client_id, trade_id FROM fills")]
+    finally:
+        db.close()
+    return orders, fills
