@@ -33,8 +33,8 @@ from thunes.state.store import StateStore
 
 def _intent(values: dict[str, object]) -> OrderIntent:
     return OrderIntent(
-        Side(values["side"]),
-        OrderType(values["type"]),
+        Side(str(values["side"])),
+        OrderType(str(values["type"])),
         values["amount"],  # type: ignore[arg-type]
         values["quote"],  # type: ignore[arg-type]
         values["price"],  # type: ignore[arg-type]

@@ -94,8 +94,10 @@ class Session:
     @property
     def account_exchange(self) -> str:
         """The venue as an account names it: a testnet's account is not the venue's."""
-        return f"{self.exchange.name}_testnet" if self.cfg.exchange.get("sandbox") else (
-            self.exchange.name
+        return (
+            f"{self.exchange.name}_testnet"
+            if self.cfg.exchange.get("sandbox")
+            else (self.exchange.name)
         )
 
     # --- start-up ---------------------------------------------------------------------
@@ -124,9 +126,7 @@ class Session:
         listed = self.exchange.client.markets or {}
         for symbol in self.symbols:
             if symbol not in listed:
-                raise ConfigError(
-                    f"symbol.symbol: {self.account_exchange} does not list {symbol}"
-                )
+                raise ConfigError(f"symbol.symbol: {self.account_exchange} does not list {symbol}")
             status = self.exchange.venue_filters(symbol).status
             if status != "TRADING":
                 raise ConfigError(
@@ -209,8 +209,10 @@ class Session:
             store.resume()
             self.console.print("live.resume: the pauses are lifted")
         run_id = state.run_id or secrets.token_hex(3)
-        ids = {m.symbol: ClientIds(run_id, type(s).__name__, m.symbol) for m, s in
-               zip(parts.markets, parts.strategies, strict=True)}
+        ids = {
+            m.symbol: ClientIds(run_id, type(s).__name__, m.symbol)
+            for m, s in zip(parts.markets, parts.strategies, strict=True)
+        }
         prefixes = [i.prefix for i in ids.values()]
         now_ms = self.exchange.milliseconds()
         last = state.last_ms
@@ -246,7 +248,11 @@ class Session:
         from thunes.exchange.ccxt_stream import CcxtStream  # ccxt.pro: only for a session
 
         feed = CcxtFeed(
-            self.exchange, CcxtStream(self.exchange), self.symbols, timeframe, clock,
+            self.exchange,
+            CcxtStream(self.exchange),
+            self.symbols,
+            timeframe,
+            clock,
             resilience=resilience,
         )
         started = state.started_ms or start
@@ -258,7 +264,7 @@ class Session:
         )
         self._state = state
         if state.attach(self.brokers, engine.kernel, risk, run_id, started):
-            self.console.print(f"{self.mode}: resuming {store.path} after market {_stamp(start)} UTC")
+            self.console.print(f"{self.mode}: resuming {store.path} after {_stamp(start)} UTC")
         title = (
             f"{self.mode.upper()} {', '.join(self.symbols)} {timeframe} "
             f"{type(parts.strategy).__name__} on {self.account_exchange} (real orders;"
