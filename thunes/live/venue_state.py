@@ -76,6 +76,10 @@ class VenueState:
         value = self.store.resumed(key)
         return value.decode() if isinstance(value, bytes) else value
 
+    def _ms(self, key: str) -> int | None:
+        text = self._text(key)
+        return None if text is None else int(text)
+
     @property
     def run_id(self) -> str | None:
         """The run's client-id prefix, kept by every restart (None: a first start)."""
@@ -83,14 +87,12 @@ class VenueState:
 
     @property
     def started_ms(self) -> int | None:
-        value = self._text("started_ms")
-        return None if value is None else int(value)
+        return self._ms("started_ms")
 
     @property
     def last_ms(self) -> int | None:
         """Market time of the last step's close: where a restart's feed begins."""
-        value = self._text("last_ms")
-        return None if value is None else int(value)
+        return self._ms("last_ms")
 
     def attach(
         self,
