@@ -17,13 +17,14 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from tests.fakes.binance import API_KEY, SECRET, FakeBinance
-from tests.live.venue import KEY_ENV, SECRET_ENV, session_args, standin, state_file
+from tests.live.venue import KEY_ENV, SECRET_ENV, T0, session_args, standin, state_file
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,34 +52,66 @@ class Outcome:
         )
 
 
-def _thunes(args: list[str], cwd: Path) -> subprocess.Popen[str]:
+def _thunes(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], threading.Event, list[str]]:
+    """A session started; the event is set once it has reconciled and trades."""
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
         "NUMBA_CACHE_DIR": str(REPO / ".cache/numba"),
+        "PYTHONUNBUFFERED": "1",  # its lines as they come: the kill waits for one
         KEY_ENV: API_KEY,
         SECRET_ENV: SECRET,
     }
     cmd = [sys.executable, "-m", "thunes", *args]
-    return subprocess.Popen(
+    process = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    ready, lines = threading.Event(), []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if "waiting for the next close" in line:
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    return process, ready, lines
 
 
-def crash(kills: int, seed: int, work: Path, speed: float = 120.0, span: str = "90m") -> Outcome:
-    """`kills` SIGKILLs, each at a random moment of a run (from 1.5 to 6 real seconds after
-    it started, start-up included), then a run to the end of `span`."""
+def _started_ms(state: Path) -> int:
+    """When the session first started, in market time (T0 if no step was ever saved)."""
+    db = sqlite3.connect(state_file(state))
+    try:
+        row = db.execute("SELECT value FROM resume WHERE key = 'started_ms'").fetchone()
+    finally:
+        db.close()
+    return T0 if row is None else int(row[0])
+
+
+def crash(kills: int, seed: int, work: Path, speed: float = 30.0) -> Outcome:
+    """`kills` SIGKILLs, each at a random moment of a run (one in four during its start-up,
+    the others up to 4 real seconds after it began to trade), then a run that ends 45
+    market minutes after it starts."""
     rng = random.Random(seed)
     state = work / "state"
     with standin(speed) as server:
-        args = session_args(server, state, "live.work_every_s=0.2", duration=span)
         for _ in range(kills):
-            process = _thunes(args, work)
-            time.sleep(rng.uniform(1.5, 6.0))
+            process, ready, _ = _thunes(session_args(server, state, duration="30d"), work)
+            if rng.random() < 0.25:
+                time.sleep(rng.uniform(0.5, 4.0))
+            else:
+                ready.wait(300)
+                time.sleep(rng.uniform(0.0, 4.0))
             process.send_signal(signal.SIGKILL)
-            process.communicate(timeout=30)
-        process = _thunes(args, work)
-        out, _ = process.communicate(timeout=600)
+            process.wait(timeout=30)
+        elapsed = (server.clock.now_ms() - _started_ms(state)) // 60_000 if kills else 0
+        args = session_args(server, state, duration=f"{elapsed + 45}m")
+        process, _, lines = _thunes(args, work)
+        process.wait(timeout=900)
+        time.sleep(0.5)  # the reader's last lines
+        out = "".join(lines)
         if process.returncode != 0:
             raise RuntimeError(f"the last run failed ({process.returncode}): {out[-2000:]}")
         return _outcome(server, state, kills, out)
@@ -112,10 +145,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--span", default="6h", help="the session's market time")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
-        outcome = crash(args.kills, args.seed, Path(work), span=args.span)
+        outcome = crash(args.kills, args.seed, Path(work))
     print(
         f"{outcome.kills} kills: {outcome.orders} orders, {outcome.trades} trades on the venue,"
         f" {outcome.fills} fills stored; duplicate client ids {outcome.duplicate_client_ids},"
