@@ -25,9 +25,19 @@ def standin(speed: float = SPEED) -> FakeBinance:
     return FakeBinance(start_ms=T0, speed=speed, tick_s=0.02, balances={"USDT": "1000"})
 
 
-def session_args(server: FakeBinance, state: Path, *extra: str, duration: str = "6m") -> list[str]:
-    """`thunes mode=paper exchange=binance_testnet` on the stand-in: a DCA that buys on
-    every close (so orders fill within minutes), `duration` of market time."""
+DCA_EVERY_BAR = ("strategy=dca", "strategy.every_bars=1")
+"""A DCA that buys on every close: orders fill within minutes."""
+
+
+def session_args(
+    server: FakeBinance,
+    state: Path,
+    *extra: str,
+    duration: str = "6m",
+    strategy: tuple[str, ...] = DCA_EVERY_BAR,
+) -> list[str]:
+    """`thunes mode=paper exchange=binance_testnet` on the stand-in, `duration` of market
+    time."""
     return [
         "mode=paper",
         "exchange=binance_testnet",
@@ -36,8 +46,7 @@ def session_args(server: FakeBinance, state: Path, *extra: str, duration: str = 
         f"paper.speed={server.clock.speed:g}",
         f"paper.duration={duration}",
         "paper.view=false",
-        "strategy=dca",
-        "strategy.every_bars=1",
+        *strategy,
         "tracking=none",
         "notifier=none",
         "live.work_every_s=0.5",

@@ -286,6 +286,7 @@ class Session:
                     f" {w.size:g} @ {w.order.price or 0:,.2f} [{w.order.tag}] ({w.client_id})",
                     highlight=False,
                 )
+        self.console.print(f"feed: {feed.health.describe()}", highlight=False)
         self.console.print(f"state saved in {store.path}: the next start resumes it")
 
     def _stepped(self, close_ms: int) -> None:
