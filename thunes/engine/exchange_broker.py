@@ -388,11 +388,11 @@ class ExchangeBroker:
             self._outbox.extend(queued)
             self._new_fills.extend(undelivered)
 
-    def book_recovered(self, fills: Iterable[Fill], in_cash: bool) -> None:
+    def book_recovered(self, fills: Iterable[Fill], at_start: bool) -> None:
         """Book fills a reconciliation found that the store recorded unbooked (the
         process died before it booked them, or the stream and polls missed them): the
-        position and the risk rules move; the cash only if `in_cash` is False (at start
-        the cash is the balance read after them)."""
+        position and the risk rules move. At start the cash is the balance read after
+        them and the orders resumed from the store count them already: neither moves."""
         for fill in fills:
             if fill.symbol != self.symbol:
                 continue
@@ -403,9 +403,9 @@ class ExchangeBroker:
                 if not self.store.booked(entry.fill, entry.booking):
                     continue
                 self.ledger.keep(entry)
-                if in_cash:
+                if at_start:
                     self.wallet.add(-entry.cash)
-                if working is not None:
+                elif working is not None:
                     working.filled += fill.amount
                 self.fills.append(entry.fill)
                 self._new_fills.append(entry.fill)

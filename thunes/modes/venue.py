@@ -151,12 +151,9 @@ class Session:
 
     # --- reconciliation -------------------------------------------------------------------
 
-    def reconcile(
-        self, store: StateStore, prefixes: list[str], since_ms: int, in_cash: bool
-    ) -> Plan:
-        """Bring the store to the exchange's truth, and the brokers to the store's: the
-        fills recovered booked, the pauses set (`in_cash`: whether the brokers' cash
-        already counts those fills: at start it is the balance read after them)."""
+    def reconcile(self, store: StateStore, prefixes: list[str], since_ms: int) -> Plan:
+        """Bring the store to the exchange's truth, and the brokers (while they run) to
+        the store's: the fills recovered booked, the pauses set."""
         assert self.orders is not None
         names: dict[str, str] = {}
         for broker in self.brokers.values():
@@ -172,7 +169,7 @@ class Session:
             )
         unbooked = store.unbooked()
         for broker in self.brokers.values():
-            broker.book_recovered(unbooked, in_cash)
+            broker.book_recovered(unbooked, at_start=False)
         paused = "; ".join(store.pauses())
         for broker in self.brokers.values():
             broker.paused = paused
@@ -217,7 +214,7 @@ class Session:
         now_ms = self.exchange.milliseconds()
         last = state.last_ms
         since = (now_ms if last is None else min(last, now_ms)) - _TRADES_BACK_MS
-        self.reconcile(store, prefixes, since, in_cash=False)  # no broker yet: none booked
+        self.reconcile(store, prefixes, since)  # no broker yet: booked once they are built
         assert self.orders is not None
         balances = self.orders.balances()  # after the reconciliation: what it booked included
         risk = RiskEngine(parts.risk, self.exchange.fees.taker)
@@ -240,7 +237,7 @@ class Session:
             lanes.append(Lane(as_event_strategy(strategy, None), broker, pd.DataFrame(), symbol))
         unbooked = store.unbooked()
         for broker in self.brokers.values():
-            broker.book_recovered(unbooked, in_cash=True)
+            broker.book_recovered(unbooked, at_start=True)
             broker.paused = "; ".join(store.pauses())
         start = now_ms if last is None else last
         clock = MarketClock(start, self.speed)
@@ -328,7 +325,7 @@ class Session:
         async def reconcile() -> None:
             async with self.lock:
                 since = engine.now_ms - _TRADES_BACK_MS
-                await asyncio.to_thread(self.reconcile, store, prefixes, since, False)
+                await asyncio.to_thread(self.reconcile, store, prefixes, since)
 
         async def markets() -> None:
             async with self.lock:
