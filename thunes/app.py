@@ -32,6 +32,11 @@ def run(cfg: DictConfig) -> object:
 
         download.run(cfg)
         return None
+    if mode == "paper" and cfg.exchange.get("sandbox"):  # a testnet: real orders, play money
+        from thunes.modes import venue
+
+        venue.run(cfg, "paper")
+        return None
     if mode == "paper":
         from thunes.modes import paper
 

@@ -12,7 +12,7 @@ import pytest
 from tests.cli.run import run_thunes
 from tests.exchange.standin import rest_client
 from tests.fakes.binance import API_KEY, SECRET, FakeBinance
-from tests.live.venue import T0, keyed, session_args, stored
+from tests.live.venue import T0, held_until_warm, keyed, session_args, stored
 
 
 def _out(capsys: pytest.CaptureFixture[str]) -> str:
@@ -36,7 +36,10 @@ def test_a_foreign_order_is_flagged_and_an_unexplained_balance_pauses_entries(
         hand = rest_client(server).create_order(
             "BTC/USDT", "limit", "buy", 0.001, 10_000.0, params={"newClientOrderId": "by-hand-1"}
         )
-        assert run_thunes(session_args(server, state, duration="5m"), monkeypatch, tmp_path) == 0
+        with held_until_warm(server):
+            assert (
+                run_thunes(session_args(server, state, duration="5m"), monkeypatch, tmp_path) == 0
+            )
         first = _out(capsys)
         assert "not ours (by-hand-1)" in first and "entries paused" not in first, first
         orders, _ = stored(state)
@@ -47,13 +50,15 @@ def test_a_foreign_order_is_flagged_and_an_unexplained_balance_pauses_entries(
 
         server.account.balances["BTC"].free -= Decimal("0.1")  # gone, and no trade says why
         args = session_args(server, state, duration="12m")
-        assert run_thunes(args, monkeypatch, tmp_path) == 0
+        with held_until_warm(server):
+            assert run_thunes(args, monkeypatch, tmp_path) == 0
         second = _out(capsys)
         assert "entries paused" in second and "BTC: the exchange holds" in second, second
         assert _buys(server, run) == bought  # no buy left while paused
 
         args = session_args(server, state, "live.resume=true", duration="30m")
-        assert run_thunes(args, monkeypatch, tmp_path) == 0
+        with held_until_warm(server):
+            assert run_thunes(args, monkeypatch, tmp_path) == 0
         third = _out(capsys)
         assert "pauses are lifted" in third and "entries paused" not in third, third
         assert _buys(server, run) > bought, third
@@ -67,7 +72,8 @@ def test_live_with_confirm_trades_the_venue_with_its_own_key(
     with FakeBinance(start_ms=T0, speed=60.0, tick_s=0.02) as server:
         args = [a for a in session_args(server, tmp_path / "state") if "mode=" not in a]
         args = [a.replace("binance_testnet", "binance") for a in args]
-        code = run_thunes(["mode=live", "live.confirm=true", *args], monkeypatch, tmp_path)
+        with held_until_warm(server):
+            code = run_thunes(["mode=live", "live.confirm=true", *args], monkeypatch, tmp_path)
         trades = server.stats.trades
     out = _out(capsys)
     assert code == 0, out

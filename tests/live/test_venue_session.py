@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.run import run_thunes
-from tests.live.venue import keyed, session_args, standin, stored
+from tests.live.venue import held_until_warm, keyed, session_args, standin, stored
 
 
 def _out(capsys: pytest.CaptureFixture[str]) -> str:
@@ -24,7 +24,8 @@ def test_a_testnet_session_trades_on_the_venue_stops_cleanly_and_resumes(
     keyed(monkeypatch)
     state = tmp_path / "state"
     with standin() as server:
-        code = run_thunes(session_args(server, state), monkeypatch, tmp_path)
+        with held_until_warm(server):
+            code = run_thunes(session_args(server, state), monkeypatch, tmp_path)
         first = _out(capsys)
         assert code == 0, first
         assert "paper.duration reached" in first, first
@@ -35,7 +36,8 @@ def test_a_testnet_session_trades_on_the_venue_stops_cleanly_and_resumes(
         run = {cid.split("-")[0] for cid in orders}
         assert len(run) == 1
 
-        code = run_thunes(session_args(server, state, duration="12m"), monkeypatch, tmp_path)
+        with held_until_warm(server):
+            code = run_thunes(session_args(server, state, duration="12m"), monkeypatch, tmp_path)
         second = _out(capsys)
         assert code == 0, second
         assert "resuming" in second, second

@@ -4,6 +4,9 @@ testnet session at it, and what the state file holds."""
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -68,3 +71,27 @@ def stored(state: Path) -> tuple[list[str], list[tuple[str, int]]]:
     finally:
         db.close()
     return orders, fills
+
+
+@contextmanager
+def held_until_warm(server: FakeBinance) -> Iterator[None]:
+    """The stand-in's market held still while a session starts (imports, checks and the
+    reconciliation take market minutes at 60x on a loaded machine), and let go once the
+    session reads its warm-up candles: its `paper.duration` is then all trading."""
+    now, speed = server.clock.now_ms(), server.clock.speed
+    seen = len(server.requests_to("/api/v3/klines"))
+    server.clock.pin(now)
+    done = threading.Event()
+
+    def release() -> None:
+        while not done.wait(0.01) and len(server.requests_to("/api/v3/klines")) <= seen:
+            continue
+        server.clock.run(now, speed)
+
+    thread = threading.Thread(target=release, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()

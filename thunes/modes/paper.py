@@ -103,13 +103,7 @@ def tick_feed(parts: Components, start: Start, speed: float) -> Feed:
 
 def run(cfg: DictConfig) -> None:
     """Under the account's lock, on its state file: a second process on the same account
-    refuses to start, and a restart resumes where the last one stopped (or was killed).
-    On a testnet (exchange=binance_testnet: `sandbox`) orders are real: a venue session."""
-    if cfg.exchange.get("sandbox"):
-        from thunes.modes import venue
-
-        venue.run(cfg, "paper")
-        return
+    refuses to start, and a restart resumes where the last one stopped (or was killed)."""
     parts = build(cfg)
     account = Account.of(parts.exchange.name, str(cfg.state.account), "paper", None)
     directory = Path(str(cfg.state.dir))

@@ -239,10 +239,11 @@ class Session:
         for broker in self.brokers.values():
             broker.book_recovered(unbooked, at_start=True)
             broker.paused = "; ".join(store.pauses())
-        start = now_ms if last is None else last
-        clock = MarketClock(start, self.speed)
-        resilience = Resilience(reconnect_clock="market") if self.speed > 1 else None
         from thunes.exchange.ccxt_stream import CcxtStream  # ccxt.pro: only for a session
+
+        start = now_ms if last is None else last
+        clock = MarketClock(start, self.speed)  # after the import: it runs from here
+        resilience = Resilience(reconnect_clock="market") if self.speed > 1 else None
 
         feed = CcxtFeed(
             self.exchange,
