@@ -32,7 +32,7 @@ def test_a_foreign_order_is_flagged_and_an_unexplained_balance_pauses_entries(
     keyed(monkeypatch)
     state = tmp_path / "state"
     balances = {"USDT": "1000", "BTC": "0.5"}  # BTC the account held before the bot
-    with FakeBinance(start_ms=T0, speed=60.0, tick_s=0.02, balances=balances) as server:
+    with FakeBinance(start_ms=T0, speed=SPEED, tick_s=0.02, balances=balances) as server:
         hand = rest_client(server).create_order(
             "BTC/USDT", "limit", "buy", 0.001, 10_000.0, params={"newClientOrderId": "by-hand-1"}
         )
@@ -69,7 +69,7 @@ def test_live_with_confirm_trades_the_venue_with_its_own_key(
 ) -> None:
     monkeypatch.setenv("BINANCE_API_KEY", API_KEY)
     monkeypatch.setenv("BINANCE_API_SECRET", SECRET)
-    with FakeBinance(start_ms=T0, speed=60.0, tick_s=0.02) as server:
+    with FakeBinance(start_ms=T0, speed=SPEED, tick_s=0.02) as server:
         args = [a for a in session_args(server, tmp_path / "state") if "mode=" not in a]
         args = [a.replace("binance_testnet", "binance") for a in args]
         with held_until_warm(server):

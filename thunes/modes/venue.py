@@ -26,7 +26,7 @@ import logging
 import os
 import secrets
 import signal
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -258,7 +258,11 @@ class Session:
         activity = self.activity = Activity(clock, echo=self.console.print, then=state)
         self.risk = risk
         engine = LiveEngine(
-            lanes, _Turns(feed, self.lock), until, recorder=activity, stepped=self._stepped
+            lanes,
+            _Turns(feed, self.lock, self._work_due),
+            until,
+            recorder=activity,
+            stepped=self._stepped,
         )
         self._state = state
         if state.attach(self.brokers, engine.kernel, risk, run_id, started):
@@ -298,6 +302,12 @@ class Session:
                 broker.pump()
             except ExchangeError as error:
                 log.warning("%s: broker work failed, tried again: %s", symbol, one_line(error))
+
+    async def _work_due(self) -> None:
+        """The brokers' work, if a step has queued some (the caller holds the lock)."""
+        if self.kick.is_set():
+            self.kick.clear()
+            await asyncio.to_thread(self._pump_all)
 
     async def _work(self) -> None:
         every = float(self.cfg.live.work_every_s)
@@ -375,10 +385,15 @@ class Session:
 
 class _Turns:
     """The feed, each event handed over under the session's lock: a step (the engine's,
-    synchronous) never runs while a broker's work (on a thread) does."""
+    synchronous) never runs while a broker's work (on a thread) does; and `between()`
+    first, so the orders a step decided leave before the next candle is stepped (candles
+    back-filled after a reconnect come in a burst: without it a strategy would decide
+    again on each before its last order was even sent)."""
 
-    def __init__(self, feed: CcxtFeed, lock: asyncio.Lock) -> None:
-        self.feed, self.lock = feed, lock
+    def __init__(
+        self, feed: CcxtFeed, lock: asyncio.Lock, between: Callable[[], Awaitable[None]]
+    ) -> None:
+        self.feed, self.lock, self.between = feed, lock, between
         self.symbols, self.timeframe, self.clock = feed.symbols, feed.timeframe, feed.clock
 
     def history(self, symbol: str, bars: int) -> list[CandleClosed]:
@@ -387,6 +402,7 @@ class _Turns:
     async def __aiter__(self) -> AsyncIterator[MarketEvent]:
         async for event in self.feed:
             async with self.lock:
+                await self.between()
                 yield event
 
 
