@@ -12,7 +12,7 @@ import pytest
 from tests.cli.run import run_thunes
 from tests.exchange.standin import rest_client
 from tests.fakes.binance import API_KEY, SECRET, FakeBinance
-from tests.live.venue import T0, held_until_warm, keyed, session_args, stored
+from tests.live.venue import SPEED, T0, held_until_warm, keyed, session_args, stored
 
 
 def _out(capsys: pytest.CaptureFixture[str]) -> str:

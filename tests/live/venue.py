@@ -13,7 +13,7 @@ import pytest
 
 from tests.fakes.binance import API_KEY, SECRET, FakeBinance
 
-SPEED = 20.0  # market seconds per real second: a 1m candle every 3 s (a loaded machine keeps up)
+SPEED = 20.0  # market seconds per real second: a 1m candle every 3 s (a loaded machine copes)
 T0 = 1_704_067_200_000 + 30_000
 KEY_ENV = "BINANCE_TESTNET_API_KEY"
 SECRET_ENV = "BINANCE_TESTNET_API_SECRET"
