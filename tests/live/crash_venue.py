@@ -10,7 +10,6 @@ The suite runs a few kills (tests/live/test_venue_crash.py); the issue's 50:
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import signal
 import sqlite3
@@ -23,10 +22,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from tests.fakes.binance import API_KEY, SECRET, FakeBinance
-from tests.live.venue import KEY_ENV, SECRET_ENV, T0, session_args, standin, state_file
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.fakes.binance import FakeBinance
+from tests.live.venue import T0, keyed_env, session_args, standin, state_file
 
 
 @dataclass
@@ -54,14 +51,7 @@ class Outcome:
 
 def _thunes(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], threading.Event, list[str]]:
     """A session started; the event is set once it has reconciled and trades."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "NUMBA_CACHE_DIR": str(REPO / ".cache/numba"),
-        "PYTHONUNBUFFERED": "1",  # its lines as they come: the kill waits for one
-        KEY_ENV: API_KEY,
-        SECRET_ENV: SECRET,
-    }
+    env = keyed_env()
     cmd = [sys.executable, "-m", "thunes", *args]
     process = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

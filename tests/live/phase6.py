@@ -9,7 +9,6 @@ with -1013 (a filter failure): every order is prepared to the real-style filters
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -17,10 +16,9 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-from tests.fakes.binance import API_KEY, SECRET, FakeBinance, SymbolSpec
-from tests.live.venue import KEY_ENV, SECRET_ENV, T0, session_args
+from tests.fakes.binance import FakeBinance, SymbolSpec
+from tests.live.venue import T0, keyed_env, session_args
 
-REPO = Path(__file__).resolve().parents[2]
 SYMBOLS = (
     SymbolSpec("BTCUSDT", "BTC", "USDT"),
     SymbolSpec(
@@ -50,13 +48,7 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=600.0)
     parser.add_argument("--span", default="1d", help="each session's market time")
     args = parser.parse_args()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "NUMBA_CACHE_DIR": str(REPO / ".cache/numba"),
-        KEY_ENV: API_KEY,
-        SECRET_ENV: SECRET,
-    }
+    env = keyed_env()
     with tempfile.TemporaryDirectory() as work, ExitStack() as stack:
         runs = {}
         for name, strategy in STRATEGIES.items():

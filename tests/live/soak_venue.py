@@ -10,7 +10,6 @@ At the end: crashes, steps against the candles of seven days, and the feed's cou
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import subprocess
@@ -20,10 +19,9 @@ import threading
 import time
 from pathlib import Path
 
-from tests.fakes.binance import API_KEY, SECRET, FakeBinance
-from tests.live.venue import KEY_ENV, SECRET_ENV, session_args, standin
+from tests.fakes.binance import FakeBinance
+from tests.live.venue import keyed_env, session_args, standin
 
-REPO = Path(__file__).resolve().parents[2]
 GRID = ("strategy=grid", "strategy.lower=-0.02", "strategy.upper=0.02")
 
 
@@ -56,13 +54,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--fault-every-min", type=float, default=5.0, help="market minutes")
     args = parser.parse_args()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "NUMBA_CACHE_DIR": str(REPO / ".cache/numba"),
-        KEY_ENV: API_KEY,
-        SECRET_ENV: SECRET,
-    }
+    env = keyed_env()
     rng = random.Random(5)
     done = threading.Event()
     counts: dict[str, int] = {}

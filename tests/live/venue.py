@@ -3,6 +3,7 @@ testnet session at it, and what the state file holds."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -13,10 +14,24 @@ import pytest
 
 from tests.fakes.binance import API_KEY, SECRET, FakeBinance
 
+REPO = Path(__file__).resolve().parents[2]
 SPEED = 20.0  # market seconds per real second: a 1m candle every 3 s (a loaded machine copes)
 T0 = 1_704_067_200_000 + 30_000
 KEY_ENV = "BINANCE_TESTNET_API_KEY"
 SECRET_ENV = "BINANCE_TESTNET_API_SECRET"
+
+
+def keyed_env() -> dict[str, str]:
+    """The environment of a `thunes` process on the stand-in: this checkout, its numba
+    cache, the key pair, and its lines as they come (unbuffered)."""
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "NUMBA_CACHE_DIR": str(REPO / ".cache/numba"),
+        "PYTHONUNBUFFERED": "1",
+        KEY_ENV: API_KEY,
+        SECRET_ENV: SECRET,
+    }
 
 
 def keyed(monkeypatch: pytest.MonkeyPatch) -> None:
