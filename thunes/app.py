@@ -7,9 +7,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from thunes.config.validate import validate
-from thunes.errors import NotBuiltError
-
-_LIVE_LATER = "it cannot trade yet (the exchange broker and reconciliation are not built)"
+from thunes.errors import ConfigError
 
 
 def in_multirun() -> bool:
@@ -34,14 +32,23 @@ def run(cfg: DictConfig) -> object:
 
         download.run(cfg)
         return None
+    if mode == "paper" and cfg.exchange.get("sandbox"):  # a testnet: real orders, play money
+        from thunes.modes import venue
+
+        venue.run(cfg, "paper")
+        return None
     if mode == "paper":
         from thunes.modes import paper
 
         paper.run(cfg)
         return None
     if not cfg.live.confirm:  # mode=live: real money
-        raise NotBuiltError(
-            f"mode=live is not built yet: {_LIVE_LATER}; it refuses to start without "
-            "live.confirm=true, and mode=paper trades the same engine on simulated fills"
+        raise ConfigError(
+            "live.confirm: mode=live trades real money and refuses to start without "
+            "live.confirm=true (mode=paper exchange=binance_testnet trades the same session"
+            " on the testnet)"
         )
-    raise NotBuiltError(f"mode=live is not built yet: {_LIVE_LATER}, even with live.confirm=true")
+    from thunes.modes import venue
+
+    venue.run(cfg, "live", preflight=None)  # the live guard (thunes/live/guard.py) goes here
+    return None

@@ -1,5 +1,6 @@
 """`thunes mode=paper` as a user runs it: it acts, stops by itself, says what is open, never
-imports vectorbt; `thunes mode=live` refuses to start without live.confirm=true."""
+imports vectorbt; `thunes mode=live` refuses to start without live.confirm=true, and on
+the simulator."""
 
 from __future__ import annotations
 
@@ -86,17 +87,20 @@ def test_a_wrong_paper_setting_is_one_line_naming_the_key(
     assert err.splitlines() == [err] and expected in err, err
 
 
-@pytest.mark.parametrize("confirm", [[], ["live.confirm=true"]])
-def test_live_refuses_to_start_and_says_it_cannot_trade_yet(
+@pytest.mark.parametrize(
+    ("confirm", "expected"),
+    [([], "without live.confirm=true"), (["live.confirm=true"], "needs a ccxt exchange")],
+)
+def test_live_refuses_to_start_without_confirm_or_on_the_simulator(
     confirm: list[str],
+    expected: str,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert run_thunes(["mode=live", *confirm], monkeypatch, tmp_path) == 2
     err = capsys.readouterr().err.strip()
-    assert err.splitlines() == [err] and "cannot trade yet" in err
-    assert ("without live.confirm=true" in err) is not confirm
+    assert err.splitlines() == [err] and expected in err, err
 
 
 def test_ctrl_c_stops_a_session_cleanly_and_says_what_is_open(tmp_path: Path) -> None:

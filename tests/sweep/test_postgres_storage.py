@@ -24,7 +24,7 @@ from tests.sweep.postgres import postgres_url
 ROOT = Path(__file__).resolve().parents[2]
 N_TRIALS = 20  # per worker
 READY_TIMEOUT = 60.0  # s, for both workers to import optuna and load the study
-WORKER_TIMEOUT = 120.0  # s, for each worker's trials once told to go (a loaded machine needs minutes)
+WORKER_TIMEOUT = 120.0  # s, for each worker's trials once told to go (minutes when loaded)
 
 # The objective is 0 on the box x in [-2, 8], y in [-6, 4] (a quarter of the search space) and
 # positive outside it: 40 trials all missing it has a chance below 1e-5, even before TPE aims.

@@ -503,7 +503,20 @@ class ProfileConfig:
 
 @dataclass
 class LiveConfig:
+    """A session on a venue (mode=live, or paper on a testnet): thunes/modes/venue.py."""
+
     confirm: bool = False  # real money: mode=live refuses to start without live.confirm=true
+    resume: bool = False  # lift the pauses a reconciliation set (someone looked at why)
+    work_every_s: float = 2.0  # the brokers' network work between candles (orders polled)
+    reconcile_every_s: float = 300.0  # a reconciliation with the exchange, as at start
+    markets_every_s: float = 3600.0  # markets (statuses, filters) read again
+    report_hour: int = 0  # the daily report, at this hour UTC
+
+    def __post_init__(self) -> None:
+        for key in ("work_every_s", "reconcile_every_s", "markets_every_s"):
+            checks.positive(key, getattr(self, key))
+        if not 0 <= self.report_hour <= 23:
+            raise checks.ConfigValueError("report_hour", self.report_hour, "an hour, 0 to 23")
 
 
 OBJECTIVES = ("sharpe", "sortino", "calmar", "total_return", "cagr", "max_drawdown")

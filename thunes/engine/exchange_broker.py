@@ -207,6 +207,10 @@ class ExchangeBroker:
         self.events: list[OrderEvent] = []
         self.client_ids: dict[str, str] = {}  # exchange id -> client id: names stream trades
         self.unprotected = ""  # why the position has no protective stop resting, or ""
+        self.paused = ""  # why entries are paused (a reconciliation's mismatch), or ""
+        self.on_outbox: Callable[[list[OrderIntent]], None] | None = None
+        """Told what is still queued once an intent has been recorded or refused, before
+        anything goes out: the session's checkpoint keeps the queue across a crash."""
         held = store.positions().get(self.symbol, Position())
         rk = rules.risk_vector(None, 0.0) if risk is None else risk.vector
         self.wallet = cash if isinstance(cash, Wallet) else Wallet(cash)
@@ -344,8 +348,8 @@ class ExchangeBroker:
                 if code:
                     rules.refused(code, rk)
                     why = REASONS[code]
-                elif buy and self.unprotected:
-                    why = f"entries paused: {self.unprotected}"
+                elif buy and (self.unprotected or self.paused):
+                    why = f"entries paused: {self.unprotected or self.paused}"
             if why:
                 self._refuse(command, why)
             else:
@@ -383,6 +387,42 @@ class ExchangeBroker:
                 if wanted is None or working.client_id in wanted:
                     working.checked_s = -math.inf
 
+    @property
+    def outbox(self) -> list[OrderIntent]:
+        """The intents queued and not yet recorded (the session's checkpoint)."""
+        with self._lock:
+            return list(self._outbox)
+
+    def restore(self, queued: Iterable[OrderIntent], undelivered: Iterable[Fill]) -> None:
+        """After a restart: the intents a checkpoint held queued, and the fills booked
+        that the strategy had not heard of yet (`new_fills` hands them over)."""
+        with self._lock:
+            self._outbox.extend(queued)
+            self._new_fills.extend(undelivered)
+
+    def book_recovered(self, fills: Iterable[Fill], at_start: bool) -> None:
+        """Book fills a reconciliation found that the store recorded unbooked (the
+        process died before it booked them, or the stream and polls missed them): the
+        position and the risk rules move. At start the cash is the balance read after
+        them and the orders resumed from the store count them already: neither moves."""
+        for fill in fills:
+            if fill.symbol != self.symbol:
+                continue
+            with self._lock:
+                working = self._working.get(fill.order_id)
+                tag = fill.tag if working is None else working.order.tag
+                entry = self.ledger.book(replace(fill, tag=tag), tag == MAX_LOSS_TAG)
+                if not self.store.booked(entry.fill, entry.booking):
+                    continue
+                self.ledger.keep(entry)
+                if at_start:
+                    self.wallet.add(-entry.cash)
+                elif working is not None:
+                    working.filled += fill.amount
+                self.fills.append(entry.fill)
+                self._new_fills.append(entry.fill)
+                self._risk(entry.commands)
+
     async def work(self) -> None:
         """`pump` on a worker thread: what the live engine awaits."""
         await asyncio.to_thread(self.pump)
@@ -399,8 +439,8 @@ class ExchangeBroker:
         try:
             if not self._resolve_unknown():
                 return  # nothing new leaves while an order's fate is unknown
-            self._send_queued()
-            if self._cancel_wanted():
+            self._cancel_wanted()  # first: a cancel frees the slots and funds a send needs
+            if self._send_queued() and self._cancel_wanted():
                 self._send_queued()  # a sell that waited for a stop's cancel leaves now
             self._check_working()
             self._protect()
@@ -410,22 +450,24 @@ class ExchangeBroker:
             return  # a read went unanswered: the next pump asks again
 
     # ---- sending
-    def _send_queued(self) -> None:
+    def _send_queued(self) -> bool:
+        """Send what is queued; True when a sell waits for the protective stop's cancel."""
         book: Book | None = None
         while self._outbox:
             if self.breaker:
                 self._refuse_queue(self.breaker)
-                return
+                return False
             intent = self._outbox[0]
             if intent.side is Side.SELL and self._waits_for_stop(intent):
-                return  # the protective stop holds the base: the cancel step withdraws it
+                return True  # the protective stop holds the base: the cancel step withdraws it
             if book is None:
                 book = self.venue.book(self.symbol)
                 self._count_foreign()
             with self._lock:
                 self._outbox.popleft()
             if not self._leave(intent, book):
-                return
+                return False
+        return False
 
     def _leave(self, intent: OrderIntent, book: Book) -> bool:
         """Prepare, record and send one intent (refused with its reason if it may not
@@ -435,6 +477,7 @@ class ExchangeBroker:
             if why or prepared is None:
                 with self._lock:
                     self._refuse(intent, why)
+                self._dequeued()
                 if intent.tag == MAX_LOSS_TAG:
                     self._stop_failed(why)
                 return True
@@ -444,7 +487,12 @@ class ExchangeBroker:
             )
             with self._lock:
                 self._working[client_id] = working
+        self._dequeued()  # recorded, then off the saved queue, then sent: never twice
         return self._send(working)
+
+    def _dequeued(self) -> None:
+        if self.on_outbox is not None:
+            self.on_outbox(self.outbox)
 
     def _prepare(
         self, intent: OrderIntent, book: Book
@@ -558,9 +606,7 @@ class ExchangeBroker:
             self._unknown(working)
             return self._resolve_unknown()
         self._rejections = 0
-        self._answer(working, placed.order)
-        for fill in placed.trades:
-            self._take(fill, working)
+        self._answer(working, placed.order, placed.trades)
         return True
 
     def _unsend(self, working: Working) -> None:
@@ -712,15 +758,22 @@ class ExchangeBroker:
                 self._finish(working, OrderStatus.REJECTED, "never placed (-2013 by client id)")
                 continue
             self._answer(working, found)
-            self._trades_of(working, found)
         return True
 
-    def _answer(self, working: Working, order: VenueOrder) -> None:
-        """What the venue says of one of our orders: its status, its id, its size."""
+    def _answer(
+        self, working: Working, order: VenueOrder, trades: Iterable[Fill] | None = None
+    ) -> None:
+        """What the venue says of one of our orders: its status, its id, its size. Its
+        fills (`trades`, else read from the venue) are booked first: a crash between the
+        two must not leave a final status whose fills were never recorded."""
         working.exchange_id, working.amount = order.exchange_id, order.amount
         working.checked_s = self.clock()
         self.client_ids[order.exchange_id] = working.client_id
         first = working.status in ("sending", UNKNOWN) and order.status != OrderStatus.REJECTED
+        if trades is None:
+            self._trades_of(working, order)
+        for fill in trades or ():
+            self._take(fill, working)
         working.status = order.status
         self.store.order_status(
             working.client_id,
@@ -769,7 +822,6 @@ class ExchangeBroker:
                 order = order_or_none
             except StatusUnknown:
                 continue  # not confirmed: asked again at the next pump
-            self._trades_of(working, order)
             self._answer(working, order)
             ended = True
         return ended
@@ -787,7 +839,6 @@ class ExchangeBroker:
             if order is None:
                 self._finish(working, OrderStatus.EXPIRED, "gone from the exchange")
                 continue
-            self._trades_of(working, order)
             self._answer(working, order)
             self._stuck(working)
 

@@ -52,7 +52,9 @@ class CcxtFeed:
         self.resilience = resilience or Resilience()
         self.health = FeedHealth()
         self._exchange, self._stream = exchange, stream
-        self._link = Link(stream, self.resilience, self.health, clock.now_ms, "market stream")
+        self._link = Link(
+            stream, self.resilience, self.health, clock.now_ms, "market stream", clock.speed
+        )
         self._first = clock.start_ms // self.tf * self.tf  # the first candle closing after start
         self._next = dict.fromkeys(symbols, self._first)  # each symbol's next open to deliver
         self._frontier = self._first  # the newest open the exchange showed: older ones closed

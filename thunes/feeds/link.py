@@ -43,7 +43,9 @@ class Resilience:
     connection's first message (markets loaded, subscribed) or a probe's answer. Back-off after
     a failure: `backoff_s` doubling up to `max_backoff_s`, with jitter. `reconnect_every_s`: a
     planned reconnect, before Binance cuts the link at 24 h; counted on the host's monotonic
-    clock, or on the market clock (an accelerated market's "day").
+    clock, or on the market clock (an accelerated market's "day"). On the market clock the
+    back-off and the stall watchdog are market time too: on a stand-in at 1,800x a 60 s
+    back-off in real seconds would be 30 market hours without candles (see `Link.pace`).
     """
 
     stall_s: float = 30.0
@@ -101,6 +103,11 @@ _ALIVE = object()
 """A probe's answer: the link is alive, nothing to deliver."""
 
 
+_FLOOR_S = {"backoff": 0.05, "stall": 2.0}
+"""The shortest real waits on an accelerated market clock: a reconnect loop must not spin,
+and a socket is silent for real seconds (a stand-in pushes on its own real-time ticks)."""
+
+
 class Watching[T]:
     """The messages of one connection's watches, in arrival order (see Link.watching)."""
 
@@ -111,7 +118,7 @@ class Watching[T]:
     async def next(self) -> T | None:
         """The next message, or None once this connection's planned reconnect is due.
         StreamLost (StreamStalled) when the link fails; any other error ends the stream."""
-        silent_s, step = 0.0, self._link.resilience.stall_s
+        silent_s, step = 0.0, self._link.stall_s
         while not self._link.due(*self._started):
             try:
                 item = await asyncio.wait_for(self._queue.get(), step)
@@ -138,11 +145,27 @@ class Link:
         health: FeedHealth,
         market_ms: Callable[[], int],
         what: str,
+        pace: float = 1.0,
     ) -> None:
+        """`pace`: market seconds per real second of the clock `market_ms` reads, by which
+        a market-clock link (`reconnect_clock="market"`) shortens its back-off and stall
+        watchdog, down to a real floor."""
         self.stream, self.resilience, self.health = stream, resilience, health
         self.market_ms, self.what = market_ms, what
+        self.pace = pace if resilience.reconnect_clock == "market" and pace > 1 else 1.0
         self._rng = random.Random()
         self._failures = 0
+
+    def _real_s(self, market_s: float, floor: str) -> float:
+        """A wait of `market_s` seconds of the link's clock, in real seconds."""
+        if self.pace == 1.0:
+            return market_s
+        return max(min(_FLOOR_S[floor], market_s), market_s / self.pace)
+
+    @property
+    def stall_s(self) -> float:
+        """The silence (real seconds) that counts as a stall, or after which to probe."""
+        return self._real_s(self.resilience.stall_s, "stall")
 
     async def run[T](self, session: Callable[[], AsyncIterator[T]]) -> AsyncIterator[T]:
         """What `session()` yields, connection after connection: a session that fails
@@ -176,7 +199,7 @@ class Link:
         pumps = [asyncio.create_task(self._pump(w, queue, probe is None)) for w in watches]
         if probe is not None:
             pumps.append(asyncio.create_task(self._probe(probe, queue)))
-        watchdog = None if probe else self.resilience.connect_s + self.resilience.stall_s
+        watchdog = None if probe else self.resilience.connect_s + self.stall_s
         try:
             yield Watching(self, queue, watchdog)
         finally:
@@ -202,7 +225,7 @@ class Link:
         self.health.stalls += stalled
         self.health.state = "stalled" if stalled else "reconnecting"
         self.health.last_error = str(lost)
-        delay = self.resilience.backoff(self._failures, self._rng)
+        delay = self._real_s(self.resilience.backoff(self._failures, self._rng), "backoff")
         log.warning("%s lost (%s); reconnecting in %.2fs", self.what, lost, delay)
         await self.stream.reset()
         await asyncio.sleep(delay)
@@ -224,13 +247,13 @@ class Link:
             except Exception as error:  # StreamLost reconnects; anything else ends the stream
                 queue.put_nowait(error)
                 return
-            wait = self.resilience.stall_s if timed else None
+            wait = self.stall_s if timed else None
 
     async def _probe(
         self, probe: Callable[[], Awaitable[object]], queue: asyncio.Queue[object]
     ) -> None:
         """Ask a quiet link whether it still answers, after every `stall_s` of silence."""
-        stall_s, answer_s = self.resilience.stall_s, self.resilience.connect_s
+        stall_s, answer_s = self.stall_s, self.resilience.connect_s
         answered = time.monotonic()  # the connection has just opened
         while True:
             heard = max(answered, self.health.last_message_real or 0.0)

@@ -71,8 +71,8 @@ class UserFeed:
         self.health = FeedHealth()
         self._stream = stream
         self._on_fills, self._on_orders, self._on_resume = on_fills, on_orders, on_resume
-        market_ms = clock.now_ms if clock is not None else (lambda: 0)
-        self._link = Link(stream, resilience, self.health, market_ms, "private stream")
+        market_ms, pace = (clock.now_ms, clock.speed) if clock is not None else (lambda: 0, 1.0)
+        self._link = Link(stream, resilience, self.health, market_ms, "private stream", pace)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> asyncio.Task[None]:

@@ -1,0 +1,112 @@
+"""What the venue-session tests share: a stand-in account, the command line that points a
+testnet session at it, and what the state file holds."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.binance import API_KEY, SECRET, FakeBinance
+
+REPO = Path(__file__).resolve().parents[2]
+SPEED = 20.0  # market seconds per real second: a 1m candle every 3 s (a loaded machine copes)
+T0 = 1_704_067_200_000 + 30_000
+KEY_ENV = "BINANCE_TESTNET_API_KEY"
+SECRET_ENV = "BINANCE_TESTNET_API_SECRET"
+
+
+def keyed_env() -> dict[str, str]:
+    """The environment of a `thunes` process on the stand-in: this checkout, its numba
+    cache, the key pair, and its lines as they come (unbuffered)."""
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "NUMBA_CACHE_DIR": str(REPO / ".cache/numba"),
+        "PYTHONUNBUFFERED": "1",
+        KEY_ENV: API_KEY,
+        SECRET_ENV: SECRET,
+    }
+
+
+def keyed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+
+
+def standin(speed: float = SPEED) -> FakeBinance:
+    return FakeBinance(start_ms=T0, speed=speed, tick_s=0.02, balances={"USDT": "1000"})
+
+
+DCA_EVERY_BAR = ("strategy=dca", "strategy.every_bars=1")
+"""A DCA that buys on every close: orders fill within minutes."""
+
+
+def session_args(
+    server: FakeBinance,
+    state: Path,
+    *extra: str,
+    duration: str = "6m",
+    strategy: tuple[str, ...] = DCA_EVERY_BAR,
+) -> list[str]:
+    """`thunes mode=paper exchange=binance_testnet` on the stand-in, `duration` of market
+    time."""
+    return [
+        "mode=paper",
+        "exchange=binance_testnet",
+        f"exchange.base_url={server.url}",
+        "exchange.max_retries=0",
+        f"paper.speed={server.clock.speed:g}",
+        f"paper.duration={duration}",
+        "paper.view=false",
+        *strategy,
+        "tracking=none",
+        "notifier=none",
+        "live.work_every_s=0.5",
+        f"state.dir={state}",
+        *extra,
+    ]
+
+
+def state_file(state: Path) -> Path:
+    return state / "binance_testnet-default-paper.sqlite"
+
+
+def stored(state: Path) -> tuple[list[str], list[tuple[str, int]]]:
+    """The client ids of the orders the state file holds, and its fills (order, trade)."""
+    db = sqlite3.connect(state_file(state))
+    try:
+        orders = [c for (c,) in db.execute("SELECT client_id FROM orders")]
+        fills = [(o, int(t)) for o, t in db.execute("SELECT client_id, trade_id FROM fills")]
+    finally:
+        db.close()
+    return orders, fills
+
+
+@contextmanager
+def held_until_warm(server: FakeBinance) -> Iterator[None]:
+    """The stand-in's market held still while a session starts (imports, checks and the
+    reconciliation take market minutes at 60x on a loaded machine), and let go once the
+    session reads its warm-up candles: its `paper.duration` is then all trading."""
+    now, speed = server.clock.now_ms(), server.clock.speed
+    seen = len(server.requests_to("/api/v3/klines"))
+    server.clock.pin(now)
+    done = threading.Event()
+
+    def release() -> None:
+        while not done.wait(0.01) and len(server.requests_to("/api/v3/klines")) <= seen:
+            continue
+        server.clock.run(now, speed)
+
+    thread = threading.Thread(target=release, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
