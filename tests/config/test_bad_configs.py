@@ -88,13 +88,13 @@ def test_bad_config_exits_2_with_one_line_naming_the_key(
     assert not list((tmp_path / "experiments").glob("**/stats.csv"))  # type: ignore[operator]
 
 
-def test_mode_not_built_yet_exits_2_with_one_line(
+def test_mode_live_unconfirmed_exits_2_with_one_line(
     monkeypatch: pytest.MonkeyPatch, tmp_path: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = run_cli(["mode=live"], monkeypatch, tmp_path)
     err = capsys.readouterr().err.strip()
     assert code == 2
-    assert err.splitlines() == [err] and "mode=live is not built yet" in err
+    assert err.splitlines() == [err] and "set live.confirm=true" in err
 
 
 def test_a_config_found_valid_then_changed_in_place_is_checked_again() -> None:

@@ -75,6 +75,9 @@ class CcxtExchangeConfig(_ExchangeCosts):
     sandbox: bool = False
     base_url: str | None = None
     """A Binance-compatible server (a test stand-in, a gateway) for REST and websockets."""
+    twin_url: str | None = None
+    """With `base_url`: the other network's server (the testnet's beside a mainnet, and
+    back), where the live guard tries a refused key to tell which network it belongs to."""
     options: dict[str, Any] = field(default_factory=dict)
     api_key_env: str | None = None
     secret_env: str | None = None
@@ -373,7 +376,10 @@ class ProfileConfig:
 
 @dataclass
 class LiveConfig:
+    """What mode=live's guard (thunes/live/guard.py) asks before the first order."""
+
     confirm: bool = False  # real money: mode=live refuses to start without live.confirm=true
+    allow_withdrawal_keys: bool = False  # a key that can withdraw is refused unless true
 
 
 OBJECTIVES = ("sharpe", "sortino", "calmar", "total_return", "cagr", "max_drawdown")
