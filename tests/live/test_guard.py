@@ -48,7 +48,7 @@ def test_live_confirm_false_refuses_before_anything_else() -> None:
 def test_a_script_confirms_with_the_exchange_and_account_in_the_environment() -> None:
     env = {guard.CONFIRM_ENV: "binance:default"}
     guard.confirm(config(), "binance", "default", io.StringIO(), env)  # no terminal needed
-    with pytest.raises(ConfigError, match="THUNES_LIVE_CONFIRM: .*expected binance:main"):
+    with pytest.raises(ConfigError, match=r"THUNES_LIVE_CONFIRM: .*expected binance:main"):
         guard.confirm(config(), "binance", "main", io.StringIO(), env)  # another account
 
 
@@ -140,7 +140,7 @@ def test_a_testnet_key_on_mainnet_is_refused_by_name(
     monkeypatch: pytest.MonkeyPatch, mainnet: FakeBinance, testnet: FakeBinance
 ) -> None:
     venue = exchange(monkeypatch, mainnet, testnet, (TESTNET_KEY, TESTNET_SECRET))
-    with pytest.raises(ConfigError, match="hold a testnet key .*use a mainnet key") as refused:
+    with pytest.raises(ConfigError, match=r"hold a testnet key .*use a mainnet key") as refused:
         guard.check_key(config(), venue)
     assert "BINANCE_API_KEY" in str(refused.value)
     assert TESTNET_KEY not in str(refused.value) and TESTNET_SECRET not in str(refused.value)
@@ -153,7 +153,7 @@ def test_a_mainnet_key_on_the_testnet_is_refused_by_name(
     monkeypatch: pytest.MonkeyPatch, mainnet: FakeBinance, testnet: FakeBinance
 ) -> None:
     venue = exchange(monkeypatch, testnet, mainnet, sandbox=True)
-    with pytest.raises(ConfigError, match="hold a mainnet key .*exchange.sandbox=false"):
+    with pytest.raises(ConfigError, match=r"hold a mainnet key .*exchange\.sandbox=false"):
         guard.check_key(config(), venue)
     # its own key passes; the testnet does not say what a key may do (it has no /sapi)
     venue = exchange(monkeypatch, testnet, mainnet, (TESTNET_KEY, TESTNET_SECRET), sandbox=True)

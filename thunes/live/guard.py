@@ -152,9 +152,10 @@ def check_key(cfg: DictConfig, exchange: CcxtExchange) -> KeyReport:
 
 
 def _values(node: DictConfig) -> str:
+    """`key=value, ...` of a group's node, as configured (its `_target_` left out)."""
     plain = OmegaConf.to_container(node, resolve=True)
     assert isinstance(plain, dict)
-    return ", ".join(f"{k}={v}" for k, v in plain.items() if not str(k).startswith("_"))
+    return ", ".join(f"{k!s}={v!s}" for k, v in plain.items() if not str(k).startswith("_"))
 
 
 def summary(
