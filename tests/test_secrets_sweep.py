@@ -82,25 +82,20 @@ def test_no_secret_reaches_a_file_an_output_or_a_notification(
             "notifier.rate_per_s=100",
             "notifier.flush_timeout_s=60",
         ]
-        webhook = [
-            "notifier=apprise",
-            "notifier.urls=[{url:'${oc.env:THUNES_NOTIFY_URL}',tag:hook}]",
-            "notifier.flush_timeout_s=60",
-        ]
         on_venue = ["exchange=binance", f"exchange.base_url={venue.url}"]
 
-        assert run(*TINY["sma"], *webhook) == 0  # a backtest, tracked in MLflow
-        assert run("-m", "+sweep=sma", *TINY["sma"], "hydra.sweeper.n_trials=3", *notify) == 0
-        paper = ["mode=paper", *on_venue, "paper.speed=60", "paper.duration=10m"]
-        paper += ["paper.view=false", "strategy=grid", "hydra.verbose=true"]  # debug logs:
-        paper += [  # urllib3's hold every request's path, Telegram's token in it
+        both = [  # with debug logs: urllib3's hold every request's path, Telegram's token in it
             "notifier=apprise",
             "notifier.urls=[{url:'tgram://${oc.env:TELEGRAM_BOT_TOKEN}/${oc.env:TELEGRAM_CHAT_ID}'"
             ",tag:tg},{url:'${oc.env:THUNES_NOTIFY_URL}',tag:hook}]",
-            "notifier.rate_per_s=100",
             "notifier.flush_timeout_s=60",
+            "hydra.verbose=true",
         ]
-        assert run(*paper) == 0
+        assert run(*TINY["sma"], *both) == 0  # a backtest, tracked in MLflow; run finished
+        assert run("-m", "+sweep=sma", *TINY["sma"], "hydra.sweeper.n_trials=3", *notify) == 0
+        paper = ["mode=paper", *on_venue, "paper.speed=60", "paper.duration=10m"]
+        paper += ["paper.view=false", "strategy=grid"]
+        assert run(*paper, *both) == 0
         live = ["mode=live", *on_venue, "live.confirm=true", *notify]
         monkeypatch.setenv("THUNES_LIVE_CONFIRM", "binance:default")
         assert run(*live) == 2  # the guard let it start; the session is not built yet
