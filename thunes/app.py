@@ -6,8 +6,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from thunes.config.env import protect
 from thunes.config.validate import validate
-from thunes.errors import ConfigError
 
 
 def in_multirun() -> bool:
@@ -17,6 +17,7 @@ def in_multirun() -> bool:
 
 def run(cfg: DictConfig) -> object:
     """The Sharpe ratio of a backtest, a sweep trial's outcome, or None."""
+    protect(cfg)  # the variables it names are secrets, masked before any check quotes one
     validate(cfg)
     mode = cfg.mode.name
     if mode == "sweep":
@@ -42,13 +43,12 @@ def run(cfg: DictConfig) -> object:
 
         paper.run(cfg)
         return None
-    if not cfg.live.confirm:  # mode=live: real money
-        raise ConfigError(
-            "live.confirm: mode=live trades real money and refuses to start without "
-            "live.confirm=true (mode=paper exchange=binance_testnet trades the same session"
-            " on the testnet)"
-        )
+    from thunes.components import build
+    from thunes.live.guard import LiveGuard
     from thunes.modes import venue
 
-    venue.run(cfg, "live", preflight=None)  # the live guard (thunes/live/guard.py) goes here
+    parts = build(cfg)  # mode=live: real money, behind the guard
+    guard = LiveGuard(cfg, parts)
+    guard.confirm()
+    venue.Session(cfg, parts, "live").run(guard)
     return None

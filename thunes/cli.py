@@ -13,8 +13,19 @@ from typing import NoReturn
 
 
 def _prepare_environment() -> None:
-    """Before Hydra loads: errors that reach this module (numba's cache: thunes.jit_cache)."""
+    """Before Hydra loads: errors that reach this module (numba's cache: thunes.jit_cache);
+    secrets from `.env` into the environment, and every secret it holds masked from then on
+    in logs, errors and tracebacks (thunes/config/env.py)."""
+    from pathlib import Path
+
+    from thunes.config import env
+    from thunes.tracking import redact
+
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    env.load_dotenv(Path.cwd())
+    env.protect()
+    redact.hook_logging()
+    redact.hook_tracebacks()
 
 
 def _stop(error: BaseException) -> NoReturn:

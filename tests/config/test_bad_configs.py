@@ -102,7 +102,7 @@ def test_live_without_confirm_exits_2_with_one_line(
     code = run_cli(["mode=live"], monkeypatch, tmp_path)
     err = capsys.readouterr().err.strip()
     assert code == 2
-    assert err.splitlines() == [err] and "without live.confirm=true" in err
+    assert err.splitlines() == [err] and "set live.confirm=true" in err
 
 
 def test_a_config_found_valid_then_changed_in_place_is_checked_again() -> None:

@@ -1,6 +1,5 @@
 """`thunes mode=paper` as a user runs it: it acts, stops by itself, says what is open, never
-imports vectorbt; `thunes mode=live` refuses to start without live.confirm=true, and on
-the simulator."""
+imports vectorbt; `thunes mode=live` refuses to start unconfirmed."""
 
 from __future__ import annotations
 
@@ -88,19 +87,20 @@ def test_a_wrong_paper_setting_is_one_line_naming_the_key(
 
 
 @pytest.mark.parametrize(
-    ("confirm", "expected"),
-    [([], "without live.confirm=true"), (["live.confirm=true"], "needs a ccxt exchange")],
+    ("confirm", "said"),
+    [([], "set live.confirm=true"), (["live.confirm=true"], "THUNES_LIVE_CONFIRM=sim:default")],
 )
-def test_live_refuses_to_start_without_confirm_or_on_the_simulator(
+def test_live_refuses_to_start_unconfirmed(
     confirm: list[str],
-    expected: str,
+    said: str,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """The live guard's refusals (tests/live/test_guard.py has the rest)."""
     assert run_thunes(["mode=live", *confirm], monkeypatch, tmp_path) == 2
     err = capsys.readouterr().err.strip()
-    assert err.splitlines() == [err] and expected in err, err
+    assert err.splitlines() == [err] and said in err
 
 
 def test_ctrl_c_stops_a_session_cleanly_and_says_what_is_open(tmp_path: Path) -> None:

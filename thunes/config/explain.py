@@ -8,6 +8,8 @@ import re
 
 from omegaconf.errors import OmegaConfBaseException
 
+from thunes.tracking.redact import scrub
+
 _UNKNOWN_KEY = re.compile(r"Key '([^']+)' not in|Key '([^']+)' is not in struct")
 
 
@@ -27,7 +29,12 @@ def _first_line(error: BaseException) -> str:
 
 
 def explain(error: BaseException) -> str:
-    """`strategy.fsat: unknown key; did you mean fast? allowed: fast, slow` and the like."""
+    """`strategy.fsat: unknown key; did you mean fast? allowed: fast, slow` and the like,
+    with any secret the process knows masked (a value quoted from a resolved config)."""
+    return scrub(_explain(error))
+
+
+def _explain(error: BaseException) -> str:
     cause = _omegaconf_cause(error)
     if cause is None:
         text = str(error).split("Config search path")[0]  # Hydra appends its search path

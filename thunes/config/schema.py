@@ -78,6 +78,9 @@ class CcxtExchangeConfig(_ExchangeCosts):
     sandbox: bool = False
     base_url: str | None = None
     """A Binance-compatible server (a test stand-in, a gateway) for REST and websockets."""
+    twin_url: str | None = None
+    """With `base_url`: the other network's server (the testnet's beside a mainnet, and
+    back), where the live guard tries a refused key to tell which network it belongs to."""
     options: dict[str, Any] = field(default_factory=dict)
     api_key_env: str | None = None
     secret_env: str | None = None
@@ -506,6 +509,7 @@ class LiveConfig:
     """A session on a venue (mode=live, or paper on a testnet): thunes/modes/venue.py."""
 
     confirm: bool = False  # real money: mode=live refuses to start without live.confirm=true
+    allow_withdrawal_keys: bool = False  # the guard refuses a key that can withdraw unless true
     resume: bool = False  # lift the pauses a reconciliation set (someone looked at why)
     work_every_s: float = 2.0  # the brokers' network work between candles (orders polled)
     reconcile_every_s: float = 300.0  # a reconciliation with the exchange, as at start

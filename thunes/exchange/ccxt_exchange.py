@@ -7,6 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,6 +32,19 @@ an accelerated stand-in's clock (its /time) is its market's, not the one it chec
 signatures against."""
 
 
+@dataclass(frozen=True)
+class KeyCheck:
+    """What one network said of the configured key (for the live guard)."""
+
+    accepted: bool
+    """False: the network refused the key (Binance -2015/-2014/-2008, an authentication
+    error), as a key of the other network, a deleted key or a wrong IP is refused."""
+    restrictions: Mapping[str, Any] | None = None
+    """What the venue says the key may do (Binance's apiRestrictions); None: it does not say."""
+    refusal: str = ""
+    """The venue's one-line answer when it refused the key."""
+
+
 class CcxtExchange:
     """ccxt's unified client behind the Exchange protocol, with retries and one-line errors."""
 
@@ -45,6 +59,7 @@ class CcxtExchange:
         slippage: float,
         sandbox: bool = False,
         base_url: str | None = None,
+        twin_url: str | None = None,
         options: dict[str, Any] | None = None,
         api_key_env: str | None = None,
         secret_env: str | None = None,
@@ -89,17 +104,21 @@ class CcxtExchange:
             f"{variable} ({key})" for key, variable in named.values() if variable
         )
         """Where the key pair comes from, for a message about a refused key: never the keys."""
-        self._config, self._sandbox, self._base_url = config, sandbox, base_url
+        self._config, self._base_url, self._twin_url = config, base_url, twin_url
+        self.sandbox = sandbox
+        """Whether this is the venue's test network (Binance's spot testnet): play money."""
         self._client = self._new_client(ccxt)
 
-    def _new_client(self, module: Any) -> Any:
-        """A client of `module` (ccxt or ccxt.pro) with this exchange's settings and URLs."""
+    def _new_client(self, module: Any, twin: bool = False) -> Any:
+        """A client of `module` (ccxt or ccxt.pro) with this exchange's settings and URLs;
+        `twin`: on the other network (the testnet for a mainnet, and back)."""
         # Copied: ccxt mutates its options, which must not leak between clients.
         client = getattr(module, self.name)(copy.deepcopy(self._config))
-        if self._sandbox:
+        if self.sandbox != twin:
             client.set_sandbox_mode(True)
-        if self._base_url:
-            client.urls["api"] = rebase_urls(client.urls["api"], self._base_url)
+        base_url = self._twin_url if twin else self._base_url
+        if base_url:
+            client.urls["api"] = rebase_urls(client.urls["api"], base_url)
         return client
 
     @property
@@ -116,6 +135,32 @@ class CcxtExchange:
     def _require_keys(self) -> None:
         if self._missing:
             raise ConfigError(self._missing[0])
+
+    def check_key(self, twin: bool = False) -> KeyCheck | None:
+        """Whether this network accepts the key, and what the venue says it may do (Binance's
+        GET /sapi/v1/account/apiRestrictions; its testnet has no /sapi, nor other venues:
+        there a signed balance read only tells that the key is accepted). `twin`: ask the
+        other network (testnet for mainnet, and back); None when there is none to ask (a
+        `base_url` without `twin_url`) or it cannot be reached. Reads only, never trades."""
+        self._require_keys()
+        if twin and self._base_url and not self._twin_url:
+            return None
+        client = self._new_client(self._ccxt, twin) if twin else self._client
+        says = "sapi" in client.urls["api"] and hasattr(client, "sapi_get_account_apirestrictions")
+        try:
+            self._call("load_markets", client.load_markets)  # the venue's clock, to sign on
+            if says:
+                answer = self._call("key", client.sapi_get_account_apirestrictions)
+                return KeyCheck(True, dict(answer))
+            self._call("key", client.fetch_balance)
+            return KeyCheck(True)
+        except ExchangeError as error:
+            if isinstance(error.__cause__, self._ccxt.AuthenticationError):
+                return KeyCheck(False, refusal=one_line(error))
+            if twin:  # the other network cannot tell: neither proof nor refusal
+                log.warning("%s: the other network did not answer: %s", self.name, error)
+                return None
+            raise
 
     def stream_client(self) -> Any:
         """A new ccxt.pro client (websockets) with the same keys, options and base URL.

@@ -28,6 +28,7 @@ import secrets
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 from omegaconf import DictConfig
@@ -61,10 +62,20 @@ from thunes.strategy.signal_runner import as_event_strategy
 
 log = logging.getLogger(__name__)
 
-Preflight = Callable[["Session"], None]
-"""A check after the exchange has answered a signed call and before the account is locked
-and anything is read or sent: mode=live's guard (thunes/live/guard.py: confirmation, the
-key's permissions, the start-up summary) plugs in here. It raises to refuse."""
+
+class Preflight(Protocol):
+    """mode=live's guard (thunes/live/guard.py `LiveGuard`) at the session's two moments."""
+
+    def admit(self) -> None:
+        """After the venue answered a signed call, before the account is locked and anything
+        read or sent: the confirmation and the key's permissions. It raises to refuse."""
+
+    def announce(
+        self, store: StateStore, balances: dict[str, float], echo: Callable[[str], None]
+    ) -> None:
+        """Under the account's lock, before the reconciliation: what is at stake, printed
+        and written to the state."""
+
 
 _TRADES_BACK_MS = DAY_MS  # a reconciliation reads the account's trades this far back
 
@@ -188,7 +199,8 @@ class Session:
         self.check_markets()
         balances = self.check_key()
         if preflight is not None:
-            preflight(self)
+            preflight.admit()
+        self.preflight = preflight
         account = Account.of(self.account_exchange, str(self.cfg.state.account), self.mode, api_key)
         directory = Path(str(self.cfg.state.dir))
         with AccountLock(directory, account):
@@ -200,6 +212,8 @@ class Session:
 
     def _run(self, store: StateStore, balances: dict[str, float]) -> None:
         cfg, parts = self.cfg, self.parts
+        if self.preflight is not None:
+            self.preflight.announce(store, balances, self.console.print)
         timeframe = str(cfg.data.timeframe)
         state = VenueState(store, _what(cfg, parts, timeframe))
         if cfg.live.resume:

@@ -20,6 +20,7 @@ from thunes.errors import ConfigError
 from thunes.notify.channel import Channel, Counts, Limits, Send
 from thunes.notify.events import Event, Level, Policy, level_of, policies
 from thunes.notify.secrets import guard
+from thunes.tracking.redact import scrub
 
 if TYPE_CHECKING:
     from apprise import NotifyBase
@@ -66,8 +67,8 @@ def _apprise_sender(key: str, url: str, timeout_s: float) -> Send:
     }
 
     def send(title: str, body: str, level: Level, silent: bool) -> bool:
-        target = silence if silent else sound
-        return bool(target.notify(body, title, types[level], timeout=timeout_s))
+        target = silence if silent else sound  # an error's text may quote a secret: masked
+        return bool(target.notify(scrub(body), scrub(title), types[level], timeout=timeout_s))
 
     return send
 

@@ -2,19 +2,19 @@
 password): none of their parts may reach a log line, an error or a saved config.
 
 Apprise logs request URLs at debug level, and urllib3 logs every request's path (Telegram's
-holds the token): a filter on those loggers masks every secret part of the configured URLs,
-whatever level or handler the logs go to.
+holds the token): every secret part of the configured URLs is remembered by the process's
+redaction (thunes/tracking/redact.py), which masks it in every log record, whatever level or
+handler the logs go to, and in errors, tracebacks and saved configs.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-MASK = "***"
+from thunes.tracking.redact import hook_logging, remember
+
 _HOST = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")  # a host name or IPv4: not secret
-_NOISY = ("apprise", "urllib3.connectionpool")
 
 
 def url_secrets(url: str) -> set[str]:
@@ -27,32 +27,8 @@ def url_secrets(url: str) -> set[str]:
     return found | {url}
 
 
-def scrub(text: str, secrets: set[str]) -> str:
-    """`text` with every secret masked, longest first (a URL before its parts)."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
-
-
-class _Scrubber(logging.Filter):
-    def __init__(self) -> None:
-        super().__init__("thunes.notify.secrets")
-        self.secrets: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            record.msg, record.args = scrub(record.getMessage(), self.secrets), None
-        return True
-
-
-_SCRUBBER = _Scrubber()
-
-
 def guard(urls: list[str]) -> None:
-    """Mask these URLs' secrets in the logs of Apprise and urllib3 from now on."""
+    """Mask these URLs' secrets in every log record (and error) from now on."""
     for url in urls:
-        _SCRUBBER.secrets |= url_secrets(url)
-    for name in _NOISY:
-        logger = logging.getLogger(name)
-        if _SCRUBBER not in logger.filters:
-            logger.addFilter(_SCRUBBER)
+        remember(url_secrets(url))
+    hook_logging()

@@ -41,6 +41,8 @@ from thunes.state.records import (
     rank,
 )
 
+_STARTS = "CREATE TABLE IF NOT EXISTS starts (time_ms INTEGER PRIMARY KEY, summary TEXT NOT NULL)"
+
 
 class StateStore:
     """Open with `StateStore.open(directory, account)`, under the account's lock."""
@@ -297,6 +299,22 @@ class StateStore:
         with self._lock:
             row = self._db.execute("SELECT value FROM resume WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
+
+    # --- what each live start put at stake ------------------------------------------------
+
+    def record_start(self, time_ms: int, lines: Iterable[str]) -> None:
+        """The live guard's start-up summary (thunes/live/guard.py), kept with every start.
+        Its table is made on first use: a file from before it is not refused for lacking it."""
+        with self._tx() as db:
+            db.execute(_STARTS)
+            db.execute("INSERT OR REPLACE INTO starts VALUES (?,?)", (time_ms, "\n".join(lines)))
+
+    def starts(self) -> list[tuple[int, list[str]]]:
+        """(exchange time in ms, summary lines) of every recorded start, oldest first."""
+        with self._tx() as db:
+            db.execute(_STARTS)
+            rows = db.execute("SELECT time_ms, summary FROM starts ORDER BY time_ms").fetchall()
+        return [(time_ms, text.split("\n")) for time_ms, text in rows]
 
     # --- reconciliation -------------------------------------------------------------------
 

@@ -13,14 +13,24 @@ error mapping are exercised, not mocked.
         server.faults.rate_limit_next(1, "/api/v3/order", retry_after_s=2)
         server.faults.server_error_next("/api/v3/account"); server.faults.lose_order_replies(1)
         server.credentials.clock_offset_ms = 30_000  # -1021 on signed calls (host clock)
+        server.credentials.restrictions = key_restrictions(enableWithdrawals=True)  # the
+        # key's permissions, as GET /sapi/v1/account/apiRestrictions answers them
         server.skew_clock(30_000)  # the venue's clock (its /time too) 30 s ahead
         server.stats.orders, .trades, .errors[-1013], .duplicate_client_ids
         server.account.orders / .trades / .balances; server.requests_to("/api/v3/klines")
 """
 
-from tests.fakes.binance.auth import API_KEY, SECRET
+from tests.fakes.binance.auth import API_KEY, SECRET, key_restrictions
 from tests.fakes.binance.errors import BinanceApiError
 from tests.fakes.binance.market import SymbolSpec, make_rows
 from tests.fakes.binance.server import FakeBinance
 
-__all__ = ["API_KEY", "SECRET", "BinanceApiError", "FakeBinance", "SymbolSpec", "make_rows"]
+__all__ = [
+    "API_KEY",
+    "SECRET",
+    "BinanceApiError",
+    "FakeBinance",
+    "SymbolSpec",
+    "key_restrictions",
+    "make_rows",
+]

@@ -7,7 +7,7 @@ import hmac
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tests.fakes.binance import errors
@@ -15,6 +15,28 @@ from tests.fakes.binance.errors import BinanceApiError
 
 API_KEY = "standin-api-key"
 SECRET = "standin-secret"
+
+
+def key_restrictions(**changes: bool) -> dict[str, Any]:
+    """Binance's GET /sapi/v1/account/apiRestrictions answer for a key made to trade spot:
+    it reads and trades, cannot withdraw, and has no IP restriction (until `changes` say)."""
+    answer: dict[str, Any] = {
+        "ipRestrict": False,
+        "createTime": 1_704_067_200_000,
+        "enableReading": True,
+        "enableWithdrawals": False,
+        "enableInternalTransfer": False,
+        "enableMargin": False,
+        "enableFutures": False,
+        "permitsUniversalTransfer": False,
+        "enableVanillaOptions": False,
+        "enableFixApiTrade": False,
+        "enableFixReadOnly": False,
+        "enableSpotAndMarginTrading": True,
+        "enablePortfolioMarginTrading": False,
+    }
+    answer.update(changes)
+    return answer
 
 
 @dataclass
@@ -28,6 +50,9 @@ class Credentials:
     api_key: str = API_KEY
     secret: str = SECRET
     clock_offset_ms: int = 0
+    restrictions: dict[str, Any] = field(default_factory=key_restrictions)
+    """What the key may do, as apiRestrictions answers: a test sets e.g.
+    `server.credentials.restrictions = key_restrictions(enableWithdrawals=True)`."""
 
     def check_rest(self, api_key: str | None, total_params: str, params: Mapping[str, str]) -> None:
         """A signed REST call: the signature covers the query string followed by the body."""

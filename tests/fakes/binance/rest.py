@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.fakes.binance import errors
+from tests.fakes.binance.auth import Credentials
 from tests.fakes.binance.errors import BinanceApiError
 from tests.fakes.binance.market import INTERVAL_MS, MarketClock, SymbolMarket, symbol_info
 from tests.fakes.binance.orders import Account
@@ -118,4 +119,13 @@ def routes(
         ),
         ("GET", "/api/v3/myTrades"): Route(lambda request: account.my_trades(request.params), True),
         ("GET", "/api/v3/account"): Route(lambda request: account.account_json(), True),
+    }
+
+
+def key_routes(credentials: Credentials) -> dict[tuple[str, str], Route]:
+    """What the venue says about the calling key (signed: only the key itself may ask)."""
+    return {
+        ("GET", "/sapi/v1/account/apiRestrictions"): Route(
+            lambda request: dict(credentials.restrictions), True
+        ),
     }

@@ -24,7 +24,7 @@ from tests.fakes.binance.errors import BinanceApiError
 from tests.fakes.binance.faults import Faults
 from tests.fakes.binance.market import DEFAULT_SYMBOLS, MarketClock, SymbolMarket, SymbolSpec
 from tests.fakes.binance.orders import Account, Stats
-from tests.fakes.binance.rest import Request, routes
+from tests.fakes.binance.rest import Request, key_routes, routes
 from tests.fakes.binance.streams import Streams, market_events
 
 DEFAULT_BALANCES = {"USDT": "10000", "BTC": "0.1", "ETH": "1"}
@@ -54,6 +54,7 @@ class FakeBinance:
         self.requests: deque[Request] = deque(maxlen=100_000)
         """The latest requests answered, oldest first (bounded for long soaks)."""
         self.routes = routes(self.markets, self.clock, self.account)
+        self.routes.update(key_routes(self.credentials))
         self._lock = threading.RLock()
         self.streams = Streams(self.faults, self.credentials, self.account, lambda: self._lock)
         self._tick_s = tick_s
@@ -145,6 +146,7 @@ class FakeBinance:
         app.router.add_get("/ws/{stream}", self.streams.market_socket)
         app.router.add_get("/ws-api/v3", self.streams.api_socket)
         app.router.add_route("*", "/api/{tail:.*}", self._http)
+        app.router.add_route("*", "/sapi/{tail:.*}", self._http)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
