@@ -251,3 +251,33 @@ def test_the_scalper_resumes_its_ticks_after_ctrl_c_or_sigkill(tmp_path: Path) -
     (tmp_path / "killed").mkdir()
     kills, _ = crash_and_restart(tmp_path / "killed", 4, seed=3, delay=0.3, args=SCALPER)
     assert kills >= 2
+
+
+def test_the_risk_engines_stop_is_in_the_orders_table_once_placed(tmp_path: Path) -> None:
+    from tests.config.compose import composed
+    from thunes.components import build
+    from thunes.domain.tags import MAX_LOSS_TAG
+    from thunes.domain.ticks import BookTick
+    from thunes.engine.lane import simulated_ticks
+    from thunes.live.persist import PaperState
+    from thunes.state.account import Account
+    from thunes.state.store import StateStore
+
+    with composed("mode=paper", "strategy=scalper", "strategy.entry=taker") as cfg:
+        parts = build(cfg)
+    engine, risk = simulated_ticks(parts, "p1")
+    store = StateStore.open(tmp_path, Account.of("sim", "default", "paper", None), False)
+    state = PaperState(store, "scalper")
+    state.attach_ticks(engine, risk, "p1", 0, lambda: 0)
+    t = 1_709_251_200_000
+    engine.on_tick(BookTick(t, 100.0, 9.0, 100.1, 1.0))  # leans to the bid: a market buy
+    engine.on_tick(BookTick(t + 100, 100.0, 1.0, 100.1, 1.0))  # bought at this ask
+    assert engine.broker.position > 0
+    (stop,) = [o for o in store.orders() if o.tag == MAX_LOSS_TAG]
+    assert (stop.type, stop.status, stop.side) == ("stop", "new", "sell")
+    assert [o.order_id for o in engine.broker.working([MAX_LOSS_TAG])] == [stop.client_id]
+    engine.on_tick(BookTick(t + 200, 97.0, 1.0, 97.1, 1.0))  # its own stop sells: not ours
+    assert engine.broker.position == 0
+    state.stepped(t + 200)
+    assert store.order(stop.client_id).status == "canceled"  # withdrawn with the position
+    store.close()
