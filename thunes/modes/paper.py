@@ -62,8 +62,8 @@ def _clock(start: Start, speed: float, default_ms: int | None = None) -> MarketC
 
 def feed_for(parts: Components, timeframe: str, start: Start, speed: float) -> Feed:
     """The market the config names: the simulator's stream (exchange=sim, or data=sim with
-    its own seed), a candle file replayed, or a ccxt exchange's websockets (from now: a restart
-    does not replay what it missed; its strategies' windows are warmed with it)."""
+    its own seed), a candle file replayed, or a ccxt exchange's websockets (from now, or a
+    restart from its last close: what closed while it was down is back-filled by REST)."""
     symbols = [m.symbol for m in parts.markets]
     if isinstance(parts.data, FileCandleSource):
         sets = [parts.data.load(parts.exchange, m) for m in parts.markets]
@@ -88,7 +88,8 @@ def feed_for(parts: Components, timeframe: str, start: Start, speed: float) -> F
         )
     from thunes.feeds.ccxt_feed import open_feed  # ccxt.pro: only for a real venue
 
-    return open_feed(parts.exchange, symbols, timeframe, speed=speed)
+    resumed = start if isinstance(start, int) else None  # paper.start: the simulator's only
+    return open_feed(parts.exchange, symbols, timeframe, speed=speed, since_ms=resumed)
 
 
 def tick_feed(parts: Components, start: Start, speed: float) -> Feed:
