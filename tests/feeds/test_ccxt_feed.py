@@ -40,11 +40,22 @@ def rest(server: FakeBinance) -> CcxtExchange:
     return CcxtExchange(exchange_id="binance", base_url=server.url, fees=fees, slippage=0.0)
 
 
-def feed_on(server: FakeBinance, resilience: Resilience = QUICK, timeframe: str = "1m") -> CcxtFeed:
+def feed_on(
+    server: FakeBinance,
+    resilience: Resilience = QUICK,
+    timeframe: str = "1m",
+    since_ms: int | None = None,
+) -> CcxtFeed:
     """The feed as the live engine opens it, on the stand-in's accelerated clock."""
     speed = server.clock.speed
     return open_feed(
-        rest(server), SYMBOLS, timeframe, book=True, resilience=resilience, speed=speed
+        rest(server),
+        SYMBOLS,
+        timeframe,
+        book=True,
+        resilience=resilience,
+        speed=speed,
+        since_ms=since_ms,
     )
 
 
@@ -82,9 +93,12 @@ def run(server: FakeBinance, feed: CcxtFeed, scenario: Scenario) -> Received:
     return asyncio.run(main())
 
 
-def assert_every_candle_once(server: FakeBinance, feed: CcxtFeed, received: Received) -> None:
+def assert_every_candle_once(
+    server: FakeBinance, feed: CcxtFeed, received: Received, first: int | None = None
+) -> None:
+    """From `first` on (None: the first candle to close after the feed's start)."""
     got, tf = candles(received), feed.tf
-    first = feed.clock.start_ms // tf * tf  # the first to close after the start
+    first = feed.clock.start_ms // tf * tf if first is None else first
     assert got[0].time_ms == first
     order = [(c.time_ms, SYMBOLS.index(c.symbol)) for c in got]
     assert order == sorted(order), "out of market-time order"
@@ -164,6 +178,21 @@ def test_a_planned_reconnect_every_five_market_minutes_loses_nothing(live: FakeB
     received = run(live, feed, wait_two_reconnects)
     assert_every_candle_once(live, feed, received)
     assert (feed.health.stalls, feed.health.state) == (0, "closed")
+
+
+def test_a_restart_back_fills_every_candle_from_its_last_close(live: FakeBinance) -> None:
+    last_close = live.clock.now_ms() // MINUTE * MINUTE - 7 * MINUTE  # down for 7 minutes
+    feed = feed_on(live, since_ms=last_close)
+    assert [c.close_ms for c in feed.history("BTC/USDT", 3)][-1] == last_close  # its window
+
+    async def nothing(server: FakeBinance, feed: CcxtFeed) -> None:
+        return None
+
+    received = run(live, feed, nothing)
+    assert_every_candle_once(live, feed, received, first=last_close)
+    missed = [c for c in candles(received) if c.close_ms <= feed.clock.start_ms]
+    assert len(missed) >= 7 * len(SYMBOLS)
+    assert feed.health.backfilled == len(missed)
 
 
 def test_history_is_the_closed_candles_before_the_start(live: FakeBinance) -> None:

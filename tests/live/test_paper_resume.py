@@ -123,12 +123,15 @@ def _reached(state: Path) -> str | None:
 
 
 def crash_and_restart(
-    tmp_path: Path, restarts: int, seed: int, delay: float
+    tmp_path: Path,
+    restarts: int,
+    seed: int,
+    delay: float,
+    args: tuple[str, ...] = ("paper.duration=2d",),  # 2,880 1m steps of sma_cross: 42 fills
 ) -> tuple[int, dict[str, Any]]:
-    """SIGKILL a paper run at `restarts` random points, each up to `delay` s after it made
-    progress, restarting it each time, then let it finish; (SIGKILLs, the account it ended
-    with, checked equal to the uninterrupted run's)."""
-    args = ["paper.duration=2d"]  # 2,880 one-minute steps of sma_cross: 42 fills
+    """SIGKILL a paper run of `args` at `restarts` random points, each up to `delay` s after
+    it made progress, restarting it each time, then let it finish; (SIGKILLs, the account it
+    ended with, checked equal to the uninterrupted run's)."""
     whole = tmp_path / "whole"
     _finish(whole, *args)
     expected = _account(whole)
@@ -201,3 +204,80 @@ def test_a_restart_keeps_the_kill_switch_and_the_cooldown(tmp_path: Path) -> Non
     assert risk.halted_day == 19_800 and risk.cooldown_until_ms == 1_710_000_000_000
     assert kernel.bars == [42] and state.last_ms == 1_709_999_000_000
     state.store.close()
+
+
+# the scalper on the simulator's book ticks, trading often: a 30 s cool-down after a loss,
+# and a day's loss limit its 30 minutes cross, so the kill-switch halts it
+SCALPER = (
+    "strategy=scalper",
+    "data=sim_ticks",
+    "risk.cooldown_minutes=0.5",
+    "risk.max_daily_loss=3",
+    "risk.max_loss_per_trade=2",
+    "paper.duration=30min",
+)
+
+
+def _risk_orders(state: Path) -> set[tuple[str, str, str]]:
+    """(tag, type, status) of the risk engine's own orders in the state's orders table."""
+    db = sqlite3.connect(next(state.glob("*.sqlite")))
+    rows = db.execute("SELECT tag, type, status FROM orders WHERE tag LIKE 'risk:%'").fetchall()
+    db.close()
+    return set(rows)
+
+
+def test_the_scalper_resumes_its_ticks_after_ctrl_c_or_sigkill(tmp_path: Path) -> None:
+    whole = tmp_path / "whole"
+    out = _finish(whole, *SCALPER)
+    assert "state saved in" in out and "the next start resumes it" in out
+    expected = _account(whole)
+    assert len(expected["fills"]) >= 20
+    # each entry's protective stop, withdrawn once the position was sold
+    assert _risk_orders(whole) == {("risk:max_loss", "stop", "canceled")}
+
+    # Ctrl-C once it has checkpointed a minute; the next start resumes
+    state = tmp_path / "state"
+    run = _thunes(state, *SCALPER, wait=False)
+    assert isinstance(run, subprocess.Popen)
+    while run.poll() is None and _reached(state) is None:
+        time.sleep(0.02)
+    run.send_signal(signal.SIGINT)
+    stdout, stderr = run.communicate(timeout=120)
+    assert run.returncode == 0, stderr
+    assert "the next start resumes it" in stdout
+    assert "paper: resuming" in _finish(state, *SCALPER)
+    assert _account(state) == expected
+
+    (tmp_path / "killed").mkdir()
+    kills, _ = crash_and_restart(tmp_path / "killed", 4, seed=3, delay=0.3, args=SCALPER)
+    assert kills >= 2
+
+
+def test_the_risk_engines_stop_is_in_the_orders_table_once_placed(tmp_path: Path) -> None:
+    from tests.config.compose import composed
+    from thunes.components import build
+    from thunes.domain.tags import MAX_LOSS_TAG
+    from thunes.domain.ticks import BookTick
+    from thunes.engine.lane import simulated_ticks
+    from thunes.live.persist import PaperState
+    from thunes.state.account import Account
+    from thunes.state.store import StateStore
+
+    with composed("mode=paper", "strategy=scalper", "strategy.entry=taker") as cfg:
+        parts = build(cfg)
+    engine, risk = simulated_ticks(parts, "p1")
+    store = StateStore.open(tmp_path, Account.of("sim", "default", "paper", None), False)
+    state = PaperState(store, "scalper")
+    state.attach_ticks(engine, risk, "p1", 0, lambda: 0)
+    t = 1_709_251_200_000
+    engine.on_tick(BookTick(t, 100.0, 9.0, 100.1, 1.0))  # leans to the bid: a market buy
+    engine.on_tick(BookTick(t + 100, 100.0, 1.0, 100.1, 1.0))  # bought at this ask
+    assert engine.broker.position > 0
+    (stop,) = [o for o in store.orders() if o.tag == MAX_LOSS_TAG]
+    assert (stop.type, stop.status, stop.side) == ("stop", "new", "sell")
+    assert [o.order_id for o in engine.broker.working([MAX_LOSS_TAG])] == [stop.client_id]
+    engine.on_tick(BookTick(t + 200, 97.0, 1.0, 97.1, 1.0))  # its own stop sells: not ours
+    assert engine.broker.position == 0
+    state.stepped(t + 200)
+    assert store.order(stop.client_id).status == "canceled"  # withdrawn with the position
+    store.close()

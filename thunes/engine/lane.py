@@ -65,14 +65,16 @@ def simulated_lanes(
     return lanes, risk
 
 
-def simulated_ticks(parts: Components) -> tuple[TickEngine, RiskEngine]:
+def simulated_ticks(parts: Components, run_id: str | None = None) -> tuple[TickEngine, RiskEngine]:
     """The tick scalper's engine on one symbol, for a backtest, a replay or a live feed's
-    book ticks alike."""
+    book ticks alike; `run_id` names its orders as `simulated_lanes`'."""
     strategy = parts.strategy
     if len(parts.markets) > 1 or not isinstance(strategy, Scalper):
         raise ConfigError("the tick engine runs strategy=scalper on one symbol")
     risk = RiskEngine(parts.risk, parts.exchange.fees.taker, [parts.market.symbol])
+    market = parts.market
+    ids = None if run_id is None else ClientIds(run_id, type(strategy).__name__, market.symbol)
     engine = TickEngine(
-        strategy, parts.exchange.fees, parts.filters.for_market(parts.market), parts.cash, risk
+        strategy, parts.exchange.fees, parts.filters.for_market(market), parts.cash, risk, ids
     )
     return engine, risk

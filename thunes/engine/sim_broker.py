@@ -25,6 +25,7 @@ compiled loop runs the very code this per-event face calls.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -207,6 +208,23 @@ class SimBroker:
             )
             for o in w.orders[j, : int(w.lanes[j, LaneRow.N_ORDERS])].tolist()
             if o[OrderRow.TYPE] != c.MARKET
+        ]
+
+    def working(self, tags: Collection[str]) -> list[OrderEvent]:
+        """The orders at work (queued market ones too) tagged one of `tags`, as their
+        acceptance would tell of them: the risk engine's own orders have no event."""
+        w, j, codes = self.wallet, self.lane, {TAGS.code(tag) for tag in tags}
+        return [
+            OrderEvent(
+                OrderStatus.NEW,
+                _SIDES[int(o[OrderRow.SIDE])],
+                _TYPES[int(o[OrderRow.TYPE])],
+                o[OrderRow.PRICE],
+                TAGS.names[int(o[OrderRow.TAG])],
+                order_id=self.ids.of(int(o[OrderRow.ID])),
+            )
+            for o in w.orders[j, : int(w.lanes[j, LaneRow.N_ORDERS])].tolist()
+            if int(o[OrderRow.TAG]) in codes
         ]
 
     def bookkeeping(

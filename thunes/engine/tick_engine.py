@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import cast
+from typing import Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,7 @@ from numba import njit
 
 from thunes.domain.market import Fees, MarketFilters
 from thunes.domain.orders import (
+    ClientIds,
     Command,
     Fill,
     OrderEvent,
@@ -52,6 +53,21 @@ from thunes.risk.engine import RiskEngine
 from thunes.strategy import scalper as s
 
 Bools = npt.NDArray[np.bool_]
+MINUTE_MS = 60_000
+
+
+class TickRecorder(Protocol):
+    """The kernel's recorder (kernel.Recorder: orders and fills written before the strategy
+    hears of them) that also keeps checkpoints: `stepped(last_ms)` at the first tick of each
+    market minute, with the time of the last tick the engine took whole."""
+
+    def sending(self, symbol: str, command: Command) -> None: ...
+
+    def filled(self, fill: Fill) -> None: ...
+
+    def event(self, symbol: str, event: OrderEvent) -> None: ...
+
+    def stepped(self, close_ms: int) -> None: ...
 
 
 class QuoteRow(IntEnum):
@@ -167,26 +183,50 @@ class TickEngine:
         filters: MarketFilters,
         cash: float,
         risk: RiskEngine | None = None,
+        ids: ClientIds | None = None,
+        recorder: TickRecorder | None = None,
     ) -> None:
+        """`ids` name its orders (a paper run's client ids; None: the simulator's);
+        `recorder` hears of every order and fill first, and of each minute's checkpoint
+        (`on_tick` only: a batch run records nothing)."""
         strategy.start(filters.tick_size)
         self.strategy = strategy
         # every entry says its quote: the sizer is never asked
-        self.broker = SimBroker(fees, 0.0, filters, FixedQuote(strategy.quote_amount), cash, risk)
+        quote = FixedQuote(strategy.quote_amount)
+        self.broker = SimBroker(fees, 0.0, filters, quote, cash, risk, ids)
+        self.recorder = recorder
         self.gate = np.zeros(1)  # the last refusal recorded, 0 once an order has left
         self.marks = np.zeros(1024)  # grows by doubling
         self.ticks = 0  # ticks seen: the next one's number, and the marks in use
+        self.last_ms: int | None = None  # the last tick taken whole (its market time)
+
+    def resume(self, ticks: int) -> None:
+        """Go on from tick number `ticks` (a restored paper run): the marks before it are
+        not known again (NaN)."""
+        self.ticks, self.marks = ticks, np.full(ticks + 1024, math.nan)
 
     def account(self) -> tuple[float, float]:
         """(cash, base held: the position and its dust) now."""
         return self.broker.cash, self.broker.holdings
 
     def on_tick(self, tick: BookTick) -> list[Fill]:
-        """One tick as it arrives; returns the fills it caused."""
-        broker, strategy, i = self.broker, self.strategy, self.ticks
-        if i == len(self.marks):
+        """One tick as it arrives; returns the fills it caused. The first tick of a market
+        minute first has the recorder checkpoint what the ticks before it left."""
+        broker, strategy, i, recorder = self.broker, self.strategy, self.ticks, self.recorder
+        last = self.last_ms
+        if (
+            recorder is not None
+            and last is not None
+            and tick.timestamp_ms // MINUTE_MS != last // MINUTE_MS
+        ):
+            recorder.stepped(last)
+        if i >= len(self.marks):
             self._grow(1)
         fills = broker.on_quote(i, tick.timestamp_ms, tick.bid, tick.ask)
         rules.mark(broker.lane, tick.bid, broker.risk_vector)
+        if recorder is not None:
+            for fill in fills:
+                recorder.filled(fill)
         self._hear()
         for fill in fills:
             self.gate[0] = 0.0
@@ -195,7 +235,7 @@ class TickEngine:
         self._send(strategy.on_tick(tick, broker))
         self._hear()
         self.marks[i] = broker.cash + broker.holdings * tick.bid
-        self.ticks += 1
+        self.ticks, self.last_ms = i + 1, tick.timestamp_ms
         return fills
 
     def _send(self, commands: list[Command]) -> None:
@@ -212,6 +252,8 @@ class TickEngine:
                     if why == self.gate[0]:
                         withheld = command
                         continue
+                if self.recorder is not None:
+                    self.recorder.sending(broker.symbol, command)
                 broker.submit(command, positions)
             commands = (
                 []
@@ -230,6 +272,8 @@ class TickEngine:
         while broker.events:
             events, broker.events = broker.events, []
             for event in events:
+                if self.recorder is not None:
+                    self.recorder.event(broker.symbol, event)
                 if event.status is OrderStatus.NEW:
                     self.gate[0] = 0.0
                 elif event.status is OrderStatus.REJECTED:

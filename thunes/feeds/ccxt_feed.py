@@ -7,7 +7,8 @@ the last one delivered up to the candle still forming. ccxt drops Binance's "clo
 a lost message can leave a candle's last update unseen, so a streamed row is never known to be
 final; REST's is, and it is the row a backtest downloads. Because every read starts at the
 cursor, the back-fill after a reconnect is the same code as an ordinary close: no candle is
-missed, none is delivered twice, a forming one never leaves.
+missed, none is delivered twice, a forming one never leaves. A restarted run sets the cursor
+at the last close it processed (`since_ms`): what closed while it was down is back-filled too.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ _RETRIES_PER_CLOSE = 5  # re-reads of a close that REST does not show yet
 
 
 class CcxtFeed:
-    """Closed candles of `symbols` from `clock.start_ms` on (and book ticks if `book`), from
-    `stream`; `exchange` (sync REST) serves the warm-up history."""
+    """Closed candles of `symbols` from `clock.start_ms` (or `since_ms`, a restart's last
+    close) on, and book ticks if `book`, from `stream`; `exchange` (sync REST) serves the
+    warm-up history, the candles before that."""
 
     def __init__(
         self,
@@ -45,6 +47,7 @@ class CcxtFeed:
         *,
         book: bool = False,
         resilience: Resilience | None = None,
+        since_ms: int | None = None,
     ) -> None:
         self.symbols, self.timeframe, self.clock = symbols, timeframe, clock
         self.tf = timeframe_ms(timeframe)
@@ -55,7 +58,8 @@ class CcxtFeed:
         self._link = Link(
             stream, self.resilience, self.health, clock.now_ms, "market stream", clock.speed
         )
-        self._first = clock.start_ms // self.tf * self.tf  # the first candle closing after start
+        # the first candle to deliver: the one closing after the start (or after `since_ms`)
+        self._first = (clock.start_ms if since_ms is None else since_ms) // self.tf * self.tf
         self._next = dict.fromkeys(symbols, self._first)  # each symbol's next open to deliver
         self._frontier = self._first  # the newest open the exchange showed: older ones closed
 
@@ -86,8 +90,8 @@ class CcxtFeed:
             server = await self._stream.server_ms()
             self.clock.advance(server)
             self._frontier = max(self._frontier, server // self.tf * self.tf)
-            for event in await self._closed():
-                self.health.backfilled += resumed
+            for event in await self._closed():  # closed before the start: a restart's gap
+                self.health.backfilled += resumed or event.close_ms <= self.clock.start_ms
                 yield event
             retries = 0
             while (item := await watching.next()) is not None:
@@ -153,9 +157,20 @@ def open_feed(
     book: bool = False,
     resilience: Resilience | None = None,
     speed: float = 1.0,
+    since_ms: int | None = None,
 ) -> CcxtFeed:
-    """The live feed of `exchange`, starting now on its clock. `speed` is how fast that clock
-    runs: 1 on a real venue, the market's pace on an accelerated stand-in."""
+    """The live feed of `exchange`, its clock starting now on the exchange's. `speed` is how
+    fast that clock runs: 1 on a real venue, the market's pace on an accelerated stand-in.
+    `since_ms`: a restart's last processed close, from which it back-fills (None: from now)."""
     clock = MarketClock(exchange.milliseconds(), speed)
     stream = CcxtStream(exchange)
-    return CcxtFeed(exchange, stream, symbols, timeframe, clock, book=book, resilience=resilience)
+    return CcxtFeed(
+        exchange,
+        stream,
+        symbols,
+        timeframe,
+        clock,
+        book=book,
+        resilience=resilience,
+        since_ms=since_ms,
+    )

@@ -7,21 +7,34 @@ market time reached. A restart, after Ctrl-C or SIGKILL, resumes from the last c
 A step a crash cut short runs again from that checkpoint: the simulated market is a function
 of its seed, so the step places the same orders under the same client ids and makes the
 same fills under the same trade ids, which the store records once. No id names two orders.
+
+The tick scalper's run (a `TickEngine` on book ticks) keeps the same memory, checkpointed at
+the first tick of each market minute. The risk engine's own orders (the protective stop,
+the kill-switch's sell), which no strategy sent, are recorded as the broker places them.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Callable
 
 import numpy as np
 
-from thunes.domain.orders import Command, Fill, OrderEvent, OrderIntent, OrderStatus
-from thunes.domain.tags import TAGS
+from thunes.domain.orders import (
+    Command,
+    Fill,
+    OrderEvent,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+)
+from thunes.domain.tags import KILL_TAG, MAX_LOSS_TAG, TAGS
 from thunes.engine.kernel import Kernel
 from thunes.engine.lane import Lane
 from thunes.engine.sim_broker import SimBroker
+from thunes.engine.tick_engine import TickEngine
 from thunes.errors import ConfigError, ThunesError
 from thunes.execution.filters import FloatArray
 from thunes.risk.engine import RiskEngine
@@ -42,10 +55,14 @@ def state_vector(strategy: EventStrategy) -> FloatArray:
     raise ThunesError(f"{type(strategy).__name__} has no state vector: it cannot resume")
 
 
+_GUARDS = (MAX_LOSS_TAG, KILL_TAG)  # the risk engine's orders: no strategy sends them
+
+
 class PaperState:
     """The kernel's recorder (`sending`, `event`, `filled`) and the live engine's `stepped`
-    for candle lanes on simulated brokers. `what` names the run's strategy, its parameters
-    and symbols: a state file of another is refused rather than resumed into it."""
+    for candle lanes on simulated brokers, or the tick engine's (`attach_ticks`). `what`
+    names the run's strategy, its parameters and symbols: a state file of another is
+    refused rather than resumed into it."""
 
     def __init__(self, store: StateStore, what: str) -> None:
         self.store, self.what = store, what
@@ -60,6 +77,8 @@ class PaperState:
         self.brokers: dict[str, SimBroker] = {}
         self.risk: RiskEngine | None = None
         self.kernel: Kernel | None = None
+        self.ticks: TickEngine | None = None
+        self.guards: set[str] = set()  # the risk engine's orders recorded open
         self.pending: dict[str, list[OrderIntent]] = {}  # sent, not yet accepted or refused
         self._pnl_day, self._pnl = -1, 0.0  # the risk engine's day PnL at the last fill
 
@@ -95,13 +114,39 @@ class PaperState:
     ) -> bool:
         """Take the run's lanes, restored from the last checkpoint if there is one (True);
         `now_ms`: the market clock the records are stamped with."""
-        self.lanes, self.risk, self.kernel, self.now_ms = lanes, risk, kernel, now_ms
-        self.brokers = {lane.symbol: _sim(lane) for lane in lanes}
+        self.lanes, self.kernel = lanes, kernel
+        return self._attach(
+            {lane.symbol: _sim(lane) for lane in lanes}, risk, run_id, started_ms, now_ms
+        )
+
+    def attach_ticks(
+        self,
+        engine: TickEngine,
+        risk: RiskEngine,
+        run_id: str,
+        started_ms: int,
+        now_ms: Callable[[], int],
+    ) -> bool:
+        """`attach` for the tick scalper's engine, whose recorder this becomes."""
+        self.ticks, engine.recorder = engine, self
+        broker = engine.broker
+        return self._attach({broker.symbol: broker}, risk, run_id, started_ms, now_ms)
+
+    def _attach(
+        self,
+        brokers: dict[str, SimBroker],
+        risk: RiskEngine,
+        run_id: str,
+        started_ms: int,
+        now_ms: Callable[[], int],
+    ) -> bool:
+        self.brokers, self.risk, self.now_ms = brokers, risk, now_ms
         self._fixed: dict[str, bytes | str] = {
             "what": self.what,
             "run": run_id,
             "started_ms": str(started_ms),
         }
+        self.guards = {o.client_id for o in self.store.orders() if o.tag in _GUARDS}
         book = self.store.resumed("book")
         if not isinstance(book, bytes):
             return False
@@ -112,35 +157,48 @@ class PaperState:
         self._pnl_day, self._pnl = risk.day, risk.day_pnl
         return True
 
+    def _vectors(self) -> list[FloatArray]:
+        """The strategies' state vectors, in the lanes' order."""
+        if self.ticks is not None:
+            return [self.ticks.strategy.state]
+        return [state_vector(lane.strategy) for lane in self.lanes]
+
     def _restore(self, book: bytes) -> None:
-        assert self.kernel is not None
         saved = np.load(io.BytesIO(book), allow_pickle=False)
         names = json.loads(str(saved["tags"]))
         if [TAGS.code(name) for name in names] != list(range(len(names))):
             raise ThunesError(f"state file {self.store.path}: its order tags no longer match")
-        wallet = _sim(self.lanes[0]).wallet
+        wallet = next(iter(self.brokers.values())).wallet
         wallet.acct[:] = saved["acct"]
         wallet.lanes = saved["lanes"].copy()
         wallet.orders = saved["orders"].copy()
-        for j, lane in enumerate(self.lanes):
-            state_vector(lane.strategy)[:] = saved[f"strategy{j}"]
-        self.kernel.bars = [int(n) for n in saved["bars"]]
-        self.kernel.last_close = [float(x) for x in saved["last_close"]]
+        for j, vector in enumerate(self._vectors()):
+            vector[:] = saved[f"strategy{j}"]
+        if self.ticks is not None:
+            self.ticks.resume(int(saved["ticks"]))
+            self.ticks.gate[:] = saved["gate"]
+        if self.kernel is not None:
+            self.kernel.bars = [int(n) for n in saved["bars"]]
+            self.kernel.last_close = [float(x) for x in saved["last_close"]]
 
     def stepped(self, close_ms: int) -> None:
-        """After a step: the checkpoint a restart resumes from."""
-        assert self.kernel is not None and self.risk is not None
-        wallet = _sim(self.lanes[0]).wallet
+        """After a step (a minute of ticks): the checkpoint a restart resumes from."""
+        assert self.risk is not None
+        self._settle_guards()
+        wallet = next(iter(self.brokers.values())).wallet
         arrays: dict[str, FloatArray] = {
             "acct": wallet.acct,
             "lanes": wallet.lanes,
             "orders": wallet.orders,
-            "bars": np.array(self.kernel.bars),
-            "last_close": np.array(self.kernel.last_close),
             "tags": np.array(json.dumps(TAGS.names)),
         }
-        for j, lane in enumerate(self.lanes):
-            arrays[f"strategy{j}"] = state_vector(lane.strategy)
+        if self.kernel is not None:
+            arrays["bars"] = np.array(self.kernel.bars)
+            arrays["last_close"] = np.array(self.kernel.last_close)
+        if self.ticks is not None:
+            arrays["ticks"], arrays["gate"] = np.array(self.ticks.ticks), self.ticks.gate
+        for j, vector in enumerate(self._vectors()):
+            arrays[f"strategy{j}"] = vector
         buffer = io.BytesIO()
         np.savez(buffer, allow_pickle=False, **arrays)
         values: dict[str, bytes | str] = {**self._fixed, "book": buffer.getvalue()}
@@ -179,10 +237,40 @@ class PaperState:
         move of the risk engine's day PnL) and the risk state after it."""
         assert self.risk is not None
         broker, risk = self.brokers[fill.symbol], self.risk
+        if fill.tag in _GUARDS and fill.order_id not in self.guards:  # placed and met at once
+            stop, nan = OrderType.STOP, math.nan
+            self._guard(
+                fill.symbol,
+                OrderEvent(OrderStatus.NEW, fill.side, stop, nan, fill.tag, "", fill.order_id),
+            )
         pnl = risk.day_pnl - (self._pnl if risk.day == self._pnl_day else 0.0)
         self._pnl_day, self._pnl = risk.day, risk.day_pnl
         held = Position(broker.position, broker.holdings - broker.position, broker.cost)
         self.store.fill(fill, Booking(held, pnl, risk.state()))
+        self._place_guards(fill.symbol, broker)
+
+    # --- the risk engine's own orders -----------------------------------------------------
+
+    def _place_guards(self, symbol: str, broker: SimBroker) -> None:
+        """Record the protective stop or kill-switch sell a fill had the broker place (the
+        risk engine places them inside the fill: no order event tells of them)."""
+        for placed in broker.working(_GUARDS):
+            if placed.order_id not in self.guards:
+                self._guard(symbol, placed)
+
+    def _guard(self, symbol: str, placed: OrderEvent) -> None:
+        self.store.order_placed(symbol, placed, None, None, self.now_ms())
+        self.guards.add(placed.order_id)
+
+    def _settle_guards(self) -> None:
+        """The risk engine's orders gone from the book by the end of a step, unfilled: it
+        withdrew them (a fill that took one has marked it filled already)."""
+        if not self.guards:
+            return
+        resting = {o.order_id for b in self.brokers.values() for o in b.working(_GUARDS)}
+        for order_id in self.guards - resting:
+            self.store.order_status(order_id, OrderStatus.CANCELED.value, self.now_ms())
+            self.guards.discard(order_id)
 
 
 def _sim(lane: Lane) -> SimBroker:

@@ -63,8 +63,8 @@ def _clock(start: Start, speed: float, default_ms: int | None = None) -> MarketC
 
 def feed_for(parts: Components, timeframe: str, start: Start, speed: float) -> Feed:
     """The market the config names: the simulator's stream (exchange=sim, or data=sim with
-    its own seed), a candle file replayed, or a ccxt exchange's websockets (from now: a restart
-    does not replay what it missed; its strategies' windows are warmed with it)."""
+    its own seed), a candle file replayed, or a ccxt exchange's websockets (from now, or a
+    restart from its last close: what closed while it was down is back-filled by REST)."""
     symbols = [m.symbol for m in parts.markets]
     if isinstance(parts.data, FileCandleSource):
         sets = [parts.data.load(parts.exchange, m) for m in parts.markets]
@@ -89,7 +89,8 @@ def feed_for(parts: Components, timeframe: str, start: Start, speed: float) -> F
         )
     from thunes.feeds.ccxt_feed import open_feed  # ccxt.pro: only for a real venue
 
-    return open_feed(parts.exchange, symbols, timeframe, speed=speed)
+    resumed = start if isinstance(start, int) else None  # paper.start: the simulator's only
+    return open_feed(parts.exchange, symbols, timeframe, speed=speed, since_ms=resumed)
 
 
 def tick_feed(parts: Components, start: Start, speed: float) -> Feed:
@@ -120,30 +121,33 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
     paper = cfg.paper
     scalper = isinstance(parts.strategy, Scalper)
     timeframe = "ticks" if scalper else str(cfg.data.timeframe)
-    state = None if scalper else PaperState(store, _what(cfg, parts, timeframe))
-    last = None if state is None else state.last_ms
-    # resumed: after its last close; paper.once acts on the last close as of paper.start
-    start: Start = paper.start if last is None or paper.once else last
+    state = PaperState(store, _what(cfg, parts, timeframe))
+    last = state.last_ms
+    # resumed: after its last close (its last tick); paper.once acts on the last close as of
+    # paper.start
+    start: Start = paper.start if last is None or paper.once else last + int(scalper)
     speed = float(paper.speed)
     feed = tick_feed(parts, start, speed) if scalper else feed_for(parts, timeframe, start, speed)
-    first = None if state is None else state.started_ms
+    first = state.started_ms
     started = feed.clock.start_ms if first is None else first
     until = None if paper.duration is None else started + _span_ms(paper.duration)
     console = Console()
     view = bool(paper.view) and console.is_terminal and not paper.once
     activity = Activity(feed.clock, echo=None if view else console.print, then=state)
-    if state is None:  # the scalper's tick engine sends its own orders: not recorded yet
-        ticks, risk = simulated_ticks(parts)
+    run_id = state.run_id or f"p{started // 1000:x}"
+    if scalper:  # the tick engine records its orders and fills, checkpoints each minute
+        ticks, risk = simulated_ticks(parts, run_id)
         engine = LiveEngine([], feed, until, ticks={parts.market.symbol: ticks})
+        resumed = state.attach_ticks(ticks, risk, run_id, started, feed.clock.now_ms)
     else:
-        run_id = state.run_id or f"p{started // 1000:x}"
         empty = [pd.DataFrame() for _ in parts.markets]  # a live lane's candles: its feed
         lanes, risk = simulated_lanes(parts, empty, False, run_id)
         engine = LiveEngine(lanes, feed, until, recorder=activity, stepped=state.stepped)
         Alerts.watch(engine, risk, parts.notifier)
         DriftWatch.watch(engine, risk, parts, store.path)
-        if state.attach(lanes, risk, engine.kernel, run_id, started, feed.clock.now_ms):
-            console.print(f"paper: resuming {store.path} after market {_stamp(last or 0)} UTC")
+        resumed = state.attach(lanes, risk, engine.kernel, run_id, started, feed.clock.now_ms)
+    if resumed:
+        console.print(f"paper: resuming {store.path} after market {_stamp(last or 0)} UTC")
     title = (
         f"PAPER {', '.join(feed.symbols)} {timeframe} {type(parts.strategy).__name__} "
         f"(speed {paper.speed:g}x; fills simulated by the backtest's rules)"
@@ -164,12 +168,12 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
     else:
         console.print(f"{title}: warming up, then waiting for the next close. Ctrl-C stops.")
         asyncio.run(_session(engine, None))
+    for ticked in engine.ticks.values():  # what the last minute's ticks did, too
+        if ticked.last_ms is not None:
+            state.stepped(ticked.last_ms)
     for line in summary(engine, activity, risk):
         console.print(line, highlight=False)
-    if state is None:
-        console.print("the tick scalper's state is not saved yet: a restart starts afresh")
-    else:
-        console.print(f"state saved in {store.path}: the next start resumes it", highlight=False)
+    console.print(f"state saved in {store.path}: the next start resumes it", highlight=False)
 
 
 def _what(cfg: DictConfig, parts: Components, timeframe: str) -> str:
