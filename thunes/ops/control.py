@@ -39,7 +39,8 @@ class Control:
     def __init__(self, engine: LiveEngine, risk: RiskEngine) -> None:
         self.engine, self.risk = engine, risk
         self._cooldown_before = -1.0  # the cool-down a pause replaced, restored on resume
-        self.paused = bool(risk.vector[RiskRow.COOLDOWN_UNTIL] >= PAUSED_UNTIL_MS)  # a restart keeps it
+        # a restart keeps a pause: the state file has the cool-down
+        self.paused = bool(risk.vector[RiskRow.COOLDOWN_UNTIL] >= PAUSED_UNTIL_MS)
 
     def enforce(self) -> None:
         """Put a pause back after a losing exit's cool-down replaced it."""

@@ -78,9 +78,7 @@ class SessionCollector(Collector):
         yield _gauge(
             "thunes_feed_up", "1 while the feed delivers.", float(s.feed_up()), stream=stream
         )
-        yield _gauge(
-            "thunes_feed_lag_seconds", "Host seconds from a close (market clock) to its step.", tap.lag_s
-        )
+        yield _gauge("thunes_feed_lag_seconds", "Host seconds from a close to its step.", tap.lag_s)
         age = s.last_event_age_s()
         yield _gauge(
             "thunes_last_event_age_seconds",
