@@ -84,9 +84,9 @@ class Tap:
                 self.refusals[(event.reason, symbol)] += 1
             elif not event.order_id:  # never left: the filters, the cash, dust
                 self.skips[symbol] += 1
-        level = "warning" if event.status is OrderStatus.REJECTED else "info"
-        log.log(
-            level,
+        venue_refused = event.status is OrderStatus.REJECTED and event.order_id  # not routine
+        say = log.warning if venue_refused else log.info
+        say(
             f"order_{event.status.value}",
             symbol=symbol,
             client_order_id=event.order_id or None,
