@@ -41,5 +41,6 @@ def ops() -> Iterator[Ops]:
         lanes, risk = simulated_lanes(parts, empty, False, "t0")
         engine = LiveEngine(lanes, feed, feed.clock.start_ms + DAYS_MS)
         session = attach(engine, risk, parts, cfg)
+        session.reloader.base = list(RUN)  # what `thunes` takes from Hydra's run
         asyncio.run(engine.run())
         yield session

@@ -9,7 +9,6 @@ from thunes.domain.orders import OrderIntent, OrderType, Side
 from thunes.errors import ConfigError
 from thunes.ops.api import build_app, check_exposure
 from thunes.ops.attach import Ops
-from thunes.ops.control import FLATTEN_TAG
 
 
 def _client(ops: Ops, token: str | None = None) -> TestClient:
@@ -70,12 +69,14 @@ def test_flatten_and_reset_need_a_confirmation(ops: Ops) -> None:
     assert api.post("/flatten", json={}).status_code == 400
     assert api.post("/reset-kill-switch", json={"confirm": False}).status_code == 400
     assert ops.session.orders()  # nothing was done
+    before = ops.tap.orders.copy()
     answer = api.post("/flatten", json={"confirm": True}).json()
     assert answer["trading_state"] == "reducing" and ops.session.orders() == []
     holding = [s for s, b, _ in ops.engine.books() if b.position > 0]
     assert answer["selling"] == holding
-    if holding:  # a market sell queued for the next open, recorded through the kernel
-        assert any(r.get("tag") == FLATTEN_TAG for r in ops.logs.recent.records())
+    new = ops.tap.orders - before  # through the kernel, so recorded: the state file has them
+    assert new[("canceled", "BTC/USDT")] > 0
+    assert new[("new", "BTC/USDT")] == len(holding)  # a market sell for the next open
 
 
 def test_reset_lifts_a_tripped_kill_switch(ops: Ops) -> None:

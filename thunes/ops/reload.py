@@ -32,21 +32,22 @@ def _plain(cfg: DictConfig) -> dict[str, Any]:
 
 
 class Reloader:
-    """Holds the config the session runs on; `apply_ops(cfg)` takes the ops keys."""
+    """Holds the config the session runs on and the overrides it was composed with (a Hydra
+    run's own, by default); `apply_ops(cfg)` takes the ops keys."""
 
     def __init__(
         self, cfg: DictConfig, control: Control, apply_ops: Callable[[DictConfig], None]
     ) -> None:
         self.cfg, self.control, self.apply_ops = cfg, control, apply_ops
+        self.base = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
     def reload(self, overrides: list[str]) -> dict[str, Any]:
         """The diff (secrets masked), what was applied and what refused; a config that does
         not compose or validate raises ConfigError and changes nothing."""
         if not GlobalHydra.instance().is_initialized():
             raise ConfigError("reload: this session was not composed by Hydra")
-        base = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
         try:
-            cfg = compose(config_name="config", overrides=[*base, *overrides])
+            cfg = compose(config_name="config", overrides=[*self.base, *overrides])
             validate(cfg)
         except ConfigError:
             raise

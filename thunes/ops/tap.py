@@ -108,7 +108,7 @@ class Tap:
             "side": fill.side.value,
             "amount": fill.amount,
             "price": fill.price,
-            "fee": fill.fee,
+            "fee": round(fill.fee, 10),
             "tag": fill.tag,
             "client_order_id": fill.order_id,
             "trade_id": fill.trade_id,
