@@ -82,6 +82,15 @@ class Ops:
                 return await original()
 
         engine.run = run  # type: ignore[method-assign]
+        act_once = engine.once
+
+        def once() -> Stopped:  # paper.once: no loop, no server; the logs end with it
+            try:
+                return act_once()
+            finally:
+                self.logs.close()
+
+        engine.once = once  # type: ignore[method-assign]
 
     def _apply_ops(self, cfg: DictConfig) -> None:
         self.dead_man.url, self.dead_man.every_s = cfg.ops.ping_url, float(cfg.ops.ping_every_s)

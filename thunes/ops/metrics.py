@@ -5,7 +5,7 @@ daemon thread. Names follow Prometheus' conventions: `thunes_` prefix, base unit
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
@@ -22,6 +22,15 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 def _gauge(name: str, doc: str, value: float, **labels: str) -> GaugeMetricFamily:
     family = GaugeMetricFamily(name, doc, labels=list(labels))
     family.add_metric(list(labels.values()), value)
+    return family
+
+
+def _counter(
+    name: str, doc: str, labels: list[str], counts: Iterable[tuple[tuple[str, ...], int]]
+) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, doc, labels=labels)
+    for values, n in sorted(counts):
+        family.add_metric(list(values), n)
     return family
 
 
@@ -50,26 +59,21 @@ class SessionCollector(Collector):
             orders.add_metric([symbol], float(len(getattr(broker, "resting", []))))
         yield positions
         yield orders
-        by_status = CounterMetricFamily(
-            "thunes_orders", "Order events by status.", labels=["status", "symbol"]
+        yield _counter(
+            "thunes_orders", "Order events by status.", ["status", "symbol"], tap.orders.items()
         )
-        for (status, symbol), n in sorted(tap.orders.items()):
-            by_status.add_metric([status, symbol], n)
-        yield by_status
-        skips = CounterMetricFamily(
+        yield _counter(
             "thunes_filter_skips",
             "Orders that never left: filters, cash, dust.",
-            labels=["symbol"],
+            ["symbol"],
+            [((symbol,), n) for symbol, n in tap.skips.items()],
         )
-        for symbol, n in sorted(tap.skips.items()):
-            skips.add_metric([symbol], n)
-        yield skips
-        refusals = CounterMetricFamily(
-            "thunes_risk_refusals", "Buys the risk engine refused.", labels=["reason", "symbol"]
+        yield _counter(
+            "thunes_risk_refusals",
+            "Buys the risk engine refused.",
+            ["reason", "symbol"],
+            tap.refusals.items(),
         )
-        for (reason, symbol), n in sorted(tap.refusals.items()):
-            refusals.add_metric([reason, symbol], n)
-        yield refusals
         reconnects = CounterMetricFamily(
             "thunes_ws_reconnects", "Websocket reconnections.", labels=["stream"]
         )
