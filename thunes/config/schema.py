@@ -523,6 +523,39 @@ class LiveConfig:
             raise checks.ConfigValueError("report_hour", self.report_hour, "an hour, 0 to 23")
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass
+class OpsConfig:
+    """How a running paper or live session is watched and steered (thunes/ops/): Prometheus
+    metrics, structured logs, a dead-man's switch and the local control API."""
+
+    metrics_port: int | None = None  # Prometheus /metrics (e.g. 9108); null: off; 0: any free
+    metrics_host: str = "127.0.0.1"
+    log_level: str = "info"  # what <run dir>/logs/thunes.jsonl keeps
+    console_log_level: str = "warning"  # what the terminal shows (the view stays readable)
+    ping_url: str | None = None  # a dead-man's switch (healthchecks.io, Uptime Kuma push URL)
+    ping_every_s: float = 60.0  # host seconds between pings, while the loop is alive and fed
+    stale_after_s: float | None = None  # no event for this long: unhealthy; null: from the feed
+    api: bool = True  # the control API and status page (thunes/ops/api.py)
+    api_host: str = "127.0.0.1"  # another address needs a token in THUNES_API_TOKEN
+    api_port: int = 8765  # 0: any free port
+
+    def __post_init__(self) -> None:
+        for key in ("metrics_port", "api_port"):
+            port = getattr(self, key)
+            if port is not None and not 0 <= port <= 65535:
+                raise checks.ConfigValueError(key, port, "a TCP port, 0-65535")
+        checks.one_of("log_level", self.log_level, LOG_LEVELS)
+        checks.one_of("console_log_level", self.console_log_level, LOG_LEVELS)
+        checks.positive("ping_every_s", self.ping_every_s)
+        if self.stale_after_s is not None:
+            checks.positive("stale_after_s", self.stale_after_s)
+        if self.ping_url is not None and not re.match(r"^https?://", self.ping_url):
+            raise checks.ConfigValueError("ping_url", "***", "an http:// or https:// URL")
+
+
 OBJECTIVES = ("sharpe", "sortino", "calmar", "total_return", "cagr", "max_drawdown")
 """Metrics a sweep can optimise, all higher-is-better (vectorbt's drawdown is negative)."""
 SPLITS = ("holdout", "walk_forward")
@@ -607,6 +640,7 @@ class ThunesConfig:
     state: StateConfig = field(default_factory=StateConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
     profile: ProfileConfig = field(default_factory=ProfileConfig)
+    ops: OpsConfig = field(default_factory=OpsConfig)
 
 
 @dataclass

@@ -31,7 +31,7 @@ GROUPS = (
     "sweep",
 )
 # Root nodes of their own (a mode sets paper and live, a +profile sets profile).
-SETTINGS = ("paper", "state", "live", "profile")
+SETTINGS = ("paper", "state", "live", "profile", "ops")
 
 
 def _reject_unknown_keys(group: str, node: DictConfig) -> None:

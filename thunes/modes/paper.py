@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.live import Live
 
+from thunes import ops
 from thunes.components import Components, build
 from thunes.data.sources import FileCandleSource, SimCandleSource
 from thunes.data.tick_sources import SimTickSource
@@ -148,6 +149,7 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
         resumed = state.attach(lanes, risk, engine.kernel, run_id, started, feed.clock.now_ms)
     if resumed:
         console.print(f"paper: resuming {store.path} after market {_stamp(last or 0)} UTC")
+    ops.attach(engine, risk, parts, cfg)  # metrics, logs, dead-man's switch, control API
     title = (
         f"PAPER {', '.join(feed.symbols)} {timeframe} {type(parts.strategy).__name__} "
         f"(speed {paper.speed:g}x; fills simulated by the backtest's rules)"
