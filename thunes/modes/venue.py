@@ -213,7 +213,7 @@ class Session:
     def _run(self, store: StateStore, balances: dict[str, float]) -> None:
         cfg, parts = self.cfg, self.parts
         if self.preflight is not None:
-            self.preflight.announce(store, balances, self.console.print)
+            self.preflight.announce(store, balances, print)  # whole lines: kept as printed
         timeframe = str(cfg.data.timeframe)
         state = VenueState(store, _what(cfg, parts, timeframe))
         if cfg.live.resume:

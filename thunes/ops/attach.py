@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 
 from thunes.components import Components
+from thunes.drift.watch import DriftWatch
 from thunes.live.activity import _stamp
 from thunes.live.engine import LiveEngine, Stopped
 from thunes.notify.secrets import url_secrets
@@ -47,7 +48,12 @@ class Ops:
     the engine runs (None: off, or the port was busy)."""
 
     def __init__(
-        self, engine: LiveEngine, risk: RiskEngine, parts: Components, cfg: DictConfig
+        self,
+        engine: LiveEngine,
+        risk: RiskEngine,
+        parts: Components,
+        cfg: DictConfig,
+        drift: DriftWatch | None = None,
     ) -> None:
         ops = cfg.ops
         self.cfg, self.engine = ops, engine
@@ -58,7 +64,7 @@ class Ops:
         self.metrics = Metrics()
         self.tap = Tap.watch(engine, self.control, self.metrics.latency.observe)
         self.session = Session(engine, risk, self.control, self.tap, ops.stale_after_s)
-        self.metrics.watch(self.session, parts.notifier, parts.drift)
+        self.metrics.watch(self.session, parts.notifier, drift)
         self.dead_man = DeadMan(self.session, ops.ping_url, float(ops.ping_every_s))
         self.reloader = Reloader(cfg, self.control, self._apply_ops)
         ids = getattr(engine.lanes[0].broker, "ids", None) if engine.lanes else None
@@ -145,7 +151,14 @@ class Ops:
         return server(app)
 
 
-def attach(engine: LiveEngine, risk: RiskEngine, parts: Components, cfg: DictConfig) -> Ops:
-    """Operate this session: see the module's docstring. A control API asked on a public
-    address without a token raises ConfigError (exit 2) here, before anything runs."""
-    return Ops(engine, risk, parts, cfg)
+def attach(
+    engine: LiveEngine,
+    risk: RiskEngine,
+    parts: Components,
+    cfg: DictConfig,
+    drift: DriftWatch | None = None,
+) -> Ops:
+    """Operate this session: see the module's docstring (`drift`: its alarms counted). A
+    control API asked on a public address without a token raises ConfigError (exit 2) here,
+    before anything runs."""
+    return Ops(engine, risk, parts, cfg, drift)

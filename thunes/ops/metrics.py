@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from thunes.drift.monitors import NoDriftMonitor
+from thunes.drift.watch import DriftWatch
 from thunes.notify.notifiers import Notifier
 from thunes.ops.status import Session
 
@@ -37,10 +37,9 @@ def _counter(
 class SessionCollector(Collector):
     """Every metric but the latency histogram, computed from the session when scraped."""
 
-    def __init__(self, session: Session, notifier: Notifier, drift: object) -> None:
+    def __init__(self, session: Session, notifier: Notifier, drift: DriftWatch | None) -> None:
         self.session, self.notifier, self.drift = session, notifier, drift
-        name = type(drift).__name__.removesuffix("Monitor").lower()
-        self.detector = "none" if isinstance(drift, NoDriftMonitor) else name
+        self.detector = "none" if drift is None else drift.parts.drift.name
 
     def collect(self) -> Iterator[Metric]:
         s = self.session
@@ -100,7 +99,8 @@ class SessionCollector(Collector):
             float(s.control.kill_switch_tripped()),
         )
         drift = CounterMetricFamily("thunes_drift_alarms", "Drift detected.", labels=["detector"])
-        drift.add_metric([self.detector], float(getattr(self.drift, "alarms", 0)))
+        alarms = 0 if self.drift is None else len(self.drift.monitor.alarms)
+        drift.add_metric([self.detector], float(alarms))
         yield drift
         failed = sum(c.failed for c in self.notifier.counts().values())
         yield CounterMetricFamily(
@@ -126,7 +126,7 @@ class Metrics:
         )
         self.server: WSGIServer | None = None
 
-    def watch(self, session: Session, notifier: Notifier, drift: object) -> None:
+    def watch(self, session: Session, notifier: Notifier, drift: DriftWatch | None) -> None:
         self.registry.register(SessionCollector(session, notifier, drift))
 
     def serve(self, host: str, port: int) -> int:
