@@ -27,7 +27,7 @@ def test_a_paper_run_sends_its_trade_and_risk_events_to_the_webhook(
             "strategy.slow=20",
             "risk.max_daily_loss=5",
             "notifier=apprise",
-            f"notifier.urls=[{{url:'json://127.0.0.1:{port}/thunes',tag:hook}}]",
+            f"notifier.urls=[{{url:'json://127.0.0.1:{port}/hook',tag:hook}}]",
             "notifier.rate_per_s=100",
             "notifier.flush_timeout_s=120",  # a loaded machine; the run flushes before exit
         ]

@@ -73,6 +73,7 @@ def test_live_with_confirm_trades_the_venue_with_its_own_key(
         args = [a for a in session_args(server, tmp_path / "state") if "mode=" not in a]
         args = [a.replace("binance_testnet", "binance") for a in args]
         with held_until_warm(server):
+            monkeypatch.setenv("THUNES_LIVE_CONFIRM", "binance:default")  # no terminal here
             code = run_thunes(["mode=live", "live.confirm=true", *args], monkeypatch, tmp_path)
         trades = server.stats.trades
     out = _out(capsys)

@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.packaging.repo import ROOT, ops_default
+from tests.packaging.repo import ROOT
 
 SERVICES = {"thunes", "prometheus", "grafana", "mlflow", "loki", "alloy"}
 
@@ -93,7 +93,9 @@ def test_no_secret_has_a_value_in_the_file() -> None:
 def test_prometheus_scrapes_the_bot_on_its_metrics_port() -> None:
     config = yaml.safe_load((ROOT / "ops" / "prometheus" / "prometheus.yml").read_text())
     (job,) = config["scrape_configs"]
-    port = ops_default("metrics_port", 9308)
+    command = compose()["services"]["thunes"]["command"]
+    (port,) = (int(a.split("=")[1]) for a in command.split() if a.startswith("ops.metrics_port="))
+    assert "ops.metrics_host=0.0.0.0" in command  # reachable from Prometheus's container
     assert job["static_configs"][0]["targets"] == [f"thunes:{port}"]
     assert str(port) in compose()["services"]["thunes"]["expose"]
     # The rule files it loads are the repository's, through the compose mount.

@@ -22,16 +22,18 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from omegaconf import DictConfig, OmegaConf
 
-from thunes.components import Components
 from thunes.config import profile
 from thunes.config.checks import ConfigValueError
 from thunes.errors import ConfigError
 from thunes.exchange.ccxt_exchange import CcxtExchange
 from thunes.state.store import StateStore
+
+if TYPE_CHECKING:
+    from thunes.components import Components
 
 CONFIRM_ENV = "THUNES_LIVE_CONFIRM"
 

@@ -78,6 +78,9 @@ def _scrubbed_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
     record = _base_factory(*args, **kwargs)
     if not _known:
         return record
+    if isinstance(record.msg, dict):  # structlog's event dict: its own processors scrub it
+        record.msg = {k: scrub(v) if isinstance(v, str) else v for k, v in record.msg.items()}
+        return record
     try:
         message = record.getMessage()
     except Exception:  # a bad format: logging reports it later, as it always does
