@@ -44,8 +44,8 @@ def run(cfg: DictConfig) -> object:
         paper.run(cfg)
         return None
     from thunes.components import build
-    from thunes.live.guard import LiveGuard
     from thunes.modes import venue
+    from thunes.modes.guard import LiveGuard
 
     parts = build(cfg)  # mode=live: real money, behind the guard
     guard = LiveGuard(cfg, parts)

@@ -18,7 +18,7 @@ from tests.config.compose import composed
 from tests.fakes.binance import API_KEY, SECRET, FakeBinance, key_restrictions
 from thunes.errors import ConfigError
 from thunes.exchange.ccxt_exchange import CcxtExchange
-from thunes.live import guard
+from thunes.modes import guard
 from thunes.state.account import Account
 from thunes.state.store import StateStore
 

@@ -64,7 +64,7 @@ log = logging.getLogger(__name__)
 
 
 class Preflight(Protocol):
-    """mode=live's guard (thunes/live/guard.py `LiveGuard`) at the session's two moments."""
+    """mode=live's guard (thunes/modes/guard.py `LiveGuard`) at the session's two moments."""
 
     def admit(self) -> None:
         """After the venue answered a signed call, before the account is locked and anything

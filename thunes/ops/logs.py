@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from thunes.config.env import protect
 from thunes.tracking.redact import remember, scrub
 
 LOG_NAME = "thunes.jsonl"
@@ -68,7 +69,8 @@ def install(
     keep: int = 200,
 ) -> Logs:
     """JSON lines to `run_dir/logs/thunes.jsonl` (None: no file), text to stderr."""
-    remember(secrets)  # beside the environment's, which thunes.config.env.protect gave
+    protect()  # the environment's secrets, as every entry point masks them
+    remember(secrets)
 
     def context(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
         event.pop("color_message", None)  # uvicorn's terminal escapes

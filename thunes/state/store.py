@@ -303,7 +303,7 @@ class StateStore:
     # --- what each live start put at stake ------------------------------------------------
 
     def record_start(self, time_ms: int, lines: Iterable[str]) -> None:
-        """The live guard's start-up summary (thunes/live/guard.py), kept with every start.
+        """The live guard's start-up summary (thunes/modes/guard.py), kept with every start.
         Its table is made on first use: a file from before it is not refused for lacking it."""
         with self._tx() as db:
             db.execute(_STARTS)
