@@ -97,13 +97,14 @@ def test_no_secret_reaches_a_file_an_output_or_a_notification(
         paper += ["paper.view=false", "strategy=grid"]
         assert run(*paper, *both) == 0
         live = ["mode=live", *on_venue, "live.confirm=true", *notify]
+        live += ["paper.speed=60", "paper.duration=3m", "paper.view=false", "strategy=grid"]
         monkeypatch.setenv("THUNES_LIVE_CONFIRM", "binance:default")
-        assert run(*live) == 2  # the guard let it start; the session is not built yet
+        assert run(*live) == 0  # a live session on the stand-in, with its start-up summary
         monkeypatch.setenv("BINANCE_API_KEY", BAD_KEY)
         assert run(*live) == 2  # refused by the venue, before any state is opened
 
-    assert "the guard let it start" in printed[3]
-    assert "refused the key from BINANCE_API_KEY" in printed[4]
+    assert "LIVE BTC/USDT" in printed[3] and "paper.duration reached" in printed[3]
+    assert "-2015" in printed[4] and "check the key in BINANCE_API_KEY" in printed[4]
     assert hook.bodies() and telegram.bodies()  # both channels were used
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != ".env"]
     assert any(p.parts[-3:-1] == ("mlruns", "mlflow.db") or p.name == "mlflow.db" for p in written)

@@ -45,7 +45,7 @@ CASES: list[tuple[Setup, int, str]] = [
     (unknown_symbol, 2, "does not list DOGE/USDT"),
     (halted_symbol, 2, "BTC/USDT is HALT"),
     (missing_key, 2, SECRET_ENV),
-    (invalid_key, 1, KEY_ENV),
+    (invalid_key, 2, KEY_ENV),  # a key refused is the config's to fix
     (unreachable, 1, "binance"),
 ]
 

@@ -26,11 +26,6 @@ def _buys(server: FakeBinance, prefix: str) -> int:
     )
 
 
-@pytest.mark.xfail(
-    reason="after the merge of limits/paperstate with venue, the resumed third run places no "
-    "buy (0 orders sent, no risk rule fired): under investigation, see the session note",
-    strict=False,
-)
 def test_a_foreign_order_is_flagged_and_an_unexplained_balance_pauses_entries(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -46,6 +46,10 @@ class Rejected(OrderCallError):
     """A definite refusal: the order does not exist."""
 
 
+class KeyRefused(Rejected):
+    """The venue refused the key itself (-2014, -2015: invalid, wrong IP, no permission)."""
+
+
 class StatusUnknown(OrderCallError):
     """No answer: the order may exist (look it up by client id)."""
 
@@ -249,6 +253,8 @@ class CcxtOrders:
             raise NotFound(f"{what}: {one_line(exc)}", _code(exc)) from exc
         except ccxt.DDoSProtection as exc:  # 429 and 418, RateLimitExceeded among them
             raise RateLimited(f"{what}: {one_line(exc)}", self._retry_after()) from exc
+        except ccxt.AuthenticationError as exc:  # PermissionDenied among them
+            raise KeyRefused(f"{what}: {one_line(exc)}", _code(exc)) from exc
         except ccxt.InvalidNonce as exc:  # -1021: a NetworkError to ccxt, a refusal here
             raise Rejected(f"{what}: {one_line(exc)}", CLOCK) from exc
         except ccxt.NetworkError as exc:  # timeouts, 5xx, -1007, connection errors

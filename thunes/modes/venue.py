@@ -4,7 +4,7 @@ The engine is paper's and replay's (LiveEngine, Kernel); only the broker differs
 ExchangeBroker per symbol on one account.
 
 Start-up, in this order, each failure one line: the key in the environment (exit 2), every
-symbol listed and TRADING (exit 2), one signed call (a refused key, an unreachable
+symbol listed and TRADING (exit 2), one signed call (a refused key: exit 2; an unreachable
 exchange: exit 1), the `preflight` (mode=live's guard), the account's lock and state file
 (another account's: exit 2, untouched), then a reconciliation before any strategy runs:
 our open orders adopted by client-id prefix, foreign ones flagged, recovered fills booked,
@@ -42,7 +42,7 @@ from thunes.engine.lane import Lane
 from thunes.engine.venue_ledger import Wallet
 from thunes.errors import ConfigError, ExchangeError, one_line
 from thunes.exchange.ccxt_exchange import CcxtExchange
-from thunes.exchange.ccxt_orders import CcxtOrders
+from thunes.exchange.ccxt_orders import CcxtOrders, KeyRefused
 from thunes.feeds.ccxt_feed import CcxtFeed
 from thunes.feeds.clock import MarketClock
 from thunes.feeds.events import CandleClosed, MarketEvent
@@ -155,7 +155,8 @@ class Session:
         try:
             return self.orders.balances()
         except ExchangeError as error:
-            raise ExchangeError(
+            kind = ConfigError if isinstance(error, KeyRefused) else ExchangeError
+            raise kind(  # a refused key is the config's to fix (exit 2), a lost call is not
                 f"{self.account_exchange}: the signed call failed ({one_line(error)});"
                 f" check the key in {self.exchange.keys_from}"
             ) from None
