@@ -117,7 +117,7 @@ from thunes.execution.prepare import VenueRow, prepare, refusal
 from thunes.execution.rounding import to_grid
 from thunes.portfolio.sizing import Sizer
 from thunes.risk import rules
-from thunes.risk.engine import RiskEngine
+from thunes.risk.engine import STATE, RiskEngine
 from thunes.state.reconcile import VenueOrder
 from thunes.state.records import OPEN, UNKNOWN, UNRESOLVED, Position
 from thunes.state.store import StateStore
@@ -213,9 +213,11 @@ class ExchangeBroker:
         anything goes out: the session's checkpoint keeps the queue across a crash."""
         held = store.positions().get(self.symbol, Position())
         rk = rules.risk_vector(None, 0.0) if risk is None else risk.vector
+        self.lane = 0 if risk is None else risk.lane(self.symbol)  # its rows in the vector
         self.wallet = cash if isinstance(cash, Wallet) else Wallet(cash)
-        self.ledger = Ledger(fees, filters, sizer, self.wallet, held, rk)
-        self.wallet.join(self._set_aside)
+        rows = STATE if risk is None else risk.rows(self.symbol)
+        self.ledger = Ledger(fees, filters, sizer, self.wallet, held, rk, self.lane, rows)
+        self.wallet.join(self._set_aside, self._committed)
         self._outbox: deque[OrderIntent] = deque()
         self._working: dict[str, Working] = {}
         self._new_fills: list[Fill] = []
@@ -307,7 +309,7 @@ class ExchangeBroker:
 
     def at(self, time_ms: int, last_price: float = math.nan) -> None:
         self._now_ms = time_ms
-        rules.mark(0, last_price, self.ledger.risk_vector)
+        rules.mark(self.lane, last_price, self.ledger.risk_vector)
 
     def refresh(self, filters: MarketFilters, venue_filters: VenueFilters) -> None:
         """The venue's markets as read again (CcxtExchange.refresh_markets, on a job): a
@@ -336,7 +338,7 @@ class ExchangeBroker:
             if not why:
                 price = command.price if command.type is OrderType.LIMIT else None
                 code = rules.allows(
-                    0,
+                    self.lane,
                     buy,
                     math.nan if price is None else price,
                     float(self._now_ms),
@@ -474,6 +476,8 @@ class ExchangeBroker:
         leave); False: stop sending for now."""
         with self.wallet.lock:  # from reading the free quote to setting the order's aside
             prepared, limit, reserve, why = self._prepare(intent, book)
+            if prepared is not None and not why and intent.side is Side.BUY:
+                why = self._beyond_notional(prepared, book)
             if why or prepared is None:
                 with self._lock:
                     self._refuse(intent, why)
@@ -550,6 +554,18 @@ class ExchangeBroker:
             reserve = quote or amount * price * (1 + on_top)
         return prepared, limit, reserve, ""
 
+    def _beyond_notional(self, order: OrderIntent, book: Book) -> str:
+        """Why a prepared buy would take the quote committed to this symbol, or to all the
+        wallet's, beyond the risk rules' notional limits (rules.within_notional, as the
+        simulator asks it), or ''. A refusal counts."""
+        rk = self.ledger.risk_vector
+        if not rules.caps_notional(rk):
+            return ""
+        notional = order.quote or (order.amount or 0.0) * (order.price or book.ask)
+        code = rules.within_notional(notional, self._committed(), self.wallet.committed(), rk)
+        rules.refused(code, rk)
+        return REASONS[code] if code else ""
+
     def _stop_limit(self, stop: float) -> float | None:
         """A sell stop's limit: none (STOP_LOSS) where the symbol lists STOP_LOSS, else
         `stop_limit_offset` under the stop, on the tick (rounded down: it fills sooner)."""
@@ -572,6 +588,10 @@ class ExchangeBroker:
     def _set_aside(self) -> float:
         """The quote this broker's buys at work hold (the wallet reads it)."""
         return sum(w.set_aside for w in list(self._working.values()))
+
+    def _committed(self) -> float:
+        """The quote this symbol has at work: what it holds, at cost, and its buys'."""
+        return self.ledger.cost + self._set_aside()
 
     def _count_foreign(self) -> None:
         """Read the symbol's open orders, at most every `foreign_every_s`, and count those

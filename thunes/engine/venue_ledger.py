@@ -19,7 +19,7 @@ symbols on one account share, so that none spends what another has set aside.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -43,24 +43,32 @@ class Wallet:
     set aside (buys at work), and `free` is the quote none of them has. Hold `lock` from
     reading `free` to setting the order's amount aside, so two brokers cannot both spend
     the same quote (a holder's reading takes no lock: a broker may hold its own lock
-    while its fills `add` to the cash, which takes only the wallet's inner one)."""
+    while its fills `add` to the cash, which takes only the wallet's inner one).
+    `committed` is the quote all of them have put to work (what they hold, at cost, and
+    what they set aside): what the risk rules' max_total_notional caps."""
 
     def __init__(self, cash: float) -> None:
         self.cash = cash
         self.lock = threading.RLock()
         self._cash_lock = threading.Lock()
         self._holders: list[Callable[[], float]] = []
+        self._commits: list[Callable[[], float]] = []
 
     def add(self, amount: float) -> None:
         with self._cash_lock:
             self.cash += amount
 
-    def join(self, set_aside: Callable[[], float]) -> None:
+    def join(self, set_aside: Callable[[], float], committed: Callable[[], float]) -> None:
         self._holders.append(set_aside)
+        self._commits.append(committed)
 
     def free(self) -> float:
         with self.lock:
             return self.cash - sum(held() for held in self._holders)
+
+    def committed(self) -> float:
+        with self.lock:
+            return sum(commit() for commit in self._commits)
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,8 @@ class Entry:
 class Ledger:
     """One symbol's lane (position, dust, cost basis, the venue's rules for preparation)
     and the account's quote (`wallet`); `risk_vector` is the risk engine's, updated by each
-    sell."""
+    sell, on the symbol's risk lane `risk_lane` (RiskEngine.lane: its cool-down); a fill's
+    booking records the risk state at `risk_rows` (RiskEngine.rows), by name."""
 
     def __init__(
         self,
@@ -89,7 +98,10 @@ class Ledger:
         wallet: Wallet,
         held: Position,
         risk_vector: FloatArray,
+        risk_lane: int = 0,
+        risk_rows: Mapping[str, int] = STATE,
     ) -> None:
+        self.risk_lane, self.risk_rows = risk_lane, risk_rows
         self.lanes = np.zeros((1, c.LANE_WIDTH))
         self.fees, self.sizer = fees, sizer
         self.rules(filters)
@@ -126,6 +138,11 @@ class Ledger:
         return float(self.lanes[0, LaneRow.POS])
 
     @property
+    def cost(self) -> float:
+        """What the open position cost, fees in (its cost basis)."""
+        return float(self.lanes[0, LaneRow.BOOK_COST])
+
+    @property
     def dust(self) -> float:
         return float(self.lanes[0, LaneRow.DUST])
 
@@ -147,7 +164,7 @@ class Ledger:
         pnl = float(c._book(0, buy, fill.price, kept, cost_fee, _book_of(lanes)))
         out = np.empty((rules.MAX_COMMANDS, ORDER))
         n = rules.after_fill(
-            0,
+            self.risk_lane,
             not buy,
             pnl,
             float(fill.time_ms),
@@ -162,7 +179,7 @@ class Ledger:
         position = Position(
             lanes[0, LaneRow.POS], lanes[0, LaneRow.DUST], lanes[0, LaneRow.BOOK_COST]
         )
-        booking = Booking(position, pnl, {name: float(rk[i]) for name, i in STATE.items()})
+        booking = Booking(position, pnl, {name: float(rk[i]) for name, i in self.risk_rows.items()})
         return Entry(replace(fill, received=kept), booking, out[:n], lanes, rk, cash)
 
     def keep(self, entry: Entry) -> None:

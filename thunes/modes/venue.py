@@ -232,7 +232,7 @@ class Session:
         self.reconcile(store, prefixes, since)  # no broker yet: booked once they are built
         assert self.orders is not None
         balances = self.orders.balances()  # after the reconciliation: what it booked included
-        risk = RiskEngine(parts.risk, self.exchange.fees.taker)
+        risk = RiskEngine(parts.risk, self.exchange.fees.taker, self.symbols)
         wallet = Wallet(float(balances.get(self.quote, 0.0)))
         lanes = []
         for market, strategy in zip(parts.markets, parts.strategies, strict=True):

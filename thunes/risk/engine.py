@@ -105,6 +105,25 @@ class RiskEngine:
         pnl = r.reset(self.vector)
         log.warning("risk: kill-switch reset: trading active, the day's PnL %.2f set aside", pnl)
 
+    def lane(self, symbol: str) -> int:
+        """`symbol`'s lane: its rows in the vector (cool-down, last price), which each of
+        its broker's calls to the rules names. A symbol the engine was not told of takes
+        the next free lane (a broker built on an engine made without the run's symbols)."""
+        if symbol not in self.symbols:
+            if len(self.symbols) * r.LANE_ROWS + RiskRow.LANES >= len(self.vector):
+                raise ValueError(f"the risk engine has no lane left for {symbol}")
+            self.symbols.append(symbol)
+        return self.symbols.index(symbol)
+
+    def rows(self, symbol: str) -> dict[str, int]:
+        """Where the state a fill on `symbol` changes sits, by the name `state` gives it:
+        the engine's, and the symbol's own rows (what a fill's booking records)."""
+        j = self.lane(symbol)
+        return {
+            **STATE,
+            **{f"{name}.{symbol}": self._row(j, k) for k, name in enumerate(_PER_SYMBOL)},
+        }
+
     def _row(self, symbol: int, k: int) -> int:
         return int(RiskRow.LANES) + r.LANE_ROWS * symbol + k
 
