@@ -37,10 +37,13 @@ them through `client_ids`), and to `recheck` the orders it says ended and, after
 its (re)connects, all of them (feeds/user_feed.UserFeed does both); take fills from
 `on_bar` or, between bars, `new_fills()`.
 
-Risk: buys pass `rules.allows` and each fill goes through the risk rules' `after_fill`
-(venue_ledger.py), as in the simulator: daily loss, cooldown, the kill-switch (its buys
-withdrawn, the position sold) and the protective stop at max_loss_per_trade, all saved
-with the fill.
+Risk: orders pass `rules.allows`, a prepared buy `rules.within_notional` (over what every
+symbol on the wallet has committed), and each fill goes through the risk rules'
+`after_fill` (venue_ledger.py), as in the simulator: daily loss, cooldown, the
+kill-switch (its buys withdrawn, the position sold) and the protective stop at
+max_loss_per_trade, all saved with the fill. Every call names the symbol's own lane of
+the shared risk engine (`RiskEngine.lane`): its cool-down and the last price its
+fat-finger guard measures from are its own.
 
 Stops rest on the venue. A strategy's stop (a sell) and the risk engine's protective
 stop leave as Binance's STOP_LOSS where the symbol lists it: a market order once the
