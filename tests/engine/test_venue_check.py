@@ -1,0 +1,135 @@
+"""Paper on a ccxt venue refuses what the venue would, with the exchange broker's line: the
+simulated broker and the exchange broker call one venue check (engine/venue_check.py) on
+the same filters and prices, and a backtest (no venue filters) never asks it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.config.compose import composed
+from tests.execution.test_exchange_broker import IDS, Desk, buy, desk_on, limit, rising
+from tests.fakes.binance import API_KEY, SECRET
+from thunes.components import build
+from thunes.domain.orders import OrderIntent, OrderStatus, OrderType, Side
+from thunes.engine import venue_check
+from thunes.engine.lane import simulated_lanes
+from thunes.engine.sim_broker import SimBroker
+from thunes.engine.venue_check import VenueCheck
+from thunes.modes.paper import on_venue
+from thunes.portfolio.sizing import FixedQuote
+
+NOW_MS = 1_704_067_200_000 + 12 * 60_000  # the rising market's minute 12: average 96, ask 100.01
+
+
+@pytest.fixture(autouse=True)
+def keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STANDIN_KEY", API_KEY)
+    monkeypatch.setenv("STANDIN_SECRET", SECRET)
+
+
+@pytest.fixture
+def rise(tmp_path: Path) -> Iterator[Desk]:
+    with desk_on(tmp_path, rising(), 12) as desk:
+        yield desk
+
+
+def paper_broker(desk: Desk, checked: bool = True) -> SimBroker:
+    """A simulated broker on the desk's venue, as paper on that exchange builds it (the
+    exchange's filters and, `checked`, its raw filters and prices); 1000 USDT as the desk."""
+    exchange, limits = desk.exchange, desk.limits
+    broker = SimBroker(
+        exchange.fees, 0.0, exchange.market_filters(IDS.symbol), FixedQuote(20.0), 1000.0, ids=IDS
+    )
+    if checked:
+        broker.venue_check = VenueCheck(
+            exchange.venue_filters(IDS.symbol),
+            partial(exchange.book, IDS.symbol),
+            limits.edge,
+            limits.stop_limit_offset,
+        )
+    broker.at(NOW_MS, 100.0)
+    return broker
+
+
+def refusals(broker: SimBroker, *intents: OrderIntent) -> list[str]:
+    for intent in intents:
+        broker.submit(intent)
+    return [s.reason for s in broker.skipped]
+
+
+@pytest.mark.parametrize(
+    "intent",
+    [
+        buy(5.1),  # 5.0995 at the ask passes min notional; at the average (96), 4.895 does not
+        OrderIntent(Side.BUY, OrderType.MARKET, amount=2.0),  # over MARKET_LOT_SIZE's 1
+        limit(19.1, 0.3),  # under PERCENT_PRICE_BY_SIDE's band
+        limit(481.0, 0.011),  # over it
+    ],
+)
+def test_paper_on_the_venue_refuses_a_raw_filter_breach_with_the_exchange_brokers_line(
+    rise: Desk, intent: OrderIntent
+) -> None:
+    sent = rise.send(intent)
+    paper = paper_broker(rise)
+    said = refusals(paper, intent)
+    assert len(said) == 1 and said == [s.reason for s in sent.skipped]
+    assert said[0].split(":")[0] in ("NOTIONAL", "MARKET_LOT_SIZE", "PERCENT_PRICE_BY_SIDE")
+    assert [e.status for e in paper.events] == [OrderStatus.REJECTED]
+    assert paper.events[0].reason == said[0]
+    assert paper.resting == [] and not paper.committed  # nothing accepted, nothing to fill
+    assert rise.server.stats.errors[-1013] == 0
+
+
+def test_a_backtest_without_venue_filters_accepts_those_orders_as_before(rise: Desk) -> None:
+    backtest = paper_broker(rise, checked=False)
+    assert refusals(backtest, buy(5.1), limit(19.1, 0.3)) == []
+    assert [e.status for e in backtest.events] == [OrderStatus.NEW, OrderStatus.NEW]
+
+
+def test_max_num_orders_counts_the_paper_brokers_resting_orders(rise: Desk) -> None:
+    """MAX_NUM_ORDERS is known to the raw check only: the fourth limit is refused by both
+    brokers with the same line."""
+    four = [limit(90.0 + i, 0.06) for i in range(4)]
+    sent = rise.send(*four)
+    paper = paper_broker(rise)
+    said = refusals(paper, *four)
+    assert said == [s.reason for s in sent.skipped] == ["MAX_NUM_ORDERS: 3 orders open, at most 3"]
+    assert len(paper.resting) == 3
+
+
+def test_both_brokers_ask_the_one_venue_check(rise: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule changed in the shared check changes both brokers' answers at once."""
+    monkeypatch.setattr(venue_check, "raw_refusal", lambda *_, **__: "the venue says no")
+    intent = limit(95.0, 0.06)
+    assert [s.reason for s in rise.send(intent).skipped] == ["the venue says no"]
+    assert refusals(paper_broker(rise), intent) == ["the venue says no"]
+
+
+def test_an_order_the_market_filters_refuse_gets_preparations_line_on_both(rise: Desk) -> None:
+    """Under LOT_SIZE and out of the price band: preparation speaks first, on both."""
+    intent = limit(19.1, 0.0000001)
+    said = refusals(paper_broker(rise), intent)
+    assert said == [s.reason for s in rise.send(intent).skipped]
+    assert not said[0].startswith("PERCENT_PRICE_BY_SIDE")
+
+
+def test_paper_on_binance_builds_its_brokers_on_the_venues_filters(rise: Desk) -> None:
+    """`thunes mode=paper exchange=binance`: the lanes paper builds trade on the exchange's
+    filters and refuse, with the exchange broker's line, what its raw filters would."""
+    with composed("mode=paper", "exchange=binance", f"exchange.base_url={rise.server.url}") as cfg:
+        parts = build(cfg)
+    parts, checks = on_venue(parts)
+    assert parts.markets[0].filters == rise.exchange.market_filters(IDS.symbol)
+    lanes, _ = simulated_lanes(parts, [pd.DataFrame()], False, "p1")
+    broker = lanes[0].broker
+    assert isinstance(broker, SimBroker)
+    broker.venue_check = checks[0]
+    broker.at(NOW_MS, 100.0)
+    broker.submit(buy(5.1))
+    assert [s.reason for s in broker.skipped] == [s.reason for s in rise.send(buy(5.1)).skipped]
+    assert broker.skipped[0].reason.startswith("NOTIONAL: 4.895")
