@@ -4,6 +4,7 @@ the same filters and prices, and a backtest (no venue filters) never asks it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -11,9 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.cli.run import run_thunes
 from tests.config.compose import composed
+from tests.exchange.conftest import T0
 from tests.execution.test_exchange_broker import IDS, Desk, buy, desk_on, limit, rising
-from tests.fakes.binance import API_KEY, SECRET
+from tests.fakes.binance import API_KEY, SECRET, FakeBinance
 from thunes.components import build
 from thunes.domain.orders import OrderIntent, OrderStatus, OrderType, Side
 from thunes.engine import venue_check
@@ -23,7 +26,7 @@ from thunes.engine.venue_check import VenueCheck
 from thunes.modes.paper import on_venue
 from thunes.portfolio.sizing import FixedQuote
 
-NOW_MS = 1_704_067_200_000 + 12 * 60_000  # the rising market's minute 12: average 96, ask 100.01
+NOW_MS = T0 + 12 * 60_000  # the rising market's minute 12: average 96, ask 100.01
 
 
 @pytest.fixture(autouse=True)
@@ -133,3 +136,42 @@ def test_paper_on_binance_builds_its_brokers_on_the_venues_filters(rise: Desk) -
     broker.submit(buy(5.1))
     assert [s.reason for s in broker.skipped] == [s.reason for s in rise.send(buy(5.1)).skipped]
     assert broker.skipped[0].reason.startswith("NOTIONAL: 4.895")
+
+
+def test_a_paper_grid_on_binance_rests_only_the_levels_the_venues_price_band_takes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`thunes mode=paper exchange=binance strategy=grid strategy.lower=-0.9`: the levels
+    under PERCENT_PRICE_BY_SIDE's band (0.2 x the average price) are refused here, as
+    Binance would refuse them; the others rest, and nothing reaches the venue."""
+    with FakeBinance(start_ms=T0 + 30_000, speed=60.0, tick_s=0.02) as server:
+        code = run_thunes(
+            [
+                "mode=paper",
+                "exchange=binance",
+                f"exchange.base_url={server.url}",
+                "paper.speed=60",
+                "paper.duration=3m",
+                "paper.view=false",
+                "strategy=grid",
+                "strategy.lower=-0.9",
+                "tracking=none",
+                f"state.dir={tmp_path / 'state'}",
+            ],
+            monkeypatch,
+            tmp_path,
+        )
+        assert server.stats.orders == 0
+    captured = capsys.readouterr()
+    out = " ".join((captured.out + captured.err).split())
+    assert code == 0, out
+    sent = [
+        float(p.replace(",", "")) for p in re.findall(r"order buy limit 15 quote @ ([\d,.]+)", out)
+    ]
+    resting = [float(p.replace(",", "")) for p in re.findall(r"buy limit [\d.]+ @ ([\d,.]+)", out)]
+    assert len(sent) == 10 and 0 < len(resting) < len(sent), out
+    close = max(sent) / 1.1  # the grid's top level is 10% over the first close
+    cut = sorted(sent)[: len(sent) - len(resting)]  # the lowest levels, and only those
+    kept = zip(sorted(resting), sorted(sent)[len(cut) :], strict=True)
+    assert all(abs(p - q) < 0.02 for p, q in kept)  # as sent, less the tick's rounding
+    assert all(p < 0.25 * close for p in cut)  # under the band, at the average price's 0.2
