@@ -23,6 +23,7 @@ from thunes.engine import venue_check
 from thunes.engine.lane import simulated_lanes
 from thunes.engine.sim_broker import SimBroker
 from thunes.engine.venue_check import VenueCheck
+from thunes.exchange.ccxt_orders import Book, StatusUnknown
 from thunes.modes.paper import on_venue
 from thunes.portfolio.sizing import FixedQuote
 
@@ -175,3 +176,28 @@ def test_a_paper_grid_on_binance_rests_only_the_levels_the_venues_price_band_tak
     kept = zip(sorted(resting), sorted(sent)[len(cut) :], strict=True)
     assert all(abs(p - q) < 0.02 for p, q in kept)  # as sent, less the tick's rounding
     assert all(p < 0.25 * close for p in cut)  # under the band, at the average price's 0.2
+
+
+def test_unread_venue_prices_hold_the_order_back_until_a_book_was_read(rise: Desk) -> None:
+    """The network lies: with no book read yet an order is refused and says why (never
+    sent unchecked); once one was read, a failed read keeps it."""
+    exchange, reads = rise.exchange, []
+
+    def flaky() -> Book:
+        reads.append(1)
+        if len(reads) in (1, 3):
+            raise StatusUnknown("avg price: timed out")
+        return exchange.book(IDS.symbol)
+
+    paper = paper_broker(rise)
+    assert paper.venue_check is not None
+    paper.venue_check.read_book = flaky
+    said = refusals(paper, limit(19.1, 0.3))
+    assert said == [
+        "the venue's prices could not be read (avg price: timed out): refused unchecked"
+    ]
+    for minute in (13, 14):  # read, then a failed read: the last book stands
+        paper.at(NOW_MS + (minute - 12) * 60_000, 100.0)
+        paper.submit(limit(19.1, 0.3))
+    assert len(reads) == 3
+    assert [s.reason.split(":")[0] for s in paper.skipped[1:]] == ["PERCENT_PRICE_BY_SIDE"] * 2

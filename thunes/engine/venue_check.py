@@ -85,7 +85,7 @@ class VenueCheck:
             book = self.read_book()
         except OrderCallError as exc:
             if book is None:
-                return f"the venue's prices could not be read ({exc}): not checked, not sent"
+                return f"the venue's prices could not be read ({exc}): refused unchecked"
             log.warning("venue prices not read (%s): the last ones stand", exc)
         self._book, self._read_at = book, time_ms
         return book
