@@ -139,6 +139,15 @@ def test_paper_on_binance_builds_its_brokers_on_the_venues_filters(rise: Desk) -
     assert broker.skipped[0].reason.startswith("NOTIONAL: 4.895")
 
 
+def test_paper_with_filters_none_asks_no_venue(rise: Desk) -> None:
+    """filters=none: no filters at all, the venue's raw ones neither (nothing is read)."""
+    url = f"exchange.base_url={rise.server.url}"
+    with composed("mode=paper", "exchange=binance", url, "filters=none") as cfg:
+        parts = build(cfg)
+    unchanged, checks = on_venue(parts)
+    assert checks == [None] and unchanged is parts
+
+
 def test_a_paper_grid_on_binance_rests_only_the_levels_the_venues_price_band_takes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -101,13 +101,14 @@ def feed_for(parts: Components, timeframe: str, start: Start, speed: float) -> F
 
 
 def on_venue(parts: Components) -> tuple[Components, list[VenueCheck | None]]:
-    """Paper on a ccxt exchange's live markets: the exchange's filters replace the YAML
-    snapshot, and each symbol's simulated broker refuses what the venue's raw filters would
-    (engine/venue_check.py), on its prices read with no key. A simulated or stored market
-    keeps the snapshot and has no venue to ask."""
+    """Paper on a ccxt exchange's live markets (filters=exchange): the exchange's filters
+    replace the YAML snapshot, and each symbol's simulated broker refuses what the venue's
+    raw filters would (engine/venue_check.py), on its prices read with no key. A simulated
+    or stored market keeps the snapshot and has no venue to ask; filters=none, none."""
     exchange = parts.exchange
     live = not isinstance(parts.data, FileCandleSource | SimCandleSource)
-    if not (live and isinstance(exchange, CcxtExchange)):
+    filtered = isinstance(parts.filters, ExchangeFilters)
+    if not (live and filtered and isinstance(exchange, CcxtExchange)):
         return parts, [None for _ in parts.markets]
     limits = BrokerLimits()
     checks: list[VenueCheck | None] = [
@@ -119,10 +120,8 @@ def on_venue(parts: Components) -> tuple[Components, list[VenueCheck | None]]:
         )
         for m in parts.markets
     ]
-    if isinstance(parts.filters, ExchangeFilters):
-        markets = [replace(m, filters=exchange.market_filters(m.symbol)) for m in parts.markets]
-        parts = replace(parts, markets=markets)
-    return parts, checks
+    markets = [replace(m, filters=exchange.market_filters(m.symbol)) for m in parts.markets]
+    return replace(parts, markets=markets), checks
 
 
 def tick_feed(parts: Components, start: Start, speed: float) -> Feed:
