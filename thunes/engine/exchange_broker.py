@@ -105,8 +105,9 @@ from thunes.domain.reasons import DUST, REASONS
 from thunes.domain.rows import CANCEL, MARKET, STOP, OrderRow
 from thunes.domain.tags import KILL_TAG, MAX_LOSS_TAG
 from thunes.engine.sim_broker import as_row
+from thunes.engine.venue_check import leaving, stop_limit
 from thunes.engine.venue_ledger import Ledger, Wallet
-from thunes.exchange.binance_checks import halted, raw_refusal
+from thunes.exchange.binance_checks import halted
 from thunes.exchange.ccxt_orders import (
     Book,
     CcxtOrders,
@@ -117,7 +118,6 @@ from thunes.exchange.ccxt_orders import (
     StatusUnknown,
 )
 from thunes.execution.prepare import VenueRow, prepare, refusal
-from thunes.execution.rounding import to_grid
 from thunes.portfolio.sizing import Sizer
 from thunes.risk import rules
 from thunes.risk.engine import STATE, RiskEngine
@@ -523,21 +523,26 @@ class ExchangeBroker:
             reason = refusal(False, False, price, amount, v[VenueRow.TAKER], 0.0, True, v)
         if reason:
             return None, None, 0.0, REASONS[int(reason)]
-        limit = self._stop_limit(price) if stop else None
+        f = self.venue_filters
+        limit = (
+            stop_limit(price, f, self.ledger.tick, self.limits.stop_limit_offset) if stop else None
+        )
         with self._lock:
             mine = len(self._working)
             my_stops = sum(w.order.type is OrderType.STOP for w in self._working.values())
-        why = halted(self.symbol, self.venue_filters) or raw_refusal(
+        open_orders, open_stops = self._foreign[0] + mine, self._foreign[1] + my_stops
+        why = leaving(
+            self.symbol,
             intent.side,
             intent.type,
             price,
             amount,
-            self.venue_filters,
+            f,
             book,
-            self._foreign[0] + mine,
+            open_orders,
+            open_stops,
             self.limits.edge,
-            open_stops=self._foreign[1] + my_stops,
-            limit=limit,
+            limit,
         )
         if why:
             return None, None, 0.0, why
@@ -568,13 +573,6 @@ class ExchangeBroker:
         code = rules.within_notional(notional, self._committed(), self.wallet.committed(), rk)
         rules.refused(code, rk)
         return REASONS[code] if code else ""
-
-    def _stop_limit(self, stop: float) -> float | None:
-        """A sell stop's limit: none (STOP_LOSS) where the symbol lists STOP_LOSS, else
-        `stop_limit_offset` under the stop, on the tick (rounded down: it fills sooner)."""
-        if "STOP_LOSS" in self.venue_filters.order_types:
-            return None
-        return float(to_grid(stop * (1 - self.limits.stop_limit_offset), self.ledger.tick, False))
 
     def _free_base(self) -> float:
         """The position not held by this broker's sells at work (limits and stops hold

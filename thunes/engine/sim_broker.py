@@ -48,7 +48,9 @@ from thunes.domain.rows import OrderRow
 from thunes.domain.tags import TAGS
 from thunes.engine import broker_core as c
 from thunes.engine.broker_core import AcctRow, Book, LaneRow, LogRow
+from thunes.engine.venue_check import VenueCheck, leaving, stop_limit
 from thunes.execution.filters import FloatArray
+from thunes.execution.prepare import VenueRow, prepare
 from thunes.portfolio.sizing import Sizer
 from thunes.risk import rules
 from thunes.risk.engine import RiskEngine
@@ -174,6 +176,7 @@ class SimBroker:
         self.fills: list[Fill] = []
         self.skipped: list[SkippedOrder] = []
         self.events: list[OrderEvent] = []  # for the strategy; the engine drains it
+        self.venue_check: VenueCheck | None = None  # paper on a ccxt venue: its raw filters
 
     # ---- what the account holds
     @property
@@ -264,8 +267,65 @@ class SimBroker:
             c.cancel(j, TAGS.prefixed(command.tag), False, w.book)
         else:
             order = as_row(command)
-            c.submit(j, order, open_positions, self.risk_vector, w.book)
+            why = "" if self.venue_check is None else self._venue_refusal(order, open_positions)
+            if why:
+                self._refuse(command, why)
+            else:
+                c.submit(j, order, open_positions, self.risk_vector, w.book)
         self.wallet.drain()
+
+    def _venue_refusal(self, o: FloatArray, open_positions: int) -> str:
+        """Why the venue would refuse order row `o` (venue_check.leaving), as the exchange
+        broker prepares it: a market order at the book's ask (buy) or bid (sell), a sell of
+        the whole position at the position, a stop at the limit it would leave with; the
+        open orders are this lane's resting ones (a paper account has no others). '' when
+        the broker's own rules (risk, preparation) refuse it first: they say why."""
+        check, w, j = self.venue_check, self.wallet, self.lane
+        assert check is not None
+        if c.would_refuse(j, o, open_positions, self.risk_vector, w.book):
+            return ""
+        book = check.book(w.lanes.item(j, _TIME))
+        if isinstance(book, str):
+            return book
+        side, type_ = _SIDES[int(o[OrderRow.SIDE])], _TYPES[int(o[OrderRow.TYPE])]
+        market = type_ is OrderType.MARKET
+        price = (book.ask if side is Side.BUY else book.bid) if market else math.nan
+        free = c.free_cash(w.book) if side is Side.BUY else 0.0
+        reason, price, amount = prepare(o, price, free, self.position, w.lanes[j])
+        if reason:
+            return ""  # not sized yet (a market order is sized at its fill): the fill says
+        if math.isnan(amount):
+            amount = self.position
+        tick = w.lanes.item(j, VenueRow.TICK)
+        limit = None
+        if type_ is OrderType.STOP:
+            limit = stop_limit(price, check.filters, tick, check.stop_limit_offset)
+        rows = w.orders[j, : int(w.lanes.item(j, _N_ORDERS))]
+        resting = rows[rows[:, OrderRow.TYPE] != c.MARKET]
+        stops = int((resting[:, OrderRow.TYPE] == c.STOP).sum())
+        return leaving(
+            self.symbol,
+            side,
+            type_,
+            price,
+            amount,
+            check.filters,
+            book,
+            len(resting),
+            stops,
+            check.edge,
+            limit,
+        )
+
+    def _refuse(self, intent: OrderIntent, why: str) -> None:
+        """An order refused before it was accepted, kept and told as a skipped order."""
+        price = math.nan if intent.price is None else intent.price
+        amount = math.nan if intent.amount is None else intent.amount
+        bar = int(self.wallet.lanes.item(self.lane, _BAR))
+        self.skipped.append(SkippedOrder(bar, intent.side, price, amount, why, intent.tag))
+        self.events.append(
+            OrderEvent(OrderStatus.REJECTED, intent.side, intent.type, price, intent.tag, why)
+        )
 
     # ---- one bar (or one quote) of market
     def on_bar(self, bar: int, time_ms: int, open_: float, high: float, low: float) -> list[Fill]:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from thunes.domain.market import Fees, MarketFilters, VenueFilters, as_fees
 from thunes.errors import ConfigError, ExchangeError, one_line
 from thunes.exchange.binance_filters import parse_binance_filters
+from thunes.exchange.ccxt_orders import Book, CcxtOrders
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -213,6 +214,11 @@ class CcxtExchange:
         self._call("load_markets", self._client.load_markets)
         market = self._call("market", lambda: self._client.market(symbol))
         return parse_binance_filters(market["info"])
+
+    def book(self, symbol: str) -> Book:
+        """Best bid/ask and the average price, read with no key: what a paper session
+        checks the venue's raw filters against (engine/venue_check.py)."""
+        return CcxtOrders(self._client).book(symbol)
 
     def _step(self, precision: float | None) -> float:
         """ccxt precision as a step: a tick already (TICK_SIZE mode) or a count of decimals."""

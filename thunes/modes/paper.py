@@ -13,6 +13,8 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -26,10 +28,14 @@ from thunes.data.sources import FileCandleSource, SimCandleSource
 from thunes.data.tick_sources import SimTickSource
 from thunes.domain.timeframes import timeframe_ms, utc_ms
 from thunes.drift.watch import DriftWatch
+from thunes.engine.exchange_broker import BrokerLimits
 from thunes.engine.lane import simulated_lanes, simulated_ticks
+from thunes.engine.sim_broker import SimBroker
+from thunes.engine.venue_check import VenueCheck
 from thunes.errors import ConfigError, NotBuiltError
 from thunes.exchange.ccxt_exchange import CcxtExchange
 from thunes.exchange.sim import SimExchange
+from thunes.execution.filters import ExchangeFilters
 from thunes.feeds.base import Feed
 from thunes.feeds.clock import MarketClock
 from thunes.feeds.events import MarketEvent
@@ -94,6 +100,30 @@ def feed_for(parts: Components, timeframe: str, start: Start, speed: float) -> F
     return open_feed(parts.exchange, symbols, timeframe, speed=speed, since_ms=resumed)
 
 
+def on_venue(parts: Components) -> tuple[Components, list[VenueCheck | None]]:
+    """Paper on a ccxt exchange's live markets (filters=exchange): the exchange's filters
+    replace the YAML snapshot, and each symbol's simulated broker refuses what the venue's
+    raw filters would (engine/venue_check.py), on its prices read with no key. A simulated
+    or stored market keeps the snapshot and has no venue to ask; filters=none, none."""
+    exchange = parts.exchange
+    live = not isinstance(parts.data, FileCandleSource | SimCandleSource)
+    filtered = isinstance(parts.filters, ExchangeFilters)
+    if not (live and filtered and isinstance(exchange, CcxtExchange)):
+        return parts, [None for _ in parts.markets]
+    limits = BrokerLimits()
+    checks: list[VenueCheck | None] = [
+        VenueCheck(
+            exchange.venue_filters(m.symbol),
+            partial(exchange.book, m.symbol),
+            limits.edge,
+            limits.stop_limit_offset,
+        )
+        for m in parts.markets
+    ]
+    markets = [replace(m, filters=exchange.market_filters(m.symbol)) for m in parts.markets]
+    return replace(parts, markets=markets), checks
+
+
 def tick_feed(parts: Components, start: Start, speed: float) -> Feed:
     """The simulator's book ticks (data=sim_ticks) for the scalper."""
     if not isinstance(parts.data, SimTickSource):
@@ -143,7 +173,11 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
         resumed = state.attach_ticks(ticks, risk, run_id, started, feed.clock.now_ms)
     else:
         empty = [pd.DataFrame() for _ in parts.markets]  # a live lane's candles: its feed
+        parts, checks = on_venue(parts)
         lanes, risk = simulated_lanes(parts, empty, False, run_id)
+        for lane, check in zip(lanes, checks, strict=True):
+            assert isinstance(lane.broker, SimBroker)
+            lane.broker.venue_check = check
         engine = LiveEngine(lanes, feed, until, recorder=activity, stepped=state.stepped)
         Alerts.watch(engine, risk, parts.notifier)
         drift = DriftWatch.watch(engine, risk, parts, store.path)
