@@ -56,7 +56,7 @@ def _script(api: BotApi, seen: dict[str, Any], ops: list[Ops]) -> None:
 
 
 def test_a_paper_session_obeys_its_chat_only(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     from apprise.plugins.telegram import NotifyTelegram
 
@@ -106,6 +106,10 @@ def test_a_paper_session_obeys_its_chat_only(
     assert refused  # the strategy wanted in again after the pause: refused
     late = [t for t in ops.session.tap.trades if t["side"] == "buy" and t["time"] > _after(seen)]
     assert not late, late  # no buy filled after the pause (and the candle in flight)
+    printed = "".join(capfd.readouterr())
+    written = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
+    assert "telegram_ignored" in printed and "/pause" not in printed  # a stranger's text
+    assert TOKEN not in printed and not [w for w in written if TOKEN.encode() in w]
 
 
 def _after(seen: dict[str, Any]) -> str:
