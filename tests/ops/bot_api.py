@@ -40,7 +40,7 @@ class BotApi:
             self.next_id += 1
             self.news.notify_all()
 
-    def wait_reply(self, chat: int, count: int, timeout_s: float = 20) -> str:
+    def wait_reply(self, chat: int, count: int, timeout_s: float = 60) -> str:
         """The `count`-th message sent to `chat`, waited for (a bound, not a measure)."""
         deadline = time.monotonic() + timeout_s
         with self.news:
@@ -54,7 +54,7 @@ class BotApi:
         """What the bot answered `chat` (the notifier's events, posted as JSON, left out)."""
         return [str(b["text"]) for b in self.sent if b.get("form") and b["chat_id"] == str(chat)]
 
-    def wait_polling(self, timeout_s: float = 20) -> None:
+    def wait_polling(self, timeout_s: float = 120) -> None:
         deadline = time.monotonic() + timeout_s
         with self.news:
             while self.polls == 0:

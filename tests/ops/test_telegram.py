@@ -4,7 +4,10 @@ every other chat."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from thunes.ops.telegram import Commands
 
 TOKEN = "123456789:FAKEtelegramTOKEN-cmds7q"
 CHAT, STRANGER = 4242, 999
+DAY_MS = 86_400_000
 
 
 def test_flatten_and_reset_ask_for_confirm_and_reads_answer(ops: Ops) -> None:
@@ -38,7 +42,8 @@ def test_flatten_and_reset_ask_for_confirm_and_reads_answer(ops: Ops) -> None:
 
 
 def _script(api: BotApi, seen: dict[str, Any], ops: list[Ops]) -> None:
-    """What a user types while the session runs, each step waiting for the bot's answer."""
+    """What a user types while the session runs, each step waiting for the bot's answer;
+    then 3 market days paused, and Ctrl-C (SIGTERM) ends the session."""
     try:
         api.wait_polling()
         api.say(CHAT, "/status")
@@ -50,9 +55,16 @@ def _script(api: BotApi, seen: dict[str, Any], ops: list[Ops]) -> None:
         seen["after"] = api.wait_reply(CHAT, 3)
         api.say(CHAT, "/pause")
         seen["pause"] = api.wait_reply(CHAT, 4)
-        seen["paused_ms"] = ops[0].engine.now_ms
+        engine = ops[0].engine
+        seen["paused_ms"] = engine.now_ms
+        deadline = time.monotonic() + 60  # a bound, not a measure
+        while engine.now_ms < seen["paused_ms"] + 3 * DAY_MS and time.monotonic() < deadline:
+            time.sleep(0.05)
     except AssertionError as error:
         seen["error"] = error
+    finally:
+        if ops and ops[0].engine.stopped is None:  # its handler is on until it stops
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def test_a_paper_session_obeys_its_chat_only(
@@ -79,8 +91,8 @@ def test_a_paper_session_obeys_its_chat_only(
         args = [
             "mode=paper",
             "paper.start=2024-03-01",
-            "paper.duration=20d",  # the user's script takes 3-7 market days, loaded machine
-            "paper.speed=144000",  # 20 days of 1h candles in 12 s
+            "paper.duration=60d",  # a bound: the user's script stops it (SIGTERM)
+            "paper.speed=144000",  # a day of 1h candles in 0.6 s
             "strategy.fast=5",  # market orders, a few trades a day
             "strategy.slow=20",
             "paper.view=false",
