@@ -4,6 +4,7 @@ every other chat."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import threading
@@ -140,3 +141,23 @@ def test_commands_must_be_a_boolean(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "notifier.commands" in err, err
     assert TOKEN not in err
+
+
+def test_telegram_unreachable_never_stops_the_session(
+    ops: Ops, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.notify.server import free_port
+
+    monkeypatch.setattr(telegram, "BASE_URL", f"http://127.0.0.1:{free_port()}/bot")
+    monkeypatch.setattr(telegram, "RETRY_S", (0.05, 0.1))
+    bot = telegram.TelegramCommands(Commands(ops.session), TOKEN, str(CHAT))
+
+    async def session() -> None:
+        polling = asyncio.ensure_future(bot.run())
+        await asyncio.sleep(1.0)  # getMe refused, retried: the task lives on
+        assert not polling.done()
+        polling.cancel()
+        await asyncio.wait([polling], timeout=5)
+        assert polling.cancelled()
+
+    asyncio.run(session())
