@@ -121,7 +121,8 @@ class TelegramCommands:
 
     def ours(self, update: Update) -> bool:
         chat = update.effective_chat
-        return chat is not None and self.chat in (str(chat.id), f"@{chat.username}")
+        names = (str(chat.id), f"@{chat.username}" if chat.username else "") if chat else ()
+        return self.chat in names
 
     async def _on_update(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.message
