@@ -250,6 +250,7 @@ class TelegramNotifierConfig(_NotifierQueue):
     chat_id_env: str = "TELEGRAM_CHAT_ID"
     min_level: str = "info"
     critical_url: str | None = None  # another Apprise URL for critical events (mail, ntfy...)
+    commands: bool = False  # the control commands from this chat (thunes/ops/telegram.py)
 
     def __post_init__(self) -> None:
         super().__post_init__()

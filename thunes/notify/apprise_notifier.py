@@ -139,7 +139,8 @@ def required_env(name: str, what: str) -> str:
 
 class TelegramNotifier(AppriseNotifier):
     """Telegram from TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID (the variables' names are
-    settings), plus `critical_url` if given: another service, for critical events."""
+    settings), plus `critical_url` if given: another service, for critical events.
+    `commands` is the session's to read (thunes/ops/telegram.py), not the notifier's."""
 
     def __init__(
         self,
@@ -147,6 +148,7 @@ class TelegramNotifier(AppriseNotifier):
         chat_id_env: str = "TELEGRAM_CHAT_ID",
         min_level: str = "info",
         critical_url: str | None = None,
+        commands: bool = False,
         **settings: Any,
     ) -> None:
         token = required_env(bot_token_env, "the bot's token, from @BotFather")

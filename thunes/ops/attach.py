@@ -32,6 +32,7 @@ from thunes.ops.metrics import Metrics
 from thunes.ops.reload import Reloader
 from thunes.ops.status import Session
 from thunes.ops.tap import Tap
+from thunes.ops.telegram import from_config as telegram_commands
 from thunes.risk.engine import RiskEngine
 
 log = structlog.get_logger("thunes.ops")
@@ -65,6 +66,7 @@ class Ops:
         self.tap = Tap.watch(engine, self.control, self.metrics.latency.observe)
         self.session = Session(engine, risk, self.control, self.tap, ops.stale_after_s)
         self.metrics.watch(self.session, parts.notifier, drift)
+        self.telegram = telegram_commands(cfg.notifier, self.session)  # notifier.commands
         self.dead_man = DeadMan(self.session, ops.ping_url, float(ops.ping_every_s))
         self.reloader = Reloader(cfg, self.control, self._apply_ops)
         ids = getattr(engine.lanes[0].broker, "ids", None) if engine.lanes else None
@@ -104,7 +106,8 @@ class Ops:
 
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[None]:
-        """Metrics, the API and the dead-man's switch while the engine runs; logs closed after."""
+        """Metrics, the API, the dead-man's switch and Telegram's commands while the engine
+        runs; logs closed after."""
         say = Console(stderr=True).print
         ops, tasks = self.cfg, []
         api = None
@@ -120,6 +123,8 @@ class Ops:
                 if api is not None:
                     tasks.append(asyncio.ensure_future(api.serve(sockets=self._sockets)))
             tasks.append(asyncio.ensure_future(self.dead_man.run()))
+            if self.telegram is not None:
+                tasks.append(asyncio.ensure_future(self.telegram.run()))
             log.info("session_started", metrics_port=self.metrics_port, api_port=self.api_port)
             yield
         finally:
