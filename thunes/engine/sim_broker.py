@@ -267,6 +267,13 @@ class SimBroker:
             c.submit(j, order, open_positions, self.risk_vector, w.book)
         self.wallet.drain()
 
+    def flatten(self) -> None:
+        """The kill-switch's flattening on command: every buy withdrawn, the position sold
+        at market (at the next open)."""
+        self.wallet.make_room(self.lane)
+        c.flatten(self.lane, self.wallet.book)
+        self.wallet.drain()
+
     # ---- one bar (or one quote) of market
     def on_bar(self, bar: int, time_ms: int, open_: float, high: float, low: float) -> list[Fill]:
         """Fill what this bar's prices reach, along open -> low -> high."""
