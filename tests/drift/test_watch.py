@@ -56,6 +56,10 @@ class _Engine:
         self.kernel, self.lanes, self.stepped = _Kernel(), [_Lane()], None
         self.lane_of = {"BTC/USDT": 0}
         self.broker = _Broker()
+        self.observers: list[Any] = []
+
+    def observe(self, observer: Any) -> None:
+        self.observers.append(observer)
 
     def books(self) -> list[tuple[str, _Broker, float]]:
         return [("BTC/USDT", self.broker, self.kernel.last_close[0])]
@@ -116,8 +120,8 @@ def test_an_alarm_notifies_pauses_buys_and_requests_a_sweep_without_trading(
     (request,) = (tmp_path / "resweep").glob("*.json")
     command = json.loads(request.read_text())["command"]
     assert command.startswith("thunes -m +sweep=sma symbol=btcusdt data.since=")
-    # the watch passed every call on and sent nothing of its own
-    assert engine.kernel.recorder is watch
+    # the watch observes the engine and sent nothing of its own
+    assert engine.observers == [watch] and engine.kernel.recorder is None
 
 
 def test_the_pause_survives_a_restart_of_the_risk_state() -> None:
@@ -172,7 +176,7 @@ def test_drift_none_leaves_the_engine_alone(tmp_path: Path) -> None:
     parts = _Parts(shipped("none"))
     risk = RiskEngine(RiskLimits(5.0, 20.0, 3, 0.0, True), 0.001)
     assert DriftWatch.watch(engine, risk, parts, tmp_path / "s.sqlite") is None  # type: ignore[arg-type]
-    assert engine.kernel.recorder is None and engine.stepped is None
+    assert not engine.observers
 
 
 def test_a_backtests_alarms_are_marked_on_the_price_chart() -> None:

@@ -130,7 +130,8 @@ def test_a_paper_run_is_scraped_read_commanded_and_logged(session: Any) -> None:
     assert code == 200 and json.loads(body)["trading_state"] == "reducing"  # entries paused
     after = _metrics(metrics_url)
     assert after[resting] == 0 and after["thunes_trading_state"] == 1.0  # buys withdrawn
-    assert after['thunes_orders_total{status="canceled",symbol="BTC/USDT"}'] > 0
+    canceled = 'thunes_orders_total{status="canceled",symbol="BTC/USDT"}'
+    _until(lambda: _metrics(metrics_url).get(canceled, 0) > 0)  # told at the next step
 
     logs = json.loads(_get(api + "logs?limit=500")[1])
     sent = [r for r in logs if r["event"] == "order_new"]

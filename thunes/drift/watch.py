@@ -1,9 +1,10 @@
 """A paper or live session's drift watch: `DriftWatch.watch(engine, risk, parts, store_path)`
-after the engine is built, as `Alerts.watch` is. It sits in front of the kernel's recorder
-(fills: trade returns, losses, slippage) and the engine's step callback (closes: realised
-volatility), feeds the monitor, acts on an alarm as `drift.actions` says, and saves the
-monitor after each step beside the state file. It never sends an order: `pause` only stops
-new buys (the risk rules' `paused`, until someone resumes), `resweep` only writes a request.
+after the engine is built, as `Alerts.watch` is. It observes the engine
+(`LiveEngine.observe`): the kernel's fills (trade returns, losses, slippage) and each
+step's closes (realised volatility), feeds the monitor, acts on an alarm as
+`drift.actions` says, and saves the monitor after each step beside the state file. It
+never sends an order: `pause` only stops new buys (the risk rules' `paused`, until someone
+resumes), `resweep` only writes a request.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,6 @@ from thunes.domain.orders import Command, Fill, OrderIntent, OrderType, Side
 from thunes.domain.timeframes import DAY_MS
 from thunes.drift import persist
 from thunes.drift.monitor import Alarm, DriftMonitor
-from thunes.engine.kernel import Recorder
 from thunes.live.activity import _stamp
 from thunes.live.engine import LiveEngine
 from thunes.notify.events import Event, Kind
@@ -45,8 +44,8 @@ class DriftWatch:
         if not parts.drift.streams:
             return None
         path = persist.state_path(store_path)
-        watch = cls(engine, risk, parts, path, engine.kernel.recorder, engine.stepped)
-        engine.kernel.recorder, engine.stepped = watch, watch.stepped
+        watch = cls(engine, risk, parts, path)
+        engine.observe(watch)
         return watch
 
     def __init__(
@@ -55,11 +54,8 @@ class DriftWatch:
         risk: RiskEngine,
         parts: Components,
         path: Path,
-        then: Recorder | None = None,
-        then_stepped: Callable[[int], None] | None = None,
     ) -> None:
         self.engine, self.risk, self.parts, self.path = engine, risk, parts, path
-        self.then, self.then_stepped = then, then_stepped
         self.monitor: DriftMonitor = persist.load(path, parts.drift)
         self.slippage = parts.exchange.slippage
         self._decided: dict[str, float] = {}  # the close a market order was decided at
@@ -68,20 +64,15 @@ class DriftWatch:
     # --- the kernel's recorder ------------------------------------------------------------
 
     def sending(self, symbol: str, command: Command) -> None:
-        if self.then is not None:
-            self.then.sending(symbol, command)
         if isinstance(command, OrderIntent) and command.type is OrderType.MARKET:
             j = self.engine.lane_of.get(symbol)
             if j is not None:
                 self._decided[symbol] = self.engine.kernel.last_close[j]
 
     def event(self, symbol: str, event: OrderEvent) -> None:
-        if self.then is not None:
-            self.then.event(symbol, event)
+        """An order's news measures nothing here: its fills do."""
 
     def filled(self, fill: Fill) -> None:
-        if self.then is not None:
-            self.then.filled(fill)
         buy, symbol = fill.side is Side.BUY, fill.symbol
         decided = self._decided.get(symbol, 0.0)
         if not fill.maker and decided > 0:
@@ -106,8 +97,6 @@ class DriftWatch:
     # --- the engine's step ----------------------------------------------------------------
 
     def stepped(self, close_ms: int) -> None:
-        if self.then_stepped is not None:
-            self.then_stepped(close_ms)
         for lane, close in zip(self.engine.lanes, self.engine.kernel.last_close, strict=True):
             self._handle(self.monitor.bar(lane.symbol, close, close_ms))
         persist.save(self.path, self.monitor)

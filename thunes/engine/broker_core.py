@@ -406,6 +406,14 @@ def _risk(j: int, out: Vec, n: int, b: Book) -> None:
 
 
 @njit(cache=True)
+def flatten(j: int, b: Book) -> None:
+    """Lane j flattened as a tripped kill-switch does (rules.flatten), on command."""
+    _, lanes, _, _ = b
+    out = np.empty((rules.MAX_COMMANDS, ORDER))
+    _risk(j, out, rules.flatten(lanes[j, LaneRow.POS], out, 0), b)
+
+
+@njit(cache=True)
 def _book(j: int, buy: bool, price: float, amount: float, fee: float, b: Book) -> float:
     """Cost basis of the open position (fees in); returns a sell's realised PnL, fees of both
     legs included (0 for a buy)."""

@@ -102,7 +102,7 @@ from thunes.domain.orders import (
     SkippedOrder,
 )
 from thunes.domain.reasons import DUST, REASONS
-from thunes.domain.rows import CANCEL, MARKET, STOP, OrderRow
+from thunes.domain.rows import CANCEL, MARKET, ORDER, STOP, OrderRow
 from thunes.domain.tags import KILL_TAG, MAX_LOSS_TAG
 from thunes.engine.sim_broker import as_row
 from thunes.engine.venue_check import leaving, stop_limit
@@ -360,6 +360,13 @@ class ExchangeBroker:
             else:
                 self._outbox.append(command)
                 rules.sent(float(self._now_ms), rk)
+
+    def flatten(self) -> None:
+        """The kill-switch's flattening on command: every buy withdrawn, the position's
+        market sell queued for `pump` as the kill-switch queues it."""
+        out = np.empty((rules.MAX_COMMANDS, ORDER))
+        with self._lock:
+            self._risk(out[: rules.flatten(self.position, out, 0)])
 
     def on_bar(self, bar: int, time_ms: int, open_: float, high: float, low: float) -> list[Fill]:
         """The fills the venue reported since they were last taken (the venue fills, not

@@ -327,6 +327,13 @@ class SimBroker:
             OrderEvent(OrderStatus.REJECTED, intent.side, intent.type, price, intent.tag, why)
         )
 
+    def flatten(self) -> None:
+        """The kill-switch's flattening on command: every buy withdrawn, the position sold
+        at market (at the next open)."""
+        self.wallet.make_room(self.lane)
+        c.flatten(self.lane, self.wallet.book)
+        self.wallet.drain()
+
     # ---- one bar (or one quote) of market
     def on_bar(self, bar: int, time_ms: int, open_: float, high: float, low: float) -> list[Fill]:
         """Fill what this bar's prices reach, along open -> low -> high."""

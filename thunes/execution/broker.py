@@ -54,6 +54,11 @@ class Broker(Protocol):
         """Send an order, or carry out a cancel; `open_positions`: the symbols committed."""
         ...
 
+    def flatten(self) -> None:
+        """What a tripped kill-switch does, on command: every buy withdrawn and the position
+        sold at market, as the risk engine's own orders."""
+        ...
+
     def on_bar(self, bar: int, time_ms: int, open_: float, high: float, low: float) -> list[Fill]:
         """A bar of market: the fills it brings (a simulated book fills what it reaches; a
         venue's broker reports what the venue filled)."""

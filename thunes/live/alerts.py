@@ -10,11 +10,10 @@ import contextlib
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from thunes.domain.orders import Command, Fill, OrderEvent, OrderStatus, Side
 from thunes.domain.timeframes import DAY_MS
-from thunes.engine.kernel import Recorder
 from thunes.errors import ConfigError, interrupted, one_line
 from thunes.execution.broker import Broker
 from thunes.feeds.ccxt_feed import FeedHealth
@@ -43,13 +42,13 @@ def notifying(notifier: Notifier) -> Iterator[None]:
 
 
 class Alerts:
-    """The kernel's recorder in front of the one it had, and the engine's step callback in
-    front of its own: `Alerts.watch(engine, risk, notifier)` after the engine is built."""
+    """An observer of the engine (`LiveEngine.observe`): `Alerts.watch(engine, risk,
+    notifier)` after the engine is built."""
 
     @classmethod
     def watch(cls, engine: LiveEngine, risk: RiskEngine, notifier: Notifier) -> Alerts:
-        alerts = cls(engine, risk, notifier, engine.kernel.recorder, engine.stepped)
-        engine.kernel.recorder, engine.stepped = alerts, alerts.stepped
+        alerts = cls(engine, risk, notifier)
+        engine.observe(alerts)
         link = getattr(engine.feed, "health", None)
         if isinstance(link, FeedHealth):
             threading.Thread(target=alerts._watch_link, args=(link,), daemon=True).start()
@@ -60,11 +59,8 @@ class Alerts:
         engine: LiveEngine,
         risk: RiskEngine,
         notifier: Notifier,
-        then: Recorder | None = None,
-        then_stepped: Callable[[int], None] | None = None,
     ) -> None:
         self.engine, self.risk, self.publish = engine, risk, notifier.publish
-        self.then, self.then_stepped = then, then_stepped
         self.trade_pnl: dict[str, float] = {}  # open trades: realised PnL of their sells
         self._halted = self._cooling_until = -1
         self._day, self._day_open, self._equity = -1, float("nan"), 0.0
@@ -74,12 +70,9 @@ class Alerts:
     # --- the kernel's recorder ------------------------------------------------------------
 
     def sending(self, symbol: str, command: Command) -> None:
-        if self.then is not None:
-            self.then.sending(symbol, command)
+        """An order leaving is no news: its fill or refusal is."""
 
     def event(self, symbol: str, event: OrderEvent) -> None:
-        if self.then is not None:
-            self.then.event(symbol, event)
         if event.status is not OrderStatus.REJECTED:
             return
         kind = Kind.ORDER_REJECTED if event.order_id else Kind.ORDER_SKIPPED  # never left
@@ -88,8 +81,6 @@ class Alerts:
         self.publish(Event(kind, f"{what}: {event.reason or 'refused'}", symbol))
 
     def filled(self, fill: Fill) -> None:
-        if self.then is not None:
-            self.then.filled(fill)
         self._fills[fill.time_ms // DAY_MS] += 1
         pnl = self._realised()
         broker = self._broker(fill.symbol)
@@ -109,8 +100,6 @@ class Alerts:
     # --- the engine's step ----------------------------------------------------------------
 
     def stepped(self, close_ms: int) -> None:
-        if self.then_stepped is not None:
-            self.then_stepped(close_ms)
         day = close_ms // DAY_MS
         if day != self._day:
             if self._day >= 0:

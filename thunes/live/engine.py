@@ -17,7 +17,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
+from thunes.domain.orders import Command, Fill, OrderEvent
 from thunes.domain.ticks import BookTick
 from thunes.domain.timeframes import DAY_MS
 from thunes.engine.kernel import Arrival, Kernel, Recorder
@@ -49,6 +51,36 @@ class Health:
         self.last_event_ms, self.last_real = at_ms, time.monotonic()
 
 
+class Observer(Recorder, Protocol):
+    """Told what the kernel records (after the recorder wrote it) and each step (after the
+    engine's `stepped`): the alerts, the drift watch, the operator's tap."""
+
+    def stepped(self, close_ms: int) -> None: ...
+
+
+class _Told:
+    """The kernel's recorder: the session's own first (the state file writes before anyone
+    acts on it), then each observer in the order they came."""
+
+    def __init__(self, first: Recorder | None, observers: list[Observer]) -> None:
+        self.first, self.observers = first, observers
+
+    def _all(self) -> list[Recorder]:
+        return ([] if self.first is None else [self.first]) + list(self.observers)
+
+    def sending(self, symbol: str, command: Command) -> None:
+        for recorder in self._all():
+            recorder.sending(symbol, command)
+
+    def filled(self, fill: Fill) -> None:
+        for recorder in self._all():
+            recorder.filled(fill)
+
+    def event(self, symbol: str, event: OrderEvent) -> None:
+        for recorder in self._all():
+            recorder.event(symbol, event)
+
+
 class LiveEngine:
     """Runs `lanes` (one per symbol, in the configured order) on `feed` until the feed ends,
     `until_ms` (market time) passes, or the task is cancelled."""
@@ -74,6 +106,14 @@ class LiveEngine:
         self.equity = float("nan")
         self.day, self.day_open_equity = -1, float("nan")
         self.stopped: Stopped | None = None
+        self.observers: list[Observer] = []
+
+    def observe(self, observer: Observer) -> None:
+        """Tell `observer` every order, order event and fill the kernel records, and every
+        step, after the session's own recorder and step callback."""
+        if not self.observers:
+            self.kernel.recorder = _Told(self.kernel.recorder, self.observers)
+        self.observers.append(observer)
 
     @property
     def now_ms(self) -> int:
@@ -190,6 +230,8 @@ class LiveEngine:
         self._mark(at_ms, self.kernel.step(arrivals))
         if self.stepped is not None:
             self.stepped(at_ms)
+        for observer in self.observers:
+            observer.stepped(at_ms)
 
     def _mark(self, at_ms: int, equity: float) -> None:
         """The account's equity after a step at `at_ms`; the day's opening one for its PnL."""

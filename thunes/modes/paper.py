@@ -27,7 +27,6 @@ from thunes.components import Components, build
 from thunes.data.sources import FileCandleSource, SimCandleSource
 from thunes.data.tick_sources import SimTickSource
 from thunes.domain.timeframes import timeframe_ms, utc_ms
-from thunes.drift.watch import DriftWatch
 from thunes.engine.exchange_broker import BrokerLimits
 from thunes.engine.lane import simulated_lanes, simulated_ticks
 from thunes.engine.sim_broker import SimBroker
@@ -166,7 +165,6 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
     view = bool(paper.view) and console.is_terminal and not paper.once
     activity = Activity(feed.clock, echo=None if view else console.print, then=state)
     run_id = state.run_id or f"p{started // 1000:x}"
-    drift = None
     if scalper:  # the tick engine records its orders and fills, checkpoints each minute
         ticks, risk = simulated_ticks(parts, run_id)
         engine = LiveEngine([], feed, until, ticks={parts.market.symbol: ticks})
@@ -180,11 +178,10 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
             lane.broker.venue_check = check
         engine = LiveEngine(lanes, feed, until, recorder=activity, stepped=state.stepped)
         Alerts.watch(engine, risk, parts.notifier)
-        drift = DriftWatch.watch(engine, risk, parts, store.path)
         resumed = state.attach(lanes, risk, engine.kernel, run_id, started, feed.clock.now_ms)
     if resumed:
         console.print(f"paper: resuming {store.path} after market {_stamp(last or 0)} UTC")
-    ops.attach(engine, risk, parts, cfg, drift)  # metrics, logs, dead-man's switch, control API
+    ops.attach(engine, risk, parts, cfg, store.path)  # drift watch, metrics, logs, control API
     title = (
         f"PAPER {', '.join(feed.symbols)} {timeframe} {type(parts.strategy).__name__} "
         f"(speed {paper.speed:g}x; fills simulated by the backtest's rules)"

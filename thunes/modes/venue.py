@@ -34,6 +34,7 @@ import pandas as pd
 from omegaconf import DictConfig
 from rich.console import Console
 
+from thunes import ops
 from thunes.components import Components, build
 from thunes.domain.orders import ClientIds, Fill
 from thunes.domain.timeframes import DAY_MS
@@ -282,6 +283,7 @@ class Session:
         self._state = state
         if state.attach(self.brokers, engine.kernel, risk, run_id, started):
             self.console.print(f"{self.mode}: resuming {store.path} after {_stamp(start)} UTC")
+        ops.attach(engine, risk, parts, cfg, store.path)  # as paper: drift, metrics, API
         title = (
             f"{self.mode.upper()} {', '.join(self.symbols)} {timeframe} "
             f"{type(parts.strategy).__name__} on {self.account_exchange} (real orders;"
@@ -410,6 +412,7 @@ class _Turns:
     ) -> None:
         self.feed, self.lock, self.between = feed, lock, between
         self.symbols, self.timeframe, self.clock = feed.symbols, feed.timeframe, feed.clock
+        self.health = feed.health  # the link, as the operator's tools read it
 
     def history(self, symbol: str, bars: int) -> list[CandleClosed]:
         return self.feed.history(symbol, bars)

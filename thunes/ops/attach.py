@@ -1,7 +1,8 @@
-"""`attach(engine, risk, parts, cfg)`: what a paper or live session needs to be operated,
-in one call after its engine is built. Logs are installed at once; the servers (metrics,
-control API) and the dead-man's switch run with the engine (`engine.run`, on its loop) and
-stop with it, so a `paper.once` run opens no port.
+"""`attach(engine, risk, parts, cfg, store_path)`: what a paper or venue session (testnet
+or live) needs to be operated, in one call after its engine is built: the drift watch, the
+metrics, the logs, the dead-man's switch and the control API. Logs are installed at once;
+the servers (metrics, control API) and the dead-man's switch run with the engine
+(`engine.run`, on its loop) and stop with it, so a `paper.once` run opens no port.
 """
 
 from __future__ import annotations
@@ -161,9 +162,13 @@ def attach(
     risk: RiskEngine,
     parts: Components,
     cfg: DictConfig,
-    drift: DriftWatch | None = None,
+    store_path: Path | None = None,
 ) -> Ops:
-    """Operate this session: see the module's docstring (`drift`: its alarms counted). A
+    """Operate this session: see the module's docstring. `store_path`: the state file the
+    drift watch keeps its detectors beside (None, or no candle lane: no drift watch). A
     control API asked on a public address without a token raises ConfigError (exit 2) here,
     before anything runs."""
+    drift = None
+    if store_path is not None and engine.lanes:
+        drift = DriftWatch.watch(engine, risk, parts, store_path)
     return Ops(engine, risk, parts, cfg, drift)

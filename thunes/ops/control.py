@@ -4,21 +4,20 @@ the kernel as they are: every command runs on the engine's event loop, between t
 
 Pausing entries is the risk engine's own pause (every engine honours it, sells still leave,
 and the state file keeps it across a restart); resetting the kill-switch is its `reset`.
-Flattening withdraws every resting order and sells each position at market (at the next
-open), through the kernel, so the state file records them.
+Flattening withdraws every resting order, then does what a tripped kill-switch does: each
+broker sells its position at market (at the next open, or through a venue broker's queue);
+the state file records them as the kernel hands their news on, at the next step.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
 
-from thunes.domain.orders import CancelOrders, OrderIntent, OrderType, Side
+from thunes.domain.orders import CancelOrders
 from thunes.live.engine import LiveEngine
 from thunes.risk.engine import RiskEngine
 from thunes.risk.limits import RiskLimits
 from thunes.risk.rules import TRADING_STATES, RiskRow, risk_vector
-
-FLATTEN_TAG = "ops:flatten"
 
 
 class TradingState(IntEnum):
@@ -68,16 +67,15 @@ class Control:
         return True
 
     def flatten(self) -> list[str]:
-        """Pause entries, withdraw every resting order and sell every position at market:
-        the symbols sold. The strategies would otherwise buy back at their next signal."""
+        """Pause entries, withdraw every resting order (a venue's sells hold the base a
+        market sell needs), then flatten every symbol as a tripped kill-switch does (each
+        broker queues a market sell, the risk engine's own order, on its normal path): the
+        symbols sold. The strategies would otherwise buy back at their next signal."""
         self.pause()
-        kernel, sold = self.engine.kernel, []
-        for j, lane in enumerate(kernel.lanes):
-            commands: list[CancelOrders | OrderIntent] = [CancelOrders("")]
-            if lane.broker.position > 0:
-                commands.append(OrderIntent(Side.SELL, OrderType.MARKET, tag=FLATTEN_TAG))
-                sold.append(lane.symbol)
-            kernel._submit(j, commands)  # the kernel's own path: recorded, then the broker
+        sold = [lane.symbol for lane in self.engine.lanes if lane.broker.position > 0]
+        for lane in self.engine.lanes:
+            lane.broker.submit(CancelOrders(""), 0)  # the strategy's own cancel: all its orders
+            lane.broker.flatten()
         return sold
 
     def set_limits(self, limits: RiskLimits) -> None:

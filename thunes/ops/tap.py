@@ -1,7 +1,7 @@
 """What a running session did, as the operator's tools read it: orders by status, refusals
 and skips, the last trades, the equity curve, each day's PnL, event-to-order latency, feed
-lag. It sits in front of the kernel's recorder and the engine's step callback (as the
-alerts do), logs each order event with its client order id, and keeps bounded records.
+lag. It observes the engine (`LiveEngine.observe`, as the alerts do), logs each order
+event with its client order id, and keeps bounded records.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import structlog
 from thunes.domain.orders import CancelOrders, Command, Fill, OrderEvent, OrderStatus
 from thunes.domain.reasons import COOLDOWN, KILL_SWITCH, MAX_OPEN, REASONS
 from thunes.domain.timeframes import DAY_MS
-from thunes.engine.kernel import Recorder
 from thunes.live.activity import _stamp
 from thunes.live.engine import LiveEngine
 from thunes.ops.control import Control
@@ -30,8 +29,8 @@ class Tap:
 
     @classmethod
     def watch(cls, engine: LiveEngine, control: Control, latency: Callable[[float], None]) -> Tap:
-        tap = cls(engine, control, latency, engine.kernel.recorder, engine.stepped)
-        engine.kernel.recorder, engine.stepped = tap, tap.stepped
+        tap = cls(engine, control, latency)
+        engine.observe(tap)
         return tap
 
     def __init__(
@@ -39,12 +38,9 @@ class Tap:
         engine: LiveEngine,
         control: Control,
         latency: Callable[[float], None],
-        then: Recorder | None = None,
-        then_stepped: Callable[[int], None] | None = None,
         keep: int = 200,
     ) -> None:
         self.engine, self.control, self.latency = engine, control, latency
-        self.then, self.then_stepped = then, then_stepped
         self.orders: Counter[tuple[str, str]] = Counter()  # (status, symbol)
         self.skips: Counter[str] = Counter()  # by symbol: the filters or the cash refused
         self.refusals: Counter[tuple[str, str]] = Counter()  # (reason, symbol): risk refused
@@ -56,8 +52,6 @@ class Tap:
     # --- the kernel's recorder ------------------------------------------------------------
 
     def sending(self, symbol: str, command: Command) -> None:
-        if self.then is not None:
-            self.then.sending(symbol, command)
         arrived = self.engine.health.last_real
         if arrived is not None:
             self.latency(time.monotonic() - arrived)
@@ -76,8 +70,6 @@ class Tap:
         )
 
     def event(self, symbol: str, event: OrderEvent) -> None:
-        if self.then is not None:
-            self.then.event(symbol, event)
         self.orders[(event.status.value, symbol)] += 1
         if event.status is OrderStatus.REJECTED:
             if event.reason in RISK_REASONS:
@@ -98,8 +90,6 @@ class Tap:
         )
 
     def filled(self, fill: Fill) -> None:
-        if self.then is not None:
-            self.then.filled(fill)
         self.orders[(fill.status.value, fill.symbol)] += 1
         trade = {
             "time": _stamp(fill.time_ms),
@@ -118,8 +108,6 @@ class Tap:
     # --- the engine's step ----------------------------------------------------------------
 
     def stepped(self, close_ms: int) -> None:
-        if self.then_stepped is not None:
-            self.then_stepped(close_ms)
         engine = self.engine
         speed = engine.feed.clock.speed
         self.lag_s = max(0.0, (engine.now_ms - close_ms) / 1000 / speed) if speed > 0 else 0.0

@@ -306,6 +306,17 @@ def protect(amount: float, cost: float, tick: float, rk: Vec, out: Vec, n: int) 
 
 
 @njit(cache=True)
+def flatten(position: float, out: Vec, n: int) -> int:
+    """The kill-switch's flattening as commands, from row n of `out`: every buy withdrawn
+    and a held `position` sold at market (the brokers' own orders: no rule holds them).
+    A tripped kill-switch writes them, and so does an operator's flatten command."""
+    n = put(out, n, BUY, CANCEL, np.nan, np.nan, np.nan, EVERY_BUY)
+    if position > 0:
+        n = put(out, n, SELL, MARKET, np.nan, np.nan, np.nan, KILL_CODE)
+    return n
+
+
+@njit(cache=True)
 def after_fill(
     j: int,
     sell: bool,
@@ -328,7 +339,5 @@ def after_fill(
         return 0
     n = protect(book_amount, book_cost, tick, rk, out, 0)
     if sell and on_realised(j, pnl, now_ms, by_max_loss, rk):
-        n = put(out, n, BUY, CANCEL, np.nan, np.nan, np.nan, EVERY_BUY)
-        if position > 0:
-            n = put(out, n, SELL, MARKET, np.nan, np.nan, np.nan, KILL_CODE)
+        n = flatten(position, out, n)
     return n
