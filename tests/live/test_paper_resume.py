@@ -157,8 +157,8 @@ def crash_and_restart(
 def test_sigkill_at_random_points_then_restart_ends_as_one_uninterrupted_run(
     tmp_path: Path,
 ) -> None:
-    kills, account = crash_and_restart(tmp_path, 10, seed=7, delay=0.15)
-    assert kills >= 8  # each after at least one step, before the end
+    kills, account = crash_and_restart(tmp_path, 6, seed=7, delay=0.15)
+    assert kills >= 4  # each after at least one step, before the end
     assert len(account["fills"]) >= 20
 
 

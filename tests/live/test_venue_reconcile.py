@@ -49,14 +49,14 @@ def test_a_foreign_order_is_flagged_and_an_unexplained_balance_pauses_entries(
         assert server.account.orders[int(hand["id"])].status == "NEW"  # left alone
 
         server.account.balances["BTC"].free -= Decimal("0.1")  # gone, and no trade says why
-        args = session_args(server, state, duration="12m")
+        args = session_args(server, state, duration="4m")
         with held_until_warm(server):
             assert run_thunes(args, monkeypatch, tmp_path) == 0
         second = _out(capsys)
         assert "entries paused" in second and "BTC: the exchange holds" in second, second
         assert _buys(server, run) == bought  # no buy left while paused
 
-        args = session_args(server, state, "live.resume=true", duration="30m")
+        args = session_args(server, state, "live.resume=true", duration="6m")
         with held_until_warm(server):
             assert run_thunes(args, monkeypatch, tmp_path) == 0
         third = _out(capsys)
