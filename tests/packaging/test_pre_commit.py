@@ -56,24 +56,24 @@ def hook_results(output: str) -> dict[str, str]:
     }
 
 
+def listed(*args: str) -> list[str]:
+    """The checkout's files `git ls-files` names that exist in the work tree."""
+    out = subprocess.run(
+        ["git", "ls-files", "-z", *args], cwd=ROOT, capture_output=True, check=True, timeout=60
+    ).stdout.decode()
+    return [name for name in out.split("\0") if name and (ROOT / name).is_file()]
+
+
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     repo = tmp_path_factory.mktemp("repo")
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-        timeout=60,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, repo / name)
+    for name in listed("--cached", "--others", "--exclude-standard"):
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, repo / name)
     (repo / ".venv").symlink_to(ROOT / ".venv")
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
+    git(repo, "add", "-f", *listed("--cached"))  # tracked despite .gitignore: as committed
     yield repo
 
 

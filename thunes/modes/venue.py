@@ -127,7 +127,7 @@ class Session:
             raise ConfigError(
                 f"exchange: mode={self.mode} on {self.account_exchange} sends orders and needs"
                 f" an API key: set {' and '.join(missing)} in the environment"
-                " (.env.template lists them)"
+                " (.env.example lists them)"
             )
         return os.environ[str(variables[0])]
 
