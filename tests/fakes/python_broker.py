@@ -114,7 +114,10 @@ class PythonBroker:
 
     def at(self, time_ms: int, last_price: float = math.nan) -> None:
         self.time_ms = time_ms
-        rules.mark(self.lane, last_price, self.rk)
+        rules.mark(self.lane, last_price, float(time_ms), self.rk)
+        if rules.owes(self.lane, self.rk):
+            out = np.empty((rules.MAX_COMMANDS, ORDER))
+            self._carry_out(out[: rules.obey(self.lane, self.position, self.rk, out, 0)])
 
     # ---- orders in
     def submit(self, command: Command, open_positions: int = 0) -> None:
@@ -285,19 +288,24 @@ class PythonBroker:
                 received=kept,
             )
         )
-        self._react(not buy, pnl, order.tag == MAX_LOSS_TAG)
+        self._react(not buy, pnl, price, order.tag == MAX_LOSS_TAG)
 
-    def _react(self, sell: bool, pnl: float, by_max_loss: bool) -> None:
+    def _react(self, sell: bool, pnl: float, price: float, by_max_loss: bool) -> None:
         """Carry out the risk engine's reactions (rules.after_fill), as the seam requires."""
         out = np.empty((rules.MAX_COMMANDS, ORDER))
         held, cost = self.basis
         tick = self.venue[VenueRow.TICK]
-        args = (self.lane, sell, pnl, float(self.time_ms), by_max_loss, held, cost, self.position)
-        args = (*args, tick)
-        for row in out[: rules.after_fill(*args, self.rk, out)].tolist():
+        args = (self.lane, sell, pnl, price, float(self.time_ms), by_max_loss, held, cost)
+        args = (*args, self.position, tick)
+        self._carry_out(out[: rules.after_fill(*args, self.rk, out)])
+
+    def _carry_out(self, rows: np.ndarray) -> None:
+        for row in rows.tolist():
             kind, tag = _KINDS[int(row[1])] if row[1] < 3 else None, int(row[5])
             if kind is None and tag == rules.EVERY_BUY:
                 self._cancel(lambda o: o.side is Side.BUY)
+            elif kind is None and tag == rules.EVERY_ORDER:
+                self._cancel(lambda o: True)
             elif kind is None:
                 self.book = [o for o in self.book if o.tag != MAX_LOSS_TAG]
             elif tag == MAX_LOSS_CODE:

@@ -61,7 +61,7 @@ def _apply(j: int, out: Vec, n: int, prefixes: Bools, rk: Vec, b: Book) -> None:
     for k in range(n):
         o = out[k]
         if o[OrderRow.TYPE] == CANCEL:
-            c.cancel(j, prefixes[int(o[OrderRow.TAG])], False, b)
+            c.cancel(j, prefixes[int(o[OrderRow.TAG])], 0, b)
         else:
             c.submit(j, o, c.open_positions(b), rk, b)
 
@@ -187,7 +187,9 @@ def run_in(
                 close = bars[i, BarRow.CLOSE]
                 if i + 1 < starts[j + 1]:  # a decision on the last bar could never fill
                     lanes[j, LaneRow.TIME] = bars[i + 1, BarRow.TIME]  # orders leave then
-                    risk_rules.mark(j, close, rk)  # what the fat-finger guard measures from
+                    risk_rules.mark(j, close, lanes[j, LaneRow.TIME], rk)  # may trip
+                    if risk_rules.owes(j, rk):
+                        c.obey(j, rk, b)  # a tripped kill-switch's orders, before the decision
                     high, pos = bars[i, BarRow.HIGH], lanes[j, LaneRow.POS]
                     entry, exit = entries[i], exits[i]
                     if not compiled.quiet(j, high, pos, entry, exit, st):

@@ -341,14 +341,18 @@ def skip(j: int, o: Vec, price: float, amount: float, reason: int, b: Book) -> N
 
 
 @njit(cache=True)
-def cancel(j: int, tags: Mask, buys: bool, b: Book) -> None:
-    """Withdraw lane j's orders at work whose tag is in `tags` (or, `buys`, every buy):
-    resting ones, and market ones still queued (the rest of an order filling in parts)."""
+def cancel(j: int, tags: Mask, every: int, b: Book) -> None:
+    """Withdraw lane j's orders at work whose tag is in `tags` (or, `every` being
+    rules.EVERY_BUY or rules.EVERY_ORDER, every buy or every order; 0: by tags): resting
+    ones, and market ones still queued (the rest of an order filling in parts)."""
     _, lanes, orders, _ = b
     k = 0
     while k < lanes[j, LaneRow.N_ORDERS]:
         o = orders[j, k]
-        hit = o[OrderRow.SIDE] == BUY if buys else tags[int(o[OrderRow.TAG])]
+        if every == 0:
+            hit = tags[int(o[OrderRow.TAG])]
+        else:
+            hit = every == rules.EVERY_ORDER or o[OrderRow.SIDE] == BUY
         if not hit:
             k += 1
             continue
@@ -380,14 +384,15 @@ def protective(j: int, b: Book) -> int:
 
 @njit(cache=True)
 def _risk(j: int, out: Vec, n: int, b: Book) -> None:
-    """Carry out the risk engine's commands (rules.after_fill). Its stop guards from this
-    bar on, and neither it nor its withdrawal is news to the strategy; its withdrawal
-    leaves a triggered stop's rest to sell."""
+    """Carry out the risk engine's commands (rules.after_fill, rules.obey). Its stop guards
+    from this bar on, and neither it nor its withdrawal is news to the strategy; its
+    withdrawal leaves a triggered stop's rest to sell."""
     _, lanes, _, _ = b
     for r in range(n):
         o = out[r]
-        if o[OrderRow.TYPE] == CANCEL and o[OrderRow.TAG] == rules.EVERY_BUY:
-            cancel(j, np.zeros(0, np.bool_), True, b)
+        every = int(o[OrderRow.TAG]) if o[OrderRow.TAG] < 0 else 0
+        if o[OrderRow.TYPE] == CANCEL and every:
+            cancel(j, np.zeros(0, np.bool_), every, b)
         elif o[OrderRow.TYPE] == CANCEL:  # the protective stop
             k = protective(j, b)
             if k >= 0:
@@ -411,6 +416,15 @@ def flatten(j: int, b: Book) -> None:
     _, lanes, _, _ = b
     out = np.empty((rules.MAX_COMMANDS, ORDER))
     _risk(j, out, rules.flatten(lanes[j, LaneRow.POS], out, 0), b)
+
+
+@njit(cache=True)
+def obey(j: int, rk: Vec, b: Book) -> None:
+    """What lane j owes a tripped kill-switch (rules.owes), carried out: every engine asks
+    after it marks the lane's price (a mark can trip it, and a trip binds every lane)."""
+    _, lanes, _, _ = b
+    out = np.empty((rules.MAX_COMMANDS, ORDER))
+    _risk(j, out, rules.obey(j, lanes[j, LaneRow.POS], rk, out, 0), b)
 
 
 @njit(cache=True)
@@ -478,6 +492,7 @@ def _execute(
         j,
         not buy,
         pnl,
+        price,
         lanes[j, LaneRow.TIME],
         o[OrderRow.TAG] == MAX_LOSS_CODE,
         lanes[j, LaneRow.BOOK_AMOUNT],

@@ -311,8 +311,14 @@ class ExchangeBroker:
         return self.cash + self.holdings * price
 
     def at(self, time_ms: int, last_price: float = math.nan) -> None:
+        """Market time and the last price: a tripped kill-switch's orders queued (rules.obey)."""
         self._now_ms = time_ms
-        rules.mark(self.lane, last_price, self.ledger.risk_vector)
+        rk = self.ledger.risk_vector
+        rules.mark(self.lane, last_price, float(time_ms), rk)
+        if rules.owes(self.lane, rk):
+            out = np.empty((rules.MAX_COMMANDS, ORDER))
+            with self._lock:
+                self._risk(out[: rules.obey(self.lane, self.position, rk, out, 0)])
 
     def refresh(self, filters: MarketFilters, venue_filters: VenueFilters) -> None:
         """The venue's markets as read again (CcxtExchange.refresh_markets, on a job): a
@@ -362,8 +368,9 @@ class ExchangeBroker:
                 rules.sent(float(self._now_ms), rk)
 
     def flatten(self) -> None:
-        """The kill-switch's flattening on command: every buy withdrawn, the position's
-        market sell queued for `pump` as the kill-switch queues it."""
+        """The kill-switch's flattening on command: every order withdrawn, the position's
+        market sell queued for `pump` (after the withdrawn sells' cancels are confirmed)
+        as the kill-switch queues it."""
         out = np.empty((rules.MAX_COMMANDS, ORDER))
         with self._lock:
             self._risk(out[: rules.flatten(self.position, out, 0)])
@@ -683,8 +690,15 @@ class ExchangeBroker:
 
     def _waits_for_stop(self, intent: OrderIntent) -> bool:
         """A sell that needs base the protective stop holds: ask for the stop's cancel;
-        True while it is not confirmed (the sell leaves after, the stop comes back)."""
+        True while it is not confirmed (the sell leaves after, the stop comes back). The
+        kill-switch's sell waits for every other sell's (rules.flatten withdrew them): a
+        resting sell would hold the base it sells."""
         with self._lock:
+            if intent.tag == KILL_TAG:
+                sells = [w for w in self._working.values() if w.order.side is Side.SELL]
+                for working in sells:
+                    working.cancel = working.cancel or working.order.tag != KILL_TAG
+                return any(w.order.tag != KILL_TAG for w in sells)
             stops, free = self._protective(), self._free_base()
             if not stops:
                 return False
@@ -762,6 +776,8 @@ class ExchangeBroker:
             kind, tag = int(row[OrderRow.TYPE]), int(row[OrderRow.TAG])
             if kind == CANCEL and tag == rules.EVERY_BUY:
                 self._cancel_buys()
+            elif kind == CANCEL and tag == rules.EVERY_ORDER:
+                self._cancel("")  # the strategy's every order; the protective stop's row follows
             elif kind == CANCEL:
                 self._stop_at = 0.0
             elif kind == STOP:

@@ -188,8 +188,14 @@ class SimBroker:
         return self.wallet.lanes.item(self.lane, _POS)
 
     def at(self, time_ms: int, last_price: float = math.nan) -> None:
-        self.wallet.lanes[self.lane, _TIME] = time_ms
-        rules.mark(self.lane, last_price, self.risk_vector)
+        """Market time and the last price (broker_core.obey: a trip's orders carried out)."""
+        w, j, rk = self.wallet, self.lane, self.risk_vector
+        w.lanes[j, _TIME] = time_ms
+        rules.mark(j, last_price, float(time_ms), rk)
+        if rules.owes(j, rk):
+            w.make_room(j)
+            c.obey(j, rk, w.book)
+            w.drain()
 
     @property
     def committed(self) -> bool:
@@ -264,7 +270,7 @@ class SimBroker:
         w, j = self.wallet, self.lane
         w.make_room(j)
         if isinstance(command, CancelOrders):
-            c.cancel(j, TAGS.prefixed(command.tag), False, w.book)
+            c.cancel(j, TAGS.prefixed(command.tag), 0, w.book)
         else:
             order = as_row(command)
             why = "" if self.venue_check is None else self._venue_refusal(order, open_positions)
@@ -328,8 +334,8 @@ class SimBroker:
         )
 
     def flatten(self) -> None:
-        """The kill-switch's flattening on command: every buy withdrawn, the position sold
-        at market (at the next open)."""
+        """The kill-switch's flattening on command: every order withdrawn, the position
+        sold at market (at the next open)."""
         self.wallet.make_room(self.lane)
         c.flatten(self.lane, self.wallet.book)
         self.wallet.drain()

@@ -90,7 +90,7 @@ def _send(out: Vec, n: int, gate: Vec, rk: Vec, b: Book, st: Vec, prefixes: Bool
         for k in range(n):
             o = out[k]
             if o[OrderRow.TYPE] == CANCEL:
-                c.cancel(0, prefixes[int(o[OrderRow.TAG])], False, b)
+                c.cancel(0, prefixes[int(o[OrderRow.TAG])], 0, b)
                 continue
             positions = c.open_positions(b)
             repeat = gate[0] != 0 and o[OrderRow.SIDE] == BUY
@@ -144,7 +144,9 @@ def _loop(
             c.on_quote(0, i, t, bid, rows[j, QuoteRow.ASK], rk, b)
         else:
             c.clock(0, i, t, lanes)
-        rules.mark(0, bid, rk)  # the fat-finger guard measures from the last bid
+        rules.mark(0, bid, t, rk)  # the fat-finger guard measures from the last bid
+        if rules.owes(0, rk):
+            c.obey(0, rk, b)
         z = int(acct[AcctRow.N_LOG])
         if z > a:
             _hear(a, gate, rk, b, st, out, prefixes)
@@ -223,7 +225,7 @@ class TickEngine:
         if i >= len(self.marks):
             self._grow(1)
         fills = broker.on_quote(i, tick.timestamp_ms, tick.bid, tick.ask)
-        rules.mark(broker.lane, tick.bid, broker.risk_vector)
+        broker.at(tick.timestamp_ms, tick.bid)  # marked; a tripped kill-switch obeyed
         if recorder is not None:
             for fill in fills:
                 recorder.filled(fill)

@@ -113,6 +113,7 @@ class Ledger:
         ]
         self.wallet = wallet
         self.risk_vector = risk_vector
+        rules.hold(risk_lane, held.amount, held.cost, risk_vector)  # its daily loss counts it
 
     def rules(self, filters: MarketFilters) -> None:
         """The venue's rules for preparation (tick, step, minimums), at start and when the
@@ -167,6 +168,7 @@ class Ledger:
             self.risk_lane,
             not buy,
             pnl,
+            fill.price,
             float(fill.time_ms),
             by_max_loss,
             lanes[0, LaneRow.BOOK_AMOUNT],

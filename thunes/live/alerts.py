@@ -133,7 +133,8 @@ class Alerts:
             self.publish(
                 Event(
                     Kind.KILL_SWITCH_TRIPPED,
-                    f"day PnL {risk.day_pnl:+,.2f} reached max_daily_loss "
+                    f"day PnL {risk.day_marked:+,.2f} (realised and unrealised) reached"
+                    f" max_daily_loss "
                     f"({risk.limits.max_daily_loss:g}): no new buys until 00:00 UTC"
                     + (", position flattened" if risk.limits.kill_switch else ""),
                 )

@@ -31,6 +31,7 @@ from thunes.domain.orders import (
     OrderType,
 )
 from thunes.domain.tags import KILL_TAG, MAX_LOSS_TAG, TAGS
+from thunes.engine.broker_core import LaneRow
 from thunes.engine.kernel import Kernel
 from thunes.engine.lane import Lane
 from thunes.engine.sim_broker import SimBroker
@@ -154,6 +155,9 @@ class PaperState:
         # the checkpoint's, not the risk table's: a fill of a step cut short wrote a later
         # state there, and that step runs again
         risk.restore(json.loads(self._text("risk") or "{}"))
+        for symbol, broker in brokers.items():  # a state saved before holdings counted
+            lanes, j = broker.wallet.lanes, broker.lane
+            risk.hold(symbol, lanes[j, LaneRow.BOOK_AMOUNT], lanes[j, LaneRow.BOOK_COST])
         self._pnl_day, self._pnl = risk.day, risk.day_pnl
         return True
 

@@ -49,7 +49,18 @@ LIMITS = (
     "max_total_notional",
     "max_open_orders_per_symbol",
 )
-_PER_SYMBOL = ("cooldown_until_ms", "last_price")  # the rows of each symbol, in order
+# the rows of each symbol, in `LaneRisk`'s order (a state saved before the last six lacks
+# them: they start at 0, and `hold` values a holding from its next mark)
+_PER_SYMBOL = (
+    "cooldown_until_ms",
+    "last_price",
+    "held",
+    "cost",
+    "unrealised",
+    "day_start_unrealised",
+    "unvalued",
+    "kill_obeyed",
+)
 
 
 class RiskEngine:
@@ -93,7 +104,13 @@ class RiskEngine:
 
     @property
     def day_pnl(self) -> float:
+        """The PnL realised today (each fill's share of it is what the state file books)."""
         return float(self.vector[RiskRow.DAY_PNL])
+
+    @property
+    def day_marked(self) -> float:
+        """Today's PnL, realised and unrealised: what max_daily_loss bounds."""
+        return r.day_pnl(self.vector)
 
     def trading(self, now_ms: int) -> str:
         """The trading state at market time `now_ms`: active, reducing or halted."""
@@ -105,8 +122,13 @@ class RiskEngine:
         pnl = r.reset(self.vector)
         log.warning("risk: kill-switch reset: trading active, the day's PnL %.2f set aside", pnl)
 
+    def hold(self, symbol: str, amount: float, cost: float) -> None:
+        """`symbol` holds `amount` that cost `cost`, as its broker's book says at a start
+        (rules.hold: a state saved before the daily loss counted holdings learns of it)."""
+        r.hold(self.lane(symbol), amount, cost, self.vector)
+
     def lane(self, symbol: str) -> int:
-        """`symbol`'s lane: its rows in the vector (cool-down, last price), which each of
+        """`symbol`'s lane: its rows in the vector (`LaneRisk`), which each of
         its broker's calls to the rules names. A symbol the engine was not told of takes
         the next free lane (a broker built on an engine made without the run's symbols)."""
         if symbol not in self.symbols:
@@ -156,6 +178,7 @@ class RiskEngine:
                 field, _, symbol = name.partition(".")
                 if field in _PER_SYMBOL and symbol in self.symbols:
                     v[self._row(self.symbols.index(symbol), _PER_SYMBOL.index(field))] = value
+        r.recount(v)
         if self.limits.reset:
             self.reset()
 

@@ -5,10 +5,16 @@ event by event. `RiskEngine` (engine.py) is the Python face that owns such a vec
 Rules, all in the quote currency, and in market time (the feed's clock, never the host's):
 - max_loss_per_trade: a protective stop at the price where the open position, fees in,
   would have lost that much (`stop_price`). It rests with the broker like any stop.
-- max_daily_loss: realised losses within one UTC day. Reaching it trips the kill-switch,
-  which sets the trading state until the next UTC day or a `reset`: REDUCING when it
-  flattens (`kill_switch`: only risk-reducing orders, sells, may leave), else HALTED
-  (nothing new leaves; cancels, and the protective stops already resting, still may).
+- max_daily_loss: the UTC day's loss, realised plus unrealised: the PnL its sells
+  realised, plus how far each held position's value (marked at the feed's price, net of
+  the exit fee, as `stop_price` values it) moved since the day began (or since its buy).
+  A mark can reach it with no sell at all. Reaching it trips the kill-switch, which sets
+  the trading state until the next UTC day or a `reset`: REDUCING when it flattens
+  (`kill_switch`: only risk-reducing orders, sells, may leave), else HALTED (nothing new
+  leaves; cancels, and the protective stops already resting, still may). Every symbol
+  obeys a trip at its next price or fill (`owes`, `obey`): its buys withdrawn and, when
+  flattening, every order at work withdrawn (a venue's resting sell holds the base) and
+  its position sold at market.
 - cooldown_minutes: after a losing exit, no new buys for that long, on that symbol or on
   every symbol (`cooldown_scope`).
 - max_open_positions: a buy that would open a position beyond the limit is refused.
@@ -51,8 +57,9 @@ from thunes.risk.limits import RiskLimits
 
 class RiskRow(IntEnum):
     """The vector: limits (ON is 0 for "no risk engine": every rule off), state, the
-    counts of how often each rule fired (in the order of FIRED), then two rows per symbol
-    from LANES on (its cool-down's end, its last price). Epoch ms fit a float64 exactly."""
+    counts of how often each rule fired (in the order of FIRED), then LANE_ROWS rows per
+    symbol from LANES on (`LaneRisk`). Epoch ms fit a float64 exactly. DAY_MOVE is the
+    running sum over the symbols of VALUE - DAY_START: a mark moves it in O(1)."""
 
     ON = 0
     MAX_LOSS = 1
@@ -83,7 +90,25 @@ class RiskRow(IntEnum):
     F_NOTIONAL = 26
     F_OPEN_ORDERS = 27
     PAUSED = 28
-    LANES = 29
+    DAY_MOVE = 29
+    LANES = 30
+
+
+class LaneRisk(IntEnum):
+    """A symbol's rows, from its lane's start: its cool-down's end, its last price, what it
+    holds and what that cost (fees in, as its broker books it), that holding's value now
+    (unrealised PnL, net of the exit fee) and when the day began (or 0 if bought since),
+    PENDING (1: a holding the vector learnt of at a start, valued from its next mark, where
+    its day's move begins) and OBEYED (the trip, by count, whose commands it carried out)."""
+
+    COOLDOWN = 0
+    LAST = 1
+    HELD = 2
+    COST = 3
+    VALUE = 4
+    DAY_START = 5
+    PENDING = 6
+    OBEYED = 7
 
 
 FIRED = (
@@ -99,7 +124,7 @@ FIRED = (
 )
 ACTIVE, REDUCING, HALTED = 0, 1, 2  # the trading states (`trading`)
 TRADING_STATES = ("active", "reducing", "halted")
-LANE_ROWS = 2  # per symbol: its cool-down's end, its last price
+LANE_ROWS = len(LaneRisk)
 _DAY_MS = 86_400_000.0
 _MINUTE_MS = 60_000.0
 
@@ -138,12 +163,74 @@ def _lane(j: int, rk: Vec) -> int:
     return at
 
 
+@njit(cache=True, inline="always")
+def _value(at: int, price: float, rk: Vec) -> float:
+    """The holding at lane row `at` sold at `price`, exit fee out, less what it cost."""
+    return rk[at + LaneRisk.HELD] * price * (1 - rk[RiskRow.EXIT_FEE]) - rk[at + LaneRisk.COST]
+
+
+@njit(cache=True, inline="always")
+def _revalue(at: int, value: float, rk: Vec) -> None:
+    """The holding at `at` is worth `value` now: the day's move follows (a pending one's
+    day begins here)."""
+    before = rk[at + LaneRisk.VALUE] - rk[at + LaneRisk.DAY_START]
+    if rk[at + LaneRisk.PENDING] != 0:
+        rk[at + LaneRisk.DAY_START], rk[at + LaneRisk.PENDING] = value, 0.0
+    rk[at + LaneRisk.VALUE] = value
+    rk[RiskRow.DAY_MOVE] += value - rk[at + LaneRisk.DAY_START] - before
+
+
 @njit(cache=True)
-def mark(j: int, price: float, rk: Vec) -> None:
-    """Symbol j's last price (a close, a quote): what the fat-finger guard measures from
-    (0: none yet, nothing measured)."""
-    if price > 0:
-        rk[_lane(j, rk) + 1] = price
+def _new_day(now_ms: float, rk: Vec) -> None:
+    """The UTC day's first mark or fill: nothing realised yet, and each holding's day
+    begins at its value now."""
+    rk[RiskRow.DAY] = np.floor(now_ms / _DAY_MS)
+    rk[RiskRow.DAY_PNL], rk[RiskRow.DAY_MOVE] = 0.0, 0.0
+    for at in range(RiskRow.LANES, len(rk) - LANE_ROWS + 1, LANE_ROWS):
+        rk[at + LaneRisk.DAY_START] = rk[at + LaneRisk.VALUE]
+
+
+@njit(cache=True, inline="always")
+def _today(now_ms: float, rk: Vec) -> None:
+    if now_ms >= (rk[RiskRow.DAY] + 1) * _DAY_MS:
+        _new_day(now_ms, rk)
+
+
+@njit(cache=True)
+def _trip(rk: Vec) -> None:
+    """Trip the kill-switch once the day's loss, realised and unrealised, reaches the limit."""
+    loss = -(rk[RiskRow.DAY_PNL] + rk[RiskRow.DAY_MOVE])
+    if loss >= rk[RiskRow.MAX_DAILY] and rk[RiskRow.HALTED_DAY] != rk[RiskRow.DAY]:
+        rk[RiskRow.HALTED_DAY] = rk[RiskRow.DAY]
+        rk[RiskRow.F_TRIPS] += 1
+
+
+@njit(cache=True)
+def mark(j: int, price: float, now_ms: float, rk: Vec) -> None:
+    """Symbol j's last price (a close, a quote) at market time `now_ms`: what the
+    fat-finger guard measures from (0: none yet, nothing measured), and what its holding
+    is worth: the daily limit may trip here. Then ask `owes`."""
+    at = _lane(j, rk)
+    if not price > 0:
+        return
+    rk[at + LaneRisk.LAST] = price
+    if rk[RiskRow.ON] == 0:
+        return
+    _today(now_ms, rk)
+    if rk[at + LaneRisk.HELD] > 0:
+        _revalue(at, _value(at, price, rk), rk)
+        _trip(rk)
+
+
+@njit(cache=True, inline="always")
+def owes(j: int, rk: Vec) -> bool:
+    """Whether symbol j has yet to obey today's trip of the kill-switch (`obey`)."""
+    at = RiskRow.LANES + LANE_ROWS * j
+    return (
+        rk[at + LaneRisk.OBEYED] != rk[RiskRow.F_TRIPS]
+        and rk[RiskRow.HALTED_DAY] == rk[RiskRow.DAY]
+        and rk[RiskRow.ON] != 0
+    )
 
 
 @njit(cache=True)
@@ -260,37 +347,55 @@ def stop_price(amount: float, cost: float, rk: Vec) -> float:
 
 
 @njit(cache=True)
-def on_realised(j: int, pnl: float, now_ms: float, by_max_loss: bool, rk: Vec) -> bool:
-    """Book symbol j's sell's PnL; True when the daily limit has just tripped a flattening
-    kill-switch."""
-    if rk[RiskRow.ON] == 0:
-        return False
-    day = np.floor(now_ms / _DAY_MS)
-    if day != rk[RiskRow.DAY]:
-        rk[RiskRow.DAY], rk[RiskRow.DAY_PNL] = day, 0.0
+def _realised(j: int, pnl: float, now_ms: float, by_max_loss: bool, rk: Vec) -> None:
+    """Book symbol j's sell's PnL (the day's, its cool-down)."""
     rk[RiskRow.DAY_PNL] += pnl
     if by_max_loss:
         rk[RiskRow.F_MAX_LOSS] += 1
     if pnl < 0 and rk[RiskRow.COOLDOWN_MS] > 0:
         until = now_ms + rk[RiskRow.COOLDOWN_MS]
         rk[RiskRow.COOLDOWN_UNTIL if rk[RiskRow.COOLDOWN_GLOBAL] else _lane(j, rk)] = until
-    if -rk[RiskRow.DAY_PNL] >= rk[RiskRow.MAX_DAILY] and rk[RiskRow.HALTED_DAY] != day:
-        rk[RiskRow.HALTED_DAY] = day
-        rk[RiskRow.F_TRIPS] += 1
-        return rk[RiskRow.FLATTEN] != 0
-    return False
+
+
+def day_pnl(rk: Vec) -> float:
+    """The day's PnL so far, realised and unrealised (what max_daily_loss bounds)."""
+    return float(rk[RiskRow.DAY_PNL] + rk[RiskRow.DAY_MOVE])
 
 
 def reset(rk: Vec) -> float:
     """An explicit reset of the kill-switch (`risk.reset=true`, a command): trading is
-    ACTIVE again, on a fresh daily budget. Returns the day's PnL set aside."""
-    pnl = float(rk[RiskRow.DAY_PNL])
-    rk[RiskRow.HALTED_DAY], rk[RiskRow.DAY_PNL] = -1.0, 0.0
+    ACTIVE again, on a fresh daily budget (each holding's day begins at its value now).
+    Returns the day's PnL set aside."""
+    pnl = day_pnl(rk)
+    rk[RiskRow.HALTED_DAY], rk[RiskRow.DAY_PNL], rk[RiskRow.DAY_MOVE] = -1.0, 0.0, 0.0
+    lanes = rk[RiskRow.LANES :].reshape(-1, LANE_ROWS)
+    lanes[:, LaneRisk.DAY_START] = lanes[:, LaneRisk.VALUE]
     return pnl
 
 
+def recount(rk: Vec) -> None:
+    """DAY_MOVE summed again from the symbols' rows (a restored state's rows were saved at
+    different fills)."""
+    lanes = rk[RiskRow.LANES :].reshape(-1, LANE_ROWS)
+    rk[RiskRow.DAY_MOVE] = float(np.sum(lanes[:, LaneRisk.VALUE] - lanes[:, LaneRisk.DAY_START]))
+
+
+def hold(j: int, amount: float, cost: float, rk: Vec) -> None:
+    """Symbol j holds `amount` that cost `cost` (fees in), as its broker's book says at a
+    start. A vector that did not know it (a state saved before these rows) values it from
+    its next mark, where its day's move begins; one that did is left as it is."""
+    at = RiskRow.LANES + LANE_ROWS * j
+    if rk[at + LaneRisk.HELD] == amount and rk[at + LaneRisk.COST] == cost:
+        return
+    rk[RiskRow.DAY_MOVE] -= rk[at + LaneRisk.VALUE] - rk[at + LaneRisk.DAY_START]
+    rk[at + LaneRisk.HELD], rk[at + LaneRisk.COST] = amount, cost
+    rk[at + LaneRisk.VALUE], rk[at + LaneRisk.DAY_START] = 0.0, 0.0
+    rk[at + LaneRisk.PENDING] = float(amount > 0)
+
+
 EVERY_BUY = -1  # a cancel row's tag: withdraw every buy at work, whatever its tag
-MAX_COMMANDS = 4  # rows `after_fill` may write
+EVERY_ORDER = -2  # a cancel row's tag: withdraw every order at work, buys and sells
+MAX_COMMANDS = 5  # rows `after_fill` may write
 
 
 @njit(cache=True)
@@ -307,13 +412,26 @@ def protect(amount: float, cost: float, tick: float, rk: Vec, out: Vec, n: int) 
 
 @njit(cache=True)
 def flatten(position: float, out: Vec, n: int) -> int:
-    """The kill-switch's flattening as commands, from row n of `out`: every buy withdrawn
-    and a held `position` sold at market (the brokers' own orders: no rule holds them).
-    A tripped kill-switch writes them, and so does an operator's flatten command."""
-    n = put(out, n, BUY, CANCEL, np.nan, np.nan, np.nan, EVERY_BUY)
+    """The kill-switch's flattening as commands, from row n of `out`: every order at work
+    withdrawn (buys, and sells, the protective stop too: on a venue a resting sell holds
+    the base, and the market sell would be refused as dust), then a held `position` sold
+    at market (the brokers' own orders: no rule holds them). A tripped kill-switch writes
+    them (`obey`), and so does an operator's flatten command."""
+    n = put(out, n, BUY, CANCEL, np.nan, np.nan, np.nan, EVERY_ORDER)
+    n = put(out, n, SELL, CANCEL, np.nan, np.nan, np.nan, MAX_LOSS_CODE)
     if position > 0:
         n = put(out, n, SELL, MARKET, np.nan, np.nan, np.nan, KILL_CODE)
     return n
+
+
+@njit(cache=True)
+def obey(j: int, position: float, rk: Vec, out: Vec, n: int) -> int:
+    """What symbol j owes today's trip (`owes`), as commands from row n of `out`, once:
+    every buy withdrawn, and with `kill_switch` on, the symbol flattened (`flatten`)."""
+    rk[_lane(j, rk) + LaneRisk.OBEYED] = rk[RiskRow.F_TRIPS]
+    if rk[RiskRow.FLATTEN] != 0:
+        return flatten(position, out, n)
+    return put(out, n, BUY, CANCEL, np.nan, np.nan, np.nan, EVERY_BUY)
 
 
 @njit(cache=True)
@@ -321,6 +439,7 @@ def after_fill(
     j: int,
     sell: bool,
     pnl: float,
+    price: float,
     now_ms: float,
     by_max_loss: bool,
     book_amount: float,
@@ -330,14 +449,21 @@ def after_fill(
     rk: Vec,
     out: Vec,
 ) -> int:
-    """The risk engine's reactions to symbol j's fill, as command rows in `out` that the broker
-    carries out like a strategy's (returns how many): the protective stop moved to the
-    open position (`book_amount`, `book_cost`, fees in; withdrawn when flat) and, when a
-    sell's `pnl` trips the daily limit with flattening on, every buy withdrawn and the
-    `position` sold at market."""
+    """The risk engine's reactions to symbol j's fill at `price`, as command rows in `out`
+    that the broker carries out like a strategy's (returns how many): the protective stop
+    moved to the open position (`book_amount`, `book_cost`, fees in; withdrawn when flat),
+    a sell's `pnl` booked, the holding valued at `price` and, when the kill-switch has
+    tripped (by this fill or before), what the symbol owes it (`obey`)."""
     if rk[RiskRow.ON] == 0:
         return 0
     n = protect(book_amount, book_cost, tick, rk, out, 0)
-    if sell and on_realised(j, pnl, now_ms, by_max_loss, rk):
-        n = flatten(position, out, n)
+    _today(now_ms, rk)
+    if sell:
+        _realised(j, pnl, now_ms, by_max_loss, rk)
+    at = _lane(j, rk)
+    rk[at + LaneRisk.HELD], rk[at + LaneRisk.COST] = book_amount, book_cost
+    _revalue(at, _value(at, price, rk) if book_amount > 0 else 0.0, rk)
+    _trip(rk)
+    if owes(j, rk):
+        n = obey(j, position, rk, out, n)
     return n
