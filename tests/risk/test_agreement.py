@@ -15,6 +15,7 @@ import pytest
 from tests.config.compose import composed
 from thunes.backtest.choice import backtest
 from thunes.components import build
+from thunes.domain.orders import Side
 from thunes.domain.reasons import REASONS
 from thunes.domain.tags import KILL_TAG, MAX_LOSS_TAG
 from thunes.engine.lane import simulated_lanes
@@ -27,6 +28,10 @@ TF_MS = 3_600_000
 RISK_REASONS = set(REASONS[4:7]) | set(REASONS[8:])  # the risk engine's, not the venue's
 SPAN = ("data=sim", "data.since=2024-01-01", "data.until=2024-03-01")
 THREE = "symbols=[btcusdt,ethusdt,solusdt]"
+# three holdings of 1,000 quote, each stopped 20 under its cost: the 20 a day is reached by
+# the holdings' marked loss long before any stop or sell realises it
+MARKED = [THREE, "cash=5000", "sizing.amount=1000", "risk.max_loss_per_trade=20"]
+DAY_MS = 86_400_000
 
 Fired = tuple[list[tuple[str, int, str]], list[tuple[str, int, str]]]
 
@@ -76,8 +81,9 @@ def _fired(fills: list, skipped: list, last_bar: dict[str, int]) -> Fired:
             [THREE, "strategy=dca", "risk.max_position_notional=60", "risk.max_total_notional=100"],
             {"max_notional"},
         ),
+        (MARKED, {"kill_switch_trips", "kill_switch"}),  # the daily limit on marked holdings
     ],
-    ids=["loss-cooldown-positions", "rate", "open-orders-fat-finger", "notional"],
+    ids=["loss-cooldown-positions", "rate", "open-orders-fat-finger", "notional", "marked"],
 )
 def test_backtest_and_paper_agree_on_when_each_limit_fired(
     overrides: list[str], expect: set[str]
@@ -104,3 +110,26 @@ def test_backtest_and_paper_agree_on_when_each_limit_fired(
     assert expect <= set(result.risk_fired), "a limit did not fire: nothing to compare"
     assert _fired(fills, skipped, last_bar) == backtested
     assert {k: v for k, v in risk.fired.items()} == result.risk_fired
+
+
+def test_the_marked_case_trips_on_holdings_alone() -> None:
+    """The "marked" case above compares trips that no sell caused: on some days the
+    kill-switch sells while that day's sells have realised no loss at all."""
+    with composed(*SPAN, *MARKED) as cfg:
+        parts = build(cfg)
+    result = backtest(parts, [parts.data.load(parts.exchange, m) for m in parts.markets])
+    held: dict[str, tuple[float, float]] = {}
+    realised: dict[int, float] = {}
+    unrealised_trips = 0
+    for f in sorted(result.fills, key=lambda f: f.time_ms):
+        amount, cost = held.get(f.symbol, (0.0, 0.0))
+        if f.side is Side.BUY:
+            held[f.symbol] = (amount + f.amount, cost + f.amount * f.price + f.fee)
+            continue
+        day = f.time_ms // DAY_MS
+        if f.tag == KILL_TAG and realised.get(day, 0.0) >= 0:
+            unrealised_trips += 1
+        basis = cost * min(1.0, f.amount / amount) if amount else 0.0
+        realised[day] = realised.get(day, 0.0) + f.amount * f.price - f.fee - basis
+        held[f.symbol] = (max(0.0, amount - f.amount), cost - basis)
+    assert unrealised_trips > 0

@@ -32,6 +32,7 @@ from thunes.domain.orders import (
     OrderType,
     Side,
 )
+from thunes.domain.tags import KILL_TAG
 from thunes.engine.lane import Lane
 from thunes.engine.sim_broker import SimBroker, Wallet
 from thunes.feeds.clock import MarketClock
@@ -39,6 +40,7 @@ from thunes.feeds.recorded import RecordedFeed, candle_events
 from thunes.live.engine import LiveEngine
 from thunes.live.persist import PaperState
 from thunes.portfolio.sizing import FixedQuote
+from thunes.risk import rules as r
 from thunes.risk.engine import RiskEngine
 from thunes.risk.limits import RiskLimits
 from thunes.state.account import Account
@@ -321,3 +323,97 @@ def test_max_positions_and_a_per_symbol_cooldown_on_three_symbols() -> None:
         elif next(sells)[1] < 0:
             last_loss[f.symbol] = f.time_ms
     invariants(tape, replace(limits, cooldown_minutes=0.0))
+
+
+class BuyAndHold(EventStrategy):
+    """A market buy at bar 0 and another at bar 12; never sells: only the risk engine does."""
+
+    buys = (0, 12)
+
+    def on_bar(self, bar: Bar, window: Columns, account: Held) -> list[Command]:
+        if bar.index in self.buys:
+            return [OrderIntent(Side.BUY, OrderType.MARKET, quote=100.0, tag="hold")]
+        return []
+
+
+def sliding(moves: Sequence[float], start: float = 100.0) -> list[tuple[float, ...]]:
+    """A flat bar at `start`, then one bar per move (a close that far from the open)."""
+    rows, price = [(start, start, start, start)], start
+    for move in moves:
+        close = price * (1 + move)
+        rows.append((price, max(price, close), min(price, close), close))
+        price = close
+    return rows
+
+
+def three(rows: list[tuple[float, ...]]) -> list[pd.DataFrame]:
+    """Three symbols on the same moves, at different prices."""
+    return [candles([tuple(np.multiply(r, 1 + j / 10)) for r in rows]) for j in range(3)]
+
+
+class BuyOnce(BuyAndHold):
+    buys = (0,)
+
+
+# three holdings of 100 quote each falling 1% a bar for 8 bars (~7.7% each, ~23 in all, the
+# day's limit near bar 7), each far from its own 10-quote stop (~9.9% under its buy); the
+# run ends the same day
+FALLING = sliding([-0.01] * 8 + [0.0] * 12)
+HOLD_LIMITS = replace(LIMITS, max_loss_per_trade=10.0)
+FALLING_END = candles(FALLING).index[-1].value // 1_000_000
+
+
+def test_open_positions_falling_trip_the_daily_limit_with_no_sell() -> None:
+    limits, tape = replace(HOLD_LIMITS, kill_switch=False), Tape()
+    risk = session(three(FALLING), limits, tape, strategy=BuyAndHold)
+    assert risk.fired["kill_switch_trips"] == 1
+    assert not [f for f in tape.fills if f.side is Side.SELL]  # no loss realised at all
+    assert -risk.day_marked >= limits.max_daily_loss  # the holdings' loss, marked
+    assert risk.trading(FALLING_END) == "halted"
+    # the bar-12 buys on the three symbols, refused; nothing bought after the trip
+    assert [why for _, _, why in tape.refused] == ["kill_switch"] * 3
+    assert len([f for f in tape.fills if f.side is Side.BUY]) == 3
+
+
+def test_a_trip_flattens_every_symbol_of_a_portfolio() -> None:
+    tape = Tape()
+    risk = session(three(FALLING), HOLD_LIMITS, tape, strategy=BuyAndHold)
+    assert risk.fired["kill_switch_trips"] == 1
+    kills = [f for f in tape.fills if f.tag == KILL_TAG]
+    assert sorted(f.symbol for f in kills) == ["S0/USDT", "S1/USDT", "S2/USDT"]
+    assert not [f for f in tape.fills if f.side is Side.SELL and f.tag != KILL_TAG]
+    first_trip_ms = min(f.time_ms for f in kills)
+    assert max(f.time_ms for f in kills) - first_trip_ms <= HOUR  # each at its next price
+    loss = -sum(x for _, x in realised(tape.fills))
+    assert HOLD_LIMITS.max_daily_loss <= loss <= HOLD_LIMITS.max_daily_loss + 10.0
+    assert [why for _, _, why in tape.refused] == ["kill_switch"] * 3
+    invariants(tape, HOLD_LIMITS)
+
+
+def test_a_position_held_over_midnight_counts_only_the_new_days_move() -> None:
+    # two holdings of 100 quote: ~7 lost each on day 1 (14 in all), ~4 more each on day 2
+    # (8 that day, 22 since the buys): under the 20 a day on both days, over it since entry
+    limits = replace(LIMITS, max_loss_per_trade=12.0)
+    day1 = [-0.01] * 7 + [0.0] * 16  # bars 1..23: the buys fill at bar 1's open
+    day2 = [-0.011] * 4 + [0.0] * 6
+    tape = Tape()
+    frames = three(sliding(day1 + day2))[:2]
+    risk = session(frames, limits, tape, strategy=BuyOnce)
+    assert not risk.fired["kill_switch_trips"]
+    assert not [f for f in tape.fills if f.side is Side.SELL]  # no stop: each under 12
+    assert -risk.day_marked == pytest.approx(8.3, abs=0.6)  # the new day's move only
+    # the same moves within one day reach the limit: the test above could fail
+    same_day, tape = sliding(day1[:7] + day2 + [0.0] * 4), Tape()
+    risk = session(three(same_day)[:2], limits, tape, strategy=BuyOnce)
+    assert risk.fired["kill_switch_trips"] == 1
+
+
+def test_a_state_saved_before_holdings_counted_starts_them_at_the_next_mark() -> None:
+    risk = RiskEngine(LIMITS, FEES.taker, ["BTC/USDT"])
+    risk.restore({"day": 19_723.0, "day_pnl": -12.0, "last_price.BTC/USDT": 100.0})
+    risk.hold("BTC/USDT", 1.0, 100.1)  # what the broker's book holds, as the state's fills left
+    r.mark(0, 95.0, 19_723 * DAY + HOUR, risk.vector)  # its day's move begins here
+    assert risk.day_marked == -12.0 and risk.trading(19_723 * DAY + HOUR) == "active"
+    r.mark(0, 86.0, 19_723 * DAY + 2 * HOUR, risk.vector)  # 9 lower: 21 lost today
+    assert risk.day_marked == pytest.approx(-12.0 - 9 * 0.999)
+    assert risk.trading(19_723 * DAY + 2 * HOUR) == "reducing"
