@@ -321,7 +321,9 @@ def test_a_restart_takes_back_the_resting_stop_and_places_no_second_one(tmp_path
 
 
 def test_the_kill_switch_sells_out_past_the_resting_stop(tmp_path: Path) -> None:
-    risk = RiskEngine(RiskLimits(5.0, 0.01, 10, 0.0, True), FEE)  # any loss trips, flattens
+    # the day's loss counts the holding net of its exit fee: the buy's two fees (0.0999) pass,
+    # the trim's spread and fees (0.1049 in all) trip it, and it flattens
+    risk = RiskEngine(RiskLimits(5.0, 0.1025, 10, 0.0, True), FEE)
     with desk(tmp_path, risk=risk) as d:
         broker = d.send(buy(50.0))
         assert len(venue_stops(d)) == 1
@@ -330,6 +332,27 @@ def test_the_kill_switch_sells_out_past_the_resting_stop(tmp_path: Path) -> None
         assert [f.tag for f in broker.fills] == ["entry", "trim", KILL_TAG]
         assert broker.position == 0.0 and risk.fired["kill_switch_trips"] == 1
         assert [s[1] for s in venue_stops(d)] == ["CANCELED"]
+        assert d.server.stats.errors == {}
+
+
+def test_a_trip_by_a_mark_withdraws_the_resting_take_profit_before_it_sells(
+    tmp_path: Path,
+) -> None:
+    # the take-profit holds the whole base: the kill-switch's market sell would find nothing
+    # free to sell (dust) unless it is withdrawn first, and only then may the sell leave
+    risk = RiskEngine(RiskLimits(5.0, 2.0, 10, 0.0, True), FEE)
+    with desk(tmp_path, risk=risk) as d:
+        broker = d.send(buy(50.0))
+        held = broker.position
+        take = OrderIntent(Side.SELL, OrderType.LIMIT, amount=held, price=110.0, tag="tp")
+        d.send(take)
+        broker.at(T0 + 6 * MINUTE, 95.0)  # the feed's price: 2.5 lost on the holding, no sell
+        assert risk.trading(T0 + 6 * MINUTE) == "reducing"
+        broker.pump()
+        broker.pump()
+        assert [f.tag for f in broker.fills] == ["entry", KILL_TAG] and broker.position == 0.0
+        tp = [o.status for o in d.server.account.orders.values() if o.side == "SELL" and o.price]
+        assert "CANCELED" in tp and not broker.skipped
         assert d.server.stats.errors == {}
 
 
