@@ -41,7 +41,7 @@ from thunes.feeds.events import MarketEvent
 from thunes.feeds.recorded import RecordedFeed, candle_events
 from thunes.feeds.sim import SimFeed, SimTickFeed
 from thunes.live.activity import Activity
-from thunes.live.alerts import Alerts, notifying
+from thunes.live.alerts import notifying
 from thunes.live.engine import LiveEngine
 from thunes.live.persist import PaperState
 from thunes.live.view import render, summary
@@ -177,11 +177,10 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
             assert isinstance(lane.broker, SimBroker)
             lane.broker.venue_check = check
         engine = LiveEngine(lanes, feed, until, recorder=activity, stepped=state.stepped)
-        Alerts.watch(engine, risk, parts.notifier)
         resumed = state.attach(lanes, risk, engine.kernel, run_id, started, feed.clock.now_ms)
     if resumed:
         console.print(f"paper: resuming {store.path} after market {_stamp(last or 0)} UTC")
-    ops.attach(engine, risk, parts, cfg, store.path)  # drift watch, metrics, logs, control API
+    ops.attach(engine, risk, parts, cfg, store.path)  # alerts, drift, metrics, logs, API
     title = (
         f"PAPER {', '.join(feed.symbols)} {timeframe} {type(parts.strategy).__name__} "
         f"(speed {paper.speed:g}x; fills simulated by the backtest's rules)"
