@@ -35,6 +35,7 @@ from thunes.domain.reasons import REASONS
 from thunes.domain.rows import KILL_CODE, MAX_LOSS_CODE, ORDER
 from thunes.domain.tags import KILL_TAG, MAX_LOSS_TAG, TAGS
 from thunes.engine.sim_broker import as_row, venue
+from thunes.execution.broker import OpenOrder
 from thunes.execution.prepare import VenueRow, prepare, refusal
 from thunes.execution.rounding import to_grid
 from thunes.portfolio.sizing import Sizer
@@ -111,6 +112,21 @@ class PythonBroker:
     @property
     def committed(self) -> bool:
         return self.position > 0 or any(o.side is Side.BUY for o in self.book)
+
+    def open_orders(self) -> list[OpenOrder]:
+        return [
+            OpenOrder(
+                o.side,
+                o.type,
+                o.price,
+                None if math.isnan(o.amount) else o.amount,
+                o.tag,
+                "",
+                "new",
+            )
+            for o in self.book
+            if o.type is not OrderType.MARKET
+        ]
 
     def at(self, time_ms: int, last_price: float = math.nan) -> None:
         self.time_ms = time_ms

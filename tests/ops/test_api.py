@@ -28,6 +28,9 @@ def test_reads_say_where_the_session_stands(ops: Ops) -> None:
     assert days == ["2024-03-01", "2024-03-02", "2024-03-03", "2024-03-04"]  # the last close
     health = api.get("/health")  # the session has stopped: unhealthy, for a watchdog
     assert health.status_code == 503 and health.json()["why"].startswith("stopped")
+    assert health.json()["exchange"] is None  # the simulator: no venue to time
+    orders = api.get("/orders").json()  # the grid's buy limits resting on the simulated book
+    assert orders and all(o["type"] == "limit" and o["client_id"] for o in orders)
     logs = api.get("/logs", params={"limit": 5}).json()
     assert len(logs) == 5 and all(r["run_id"] == "t0" for r in logs)
 

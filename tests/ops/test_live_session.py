@@ -105,6 +105,7 @@ def test_a_paper_run_is_scraped_read_commanded_and_logged(session: Any) -> None:
     assert first['thunes_feed_up{stream="market"}'] == 1.0
     assert first["thunes_event_to_order_seconds_count"] > 0
     assert first["thunes_trading_state"] == 0.0 and first["thunes_kill_switch_tripped"] == 0.0
+    assert "thunes_exchange_latency_seconds" not in first  # the simulator: no venue to time
     time.sleep(2)
     assert (
         _metrics(metrics_url)["thunes_last_event_age_seconds"]

@@ -56,6 +56,10 @@ def _script(api: BotApi, seen: dict[str, Any], ops: list[Ops]) -> None:
         seen["after"] = api.wait_reply(CHAT, 3)
         api.say(CHAT, "/pause")
         seen["pause"] = api.wait_reply(CHAT, 4)
+        api.say(CHAT, "/reload risk.max_daily_loss=42 strategy.fast=6")
+        seen["reload"] = api.wait_reply(CHAT, 5)
+        api.say(CHAT, "/reload risk.max_daily_loss=lots")
+        seen["bad_reload"] = api.wait_reply(CHAT, 6)
         engine = ops[0].engine
         seen["paused_ms"] = engine.now_ms
         deadline = time.monotonic() + 60  # a bound, not a measure
@@ -112,9 +116,16 @@ def test_a_paper_session_obeys_its_chat_only(
     assert "/flatten confirm" in seen["flatten"]
     assert "trading: active" in seen["after"]  # neither the stranger's pause nor a flatten
     assert seen["pause"] == "paused (trading state: reducing)"
+    assert "applied risk.max_daily_loss: 20.0 -> 42.0" in seen["reload"], seen["reload"]
+    assert "refused strategy.fast (needs a restart): 5 -> 6" in seen["reload"], seen["reload"]
+    assert seen["bad_reload"].startswith("reload refused, nothing changed: config error:")
+    assert "risk.max_daily_loss" in seen["bad_reload"]
     assert not [body for body in api.sent if str(body["chat_id"]) == str(STRANGER)]
     (ops,) = attached
     assert ops.telegram is not None and ops.telegram.ignored == 1
+    assert ops.metrics.registry.get_sample_value("thunes_telegram_ignored_total") == 1
+    assert ops.control.risk.limits.max_daily_loss == 42.0  # the reload's, applied
+    assert ops.reloader.cfg.strategy.fast == 5  # refused: runs on until a restart
     refused = [r for r in ops.logs.recent.records() if r.get("reason") == "entries paused"]
     assert refused  # the strategy wanted in again after the pause: refused
     late = [t for t in ops.session.tap.trades if t["side"] == "buy" and t["time"] > _after(seen)]

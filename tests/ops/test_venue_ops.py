@@ -1,8 +1,10 @@
 """A `thunes mode=paper exchange=binance_testnet` session on the Binance stand-in, operated
 as a paper one is: its Prometheus endpoint scraped while it trades (the orders it sent to
-the venue counted), its control API read (the position the venue filled) and commanded (a
-pause refuses new buys, so the venue gets none; a flatten sells the position through the
-venue broker's queue, as the kill-switch does), and a clean stop at its duration."""
+the venue counted, the orders at work on the venue, the venue's REST latency), its control
+API read (the position the venue filled, the orders the venue holds open, the latency in
+/health) and commanded (a pause refuses new buys, so the venue gets none; a flatten sells
+the position through the venue broker's queue, as the kill-switch does), its trades told
+to a local JSON webhook (notifier=apprise), and a clean stop at its duration."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.live.venue import held_until_warm, keyed_env, session_args, standin, state_file
+from tests.notify.server import Inbox, listening
 from tests.ops.test_live_session import _get, _metrics, _until, _wait_for
 from thunes.domain.tags import KILL_TAG
 from thunes.drift import persist
@@ -31,6 +34,10 @@ def _scrape(url: str) -> dict[str, float]:
         return {}
 
 
+def _opened(body: dict[str, Any]) -> bool:
+    return "trade opened BTC/USDT" in body["title"] and body["message"].startswith("buy ")
+
+
 def _buys(server: Any) -> int:
     return sum(o.side.lower() == "buy" for o in server.account.orders.values())
 
@@ -38,8 +45,14 @@ def _buys(server: Any) -> int:
 def test_a_testnet_session_is_scraped_read_and_paused_through_its_api(tmp_path: Path) -> None:
     err, out = tmp_path / "stderr.txt", tmp_path / "stdout.txt"
     ops = ("ops.metrics_port=0", "ops.api_port=0", "drift=adwin", "drift.actions=[pause]")
-    with standin() as server, held_until_warm(server):
+    inbox = Inbox()
+    with standin() as server, listening(inbox) as port, held_until_warm(server):
+        notify = (
+            f"notifier.urls=[{{url:'json://127.0.0.1:{port}/hook',tag:hook}}]",
+            "notifier.rate_per_s=100",
+        )
         args = session_args(server, tmp_path / "state", *ops, duration="10m")
+        args = [a for a in args if a != "notifier=none"] + ["notifier=apprise", *notify]
         with err.open("w") as stderr, out.open("w") as stdout:
             process = subprocess.Popen(
                 [sys.executable, "-m", "thunes", *args],
@@ -64,6 +77,22 @@ def test_a_testnet_session_is_scraped_read_and_paused_through_its_api(tmp_path: 
                 status = _until(sellable, 120)
                 (position,) = status["positions"]
                 assert position["symbol"] == "BTC/USDT" and position["amount"] > 0
+                assert inbox.wait(lambda bodies: any(_opened(b) for b in bodies), 60)
+
+                def at_work() -> Any:  # the take-profit (a sell limit) rests on the venue
+                    orders = json.loads(_get(api + "orders")[1])
+                    return [o for o in orders if o["side"] == "sell"] and orders
+
+                orders = _until(at_work, 120)
+                open_on_venue = {o.client_id for o in server.account.orders.values() if o.is_open}
+                assert {o["client_id"] for o in orders if o["status"] == "new"} <= open_on_venue
+                assert all(o["symbol"] == "BTC/USDT" and o["tag"] for o in orders)
+                scraped = _until(lambda: _scrape(metrics_url), 60)
+                assert scraped['thunes_orders_open{symbol="BTC/USDT"}'] >= 1
+                health = json.loads(_get(api + "health")[1])
+                latency = health["exchange"]
+                assert latency["answered"] > 0 and 0 < latency["last_s"] < 30, health
+                assert 0 < scraped["thunes_exchange_latency_seconds"] < 30
 
                 code, body = _get(api + "pause", {})
                 assert code == 200 and json.loads(body)["trading_state"] == "reducing"

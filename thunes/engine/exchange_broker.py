@@ -117,6 +117,7 @@ from thunes.exchange.ccxt_orders import (
     Rejected,
     StatusUnknown,
 )
+from thunes.execution.broker import OpenOrder
 from thunes.execution.prepare import VenueRow, prepare, refusal
 from thunes.portfolio.sizing import Sizer
 from thunes.risk import rules
@@ -291,6 +292,21 @@ class ExchangeBroker:
         """The orders sent and not done, oldest first."""
         with self._lock:
             return list(self._working.values())
+
+    def open_orders(self) -> list[OpenOrder]:
+        """The orders sent and not done, as the Broker seam lists them."""
+        return [
+            OpenOrder(
+                w.order.side,
+                w.order.type,
+                math.nan if w.order.price is None else w.order.price,
+                w.rest or None,
+                w.order.tag,
+                w.client_id,
+                "canceling" if w.cancel else w.status,
+            )
+            for w in self.working
+        ]
 
     @property
     def stop(self) -> Working | None:

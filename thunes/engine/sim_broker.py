@@ -49,6 +49,7 @@ from thunes.domain.tags import TAGS
 from thunes.engine import broker_core as c
 from thunes.engine.broker_core import AcctRow, Book, LaneRow, LogRow
 from thunes.engine.venue_check import VenueCheck, leaving, stop_limit
+from thunes.execution.broker import OpenOrder
 from thunes.execution.filters import FloatArray
 from thunes.execution.prepare import VenueRow, prepare
 from thunes.portfolio.sizing import Sizer
@@ -219,21 +220,33 @@ class SimBroker:
             if o[OrderRow.TYPE] != c.MARKET
         ]
 
+    def open_orders(self) -> list[OpenOrder]:
+        """The orders resting on the book, in the order they were placed (a market order
+        queued for the next open is not yet at work, as one a venue's broker has queued)."""
+        return [o for o in self._orders() if o.type is not OrderType.MARKET]
+
     def working(self, tags: Collection[str]) -> list[OrderEvent]:
         """The orders at work (queued market ones too) tagged one of `tags`, as their
         acceptance would tell of them: the risk engine's own orders have no event."""
-        w, j, codes = self.wallet, self.lane, {TAGS.code(tag) for tag in tags}
         return [
-            OrderEvent(
-                OrderStatus.NEW,
+            OrderEvent(OrderStatus.NEW, o.side, o.type, o.price, o.tag, order_id=o.order_id)
+            for o in self._orders()
+            if o.tag in tags
+        ]
+
+    def _orders(self) -> list[OpenOrder]:
+        w, j = self.wallet, self.lane
+        return [
+            OpenOrder(
                 _SIDES[int(o[OrderRow.SIDE])],
                 _TYPES[int(o[OrderRow.TYPE])],
                 o[OrderRow.PRICE],
+                None if math.isnan(o[OrderRow.AMOUNT]) else o[OrderRow.AMOUNT],
                 TAGS.names[int(o[OrderRow.TAG])],
-                order_id=self.ids.of(int(o[OrderRow.ID])),
+                self.ids.of(int(o[OrderRow.ID])),
+                (OrderStatus.PARTIALLY_FILLED if o[OrderRow.FILLED] > 0 else OrderStatus.NEW).value,
             )
             for o in w.orders[j, : int(w.lanes[j, LaneRow.N_ORDERS])].tolist()
-            if int(o[OrderRow.TAG]) in codes
         ]
 
     def bookkeeping(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from thunes.domain.market import Fees, MarketFilters
+from thunes.exchange.latency import RestLatency
 
 OhlcvRow = list[float]
 """[open_time_ms, open, high, low, close, volume], as ccxt's fetch_ohlcv returns."""
@@ -20,6 +21,8 @@ class Exchange(Protocol):
     fees: Fees
     slippage: float
     """Assumed adverse price move on a market order, as a fraction (backtest and paper)."""
+    latency: RestLatency | None
+    """The venue's REST round trips (/health, metrics); None: no network (the simulator)."""
 
     def fetch_ohlcv(self, symbol: str, timeframe: str, since_ms: int, limit: int) -> list[OhlcvRow]:
         """Candles opening at or after `since_ms`, oldest first, at most `limit` rows."""

@@ -15,6 +15,7 @@ from thunes.domain.market import Fees, MarketFilters, VenueFilters, as_fees
 from thunes.errors import ConfigError, ExchangeError, one_line
 from thunes.exchange.binance_filters import parse_binance_filters
 from thunes.exchange.ccxt_orders import Book, CcxtOrders
+from thunes.exchange.latency import RestLatency
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -109,6 +110,9 @@ class CcxtExchange:
         self.sandbox = sandbox
         """Whether this is the venue's test network (Binance's spot testnet): play money."""
         self._client = self._new_client(ccxt)
+        self.latency: RestLatency | None = RestLatency()
+        """The REST round trips of the client every call goes through (orders included)."""
+        self._client.fetch = self.latency.timed(self._client.fetch, ccxt.NetworkError)
 
     def _new_client(self, module: Any, twin: bool = False) -> Any:
         """A client of `module` (ccxt or ccxt.pro) with this exchange's settings and URLs;

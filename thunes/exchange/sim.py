@@ -36,6 +36,7 @@ from thunes.domain.ticks import BookTick
 from thunes.domain.timeframes import timeframe_ms
 from thunes.errors import ConfigError, DataError
 from thunes.exchange.base import OhlcvRow
+from thunes.exchange.latency import RestLatency
 
 _YEAR_MS = 365.25 * 86_400_000
 _HOUR_MS = 3_600_000
@@ -90,6 +91,7 @@ class SimExchange:
     name: str = "sim"
     needs_network: bool = False
     max_candles_per_call: int = 1_000_000
+    latency: RestLatency | None = None  # no network: no round trip to show
 
     def __init__(
         self,

@@ -6,9 +6,23 @@ replay, paper and live; strategies, risk and order preparation stay the same cod
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
-from thunes.domain.orders import Command, Fill, OrderEvent, SkippedOrder
+from thunes.domain.orders import Command, Fill, OrderEvent, OrderType, Side, SkippedOrder
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrder:
+    """An order at work, as the operator's tools show it, whichever broker holds it."""
+
+    side: Side
+    type: OrderType
+    price: float  # a stop's trigger; NaN: a market order
+    amount: float | None  # base left to fill; None: the whole position, or sized in quote
+    tag: str
+    order_id: str  # the client order id
+    status: str  # "new", "partially_filled"; a venue's also "sending", "unknown", "canceling"
 
 
 class Broker(Protocol):
@@ -44,6 +58,11 @@ class Broker(Protocol):
         ...
 
     def equity(self, price: float) -> float: ...
+
+    def open_orders(self) -> list[OpenOrder]:
+        """The orders at work (sent, or queued on the simulated book, and not done), oldest
+        first: what the status page, the API, the metrics and the terminal view list."""
+        ...
 
     def at(self, time_ms: int, last_price: float) -> None:
         """The market time at which the next orders leave (the feed's, never the host's), and

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from thunes.domain.timeframes import DAY_MS
-from thunes.engine.sim_broker import SimBroker
+from thunes.execution.broker import Broker
 from thunes.feeds.link import FeedHealth
 from thunes.live.activity import Activity, _stamp
 from thunes.live.engine import LiveEngine
@@ -22,12 +22,12 @@ def _money(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:,.2f}"
 
 
-def _open_orders(broker: object) -> list[str]:
-    resting = broker.resting if isinstance(broker, SimBroker) else []
+def _open_orders(broker: Broker) -> list[str]:
     return [
         f"{o.side.value} {o.type.value} "
-        f"{'all' if o.amount is None else f'{o.amount:g}'} @ {o.price:,.2f} [{o.tag}]"
-        for o in resting
+        f"{'all' if o.amount is None else f'{o.amount:g}'}"
+        f"{'' if math.isnan(o.price) else f' @ {o.price:,.2f}'} [{o.tag}]"
+        for o in broker.open_orders()
     ]
 
 

@@ -41,11 +41,12 @@ from thunes.feeds.events import MarketEvent
 from thunes.feeds.recorded import RecordedFeed, candle_events
 from thunes.feeds.sim import SimFeed, SimTickFeed
 from thunes.live.activity import Activity
-from thunes.live.alerts import Alerts, notifying
+from thunes.live.alerts import notifying
 from thunes.live.engine import LiveEngine
 from thunes.live.persist import PaperState
 from thunes.live.view import render, summary
 from thunes.state.account import Account
+from thunes.state.jobs import Jobs
 from thunes.state.lock import AccountLock
 from thunes.state.store import StateStore
 from thunes.strategy.scalper import Scalper
@@ -123,6 +124,26 @@ def on_venue(parts: Components) -> tuple[Components, list[VenueCheck | None]]:
     return replace(parts, markets=markets), checks
 
 
+def markets_job(parts: Components, checks: list[VenueCheck | None], every_s: float) -> Jobs | None:
+    """Paper on a ccxt venue (`on_venue`): its markets read again every `every_s`
+    (live.markets_every_s), by the venue session's job mechanism (never two at once), and
+    each symbol's raw filters and status handed to its simulated broker's venue check; the
+    read runs off the loop, the hand-over between two steps. None: no venue to read."""
+    exchange = parts.exchange
+    watched = [(m.symbol, c) for m, c in zip(parts.markets, checks, strict=True) if c is not None]
+    if not watched or not isinstance(exchange, CcxtExchange):
+        return None
+
+    async def markets() -> None:
+        await asyncio.to_thread(exchange.refresh_markets)
+        for symbol, check in watched:
+            check.filters = exchange.venue_filters(symbol)  # from what was just read
+
+    jobs = Jobs()
+    jobs.every("markets", every_s, markets)
+    return jobs
+
+
 def tick_feed(parts: Components, start: Start, speed: float) -> Feed:
     """The simulator's book ticks (data=sim_ticks) for the scalper."""
     if not isinstance(parts.data, SimTickSource):
@@ -165,6 +186,7 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
     view = bool(paper.view) and console.is_terminal and not paper.once
     activity = Activity(feed.clock, echo=None if view else console.print, then=state)
     run_id = state.run_id or f"p{started // 1000:x}"
+    jobs = None
     if scalper:  # the tick engine records its orders and fills, checkpoints each minute
         ticks, risk = simulated_ticks(parts, run_id)
         engine = LiveEngine([], feed, until, ticks={parts.market.symbol: ticks})
@@ -176,12 +198,12 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
         for lane, check in zip(lanes, checks, strict=True):
             assert isinstance(lane.broker, SimBroker)
             lane.broker.venue_check = check
+        jobs = markets_job(parts, checks, float(cfg.live.markets_every_s))
         engine = LiveEngine(lanes, feed, until, recorder=activity, stepped=state.stepped)
-        Alerts.watch(engine, risk, parts.notifier)
         resumed = state.attach(lanes, risk, engine.kernel, run_id, started, feed.clock.now_ms)
     if resumed:
         console.print(f"paper: resuming {store.path} after market {_stamp(last or 0)} UTC")
-    ops.attach(engine, risk, parts, cfg, store.path)  # drift watch, metrics, logs, control API
+    ops.attach(engine, risk, parts, cfg, store.path)  # alerts, drift, metrics, logs, API
     title = (
         f"PAPER {', '.join(feed.symbols)} {timeframe} {type(parts.strategy).__name__} "
         f"(speed {paper.speed:g}x; fills simulated by the backtest's rules)"
@@ -196,12 +218,14 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
         ) as live:
             asyncio.run(
                 _session(
-                    engine, lambda: live.update(render(engine, activity, risk, title), refresh=True)
+                    engine,
+                    lambda: live.update(render(engine, activity, risk, title), refresh=True),
+                    jobs,
                 )
             )
     else:
         console.print(f"{title}: warming up, then waiting for the next close. Ctrl-C stops.")
-        asyncio.run(_session(engine, None))
+        asyncio.run(_session(engine, None, jobs))
     for ticked in engine.ticks.values():  # what the last minute's ticks did, too
         if ticked.last_ms is not None:
             state.stepped(ticked.last_ms)
@@ -227,13 +251,17 @@ def _span_ms(span: str) -> int:
     return int(pd.Timedelta(span).total_seconds() * 1000)
 
 
-async def _session(engine: LiveEngine, refresh: Callable[[], None] | None) -> None:
+async def _session(
+    engine: LiveEngine, refresh: Callable[[], None] | None, jobs: Jobs | None = None
+) -> None:
     """The engine until it stops, Ctrl-C (SIGINT) or SIGTERM included, and the view
-    refreshing beside it."""
+    refreshing and the `jobs` running beside it."""
     task = asyncio.ensure_future(engine.run())
     loop = asyncio.get_running_loop()
     for stop in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(stop, task.cancel)  # the engine stops cleanly, then summary
+    if jobs is not None:
+        jobs.start()
     try:
         while not task.done():
             with contextlib.suppress(TimeoutError):
@@ -242,5 +270,7 @@ async def _session(engine: LiveEngine, refresh: Callable[[], None] | None) -> No
                 refresh()
         await task
     finally:
+        if jobs is not None:
+            jobs.shutdown()
         for stop in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(stop)

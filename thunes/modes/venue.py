@@ -49,10 +49,12 @@ from thunes.feeds.clock import MarketClock
 from thunes.feeds.events import CandleClosed, MarketEvent
 from thunes.feeds.link import Resilience
 from thunes.live.activity import Activity
+from thunes.live.alerts import notifying
 from thunes.live.engine import LiveEngine
 from thunes.live.venue_state import VenueState
 from thunes.live.view import summary
 from thunes.modes.paper import _span_ms, _stamp, _what
+from thunes.notify.events import Event, Kind
 from thunes.risk.engine import RiskEngine
 from thunes.state.account import Account
 from thunes.state.jobs import Jobs
@@ -102,6 +104,7 @@ class Session:
         self.kick = asyncio.Event()  # a step queued intents: work now
         self.orders: CcxtOrders | None = None
         self.quote = ""
+        self.mismatch_told = ""  # the pause a reconciliation's mismatch last notified
 
     @property
     def account_exchange(self) -> str:
@@ -186,6 +189,9 @@ class Session:
         paused = "; ".join(store.pauses())
         for broker in self.brokers.values():
             broker.paused = paused
+        if plan.mismatches and paused != self.mismatch_told:
+            self.mismatch_told = paused  # told once, until the reason changes
+            self.parts.notifier.publish(Event(Kind.RECONCILE_MISMATCH, f"entries paused: {paused}"))
         if plan.mismatches:
             self.console.print(
                 f"reconcile: entries paused, the balances do not add up: {paused}; once"
@@ -205,7 +211,7 @@ class Session:
         self.preflight = preflight
         account = Account.of(self.account_exchange, str(self.cfg.state.account), self.mode, api_key)
         directory = Path(str(self.cfg.state.dir))
-        with AccountLock(directory, account):
+        with AccountLock(directory, account), notifying(self.parts.notifier):
             store = StateStore.open(directory, account, durable=bool(self.cfg.state.durable))
             try:
                 self._run(store, balances)
@@ -283,7 +289,7 @@ class Session:
         self._state = state
         if state.attach(self.brokers, engine.kernel, risk, run_id, started):
             self.console.print(f"{self.mode}: resuming {store.path} after {_stamp(start)} UTC")
-        ops.attach(engine, risk, parts, cfg, store.path)  # as paper: drift, metrics, API
+        ops.attach(engine, risk, parts, cfg, store.path)  # as paper: alerts, drift, metrics, API
         title = (
             f"{self.mode.upper()} {', '.join(self.symbols)} {timeframe} "
             f"{type(parts.strategy).__name__} on {self.account_exchange} (real orders;"

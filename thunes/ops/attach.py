@@ -1,6 +1,7 @@
 """`attach(engine, risk, parts, cfg, store_path)`: what a paper or venue session (testnet
-or live) needs to be operated, in one call after its engine is built: the drift watch, the
-metrics, the logs, the dead-man's switch and the control API. Logs are installed at once;
+or live) needs to be operated, in one call after its engine is built: the notifications
+(live/alerts.py), the drift watch, the metrics, the logs, the dead-man's switch and the
+control API. Logs are installed at once;
 the servers (metrics, control API) and the dead-man's switch run with the engine
 (`engine.run`, on its loop) and stop with it, so a `paper.once` run opens no port.
 """
@@ -23,6 +24,7 @@ from rich.console import Console
 from thunes.components import Components
 from thunes.drift.watch import DriftWatch
 from thunes.live.activity import _stamp
+from thunes.live.alerts import Alerts
 from thunes.live.engine import LiveEngine, Stopped
 from thunes.notify.secrets import url_secrets
 from thunes.ops import logs as logs_
@@ -62,14 +64,19 @@ class Ops:
         self.token = os.environ.get(TOKEN_ENV) or None
         if ops.api:
             check_exposure(str(ops.api_host), self.token)
+        self.alerts = Alerts.watch(engine, risk, parts.notifier)
         self.control = Control(engine, risk)
         self.metrics = Metrics()
         self.tap = Tap.watch(engine, self.control, self.metrics.latency.observe)
-        self.session = Session(engine, risk, self.control, self.tap, ops.stale_after_s)
-        self.metrics.watch(self.session, parts.notifier, drift)
-        self.telegram = telegram_commands(cfg.notifier, self.session)  # notifier.commands
+        self.session = Session(
+            engine, risk, self.control, self.tap, ops.stale_after_s, parts.exchange.latency
+        )
         self.dead_man = DeadMan(self.session, ops.ping_url, float(ops.ping_every_s))
         self.reloader = Reloader(cfg, self.control, self._apply_ops)
+        # notifier.commands: the API's commands, its reload included, from Telegram
+        self.telegram = bot = telegram_commands(cfg.notifier, self.session, self.reloader)
+        ignored = None if bot is None else (lambda: bot.ignored)
+        self.metrics.watch(self.session, parts.notifier, drift, ignored)
         ids = getattr(engine.lanes[0].broker, "ids", None) if engine.lanes else None
         folder = run_dir()
         secrets = url_secrets(ops.ping_url) if ops.ping_url else set()

@@ -5,7 +5,7 @@ daemon thread. Names follow Prometheus' conventions: `thunes_` prefix, base unit
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
@@ -37,8 +37,16 @@ def _counter(
 class SessionCollector(Collector):
     """Every metric but the latency histogram, computed from the session when scraped."""
 
-    def __init__(self, session: Session, notifier: Notifier, drift: DriftWatch | None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        notifier: Notifier,
+        drift: DriftWatch | None,
+        ignored: Callable[[], int] | None = None,
+    ) -> None:
+        """`ignored`: the Telegram bot's count of messages from other chats (no bot: None)."""
         self.session, self.notifier, self.drift = session, notifier, drift
+        self.ignored = ignored
         self.detector = "none" if drift is None else drift.parts.drift.name
 
     def collect(self) -> Iterator[Metric]:
@@ -52,10 +60,10 @@ class SessionCollector(Collector):
             _zero(engine.pnl_today),
         )
         positions = GaugeMetricFamily("thunes_positions_open", "Open positions.", labels=["symbol"])
-        orders = GaugeMetricFamily("thunes_orders_open", "Orders resting.", labels=["symbol"])
+        orders = GaugeMetricFamily("thunes_orders_open", "Orders at work.", labels=["symbol"])
         for symbol, broker, _ in engine.books():
             positions.add_metric([symbol], 1.0 if broker.position > 0 else 0.0)
-            orders.add_metric([symbol], float(len(getattr(broker, "resting", []))))
+            orders.add_metric([symbol], float(len(broker.open_orders())))
         yield positions
         yield orders
         yield _counter(
@@ -88,6 +96,13 @@ class SessionCollector(Collector):
             "Host seconds since the last market event.",
             0.0 if age is None else age,
         )
+        last = None if s.latency is None else s.latency.last_s
+        if last is not None:  # a venue's, once it answered (the simulator has none)
+            yield _gauge(
+                "thunes_exchange_latency_seconds",
+                "Host seconds the venue took to answer its last REST request.",
+                last,
+            )
         yield _gauge(
             "thunes_trading_state",
             "0 active, 1 reducing (entries paused), 2 halted.",
@@ -106,6 +121,12 @@ class SessionCollector(Collector):
         yield CounterMetricFamily(
             "thunes_notifications_failed", "Notifications given up on.", value=failed
         )
+        if self.ignored is not None:
+            yield CounterMetricFamily(
+                "thunes_telegram_ignored",
+                "Telegram messages from chats other than the configured one, ignored.",
+                value=self.ignored(),
+            )
 
 
 def _zero(value: float) -> float:
@@ -126,8 +147,14 @@ class Metrics:
         )
         self.server: WSGIServer | None = None
 
-    def watch(self, session: Session, notifier: Notifier, drift: DriftWatch | None) -> None:
-        self.registry.register(SessionCollector(session, notifier, drift))
+    def watch(
+        self,
+        session: Session,
+        notifier: Notifier,
+        drift: DriftWatch | None,
+        ignored: Callable[[], int] | None = None,
+    ) -> None:
+        self.registry.register(SessionCollector(session, notifier, drift, ignored))
 
     def serve(self, host: str, port: int) -> int:
         """Start serving; the port bound (`port` 0: a free one)."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from thunes.domain.timeframes import timeframe_ms
+from thunes.exchange.latency import RestLatency
 from thunes.feeds.link import FeedHealth
 from thunes.live.activity import _stamp
 from thunes.live.engine import LiveEngine
@@ -32,6 +33,7 @@ class Session:
     control: Control
     tap: Tap
     stale_after_s: float | None = None  # None: from the feed's pace
+    latency: RestLatency | None = None  # the venue's REST round trips (None: the simulator)
 
     def link(self) -> FeedHealth | None:
         """A venue's websocket link, when the feed has one (the simulator's has none)."""
@@ -90,6 +92,7 @@ class Session:
                 "detail": link.describe() if link else None,
             },
             "venue_message_age_s": _venue_age(link),
+            "exchange": None if self.latency is None else self.latency.report(),
             "trading_state": self.control.state().name.lower(),
         }
 
@@ -107,6 +110,7 @@ class Session:
         ]
 
     def orders(self) -> list[dict[str, Any]]:
+        """The orders at work, every broker's (the simulator's book, or the venue's)."""
         return [
             {
                 "symbol": symbol,
@@ -115,9 +119,11 @@ class Session:
                 "amount": o.amount,
                 "price": _num(o.price),
                 "tag": o.tag,
+                "client_id": o.order_id,
+                "status": o.status,
             }
             for symbol, broker, _ in self.engine.books()
-            for o in getattr(broker, "resting", [])
+            for o in broker.open_orders()
         ]
 
     def balance(self) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """The control API's commands and reads from Telegram (`notifier=telegram` with
 `notifier.commands=true`): python-telegram-bot polls getUpdates on the engine's own event
 loop, so a command runs between two steps, as the API's do. Only the configured chat
-(TELEGRAM_CHAT_ID) is obeyed; other chats get no answer, and are counted and logged without
-their text. Flatten and reset-kill-switch ask for `confirm`, as the API does. Commands left
-waiting while the bot was down are dropped at start: an hour-old `/flatten confirm` is no
-order to act on now.
+(TELEGRAM_CHAT_ID) is obeyed; other chats get no answer, and are counted (the metric
+`thunes_telegram_ignored_total`) and logged without their text. Flatten and
+reset-kill-switch ask for `confirm`, as the API does; `/reload` is the API's reload.
+Commands left waiting while the bot was down are dropped at start: an hour-old
+`/flatten confirm` is no order to act on now.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
+from thunes.errors import ConfigError
 from thunes.notify.apprise_notifier import required_env
+from thunes.ops.reload import Reloader
 from thunes.ops.status import Session
 from thunes.tracking.redact import remember, scrub
 
@@ -33,7 +36,8 @@ HELP = (
     "/status /positions /balance /profit: reads\n"
     "/pause /resume: new entries\n"
     "/flatten confirm: sell everything at market, pause entries\n"
-    "/reset_kill_switch confirm: lift today's kill-switch"
+    "/reset_kill_switch confirm: lift today's kill-switch\n"
+    "/reload [key=value ...]: compose the config again, apply what is safe"
 )
 
 
@@ -42,10 +46,11 @@ def _n(value: Any) -> str:
 
 
 class Commands:
-    """What the bot answers to a command's text (no network: testable as it is)."""
+    """What the bot answers to a command's text (no network: testable as it is);
+    `reloader`: the control API's own (`/reload`), None where the session has none."""
 
-    def __init__(self, session: Session) -> None:
-        self.session, self.control = session, session.control
+    def __init__(self, session: Session, reloader: Reloader | None = None) -> None:
+        self.session, self.control, self.reloader = session, session.control, reloader
 
     def answer(self, text: str) -> str:
         word, *rest = text.split() or [""]
@@ -72,7 +77,26 @@ class Commands:
                 return "reset_kill_switch lifts today's halt: /reset_kill_switch confirm"
             changed = self.control.reset_kill_switch()
             return self._command(name, "kill-switch reset" if changed else "it was not tripped")
+        if name == "reload":
+            return self._reload(rest)
         return HELP
+
+    def _reload(self, overrides: list[str]) -> str:
+        """The API's reload (ops/reload.py): re-composed, validated, the safe keys applied."""
+        if self.reloader is None:
+            return "this session cannot reload its config"
+        try:
+            result = self.reloader.reload(overrides)
+        except ConfigError as error:
+            return f"reload refused, nothing changed: config error: {error}"
+        log.warning("command", command="reload", via="telegram", applied=result["applied"])
+        diff = result["diff"]
+        lines = [f"applied {k}: {diff[k][0]} -> {diff[k][1]}" for k in result["applied"]]
+        lines += [
+            f"refused {k} ({why}): {diff[k][0]} -> {diff[k][1]}"
+            for k, why in result["refused"].items()
+        ]
+        return "\n".join(lines) or "reload: the config is unchanged"
 
     def _command(self, name: str, said: str) -> str:
         state = self.control.state().name.lower()
@@ -171,10 +195,12 @@ class TelegramCommands:
                 await app.shutdown()
 
 
-def from_config(notifier: DictConfig, session: Session) -> TelegramCommands | None:
+def from_config(
+    notifier: DictConfig, session: Session, reloader: Reloader | None = None
+) -> TelegramCommands | None:
     """The bot when `notifier.commands` is on (notifier=telegram), else None."""
     if not notifier.get("commands", False):
         return None
     token = required_env(str(notifier.bot_token_env), "the bot's token, from @BotFather")
     chat = required_env(str(notifier.chat_id_env), "the one chat the bot obeys")
-    return TelegramCommands(Commands(session), token, chat)
+    return TelegramCommands(Commands(session, reloader), token, chat)
