@@ -1,0 +1,204 @@
+"""Named fault-injection scenarios that only a venue can show, on the Binance stand-in
+(tests/fakes/binance/) through the real ccxt and ccxt.pro clients: the exchange broker
+driven as a session drives it (its private stream and its timer), or a whole venue session
+(`thunes mode=paper exchange=binance_testnet`). The paper broker's scenarios are in
+test_scenarios.py; SIGKILL mid-order, then a restart, is tests/live/test_venue_crash.py.
+
+Each asserts what applies of what a user relies on: no client order id sent twice, the
+venue's trades are the fills booked (each once, by trade id), the position booked is what
+the exchange holds, exactly one protective stop rests for what is held (or the broker
+says it is unprotected and buys nothing), zero new buys after a kill-switch trip, and
+the day's loss never beyond its limit by more than one trade's max loss.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.exchange.conftest import MINUTE, T0
+from tests.execution.test_exchange_broker import Desk, buy, keys, limit
+from tests.execution.test_exchange_broker_stops import desk, expected_stop, max_loss
+from tests.fakes.binance import FakeBinance
+from tests.feeds.test_user_feed import session, until, wired
+from tests.live.venue import held, open_stops, resent
+from thunes.domain.tags import MAX_LOSS_TAG
+from thunes.engine.exchange_broker import ExchangeBroker
+from thunes.feeds.user_feed import UserFeed
+
+__all__ = ["keys"]  # the autouse fixture that puts the stand-in's keys in the environment
+
+
+def protected(d: Desk, broker: ExchangeBroker) -> None:
+    """The venue's side of the promises: nothing sent twice, its trades are the fills
+    booked, it holds the position booked, and one stop rests for all of it, at the rule's
+    price."""
+    server = d.server
+    assert resent(server) == [] and server.stats.duplicate_client_ids == []
+    trades = sorted(t.trade_id for t in server.account.trades)
+    assert sorted(f.trade_id for f in d.store.fills()) == trades
+    assert sorted(f.trade_id for f in broker.fills) == trades
+    assert held(server) == pytest.approx(broker.holdings, abs=1e-12)
+    [stop] = open_stops(server)
+    assert (stop.type, float(stop.qty)) == ("STOP_LOSS", pytest.approx(broker.position))
+    assert float(stop.stop_price) == expected_stop(broker)
+    assert broker.unprotected == ""
+
+
+# ---- 1. a 5xx while the protective stop is being placed ---------------------------------
+
+
+def test_a_stop_booked_but_answered_5xx_is_found_by_client_id_not_placed_twice(
+    tmp_path: Path,
+) -> None:
+    with desk(tmp_path, risk=max_loss(5.0)) as d:
+        d.server.faults.lose_order_replies(1, after=1)  # the buy answered, the stop's lost
+        broker = d.send(buy(50.0))
+        assert d.server.stats.errors[-1007] == 1
+        stop_id = broker.stop.client_id if broker.stop else ""
+        looked_up = [r for r in d.server.requests_to("/api/v3/order") if r.method == "GET"]
+        assert [r.params["origClientOrderId"] for r in looked_up] == [stop_id]
+        for _ in range(3):  # later work places no second stop
+            d.clock.now += 10
+            broker.pump()
+        protected(d, broker)
+        assert len([o for o in d.server.account.orders.values() if o.is_stop]) == 1
+
+
+def test_a_stop_refused_with_a_5xx_says_unprotected_buys_nothing_then_rests(
+    tmp_path: Path,
+) -> None:
+    with desk(tmp_path, risk=max_loss(5.0)) as d:
+        d.server.faults.server_error_next("/api/v3/order", after=1)  # the stop's: 502
+        broker = d.send(buy(50.0))  # the stop looked up by client id: -2013, never placed
+        assert open_stops(d.server) == [] and broker.position > 0
+        assert broker.unprotected.startswith("BTC/USDT: the position (0.49945) has no stop")
+        broker.submit(buy(20.0), 0)
+        assert broker.skipped[-1].reason == f"entries paused: {broker.unprotected}"
+        d.clock.now += 10  # tried again after check_after_s
+        broker.pump()
+        protected(d, broker)
+        orders = d.server.stats.orders
+        d.send(buy(20.0))  # entries resume once the stop rests
+        assert d.server.stats.orders > orders and broker.skipped[-1].reason.startswith(
+            "entries paused"
+        )
+        d.clock.now += 10
+        broker.pump()
+        protected(d, broker)  # re-sized to the new position
+
+
+# ---- 2. a partial fill, then a disconnect -----------------------------------------------
+
+
+def test_a_partial_fill_then_a_disconnect_books_every_fill_once_and_resizes_the_stop(
+    tmp_path: Path,
+) -> None:
+    with desk(tmp_path, risk=max_loss(5.0)) as d:
+        d.server.account.fill_cap = Decimal("0.3")  # a resting order fills 0.3 at a time
+        broker = d.send(limit(95.0, 0.5))
+        feed = wired(d)
+
+        async def part_then_cut() -> None:
+            d.server.clock.pin(T0 + 10 * MINUTE + 35_000)  # down through 95: 0.3 fills
+            await until(lambda: [float(o.qty) for o in open_stops(d.server)] == [0.2997])
+            d.server.faults.stalled = True  # the link is cut: what was on the wire is lost
+            d.server.close_sockets()
+            await until(lambda: feed.health.state != "connected")
+            d.server.clock.pin(T0 + 10 * MINUTE + 36_000)  # the rest fills meanwhile
+            d.server.faults.stalled = False
+            await until(
+                lambda: (
+                    feed.health.state == "connected"
+                    and [float(o.qty) for o in open_stops(d.server)] == [0.4995]
+                )
+            )
+
+        session(d, feed, part_then_cut)
+        assert [f.amount for f in broker.fills] == [0.3, 0.2]
+        assert feed.health.delivered == 1 and feed.health.reconnects >= 1  # one read back
+        assert broker.position == pytest.approx(0.4995)
+        protected(d, broker)
+
+
+# ---- 3. a clock skew (-1021) while the stop is placed -----------------------------------
+
+
+def _venue_clock_is_the_market(server: FakeBinance, d: Desk) -> None:
+    """Signatures checked against the (pinned) market's clock, as on a venue whose /time is
+    its own; the client measures it, as it does at start on a venue."""
+    server.credentials.clock_offset_ms = server.clock.now_ms() - int(time.time() * 1000)
+    d.orders.sync_clock()
+
+
+async def _stream_on_the_venues_clock(d: Desk, feed: UserFeed) -> None:
+    """The private stream's first subscription is refused (-1021: its client has not
+    measured the venue's clock); it measures it and subscribes again, and the orders it
+    then asks to look up are looked up before the test moves the clock."""
+    await until(lambda: feed.health.reconnects >= 1 and feed.health.state == "connected")
+    await d.broker.work()
+
+
+def _move_market(server: FakeBinance, to_ms: int, signatures_ahead_ms: int = 0) -> None:
+    """The venue's clock jumps to `to_ms` (its market and the clock it checks signatures
+    against, plus `signatures_ahead_ms` for the latter): a client that does not measure it
+    again is outside the recvWindow (-1021)."""
+    step = to_ms - (server.clock.pinned_ms or server.clock.now_ms())
+    server.skew_clock(server.credentials.clock_offset_ms + step)
+    server.credentials.clock_offset_ms += signatures_ahead_ms
+
+
+def _stop_posts(server: FakeBinance) -> list[tuple[str, int]]:
+    return [
+        (r.params["newClientOrderId"], r.status)
+        for r in server.requests_to("/api/v3/order")
+        if r.method == "POST" and "stopPrice" in r.params
+    ]
+
+
+def test_a_minus_1021_on_the_stop_is_resynced_and_sent_once_more_under_its_id(
+    tmp_path: Path,
+) -> None:
+    with desk(tmp_path, risk=max_loss(5.0)) as d:
+        _venue_clock_is_the_market(d.server, d)
+        broker = d.send(limit(95.0, 0.5))
+        feed = wired(d, orders=False)
+
+        async def fill_then_skew() -> None:
+            await _stream_on_the_venues_clock(d, feed)
+            _move_market(d.server, T0 + 10 * MINUTE + 36_000)  # filled; our clock is off
+            await until(lambda: len(open_stops(d.server)) == 1)
+
+        session(d, feed, fill_then_skew)
+        [(stop_id, refused), (again, placed)] = _stop_posts(d.server)
+        assert (again, refused, placed) == (stop_id, 400, 200)
+        protected(d, broker)
+
+
+def test_a_minus_1021_the_resync_cannot_cure_leaves_the_stop_unplaced_and_buys_paused(
+    tmp_path: Path,
+) -> None:
+    with desk(tmp_path, risk=max_loss(5.0)) as d:
+        _venue_clock_is_the_market(d.server, d)
+        broker = d.send(limit(95.0, 0.5))
+        feed = wired(d, orders=False)
+
+        async def fill_then_skew() -> None:
+            await _stream_on_the_venues_clock(d, feed)
+            _move_market(d.server, T0 + 10 * MINUTE + 36_000, signatures_ahead_ms=30_000)
+            await until(lambda: broker.unprotected != "")
+
+        session(d, feed, fill_then_skew)
+        [(stop_id, refused), (again, refused_again)] = _stop_posts(d.server)
+        assert (again, refused, refused_again) == (stop_id, 400, 400)  # rejected, not doubled
+        assert open_stops(d.server) == [] and "recvWindow" in broker.unprotected
+        broker.submit(buy(20.0), 0)
+        assert broker.skipped[-1].reason == f"entries paused: {broker.unprotected}"
+        d.server.credentials.clock_offset_ms -= 30_000  # the venue's clock agrees again
+        d.clock.now += 10
+        broker.pump()
+        assert broker.fills[-1].tag != MAX_LOSS_TAG
+        protected(d, broker)
