@@ -13,18 +13,31 @@ the day's loss never beyond its limit by more than one trade's max loss.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from tests.cli.run import run_thunes
 from tests.exchange.conftest import MINUTE, T0
 from tests.execution.test_exchange_broker import Desk, buy, keys, limit
 from tests.execution.test_exchange_broker_stops import desk, expected_stop, max_loss
 from tests.fakes.binance import FakeBinance
 from tests.feeds.test_user_feed import session, until, wired
-from tests.live.venue import held, open_stops, resent
+from tests.live.venue import T0 as VENUE_T0
+from tests.live.venue import (
+    held,
+    held_until_warm,
+    keyed,
+    open_stops,
+    resent,
+    session_args,
+    standin,
+    state_file,
+    stored,
+)
 from thunes.domain.tags import MAX_LOSS_TAG
 from thunes.engine.exchange_broker import ExchangeBroker
 from thunes.feeds.user_feed import UserFeed
@@ -202,3 +215,88 @@ def test_a_minus_1021_the_resync_cannot_cure_leaves_the_stop_unplaced_and_buys_p
         broker.pump()
         assert broker.fills[-1].tag != MAX_LOSS_TAG
         protected(d, broker)
+
+
+# ---- 5. a losing streak to the daily limit on the venue, then a restart ------------------
+
+STREAK_SPEED = 30.0  # a 1m candle every 2 s
+STREAK = ("strategy=sma_cross", "strategy.fast=2", "strategy.slow=3")
+"""Enters on the close after an up candle, exits on the close after a down one (market
+orders of 100 USDT, sent after the step)."""
+STREAK_LIMITS = ("risk.max_daily_loss=6", "risk.cooldown_minutes=3")
+"""Two ~4 USDT losses trip the kill-switch (max_loss_per_trade stays 5: its stop, ~5%
+under a buy, is never reached); the cool-down after the first refuses the next entry."""
+
+
+def _streak(server: FakeBinance) -> None:
+    """Flat 1m candles (one price each, so that an order a candle late fills at the same
+    price): 100 until the session's first close, then two candles 1 up, two 3.8% down,
+    over and over. Entry signals at the closes of minutes 1, 5, 9, 13, 17 (each a buy at
+    the next candle's ask), exits at 3, 7, 11, 15 (a sell 3.8% lower): the entry at 5 is
+    in the cool-down of the loss at 4, the loss at 12 trips the daily limit, and the
+    entries after it are refused."""
+    start = VENUE_T0 // MINUTE * MINUTE
+    prices, low = [100.0] * 11, 100.0
+    for _ in range(6):
+        up = low + 1
+        low = round(up * 0.962, 2)
+        prices += [up, up, low, low]
+    rows = [[start + (k - 10) * MINUTE, p, p, p, p, 10.0] for k, p in enumerate(prices)]
+    server.set_candles("BTCUSDT", "1m", rows)
+
+
+def _losses(server: FakeBinance) -> list[tuple[int, float]]:
+    """(time, the day's realised PnL after it) for each sell on the venue, from its trades:
+    quote paid and received, fees in; the base's fee, kept from a buy, is sold with none."""
+    flow, out = 0.0, []
+    for t in server.account.trades:
+        quote = float(t.price * t.qty)
+        if t.side == "BUY":
+            flow -= quote
+        else:
+            flow += quote - float(t.commission)
+            out.append((t.time_ms, flow))
+    return out
+
+
+def _risk(state: Path) -> dict[str, float]:
+    db = sqlite3.connect(state_file(state))
+    try:
+        return {field: value for field, value in db.execute("SELECT field, value FROM risk")}
+    finally:
+        db.close()
+
+
+def test_a_losing_streak_trips_the_kill_switch_on_the_venue_and_a_restart_keeps_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keyed(monkeypatch)
+    state = tmp_path / "state"
+    with standin(STREAK_SPEED) as server:
+        _streak(server)
+        args = session_args(server, state, *STREAK_LIMITS, duration="15m", strategy=STREAK)
+        with held_until_warm(server):
+            assert run_thunes(args, monkeypatch, tmp_path) == 0, capsys.readouterr().out
+        losses = _losses(server)
+        trip = next(t for t, pnl in losses if pnl <= -6.0)
+        buys = [o.time_ms for o in server.account.orders.values() if o.side == "BUY"]
+        assert len(losses) == 2 and len(buys) == 2, losses
+        assert _risk(state)["fired.cooldown"] >= 1 and buys[1] >= losses[0][0] + 3 * MINUTE
+        first = _risk(state)
+        assert first["fired.kill_switch_trips"] == 1 and first["fired.kill_switch"] >= 1
+        assert first["halted_day"] == trip // 86_400_000
+
+        args = session_args(server, state, *STREAK_LIMITS, duration="19m", strategy=STREAK)
+        with held_until_warm(server):
+            assert run_thunes(args, monkeypatch, tmp_path) == 0, capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "resuming" in out, out
+        again = _risk(state)
+        assert again["halted_day"] == first["halted_day"]
+        assert again["fired.kill_switch"] > first["fired.kill_switch"]  # refused, again
+        assert [o for o in server.account.orders.values() if o.side == "BUY"][2:] == []
+        assert [t for t in buys if t > trip] == []
+        assert -_losses(server)[-1][1] <= 6.0 + 5.0  # the daily limit, plus one trade's
+        assert resent(server) == [] and server.stats.duplicate_client_ids == []
+        _, fills = stored(state)
+        assert sorted(t for _, t in fills) == sorted(t.trade_id for t in server.account.trades)
