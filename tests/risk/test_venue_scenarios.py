@@ -1,20 +1,28 @@
-"""Named fault-injection scenarios that only a venue can show, on the Binance stand-in
-(tests/fakes/binance/) through the real ccxt and ccxt.pro clients: the exchange broker
-driven as a session drives it (its private stream and its timer), or a whole venue session
-(`thunes mode=paper exchange=binance_testnet`). The paper broker's scenarios are in
-test_scenarios.py; SIGKILL mid-order, then a restart, is tests/live/test_venue_crash.py.
+"""Named fault-injection scenarios that only a venue can show (issue 11), on the Binance
+stand-in (tests/fakes/binance/) through the real ccxt and ccxt.pro clients: the exchange
+broker driven as a session drives it (its private stream and its timer), or a whole
+venue session (`thunes mode=paper exchange=binance_testnet`). The paper broker's
+scenarios are in test_scenarios.py.
+
+1. a 5xx while the protective stop is placed: booked but unanswered, or refused;
+2. a partial fill, then the private stream cut between the parts;
+3. a clock skew (-1021) on the stop's placement: resynced and sent once more, or rejected;
+4. SIGKILL mid-order, then a restart: tests/live/test_venue_crash.py (no client id sent
+   twice, the venue's trades are the fills stored, the position is what the venue holds);
+5. a losing streak to the daily limit, then a restart of the session.
 
 Each asserts what applies of what a user relies on: no client order id sent twice, the
 venue's trades are the fills booked (each once, by trade id), the position booked is what
 the exchange holds, exactly one protective stop rests for what is held (or the broker
-says it is unprotected and buys nothing), zero new buys after a kill-switch trip, and
-the day's loss never beyond its limit by more than one trade's max loss.
+says it is unprotected and buys nothing), zero new buys after a kill-switch trip,
+cool-downs obeyed, and the day's loss never beyond its limit by more than one trade's
+max loss.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -200,39 +208,42 @@ def _stop_posts(server: FakeBinance) -> list[tuple[str, int]]:
 QUIET = Resilience(stall_s=60.0, connect_s=30.0)  # no probe: the stream only listens
 
 
+def _filled_as_the_clock_jumps(
+    d: Desk, dip_ms: int, done: Callable[[], bool], signatures_ahead_ms: int = 0
+) -> list[tuple[str, int]]:
+    """A resting buy filled as the venue's clock jumps (see `_jump`), its fill brought by
+    the private stream, the protective stop then placed by the timer's work: the session
+    runs until `done`. The stop's POSTs, (client id, HTTP status)."""
+    d.send(limit(95.0, 0.5))
+    feed = wired(d, QUIET, orders=False)
+
+    async def fill_then_skew() -> None:
+        await d.broker.work()  # the look-ups the subscription asked for: done
+        _jump(d.server, dip_ms + 36_000, signatures_ahead_ms)  # through 95: filled
+        await until(done, PATIENCE)
+
+    session(d, feed, fill_then_skew)
+    return _stop_posts(d.server)
+
+
 def test_a_minus_1021_on_the_stop_is_resynced_and_sent_once_more_under_its_id(
     tmp_path: Path,
 ) -> None:
     with _venue_clock(tmp_path) as (d, dip_ms):
-        broker = d.send(limit(95.0, 0.5))
-        feed = wired(d, QUIET, orders=False)
-
-        async def fill_then_skew() -> None:
-            await d.broker.work()  # the look-ups the subscription asked for: done
-            _jump(d.server, dip_ms + 36_000)  # through 95: filled; our clock is now off
-            await until(lambda: len(open_stops(d.server)) == 1, PATIENCE)
-
-        session(d, feed, fill_then_skew)
-        [(stop_id, refused), (again, placed)] = _stop_posts(d.server)
+        posts = _filled_as_the_clock_jumps(d, dip_ms, lambda: len(open_stops(d.server)) == 1)
+        [(stop_id, refused), (again, placed)] = posts
         assert (again, refused, placed) == (stop_id, 400, 200)
         assert d.server.stats.errors[-1021] == 1
-        protected(d, broker)
+        protected(d, d.broker)
 
 
 def test_a_minus_1021_the_resync_cannot_cure_leaves_the_stop_unplaced_and_buys_paused(
     tmp_path: Path,
 ) -> None:
     with _venue_clock(tmp_path) as (d, dip_ms):
-        broker = d.send(limit(95.0, 0.5))
-        feed = wired(d, QUIET, orders=False)
-
-        async def fill_then_skew() -> None:
-            await d.broker.work()
-            _jump(d.server, dip_ms + 36_000, signatures_ahead_ms=30_000)
-            await until(lambda: broker.unprotected != "", PATIENCE)
-
-        session(d, feed, fill_then_skew)
-        [(stop_id, refused), (again, refused_again)] = _stop_posts(d.server)
+        broker = d.broker
+        posts = _filled_as_the_clock_jumps(d, dip_ms, lambda: broker.unprotected != "", 30_000)
+        [(stop_id, refused), (again, refused_again)] = posts
         assert (again, refused, refused_again) == (stop_id, 400, 400)  # rejected, not doubled
         assert open_stops(d.server) == [] and "recvWindow" in broker.unprotected
         broker.submit(buy(20.0), 0)
