@@ -1,6 +1,6 @@
 """SIGKILL a testnet session on the stand-in at random points, restart it each time, then
-let it finish: no client id is ever sent twice, the venue's trades are the store's fills,
-and the position the store books is what the exchange holds.
+let it finish: no client id is ever sent twice (nor booked twice), the venue's trades are
+the store's fills, and the position the store books is what the exchange holds.
 
 The suite runs a few kills (tests/live/test_venue_crash.py); the issue's 50:
 
@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.fakes.binance import FakeBinance
-from tests.live.venue import T0, keyed_env, session_args, standin, state_file
+from tests.live.venue import T0, keyed_env, resent, session_args, standin, state_file
 
 
 @dataclass
@@ -33,6 +33,7 @@ class Outcome:
     trades: int
     fills: int
     duplicate_client_ids: list[str]
+    resent: list[str]  # client ids the venue received twice (venue.resent)
     missing_fills: set[int]
     extra_fills: set[int]
     position: float  # the store's, amount and dust
@@ -43,6 +44,7 @@ class Outcome:
     def ok(self) -> bool:
         return (
             not self.duplicate_client_ids
+            and not self.resent
             and not self.missing_fills
             and not self.extra_fills
             and abs(self.position - self.held) < 1e-9
@@ -123,6 +125,7 @@ def _outcome(server: FakeBinance, state: Path, kills: int, out: str) -> Outcome:
         len(trades),
         len(fills),
         server.stats.duplicate_client_ids,
+        resent(server),
         trades - fills,
         fills - trades,
         float(position),
@@ -141,6 +144,7 @@ def main() -> None:
     print(
         f"{outcome.kills} kills: {outcome.orders} orders, {outcome.trades} trades on the venue,"
         f" {outcome.fills} fills stored; duplicate client ids {outcome.duplicate_client_ids},"
+        f" sent twice {outcome.resent},"
         f" missing fills {sorted(outcome.missing_fills)}, extra {sorted(outcome.extra_fills)};"
         f" position {outcome.position:.8f} stored, {outcome.held:.8f} on the exchange:"
         f" {'OK' if outcome.ok else 'FAILED'}"

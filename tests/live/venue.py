@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.binance import API_KEY, SECRET, FakeBinance
+from tests.fakes.binance.orders import Order
 
 REPO = Path(__file__).resolve().parents[2]
 SPEED = 20.0  # market seconds per real second: a 1m candle every 3 s (a loaded machine copes)
@@ -118,3 +120,29 @@ def held_until_warm(server: FakeBinance) -> Iterator[None]:
     finally:
         done.set()
         thread.join()
+
+
+def resent(server: FakeBinance) -> list[str]:
+    """Client order ids the venue received more than once other than after a refusal before
+    matching (a 400 such as -1021, a 429): a blind retry after a 5xx or a lost answer, a
+    restart sending again what it had sent. Binance would book the second one too once
+    the first is closed."""
+    sent: Counter[str] = Counter(
+        r.params.get("newClientOrderId", "")
+        for r in server.requests_to("/api/v3/order")
+        if r.method == "POST" and r.status not in (400, 429)
+    )
+    return sorted(cid for cid, n in sent.items() if n > 1)
+
+
+def open_stops(server: FakeBinance, symbol: str = "BTCUSDT") -> list[Order]:
+    """The stop orders resting on the venue for `symbol`."""
+    return [
+        o for o in server.account.orders.values() if o.symbol == symbol and o.is_stop and o.is_open
+    ]
+
+
+def held(server: FakeBinance, asset: str = "BTC") -> float:
+    """What the account holds of `asset`, free and locked (under its sells)."""
+    balance = server.account.balances.get(asset)
+    return 0.0 if balance is None else float(balance.free + balance.locked)

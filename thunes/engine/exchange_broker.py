@@ -59,9 +59,10 @@ their part's exit); the rules move it after every fill (a partial one too), and 
 broker replaces it only once the venue has confirmed the old one canceled; a sell that
 needs the base it holds waits for that cancel, and the stop comes back, re-sized, after
 the sell. When the price is already through the stop the position is sold at market
-(the rule's exit); when the venue refuses the stop or a minimum blocks it,
-`unprotected` says why in one line and new buys are refused until a stop rests again or
-the position is gone (or, with `sell_unprotected`, the position is sold at market).
+(the rule's exit); when the venue refuses the stop, never places it (a 5xx, then -2013
+by client id) or a minimum blocks it, `unprotected` says why in one line and new buys
+are refused until a stop rests again or the position is gone (or, with
+`sell_unprotected`, the position is sold at market).
 After a restart, the stop the store holds open is the one the rules want.
 
 Venue limits: MAX_NUM_ORDERS and MAX_NUM_ALGO_ORDERS count the symbol's open orders that
@@ -815,7 +816,10 @@ class ExchangeBroker:
             except StatusUnknown:
                 return False
             if found is None:  # a definite -2013: never placed
-                self._finish(working, OrderStatus.REJECTED, "never placed (-2013 by client id)")
+                why = "never placed (-2013 by client id)"
+                self._finish(working, OrderStatus.REJECTED, why)
+                if working.order.tag == MAX_LOSS_TAG:  # as a refusal: said, buys paused
+                    self._stop_failed(f"{working.client_id} {why}")
                 continue
             self._answer(working, found)
         return True
@@ -835,6 +839,9 @@ class ExchangeBroker:
         for fill in trades or ():
             self._take(fill, working)
         working.status = order.status
+        stop = working.order.tag == MAX_LOSS_TAG and working.order.type is OrderType.STOP
+        if stop and order.status in OPEN:
+            self.unprotected = ""  # the protective stop rests (again): entries resume
         self.store.order_status(
             working.client_id,
             order.status,

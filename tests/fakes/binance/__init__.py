@@ -11,7 +11,8 @@ error mapping are exercised, not mocked.
         server.set_status("BTCUSDT", "HALT")
         server.faults.drop_every = 5; server.faults.stalled = True; server.close_sockets()
         server.faults.rate_limit_next(1, "/api/v3/order", retry_after_s=2)
-        server.faults.server_error_next("/api/v3/account"); server.faults.lose_order_replies(1)
+        server.faults.server_error_next("/api/v3/account")
+        server.faults.lose_order_replies(1, after=1)  # the second new order: booked, unanswered
         server.credentials.clock_offset_ms = 30_000  # -1021 on signed calls (host clock)
         server.credentials.restrictions = key_restrictions(enableWithdrawals=True)  # the
         # key's permissions, as GET /sapi/v1/account/apiRestrictions answers them

@@ -23,7 +23,7 @@ class Faults:
     dropped: int = 0
     _sent: int = 0
     _http: dict[str, deque[BinanceApiError | None]] = field(default_factory=dict)
-    _lost_replies: int = 0
+    _lost: deque[bool] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail_next(
@@ -43,17 +43,22 @@ class Faults:
         self.retry_after_s = retry_after_s
         self.fail_next(path, times, 429, -1003, RATE_LIMIT_MSG)
 
-    def server_error_next(self, path: str, times: int = 1, status: int = 502) -> None:
-        """A gateway's 5xx HTML page: the request never reached the matching engine."""
+    def server_error_next(
+        self, path: str, times: int = 1, status: int = 502, after: int = 0
+    ) -> None:
+        """A gateway's 5xx HTML page: the request never reached the matching engine (the
+        next `times` requests to `path`, once `after` more have been answered)."""
         page = f"<html><body><h1>{status} Bad Gateway</h1></body></html>"
         with self._lock:
             queue = self._http.setdefault(path, deque())
+            queue.extend(None for _ in range(after))
             queue.extend(BinanceApiError(status, 0, "", page) for _ in range(times))
 
-    def lose_order_replies(self, times: int = 1) -> None:
-        """The next `times` new orders are booked, but answered 503 -1007 (status unknown)."""
+    def lose_order_replies(self, times: int = 1, after: int = 0) -> None:
+        """The next `times` new orders (once `after` more have been booked and answered)
+        are booked, but answered 503 -1007 (status unknown)."""
         with self._lock:
-            self._lost_replies += times
+            self._lost.extend([False] * after + [True] * times)
 
     def take_http_fault(self, path: str) -> BinanceApiError | None:
         with self._lock:
@@ -62,9 +67,8 @@ class Faults:
 
     def take_lost_reply(self) -> BinanceApiError | None:
         with self._lock:
-            if self._lost_replies <= 0:
+            if not self._lost or not self._lost.popleft():
                 return None
-            self._lost_replies -= 1
         return BinanceApiError(503, -1007, UNKNOWN_STATUS_MSG)
 
     def allow_send(self) -> bool:
