@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,21 +135,17 @@ SHOWN = {  # what Hydra prints itself, before any job, and how it shows the hook
 
 
 @pytest.mark.parametrize("shown", sorted(SHOWN))
-def test_a_printed_config_shows_the_secrets_it_resolves_masked(
-    shown: str,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    capfd: pytest.CaptureFixture[str],
-    clean_env: None,
-) -> None:
+def test_a_printed_config_shows_the_secrets_it_resolves_masked(shown: str, tmp_path: Path) -> None:
     """`thunes --cfg job --resolve` and the like: the values `${oc.env:...}` reads are masked,
-    whatever the variable's name (THUNES_ALERTS says nothing of a secret)."""
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
-    monkeypatch.setenv("THUNES_ALERTS", f"json://thunes:{PASSWORD}@127.0.0.1:9/hook")
+    whatever the variable's name (THUNES_ALERTS says nothing of a secret). In its own process:
+    `--info` leaves Hydra's logging set up on the terminal it printed to."""
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN}
+    env["THUNES_ALERTS"] = f"json://thunes:{PASSWORD}@127.0.0.1:9/hook"
     urls = "notifier.urls=[{url:'tgram://${oc.env:TELEGRAM_BOT_TOKEN}/4242',tag:tg},"
     urls += "{url:'${oc.env:THUNES_ALERTS}',tag:hook}]"
-    assert run_thunes([*shown.split(), "notifier=apprise", urls], monkeypatch, tmp_path) == 0
-    captured = capfd.readouterr()
-    printed = captured.out + captured.err
+    command = [sys.executable, "-m", "thunes", *shown.split(), "notifier=apprise", urls]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout + done.stderr
     assert SHOWN[shown] in (line.lstrip(" -") for line in printed.splitlines())
     assert hits(printed) == []
