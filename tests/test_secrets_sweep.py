@@ -7,7 +7,10 @@ notification sent: zero hits."""
 
 from __future__ import annotations
 
+import base64
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,13 +102,17 @@ def test_no_secret_reaches_a_file_an_output_or_a_notification(
         live = ["mode=live", *on_venue, "live.confirm=true", *notify]
         live += ["paper.speed=60", "paper.duration=3m", "paper.view=false", "strategy=grid"]
         monkeypatch.setenv("THUNES_LIVE_CONFIRM", "binance:default")
-        assert run(*live) == 0  # a live session on the stand-in, with its start-up summary
+        assert run("--cfg", "job", "--resolve", *live) == 0  # printed masked, then...
+        assert "critical_url: ***" in printed[3]
+        assert run(*live) == 0  # ...the session gets the real values: the venue takes the key
         monkeypatch.setenv("BINANCE_API_KEY", BAD_KEY)
         assert run(*live) == 2  # refused by the venue, before any state is opened
 
-    assert "LIVE BTC/USDT" in printed[3] and "paper.duration reached" in printed[3]
-    assert "-2015" in printed[4] and "check the key in BINANCE_API_KEY" in printed[4]
+    assert "LIVE BTC/USDT" in printed[4] and "paper.duration reached" in printed[4]
+    assert "-2015" in printed[5] and "check the key in BINANCE_API_KEY" in printed[5]
     assert hook.bodies() and telegram.bodies()  # both channels were used
+    basic = "Basic " + base64.b64encode(f"thunes:{PASSWORD}".encode()).decode()
+    assert {post.authorization for post in hook.posts} == {basic}  # the URL's real password
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != ".env"]
     assert any(p.parts[-3:-1] == ("mlruns", "mlflow.db") or p.name == "mlflow.db" for p in written)
     assert any(p.suffix == ".sqlite" for p in written)  # the live state
@@ -116,3 +123,29 @@ def test_no_secret_reaches_a_file_an_output_or_a_notification(
     sent += [str(body.get("text", "")) for body in telegram.bodies()]
     leaks.update({f"notification {i}": hits(body) for i, body in enumerate(sent)})
     assert {where: found for where, found in leaks.items() if found} == {}
+
+
+SHOWN = {  # what Hydra prints itself, before any job, and how it shows the hook's URL
+    "--cfg job --resolve": "url: ***",
+    "--cfg all --resolve": "url: ***",
+    "--help --resolve": "url: ***",
+    "--cfg job --package notifier.urls.1.url": "***",  # a value alone, always resolved
+    "--info config": "url: ${oc.env:THUNES_ALERTS}",  # not resolved: as written
+}
+
+
+@pytest.mark.parametrize("shown", sorted(SHOWN))
+def test_a_printed_config_shows_the_secrets_it_resolves_masked(shown: str, tmp_path: Path) -> None:
+    """`thunes --cfg job --resolve` and the like: the values `${oc.env:...}` reads are masked,
+    whatever the variable's name (THUNES_ALERTS says nothing of a secret). In its own process:
+    `--info` leaves Hydra's logging set up on the terminal it printed to."""
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN}
+    env["THUNES_ALERTS"] = f"json://thunes:{PASSWORD}@127.0.0.1:9/hook"
+    urls = "notifier.urls=[{url:'tgram://${oc.env:TELEGRAM_BOT_TOKEN}/4242',tag:tg},"
+    urls += "{url:'${oc.env:THUNES_ALERTS}',tag:hook}]"
+    command = [sys.executable, "-m", "thunes", *shown.split(), "notifier=apprise", urls]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout + done.stderr
+    assert SHOWN[shown] in (line.lstrip(" -") for line in printed.splitlines())
+    assert hits(printed) == []

@@ -6,12 +6,14 @@ built yet, 130 interrupted. Every expected failure is one line on stderr, not a 
 
 from __future__ import annotations
 
+import functools
 import gc
+import io
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import NoReturn
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
+from typing import Any, NoReturn
 
 
 def _prepare_environment() -> None:
@@ -26,6 +28,7 @@ def _prepare_environment() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     env.load_dotenv(Path.cwd())
     env.protect()
+    env.remember_interpolated()
     redact.hook_logging()
     redact.hook_tracebacks()
 
@@ -48,6 +51,37 @@ def _composed_once(argv: list[str]) -> Iterator[None]:
         yield
     finally:
         Hydra.get_mode = get_mode  # type: ignore[method-assign]
+
+
+@contextmanager
+def _printed_masked() -> Iterator[None]:
+    """Hydra prints `--cfg job --resolve` and `--help --resolve` itself, before any job: what
+    it prints goes out with every secret masked, those the resolution read included (see
+    env.remember_interpolated). The job's config keeps the real values."""
+    from hydra._internal.hydra import Hydra
+
+    from thunes.tracking.redact import scrub
+
+    def masked(show: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(show)
+        def printed(*args: Any, **kwargs: Any) -> None:
+            text = io.StringIO()
+            try:
+                with redirect_stdout(text):
+                    show(*args, **kwargs)
+            finally:  # Hydra exits (1) on a package it does not find
+                sys.stdout.write(scrub(text.getvalue()))
+
+        return printed
+
+    shows = {name: getattr(Hydra, name) for name in ("show_cfg", "app_help")}
+    for name, show in shows.items():
+        setattr(Hydra, name, masked(show))
+    try:
+        yield
+    finally:
+        for name, show in shows.items():
+            setattr(Hydra, name, show)
 
 
 def _stop(error: BaseException) -> NoReturn:
@@ -95,7 +129,7 @@ def main() -> None:
             _stop(error)
 
     try:
-        with _composed_once(sys.argv[1:]):
+        with _composed_once(sys.argv[1:]), _printed_masked():
             _task()
     except (Exception, KeyboardInterrupt) as error:  # composition errors, before any job
         _stop(error)

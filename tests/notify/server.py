@@ -17,6 +17,7 @@ class Post:
     at: float  # monotonic time it arrived
     path: str
     body: dict[str, Any]
+    authorization: str = ""  # the header as sent (json://user:password@... gives Basic)
 
 
 @dataclass
@@ -46,7 +47,9 @@ def listening(inbox: Inbox, port: int = 0) -> Iterator[int]:
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with inbox.lock:
-                inbox.posts.append(Post(time.monotonic(), self.path, json.loads(raw or b"{}")))
+                body = json.loads(raw or b"{}")
+                auth = self.headers.get("Authorization", "")
+                inbox.posts.append(Post(time.monotonic(), self.path, body, auth))
             reply = b'{"ok": true, "result": {"message_id": 1}}'
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

@@ -4,7 +4,8 @@ BINANCE_API_KEY`) or interpolates them (`${oc.env:TELEGRAM_BOT_TOKEN}`), never v
 
 Every value that may be secret is handed to the process's redaction (tracking/redact.py)
 before anything can print, log or save it: variables whose names say key, secret, token,
-password..., and every variable the config refers to."""
+password..., every variable the config refers to, and every value `${oc.env:...}` reads,
+when it reads it (Hydra prints `--cfg job --resolve` before any code of ours runs)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.resolvers import oc
 
 from thunes.tracking.redact import remember
 
@@ -72,3 +74,17 @@ def protect(cfg: DictConfig | None = None, env: Mapping[str, str] | None = None)
     env = os.environ if env is None else env
     names = secret_names(env) | (referenced(cfg) if cfg is not None else set())
     remember(env[name].strip() for name in names if name in env)
+
+
+def _env(key: str, *default: Any) -> Any:
+    """OmegaConf's `oc.env`, the value it reads from the environment remembered as a secret."""
+    value = oc.env(key, *default)
+    if key in os.environ:
+        remember([os.environ[key].strip()])
+    return value
+
+
+def remember_interpolated() -> None:
+    """From now on, whatever resolves `${oc.env:NAME}` (a job, a printed config, an error
+    quoting a value) leaves NAME's value known to the redaction; the value itself is unchanged."""
+    OmegaConf.register_new_resolver("oc.env", _env, replace=True)

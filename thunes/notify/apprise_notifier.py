@@ -14,32 +14,15 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from thunes.errors import ConfigError
 from thunes.notify.channel import Channel, Counts, Limits, Send
 from thunes.notify.events import Event, Level, Policy, level_of, policies
-from thunes.notify.secrets import guard
+from thunes.notify.secrets import apprise_plugin, guard
 from thunes.tracking.redact import scrub
 
-if TYPE_CHECKING:
-    from apprise import NotifyBase
-
 log = logging.getLogger(__name__)
-
-
-def _plugin(url: str) -> NotifyBase | None:
-    """Apprise's plugin for `url`, or None; Apprise's own complaint is not logged: ours,
-    which does not show the URL, is raised instead."""
-    import apprise  # 1.5 s to load its plugins: only when a notifier is built
-
-    apprise_log = logging.getLogger("apprise")
-    level = apprise_log.level
-    apprise_log.setLevel(logging.CRITICAL)
-    try:
-        return apprise.Apprise.instantiate(url)
-    finally:
-        apprise_log.setLevel(level)
 
 
 def _apprise_sender(key: str, url: str, timeout_s: float) -> Send:
@@ -47,7 +30,7 @@ def _apprise_sender(key: str, url: str, timeout_s: float) -> Send:
     `silent=yes`) for `silent` events where the service supports it."""
     import apprise
 
-    loud = _plugin(url)
+    loud = apprise_plugin(url)
     if loud is None:
         scheme = url.split("://", 1)[0] if "://" in url else "?"
         raise ConfigError(
@@ -56,7 +39,7 @@ def _apprise_sender(key: str, url: str, timeout_s: float) -> Send:
         )
     quiet = None
     if "silent" in type(loud).template_args:
-        quiet = _plugin(url + ("&" if "?" in url else "?") + "silent=yes")
+        quiet = apprise_plugin(url + ("&" if "?" in url else "?") + "silent=yes")
     sound, silence = apprise.Apprise(), apprise.Apprise()
     sound.add(loud)
     silence.add(quiet or loud)

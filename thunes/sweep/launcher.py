@@ -36,16 +36,19 @@ class Template:
         with read_write(self.task), open_dict(self.task):
             del self.task["hydra"]
         self.choices = dict(config.hydra.runtime.choices)
-        self.keys = {o.key_or_group for o in parse_overrides(overrides)}
+        self.lines = {o.key_or_group: o.input_line for o in parse_overrides(overrides)}
+        """Each key's override as this config holds it now: one unchanged is not set again."""
         # The sweep's folder: `${now:...}` is cached by Hydra, so it is one for the sweep.
         self.sweep_dir = Path(str(config.hydra.sweep.dir)).absolute()
 
     def accepts(self, overrides: list[Override]) -> bool:
         """True when these overrides only change values of keys this template has."""
-        if {o.key_or_group for o in overrides} != self.keys:
+        if {o.key_or_group for o in overrides} != self.lines.keys():
             return False
         for override in overrides:
             key = override.key_or_group
+            if override.input_line == self.lines[key]:
+                continue
             if key in self.choices:  # a config group: fine only if it stays the same option
                 if override.get_value_element_as_str() != self.choices[key]:
                     return False
@@ -54,20 +57,28 @@ class Template:
         return True
 
     def _plain_change(self, override: Override) -> bool:
-        """A new value for a key the config has, not an addition, deletion or sweep."""
+        """A new value for a key the config has, not an addition, deletion or sweep, nor a
+        mapping: Hydra merges one into the composed value, which this config no longer holds
+        (a list replaces the old one whole, as in Hydra)."""
         return (
             override.type == OverrideType.CHANGE
             and not override.is_sweep_override()
             and OmegaConf.select(self.task, override.key_or_group, default=_ABSENT) is not _ABSENT
+            and not isinstance(override.value(), dict)
         )
 
     def apply(self, overrides: list[Override], lines: Sequence[str], num: int) -> None:
+        """Set the values that changed since the last trial, as Hydra sets them (merged: a
+        list of mappings becomes typed nodes, `notifier.urls=[{url: ...}]`)."""
         for override in overrides:
-            if override.key_or_group not in self.choices:
-                value = override.value()
-                OmegaConf.update(self.task, override.key_or_group, value, merge=False)
-                with read_write(self.config):
-                    OmegaConf.update(self.config, override.key_or_group, value, merge=False)
+            key = override.key_or_group
+            if override.input_line == self.lines[key] or key in self.choices:
+                continue
+            value = override.value()
+            OmegaConf.update(self.task, key, value, merge=True)
+            with read_write(self.config):
+                OmegaConf.update(self.config, key, value, merge=True)
+            self.lines[key] = override.input_line
         with read_write(self.config.hydra), open_dict(self.config.hydra):
             self.config.hydra.job.id = num
             self.config.hydra.job.num = num
