@@ -8,14 +8,13 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-import thunes.ops
 from tests.cli.run import run_thunes
-from tests.live.venue import DCA_EVERY_BAR, T0
 from tests.fakes.binance import FakeBinance
+from tests.live.venue import DCA_EVERY_BAR, T0
+from tests.ops.spy import attached_ops
 from thunes.ops.attach import Ops
 
 SPEED = 6.0  # a 1m candle every 10 s: a loaded machine keeps up
@@ -35,14 +34,7 @@ def _tighten_after_fills(server: FakeBinance, attached: list[Ops], done: threadi
 def test_a_filter_the_venue_changes_reaches_papers_venue_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    attached: list[Ops] = []
-    attach = thunes.ops.attach
-
-    def spy(*args: Any, **kwargs: Any) -> Ops:
-        attached.append(attach(*args, **kwargs))
-        return attached[-1]
-
-    monkeypatch.setattr(thunes.ops, "attach", spy)
+    attached = attached_ops(monkeypatch)
     done = threading.Event()
     with FakeBinance(start_ms=T0, speed=SPEED, tick_s=0.02) as server:
         tighten = threading.Thread(target=_tighten_after_fills, args=(server, attached, done))

@@ -30,7 +30,8 @@ def test_reads_say_where_the_session_stands(ops: Ops) -> None:
     assert health.status_code == 503 and health.json()["why"].startswith("stopped")
     assert health.json()["exchange"] is None  # the simulator: no venue to time
     orders = api.get("/orders").json()  # the grid's buy limits resting on the simulated book
-    assert orders and all(o["type"] == "limit" and o["client_id"] for o in orders)
+    assert [o for o in orders if o["side"] == "buy" and o["type"] == "limit"]
+    assert all(o["type"] != "market" and o["client_id"] and o["status"] for o in orders)
     logs = api.get("/logs", params={"limit": 5}).json()
     assert len(logs) == 5 and all(r["run_id"] == "t0" for r in logs)
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-import thunes.ops
 from tests.cli.run import run_thunes
 from tests.ops.bot_api import BotApi, serving
+from tests.ops.spy import attached_ops
 from thunes.ops import telegram
 from thunes.ops.attach import Ops
 from thunes.ops.telegram import Commands
@@ -77,14 +77,7 @@ def test_a_paper_session_obeys_its_chat_only(
 ) -> None:
     from apprise.plugins.telegram import NotifyTelegram
 
-    attached: list[Ops] = []
-    attach = thunes.ops.attach
-
-    def spy(*args: Any, **kwargs: Any) -> Ops:
-        attached.append(attach(*args, **kwargs))
-        return attached[-1]
-
-    monkeypatch.setattr(thunes.ops, "attach", spy)
+    attached = attached_ops(monkeypatch)
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("TELEGRAM_CHAT_ID", str(CHAT))
     api, seen = BotApi(), {}
