@@ -155,18 +155,47 @@ def run_in(
     first: int,
     until_idle: bool,
 ) -> tuple[Vec, int]:
-    """`run_lanes` in the working arrays `work` (`workspace(st, ...)`)."""
+    """`run_lanes` in the working arrays `work` (`workspace(st, ...)`): `_steps` in the log
+    as it is, again in one twice as long whenever a step could overflow it (rarely)."""
+    acct, lanes, orders, log = b
+    work[0][:] = 0.0  # each lane's last close
+    step = first
+    while True:
+        step, done = _steps(
+            h, prefixes, rk, (acct, lanes, orders, log), st, work, equity, lane_equity,
+            keep_log, cursor, step, until_idle,
+        )  # fmt: skip
+        if done:
+            return log, step
+        log = np.concatenate((log, np.zeros_like(log)))
+
+
+@njit(cache=True)
+def _steps(
+    h: History,
+    prefixes: Bools,
+    rk: Vec,
+    b: Book,
+    st: Vec,
+    work: Work,
+    equity: Vec,
+    lane_equity: Vec,
+    keep_log: bool,
+    cursor: Ints,
+    first: int,
+    until_idle: bool,
+) -> tuple[int, bool]:
+    """`run_in`'s steps from `first`: returns the step it stopped before, and True at the end
+    (or idle, `until_idle`), False when the log must grow first. It rebinds no array: a
+    loop that may (the grown log) pays numba's reference counting of each at every step."""
     acct, lanes, orders, log = b
     bars, starts, entries, exits, timeline = h  # read at every bar: no attribute lookups
     n_lanes = len(starts) - 1
     last_close, rows, out, rules = work
-    last_close[:] = 0.0
-    room = len(log) - 64 * n_lanes  # the log grows when a step could overflow it: rarely
+    room = len(log) - 64 * n_lanes  # a step writes at most 64 rows a lane
     for step in range(first, len(timeline)):
         if acct[AcctRow.N_LOG] > room:
-            log = np.concatenate((log, np.zeros_like(log)))
-            b = acct, lanes, orders, log
-            room = len(log) - 64 * n_lanes
+            return step, False
         now = timeline[step]
         for j in range(n_lanes):  # the fills at the open, and the answers to them
             i = starts[j] + cursor[j]
@@ -209,8 +238,8 @@ def run_in(
         if not keep_log:
             acct[AcctRow.N_LOG] = 0
         if until_idle and _idle(lanes, st):
-            return log, step + 1
-    return log, len(timeline)
+            return step + 1, True
+    return len(timeline), True
 
 
 def fixed_prefixes() -> Bools:
