@@ -1,5 +1,6 @@
 """`thunes mode=paper` as a user runs it: it acts, stops by itself, says what is open, never
-imports vectorbt; `thunes mode=live` refuses to start unconfirmed."""
+imports vectorbt (nor FastAPI or Telegram's bot when it serves neither); `thunes mode=live`
+refuses to start unconfirmed."""
 
 from __future__ import annotations
 
@@ -30,11 +31,13 @@ except SystemExit as stopped:
 else:
     code = 0
 print(json.dumps({"code": code, "vectorbt": "vectorbt" in sys.modules,
+                  "unserved": [m for m in ("fastapi", "telegram") if m in sys.modules],
                   "seconds": time.perf_counter() - started}))
 """
 
 
 def test_paper_once_acts_on_the_last_close_without_importing_vectorbt(tmp_path: Path) -> None:
+    """Nor the control API's FastAPI, nor python-telegram-bot: a once run serves neither."""
     out = subprocess.run(
         [sys.executable, "-c", _PROBE, "mode=paper", "paper.once=true", "strategy=grid", *HOUR],
         capture_output=True,
@@ -48,6 +51,7 @@ def test_paper_once_acts_on_the_last_close_without_importing_vectorbt(tmp_path: 
     probe = json.loads(last)
     assert probe["code"] == 0, out.stderr
     assert probe["vectorbt"] is False, "paper mode imported vectorbt"
+    assert probe["unserved"] == [], f"paper.once imported {probe['unserved']}"
     text = " ".join(" ".join(lines).split())
     assert "acted on the last closed candle" in text
     # the grid lays its buy limits at once, on the first close it hears

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from thunes.domain.orders import OrderIntent, OrderType, Side
 from thunes.domain.tags import KILL_TAG
 from thunes.errors import ConfigError
-from thunes.ops.api import build_app, check_exposure
-from thunes.ops.attach import Ops
+from thunes.ops.api import build_app
+from thunes.ops.attach import Ops, check_exposure
 
 
 def _client(ops: Ops, token: str | None = None) -> TestClient:

@@ -122,10 +122,13 @@ class Kernel:
 
     def step(self, arrivals: Sequence[Arrival]) -> float:
         """One timestamp's candles (one per lane at most): fills, then decisions; returns the
-        account's equity at the close."""
-        return self.step_candles(
-            [(j, c.time_ms, c.open, c.high, c.low, c.close, c.volume, n) for j, c, n in arrivals]
-        )
+        account's equity at the close. `step_candles` on the events' own fields: building
+        its tuples cost the live engine a tenth of each step."""
+        for j, c, _ in arrivals:
+            self._fill(j, c.time_ms, c.open, c.high, c.low)
+        for j, c, next_open in arrivals:
+            self._decide(j, c.time_ms, c.open, c.high, c.low, c.close, c.volume, next_open)
+        return self.equity()
 
     def step_candles(self, candles: Sequence[Candle]) -> float:
         """`step` on the candles' values."""
@@ -139,7 +142,8 @@ class Kernel:
         if not self.brokers:
             return math.nan  # no candle lane (a tick engine alone)
         value = self.brokers[0].cash  # the account's, which every symbol shares
-        for broker, close in zip(self.brokers, self.last_close, strict=True):
+        # a close per lane by construction: strict's check would cost every step
+        for broker, close in zip(self.brokers, self.last_close, strict=False):
             if close == close:  # a lane with no price yet holds nothing
                 value += broker.holdings * close
         return value

@@ -234,8 +234,10 @@ class TickEngine:
             self.gate[0] = 0.0
             self._send(strategy.on_fill(fill, broker))
             self._hear()
-        self._send(strategy.on_tick(tick, broker))
-        self._hear()
+        commands = strategy.on_tick(tick, broker)
+        if commands:  # most ticks: nothing to send, nothing to hear
+            self._send(commands)
+            self._hear()
         self.marks[i] = broker.cash + broker.holdings * tick.bid
         self.ticks, self.last_ms = i + 1, tick.timestamp_ms
         return fills

@@ -185,17 +185,22 @@ class LiveEngine:
             raise
 
     async def _events(self, group: dict[int, CandleClosed]) -> Stopped:
+        until, seen, lane_of, lanes = self.until_ms, self.health.seen, self.lane_of, len(self.lanes)
         async for event in self.feed:
-            if self.until_ms is not None and event.at_ms > self.until_ms:
+            if until is not None and event.at_ms > until:
                 break
-            self.health.seen(event.at_ms)
-            if not isinstance(event, CandleClosed):
+            seen(event.at_ms)
+            if isinstance(event, BookTicked):
                 self._tick(event)
+                continue
+            j = lane_of[event.symbol]
+            if not group and lanes == 1:  # one symbol: each candle is a step of its own
+                self._step([(j, event, event.close_ms)])
                 continue
             if group and next(iter(group.values())).time_ms != event.time_ms:
                 self._flush(group)  # a symbol without this candle: it had a gap
-            group[self.lane_of[event.symbol]] = event
-            if len(group) == len(self.lanes):
+            group[j] = event
+            if len(group) == lanes:
                 self._flush(group)
         else:
             self._flush(group)

@@ -28,8 +28,6 @@ from thunes.ops.reload import Reloader
 from thunes.ops.status import Session
 
 log = structlog.get_logger("thunes.ops.api")
-TOKEN_ENV = "THUNES_API_TOKEN"
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 class Confirm(BaseModel):
@@ -38,15 +36,6 @@ class Confirm(BaseModel):
 
 class Reload(BaseModel):
     overrides: list[str] = []
-
-
-def check_exposure(host: str, token: str | None) -> None:
-    """No token, no API beyond this machine: refused before anything starts."""
-    if host not in LOOPBACK and not token:
-        raise ConfigError(
-            f"ops.api_host={host} exposes the control API: set a token in {TOKEN_ENV}, "
-            "or keep ops.api_host=127.0.0.1"
-        )
 
 
 def build_app(

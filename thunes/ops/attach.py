@@ -3,7 +3,9 @@ or live) needs to be operated, in one call after its engine is built: the notifi
 (live/alerts.py), the drift watch, the metrics, the logs, the dead-man's switch and the
 control API. Logs are installed at once;
 the servers (metrics, control API) and the dead-man's switch run with the engine
-(`engine.run`, on its loop) and stop with it, so a `paper.once` run opens no port.
+(`engine.run`, on its loop) and stop with it, so a `paper.once` run opens no port. FastAPI
+(thunes/ops/api.py) and python-telegram-bot are imported only by a session that serves them:
+a `paper.once` run, or one with `ops.api=false`, never loads them (a second of start-up).
 """
 
 from __future__ import annotations
@@ -14,21 +16,21 @@ import os
 import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
-import uvicorn
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from rich.console import Console
 
 from thunes.components import Components
 from thunes.drift.watch import DriftWatch
+from thunes.errors import ConfigError
 from thunes.live.activity import _stamp
 from thunes.live.alerts import Alerts
 from thunes.live.engine import LiveEngine, Stopped
 from thunes.notify.secrets import url_secrets
 from thunes.ops import logs as logs_
-from thunes.ops.api import TOKEN_ENV, bind, build_app, check_exposure, server
 from thunes.ops.control import Control
 from thunes.ops.deadman import DeadMan
 from thunes.ops.metrics import Metrics
@@ -38,8 +40,22 @@ from thunes.ops.tap import Tap
 from thunes.ops.telegram import from_config as telegram_commands
 from thunes.risk.engine import RiskEngine
 
+if TYPE_CHECKING:
+    import uvicorn
+
 log = structlog.get_logger("thunes.ops")
 _STOP_S = 5.0
+TOKEN_ENV = "THUNES_API_TOKEN"
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def check_exposure(host: str, token: str | None) -> None:
+    """No token, no API beyond this machine: refused before anything starts."""
+    if host not in LOOPBACK and not token:
+        raise ConfigError(
+            f"ops.api_host={host} exposes the control API: set a token in {TOKEN_ENV}, "
+            "or keep ops.api_host=127.0.0.1"
+        )
 
 
 def run_dir() -> Path | None:
@@ -151,6 +167,8 @@ class Ops:
     def _api(self, say: Callable[[str], None]) -> uvicorn.Server | None:
         """The control API's server on its socket, bound now; None when the port is busy
         (one line: the session goes on without it)."""
+        from thunes.ops.api import bind, build_app, server
+
         host, port = str(self.cfg.api_host), int(self.cfg.api_port)
         try:
             sock = bind(host, port)

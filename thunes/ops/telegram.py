@@ -13,19 +13,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from omegaconf import DictConfig
-from telegram import Update
-from telegram.error import TelegramError
-from telegram.ext import Application, ContextTypes, TypeHandler
 
 from thunes.errors import ConfigError
 from thunes.notify.apprise_notifier import required_env
 from thunes.ops.reload import Reloader
 from thunes.ops.status import Session
 from thunes.tracking.redact import remember, scrub
+
+if TYPE_CHECKING:  # imported by the bot's run: a session without commands never loads it
+    from telegram import Update
+    from telegram.ext import Application, ContextTypes
 
 log = structlog.get_logger("thunes.ops.telegram")
 BASE_URL = "https://api.telegram.org/bot"  # a self-hosted Bot API server, or a test's stand-in
@@ -165,6 +166,10 @@ class TelegramCommands:
     async def run(self) -> None:
         """Poll getUpdates on this loop until cancelled; Telegram unreachable at start:
         retried with back-off, the session goes on meanwhile."""
+        from telegram import Update
+        from telegram.error import TelegramError
+        from telegram.ext import Application, TypeHandler
+
         wait = RETRY_S[0]
         while True:
             app = Application.builder().token(self.token).base_url(BASE_URL).build()
@@ -178,6 +183,8 @@ class TelegramCommands:
                 wait = min(2 * wait, RETRY_S[1])
 
     async def _serve(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        from telegram.error import TelegramError
+
         updater = app.updater
         assert updater is not None  # the builder's default
         try:
