@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from tests.fakes.binance import FakeBinance, SymbolSpec
-from tests.live.venue import T0, keyed_env, session_args
+from tests.live.venue import DCA_EVERY_BAR, T0, keyed_env, session_args
 
 SYMBOLS = (
     SymbolSpec("BTCUSDT", "BTC", "USDT"),
@@ -36,7 +36,7 @@ STRATEGIES = {  # tuned to trade often on 1m candles: many orders in a market da
         "strategy.quote_per_level=10",
         "strategy.recenter_after=30",
     ),
-    "dca": ("strategy=dca", "strategy.every_bars=2", "strategy.take_profit_pct=0.002"),
+    "dca": (*DCA_EVERY_BAR, "strategy.every_bars=2", "strategy.take_profit_pct=0.002"),
     "sma": ("strategy=sma_cross", "strategy.fast=3", "strategy.slow=8"),
 }
 
