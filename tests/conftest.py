@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -25,3 +26,16 @@ def _own_secrets() -> Iterator[None]:
     known = redact._known
     yield
     redact._known = known
+
+
+@pytest.fixture(autouse=True)
+def _own_logging() -> Iterator[None]:
+    """Each test's logging is its own: a run in this process (a sweep's Hydra logging config
+    `disabled` turns off every logger that exists) must not silence the next test's session."""
+    loggers = logging.Logger.manager.loggerDict
+    on = {n for n, lg in loggers.items() if isinstance(lg, logging.Logger) and not lg.disabled}
+    yield
+    for name in on:
+        logger = loggers.get(name)
+        if isinstance(logger, logging.Logger):
+            logger.disabled = False
