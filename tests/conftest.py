@@ -33,9 +33,8 @@ def _own_logging() -> Iterator[None]:
     """Each test's logging is its own: a run in this process (a sweep's Hydra logging config
     `disabled` turns off every logger that exists) must not silence the next test's session."""
     loggers = logging.Logger.manager.loggerDict
-    on = {n for n, lg in loggers.items() if isinstance(lg, logging.Logger) and not lg.disabled}
+    off = {n for n, lg in loggers.items() if isinstance(lg, logging.Logger) and lg.disabled}
     yield
-    for name in on:
-        logger = loggers.get(name)
-        if isinstance(logger, logging.Logger):
+    for name, logger in list(loggers.items()):
+        if isinstance(logger, logging.Logger) and name not in off:
             logger.disabled = False
