@@ -21,6 +21,8 @@ import sys
 from contextlib import suppress
 from pathlib import Path
 
+from thunes.paths import cache_root
+
 PACKAGE = Path(__file__).resolve().parent
 FOLDER = re.compile(r"thunes-[0-9a-f]{16}")
 TRASH = ".thunes-trash-"
@@ -46,7 +48,7 @@ def cache_base() -> Path:
     """The folder the user gave numba's cache; a parent's keyed folder means its base."""
     given = os.environ.get("NUMBA_CACHE_DIR")
     if not given:
-        return Path(os.environ.get("THUNES_CACHE_DIR", Path.cwd() / ".cache")).absolute() / "numba"
+        return cache_root() / "numba"
     path = Path(given).absolute()
     return path.parent if FOLDER.fullmatch(path.name) else path
 

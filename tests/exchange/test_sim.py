@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import cast
+from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -100,6 +101,51 @@ def test_seeds_and_symbols_differ() -> None:
     for i in range(len(returns)):
         for j in range(i + 1, len(returns)):
             assert abs(np.corrcoef(returns[i], returns[j])[0, 1]) < 0.2
+
+
+def _drawn_blocks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The blocks whose noise the simulator draws from now on (built or walked through)."""
+    drawn: list[int] = []
+    draws = SimExchange._bar_draws
+
+    def counted(self: SimExchange, symbol: str, timeframe: str, block: int, lam: float) -> Any:
+        drawn.append(block)
+        return draws(self, symbol, timeframe, block, lam)
+
+    monkeypatch.setattr(SimExchange, "_bar_draws", counted)
+    return drawn
+
+
+def test_a_late_window_seeks_to_its_block_with_the_same_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A late window is built from its own block (the start states checkpointed by an
+    earlier process), and equals to the bit the path built from origin."""
+    monkeypatch.setenv("THUNES_CACHE_DIR", str(tmp_path))
+    now, window = ms("2026-06-01"), (ms("2025-11-02 05:00"), ms("2025-11-03"))
+    whole = frozen(SimExchange(), now).candles(BTC, "1h", ms("2017-01-01"))
+    first = frozen(SimExchange(), now).candles(BTC, "1h", *window)  # walks, then checkpoints
+    drawn = _drawn_blocks(monkeypatch)
+    seeked = frozen(SimExchange(), now).candles(BTC, "1h", *window)
+    assert drawn == [(window[0] - ms("2017-01-01")) // HOUR // sim_module._BLOCK]
+    pd.testing.assert_frame_equal(seeked, whole.loc[seeked.index])
+    pd.testing.assert_frame_equal(seeked, first)
+    assert len(seeked) == 19
+
+
+def test_a_damaged_checkpoint_is_walked_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("THUNES_CACHE_DIR", str(tmp_path))
+    now, since = ms("2026-06-01"), ms("2025-11-02")
+    expected = frozen(SimExchange(), now).fetch_ohlcv(BTC, "1h", since, 50)
+    (checkpoint,) = (tmp_path / "sim").iterdir()
+    checkpoint.write_bytes(b"half a file")
+    assert frozen(SimExchange(), now).fetch_ohlcv(BTC, "1h", since, 50) == expected
+    checkpoint.unlink()
+    (tmp_path / "sim").rmdir()
+    (tmp_path / "sim").write_text("")  # a cache it can neither read nor write: served the same
+    assert frozen(SimExchange(), now).fetch_ohlcv(BTC, "1h", since, 50) == expected
 
 
 # -- shape and consistency -------------------------------------------------------------------

@@ -18,14 +18,24 @@ closes (ticks pass through every 1h open), with a spread of >= 1 tick, geometric
 Determinism: noise is drawn in fixed blocks (of bars, or one hour of ticks), each from a
 generator seeded by sha256(seed, symbol, timeframe, block), and every transform is causal from
 `origin`: a value never depends on the window, page or process that asks for it.
+
+Seeking: a block of bars needs only the four AR(1) states the block before it ended in. Those
+states are checkpointed per block under `<cache root>/sim/` (a few bytes per block, keyed on
+this file and numpy), so a window late in the path generates its own blocks only: the last
+1m candles of a decade cost one block, not the decade's 300 (~5 s). A start without the
+checkpoint walks the states from origin once, without building the bars it skips.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import suppress
+from pathlib import Path
 from typing import cast
 
 import numpy as np
@@ -37,11 +47,12 @@ from thunes.domain.timeframes import timeframe_ms
 from thunes.errors import ConfigError, DataError
 from thunes.exchange.base import OhlcvRow
 from thunes.exchange.latency import RestLatency
+from thunes.paths import cache_root
 
 _YEAR_MS = 365.25 * 86_400_000
 _HOUR_MS = 3_600_000
 _BLOCK = 1 << 14  # bars per noise block
-_CACHE_BYTES = 600_000_000  # generated paths kept in memory (1m since 2017 is ~250 MB)
+_CACHE_BYTES = 600_000_000  # generated blocks kept in memory (1m since 2017 is ~250 MB)
 _DEFAULT_PRICES = {"BTC": 20_000.0, "ETH": 1_500.0, "SOL": 40.0}
 _NU = 5.0  # Student-t degrees of freedom
 _VOL_LAYERS = ((0.2, 0.45), (4.0, 0.35), (60.0, 0.4))  # (half-life in days, sd of log-vol)
@@ -51,6 +62,7 @@ _VOLUME_PER_DAY = 6e8  # typical daily volume, in quote units at the start price
 _VOL_LOAD = (0.4, 0.25, 0.7)  # log volume loads on log-vol, |innovation|, noise
 _COLUMNS = ["open", "high", "low", "close", "volume"]
 _TICK_COLUMNS = ["bid", "bid_size", "ask", "ask_size"]
+_MODEL = hashlib.sha256(Path(__file__).read_bytes() + np.__version__.encode()).hexdigest()
 
 
 def _wall_ms() -> int:
@@ -111,7 +123,8 @@ class SimExchange:
         self.annual_volatility = float(annual_volatility)
         prices = {k: float(v) for k, v in (start_prices or {}).items()}
         self.start_prices = {**_DEFAULT_PRICES, **prices}
-        self._paths: dict[tuple[str, str], tuple[np.ndarray, np.ndarray | None]] = {}
+        self._blocks: dict[tuple[str, str, int], np.ndarray] = {}  # least recently used first
+        self._starts: dict[tuple[str, str], list[np.ndarray]] = {}  # each block's start state
         self.clock: Callable[[], int] = _wall_ms  # a paper run swaps in its market clock
 
     # -- Exchange protocol -------------------------------------------------------------------
@@ -131,7 +144,7 @@ class SimExchange:
         """Closed candles opening at or after `since_ms`, oldest first, at most `limit`."""
         first, tf, i0, i1 = self._window(symbol, timeframe, since_ms, None)
         i1 = min(i1, i0 + max(0, limit))
-        rows = self._path(symbol, timeframe, i1)[i0:i1, :5].tolist()
+        rows = self._rows(symbol, timeframe, i0, i1)[:, :5].tolist()
         times = (first + tf * np.arange(i0, i1, dtype=np.int64)).tolist()
         return [[t, *row] for t, row in zip(times, rows, strict=True)]
 
@@ -141,7 +154,7 @@ class SimExchange:
     ) -> pd.DataFrame:
         """Closed candles opening in [start_ms, end_ms) (end None: up to now), indexed by open."""
         first, tf, i0, i1 = self._window(symbol, timeframe, start_ms, end_ms)
-        rows = self._path(symbol, timeframe, i1)[i0:i1, :5]
+        rows = self._rows(symbol, timeframe, i0, i1)[:, :5]
         index = _utc_ms(first + tf * np.arange(i0, i1, dtype=np.int64))
         return pd.DataFrame(rows, index=index, columns=_COLUMNS, dtype="float64", copy=True)
 
@@ -174,7 +187,7 @@ class SimExchange:
         per_hour, filters = _HOUR_MS // step_ms, self.market_filters(symbol)
         h0, skip = divmod(t0 - first, _HOUR_MS)
         h1 = (t0 + (n - 1) * step_ms - first) // _HOUR_MS + 1
-        hours = self._path(symbol, "1h", h1)[h0:h1]
+        hours = self._rows(symbol, "1h", h0, h1)
         draws = [self._tick_draws(symbol, step_ms, h, per_hour) for h in range(h0, h1)]
         z, spread, q_bid, q_ask = (np.stack(d) for d in zip(*draws, strict=True))
         walk = np.cumsum(z, axis=1) * (hours[:, 5:6] / math.sqrt(per_hour))
@@ -236,28 +249,55 @@ class SimExchange:
         i1 = closed if end_ms is None else min(closed, max(0, -(-(end_ms - first) // tf)))
         return first, tf, i0, max(i0, i1)
 
-    def _path(self, symbol: str, timeframe: str, n: int) -> np.ndarray:
-        """Columns open, high, low, close, volume, sigma of at least the first n bars."""
-        key = (symbol, timeframe)
-        bars, state = self._paths.pop(key, (np.empty((0, 6)), None))
-        if len(bars) < n:
-            blocks = []
-            for block in range(len(bars) // _BLOCK, -(-n // _BLOCK)):
-                rows, state = self._block(symbol, timeframe, block, state)
-                blocks.append(rows)
-            bars = np.concatenate([bars, *blocks])
-        self._paths[key] = bars, state  # most recently used last
-        while (
-            len(self._paths) > 1 and sum(b.nbytes for b, _ in self._paths.values()) > _CACHE_BYTES
-        ):
-            del self._paths[next(iter(self._paths))]  # least recently used
-        return bars
+    def _rows(self, symbol: str, timeframe: str, i0: int, i1: int) -> np.ndarray:
+        """Columns open, high, low, close, volume, sigma of bars [i0, i1), from their blocks."""
+        b0 = i0 // _BLOCK
+        blocks = [self._bars(symbol, timeframe, b) for b in range(b0, -(-i1 // _BLOCK))]
+        rows = np.concatenate(blocks) if blocks else np.empty((0, 6))
+        while len(self._blocks) > len(blocks) and self._held() > _CACHE_BYTES:
+            del self._blocks[next(iter(self._blocks))]  # least recently used
+        return rows[i0 - b0 * _BLOCK : i1 - b0 * _BLOCK]
 
-    def _block(
-        self, symbol: str, timeframe: str, block: int, state: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """One block of bars from the AR(1) states the previous block ended in (None: origin)."""
-        state = np.zeros(len(_VOL_LAYERS) + 1) if state is None else state
+    def _held(self) -> int:
+        return sum(rows.nbytes for rows in self._blocks.values())
+
+    def _bars(self, symbol: str, timeframe: str, block: int) -> np.ndarray:
+        """One block of bars, kept (most recently used last)."""
+        key = (symbol, timeframe, block)
+        rows = self._blocks.pop(key, None)
+        if rows is None:
+            rows = self._block(symbol, timeframe, block, self._start(symbol, timeframe, block))
+        self._blocks[key] = rows
+        return rows
+
+    def _start(self, symbol: str, timeframe: str, block: int) -> np.ndarray:
+        """The AR(1) states block `block` starts from: known, checkpointed, or walked to from
+        the last known one (each block's noise and states only, no bars)."""
+        starts = self._starts.setdefault((symbol, timeframe), [np.zeros(len(_VOL_LAYERS) + 1)])
+        if len(starts) <= block:
+            file = self._checkpoint(symbol, timeframe)
+            with suppress(OSError, ValueError):
+                saved = np.load(file, allow_pickle=False)
+                if saved.ndim == 2 and saved.shape[1] == len(starts[0]) and len(saved) > 0:
+                    starts[len(starts) :] = list(saved[len(starts) :])
+            if len(starts) <= block:
+                while len(starts) <= block:
+                    starts.append(self._walk(symbol, timeframe, len(starts) - 1, starts[-1])[1])
+                with suppress(OSError):
+                    _save(file, np.stack(starts))
+        return starts[block]
+
+    def _checkpoint(self, symbol: str, timeframe: str) -> Path:
+        """The file of this path's block starts: its name covers every input of the model."""
+        key = (_MODEL, self.seed, symbol, timeframe, self.origin_ms, self.annual_volatility)
+        name = hashlib.sha256(repr((*key, self._start_price(symbol))).encode()).hexdigest()
+        return cache_root() / "sim" / f"{name[:32]}.npy"
+
+    def _walk(
+        self, symbol: str, timeframe: str, block: int, state: np.ndarray
+    ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        """A block's causal core from its start `state`: (noise u_high, u_low, noise, log-vol
+        v, sigma, z, log price x) and the states it ends in, which start the next block."""
         end = np.empty_like(state)
         dt = timeframe_ms(timeframe) / _YEAR_MS
         jump_var = _JUMPS_PER_YEAR * _JUMP_SD**2  # share of variance carried by jumps
@@ -277,7 +317,16 @@ class SimExchange:
         m = math.log(self._start_price(symbol))
         deviation = _ar1(r, 0.5 ** (dt / _REVERSION_HALF_LIFE_Y), state[-1])
         end[-1] = deviation[-1]
-        x = m + deviation
+        return (u_high, u_low, noise, v, sig, z, m + deviation), end
+
+    def _block(self, symbol: str, timeframe: str, block: int, state: np.ndarray) -> np.ndarray:
+        """One block of bars from the AR(1) states the previous block ended in."""
+        (u_high, u_low, noise, v, sig, z, x), end = self._walk(symbol, timeframe, block, state)
+        starts = self._starts[(symbol, timeframe)]
+        if len(starts) == block + 1:
+            starts.append(end)
+        dt = timeframe_ms(timeframe) / _YEAR_MS
+        m = math.log(self._start_price(symbol))
         prev = np.concatenate(([m + state[-1]], x[:-1]))
         b, var = x - prev, sig * sig
         high = prev + 0.5 * (b + np.sqrt(b * b - 2 * var * np.log(u_high)))
@@ -288,7 +337,7 @@ class SimExchange:
         tick, step = filters.tick_size, filters.step_size
         o, h, lo, c = (_grid(np.maximum(np.exp(a), tick), tick) for a in (prev, high, low, x))
         volume = _grid(np.maximum(volume, step), step)
-        return np.column_stack((o, h, lo, c, volume, sig)), end
+        return np.column_stack((o, h, lo, c, volume, sig))
 
     def _bar_draws(self, symbol: str, timeframe: str, block: int, lam: float) -> list[np.ndarray]:
         rng, n = _rng(self.seed, symbol, timeframe, block), _BLOCK
@@ -304,3 +353,17 @@ class SimExchange:
     def _tick_draws(self, symbol: str, step_ms: int, hour: int, n: int) -> list[np.ndarray]:
         rng = _rng(self.seed, symbol, "ticks", step_ms, hour)
         return [rng.standard_normal(n), rng.geometric(0.75, n), *rng.normal(0, 0.8, (2, n))]
+
+
+def _save(file: Path, starts: np.ndarray) -> None:
+    """Write whole or not at all: a reader never sees half a file, whoever writes beside it."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=file.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            np.save(out, starts, allow_pickle=False)
+        os.replace(tmp, file)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
