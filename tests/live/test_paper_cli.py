@@ -31,13 +31,15 @@ except SystemExit as stopped:
 else:
     code = 0
 print(json.dumps({"code": code, "vectorbt": "vectorbt" in sys.modules,
-                  "unserved": [m for m in ("fastapi", "telegram") if m in sys.modules],
+                  "unserved": [m for m in ("fastapi", "telegram", "apscheduler")
+                               if m in sys.modules],
                   "seconds": time.perf_counter() - started}))
 """
 
 
 def test_paper_once_acts_on_the_last_close_without_importing_vectorbt(tmp_path: Path) -> None:
-    """Nor the control API's FastAPI, nor python-telegram-bot: a once run serves neither."""
+    """Nor the control API's FastAPI, nor python-telegram-bot: a once run serves neither;
+    nor APScheduler: the simulator has no periodic job (markets refresh) to schedule."""
     out = subprocess.run(
         [sys.executable, "-c", _PROBE, "mode=paper", "paper.once=true", "strategy=grid", *HOUR],
         capture_output=True,

@@ -1,7 +1,9 @@
 """The run's periodic jobs (reconciliation, the markets refresh, the daily report) on its
 event loop, by APScheduler 3: a job that overruns its interval is skipped, never run twice
 at once (max_instances=1), runs it missed collapse into one (coalesce), and an exception is
-logged and counted, never fatal: the next run comes as planned."""
+logged and counted, never fatal: the next run comes as planned. APScheduler is imported by
+the first `Jobs()`: a session with no periodic job (paper on the simulator) never loads it.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +11,12 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobExecutionEvent
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from typing import TYPE_CHECKING
 
 from thunes.errors import one_line
+
+if TYPE_CHECKING:
+    from apscheduler.events import JobExecutionEvent
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,9 @@ class Jobs:
     """Add jobs, then `start()` inside the running loop; `shutdown()` at the end."""
 
     def __init__(self) -> None:
+        from apscheduler.events import EVENT_JOB_MAX_INSTANCES
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
         self._scheduler = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
