@@ -120,6 +120,15 @@ def _take_profits(d: Desk) -> list[str]:
     return [o.status for o in d.server.account.orders.values() if o.side == "SELL" and o.price]
 
 
+def _under_take_profit(d: Desk) -> tuple[ExchangeBroker, float]:
+    """A buy of 50 USDT, then a DCA's take-profit at 110 resting for all of it; the broker
+    and the position's max-loss level."""
+    broker = d.send(buy(50.0))
+    level = expected_stop(broker)
+    d.send(OrderIntent(Side.SELL, OrderType.LIMIT, price=110.0, tag="dca:take_profit"))
+    return broker, level
+
+
 def test_a_position_under_a_resting_take_profit_is_still_held_to_the_max_loss(
     tmp_path: Path,
 ) -> None:
@@ -128,9 +137,7 @@ def test_a_position_under_a_resting_take_profit_is_still_held_to_the_max_loss(
     # the feed's prices; through it, the take-profit is withdrawn, its cancel confirmed
     # (a lost cancel reply is no confirmation), then the position is sold at market
     with desk(tmp_path, risk=max_loss(5.0)) as d:
-        broker = d.send(buy(50.0))
-        level = expected_stop(broker)
-        d.send(OrderIntent(Side.SELL, OrderType.LIMIT, price=110.0, tag="dca:take_profit"))
+        broker, level = _under_take_profit(d)
         assert open_stops(d.server) == [] and _take_profits(d) == ["NEW"]
         assert broker.unprotected == ""  # guarded by the watch: entries are not paused
         broker.at(T0 + 6 * MINUTE, level + 0.01)  # above the level: nothing moves
@@ -162,9 +169,7 @@ def test_a_restart_under_a_resting_take_profit_watches_the_max_loss_level_again(
     # the store holds no protective stop (none could rest): the restarted broker takes the
     # max-loss level from the rules and the position it holds, not from a stop record
     with desk(tmp_path, risk=max_loss(5.0)) as d:
-        broker = d.send(buy(50.0))
-        level = expected_stop(broker)
-        d.send(OrderIntent(Side.SELL, OrderType.LIMIT, price=110.0, tag="dca:take_profit"))
+        broker, level = _under_take_profit(d)
         d.broker = again = d.start(max_loss(5.0))  # a restart on the same store
         assert again.position == broker.position and len(again.working) == 1
         d.server.clock.pin(T0 + 11 * MINUTE)
