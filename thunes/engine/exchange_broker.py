@@ -352,14 +352,14 @@ class ExchangeBroker:
         position is sold at market, after every sell's cancel is confirmed (`_waits_for_stop`)."""
         with self._lock:
             at = self._stop_at
-            if not (at > 0 and price > 0 and stop_reached(price, at)) or self._selling_out():
+            if not (at > 0 and price > 0) or self.position <= 0:
                 return
             held = sum(
                 w.rest
                 for w in self._working.values()
                 if w.order.side is Side.SELL and w.order.tag != MAX_LOSS_TAG
             )
-            if held <= 0 or self.position <= 0:
+            if held <= 0 or not stop_reached(price, at) or self._selling_out():
                 return  # nothing held by a strategy's sell: the stop on the venue guards it
         self._sell_out(f"the price {price:.10g} reached the max-loss level {at:.10g}")
 
