@@ -9,7 +9,10 @@ scenarios are in test_scenarios.py.
 3. a clock skew (-1021) on the stop's placement: resynced and sent once more, or rejected;
 4. SIGKILL mid-order, then a restart: tests/live/test_venue_crash.py (no client id sent
    twice, the venue's trades are the fills stored, the position is what the venue holds);
-5. a losing streak to the daily limit, then a restart of the session.
+5. a losing streak to the daily limit, then a restart of the session;
+6. the order-rate limit, and the UTC midnight rollover while halted.
+Beside 1: a position whose base a resting take-profit holds (no stop can rest) is held to
+the max loss by the broker's watch: at once, after a partial fill, after a restart.
 
 Each asserts what applies of what a user relies on: no client order id sent twice, the
 venue's trades are the fills booked (each once, by trade id), the position booked is what
@@ -51,6 +54,8 @@ from thunes.domain.orders import OrderIntent, OrderStatus, OrderType, Side
 from thunes.domain.tags import MAX_LOSS_TAG
 from thunes.engine.exchange_broker import ExchangeBroker
 from thunes.feeds.link import Resilience
+from thunes.risk.engine import RiskEngine
+from thunes.risk.limits import RiskLimits
 
 __all__ = ["keys"]  # the autouse fixture that puts the stand-in's keys in the environment
 PATIENCE = 60.0  # seconds a stream-driven step may take on a loaded machine
@@ -211,6 +216,36 @@ def test_a_take_profit_filled_in_part_while_watched_leaves_the_rest_held_to_the_
         assert _take_profits(d) == ["CANCELED"]
         assert [(f.tag, f.amount) for f in broker.fills][2:] == [(MAX_LOSS_TAG, 0.29945)]
         assert broker.position == 0.0 and held(d.server) == pytest.approx(broker.holdings)
+        assert resent(d.server) == [] and d.server.stats.duplicate_client_ids == []
+
+
+def test_the_order_rate_limit_and_a_midnight_rollover_while_halted_on_the_venue(
+    tmp_path: Path,
+) -> None:
+    # the venue's broker asks the same rules as the simulator's: a third order in one
+    # market minute is refused here, never sent; a halted day refuses buys until the next
+    # UTC day of the market's clock, when the first buy leaves again
+    limits = RiskLimits(5.0, 20.0, 10, 0.0, False, max_orders_per_minute=2)
+    risk = RiskEngine(limits, 0.001)
+    with desk(tmp_path, risk=risk) as d:
+        broker = d.broker
+
+        def buys() -> int:
+            return len([o for o in d.server.account.orders.values() if o.side == "BUY"])
+
+        broker.at(T0 + 5 * MINUTE, 100.0)
+        for _ in range(3):
+            d.send(buy(20.0))
+        assert buys() == 2
+        assert [s.reason for s in broker.skipped] == ["max_orders_per_minute"]
+        risk.halted_day = T0 // 86_400_000  # tripped today (kill_switch off: HALTED)
+        broker.at(T0 + 23 * 60 * MINUTE, 100.0)  # 23:00, still the halted day
+        d.send(buy(20.0))
+        assert broker.skipped[-1].reason == "kill_switch" and buys() == 2
+        broker.at(T0 + 24 * 60 * MINUTE + 1, 100.0)  # the next UTC day: active again
+        assert risk.trading(T0 + 24 * 60 * MINUTE + 1) == "active"
+        d.send(buy(20.0))
+        assert buys() == 3 and len(broker.skipped) == 2
         assert resent(d.server) == [] and d.server.stats.duplicate_client_ids == []
 
 
