@@ -34,6 +34,11 @@ def test_reads_say_where_the_session_stands(ops: Ops) -> None:
     assert all(o["type"] != "market" and o["client_id"] and o["status"] for o in orders)
     logs = api.get("/logs", params={"limit": 5}).json()
     assert len(logs) == 5 and all(r["run_id"] == "t0" for r in logs)
+    risk, engine = status["risk"], ops.control.risk  # the day's PnL the daily limit bounds
+    assert engine.day == ops.engine.now_ms // 86_400_000 and ops.engine.lanes[0].broker.position
+    assert risk["day_marked"] == pytest.approx(engine.day_marked)  # holdings marked
+    assert risk["day_realised"] == pytest.approx(engine.day_realised)
+    assert risk["day_marked"] != risk["day_realised"]
 
 
 def test_a_token_guards_everything_but_health_and_the_page(ops: Ops) -> None:

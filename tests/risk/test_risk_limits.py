@@ -9,7 +9,7 @@ import pytest
 from tests.engine.bars import candles
 from tests.engine.lanes import run_one
 from thunes.domain.market import Fees, MarketFilters
-from thunes.domain.orders import Command, OrderIntent, OrderType, Side
+from thunes.domain.orders import CancelOrders, Command, Fill, OrderIntent, OrderType, Side
 from thunes.engine.replay import ReplayResult
 from thunes.engine.sim_broker import SimBroker
 from thunes.portfolio.sizing import FixedQuote
@@ -79,6 +79,30 @@ def test_max_loss_per_trade_stop_caps_the_loss_at_five_usdt() -> None:
     assert risk.fired["max_loss_per_trade"] == 1
 
 
+class BuyUnderTakeProfit(BuyAndHold):
+    """Buys once, then rests a take-profit for the whole position, as a DCA does."""
+
+    def on_fill(self, fill: Fill, account: Account) -> list[Command]:
+        if fill.side is Side.SELL:
+            return []
+        return [OrderIntent(Side.SELL, OrderType.LIMIT, price=110.0, tag="dca:take_profit")]
+
+
+def test_a_take_profit_holding_the_whole_position_leaves_the_max_loss_stop_in_force() -> None:
+    # the simulated broker's stop and take-profit both rest on the whole position (no
+    # venue's balance to hold): the dip reaches the stop first, as without the take-profit
+    rows = [(97, 97, 97, 97), (97, 97, 97, 97), (97, 97, 97, 97), (96, 96, 90, 91)]
+    result, risk = run(BuyUnderTakeProfit(), rows, LIMITS)
+    assert [(f.bar, f.price, f.tag) for f in result.fills] == [
+        (1, 97.0, "hold"),
+        (3, 92.34, "risk:max_loss"),
+    ]
+    assert risk.fired["max_loss_per_trade"] == 1 and result.skipped == []
+    rise = [*rows[:3], (100, 112, 99, 111)]  # the take-profit rests: a rise through it fills it
+    result, _ = run(BuyUnderTakeProfit(), rise, LIMITS)
+    assert [(f.bar, f.price, f.tag) for f in result.fills][1:] == [(3, 110.0, "dca:take_profit")]
+
+
 def test_kill_switch_leaves_zero_buys_for_the_rest_of_the_day() -> None:
     limits = replace(UNBOUND, max_daily_loss=20.0)
     result, risk = run(FlipFlop(), falling(30), limits)
@@ -121,3 +145,23 @@ def test_sells_are_never_refused_by_risk(limits: RiskLimits) -> None:
     sell = OrderIntent(Side.SELL, OrderType.MARKET)
     assert risk.allows(sell, now_ms=1_000, open_positions=0, holding=True) is None
     assert risk.allows(OrderIntent(Side.BUY, OrderType.MARKET), 1_000, 0, False) == "kill_switch"
+
+
+def test_the_trading_states_say_what_may_still_leave() -> None:
+    # a trip's day: REDUCING with the kill-switch (sells leave, buys do not), HALTED without
+    # it (nothing new leaves); a cancel is no new order: it still withdraws a resting one
+    day_ms = 19_723 * 86_400_000 + 3_600_000
+    for kill_switch, state, sell in ((True, "reducing", None), (False, "halted", "kill_switch")):
+        risk = RiskEngine(replace(LIMITS, kill_switch=kill_switch), FEES.taker)
+        broker = SimBroker(FEES, 0.0, FILTERS, FixedQuote(100.0), 1_000.0, risk)
+        broker.at(day_ms, 100.0)
+        broker.submit(OrderIntent(Side.BUY, OrderType.LIMIT, quote=50.0, price=95.0, tag="dip"))
+        assert [o.tag for o in broker.open_orders()] == ["dip"]
+        risk.halted_day = 19_723
+        assert risk.trading(day_ms) == state
+        buy, ask = OrderIntent(Side.BUY, OrderType.MARKET), OrderIntent(Side.SELL, OrderType.MARKET)
+        assert risk.allows(buy, day_ms, 0, False) == "kill_switch"
+        assert risk.allows(ask, day_ms, 0, True) == sell
+        broker.submit(CancelOrders("dip"))
+        assert broker.open_orders() == []
+        assert risk.trading(day_ms + 86_400_000) == "active"  # the next UTC day

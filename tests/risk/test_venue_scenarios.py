@@ -9,7 +9,10 @@ scenarios are in test_scenarios.py.
 3. a clock skew (-1021) on the stop's placement: resynced and sent once more, or rejected;
 4. SIGKILL mid-order, then a restart: tests/live/test_venue_crash.py (no client id sent
    twice, the venue's trades are the fills stored, the position is what the venue holds);
-5. a losing streak to the daily limit, then a restart of the session.
+5. a losing streak to the daily limit, then a restart of the session;
+6. the order-rate limit, and the UTC midnight rollover while halted.
+Beside 1: a position whose base a resting take-profit holds (no stop can rest) is held to
+the max loss by the broker's watch: at once, after a partial fill, after a restart.
 
 Each asserts what applies of what a user relies on: no client order id sent twice, the
 venue's trades are the fills booked (each once, by trade id), the position booked is what
@@ -47,10 +50,12 @@ from tests.live.venue import (
     state_file,
     stored,
 )
-from thunes.domain.orders import OrderIntent, OrderType, Side
+from thunes.domain.orders import OrderIntent, OrderStatus, OrderType, Side
 from thunes.domain.tags import MAX_LOSS_TAG
 from thunes.engine.exchange_broker import ExchangeBroker
 from thunes.feeds.link import Resilience
+from thunes.risk.engine import RiskEngine
+from thunes.risk.limits import RiskLimits
 
 __all__ = ["keys"]  # the autouse fixture that puts the stand-in's keys in the environment
 PATIENCE = 60.0  # seconds a stream-driven step may take on a loaded machine
@@ -115,24 +120,133 @@ def test_a_stop_refused_with_a_5xx_says_unprotected_buys_nothing_then_rests(
         protected(d, broker)  # re-sized to the new position
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a resting take-profit that holds the whole position leaves no base for the"
-    " protective stop, and the broker then neither watches the price against the max-loss"
-    " level nor says the position is unprotected (Binance spot shares a base only in an OCO)",
-)
+def _take_profits(d: Desk) -> list[str]:
+    """The statuses of the strategy's sell limits on the venue."""
+    return [o.status for o in d.server.account.orders.values() if o.side == "SELL" and o.price]
+
+
+def _under_take_profit(d: Desk) -> tuple[ExchangeBroker, float]:
+    """A buy of 50 USDT, then a DCA's take-profit at 110 resting for all of it; the broker
+    and the position's max-loss level."""
+    broker = d.send(buy(50.0))
+    level = expected_stop(broker)
+    d.send(OrderIntent(Side.SELL, OrderType.LIMIT, price=110.0, tag="dca:take_profit"))
+    return broker, level
+
+
 def test_a_position_under_a_resting_take_profit_is_still_held_to_the_max_loss(
     tmp_path: Path,
 ) -> None:
+    # a DCA take-profit rests for the whole base: no base is left for a stop on the venue
+    # (Binance spot shares one only in an OCO), so the broker watches the max-loss level on
+    # the feed's prices; through it, the take-profit is withdrawn, its cancel confirmed
+    # (a lost cancel reply is no confirmation), then the position is sold at market
     with desk(tmp_path, risk=max_loss(5.0)) as d:
-        broker = d.send(buy(50.0))
-        d.send(OrderIntent(Side.SELL, OrderType.LIMIT, price=110.0, tag="dca:take_profit"))
-        assert open_stops(d.server) == []  # the take-profit holds all of the base
+        broker, level = _under_take_profit(d)
+        assert open_stops(d.server) == [] and _take_profits(d) == ["NEW"]
+        assert broker.unprotected == ""  # guarded by the watch: entries are not paused
+        broker.at(T0 + 6 * MINUTE, level + 0.01)  # above the level: nothing moves
+        broker.pump()
+        assert _take_profits(d) == ["NEW"] and [f.tag for f in broker.fills] == ["entry"]
+
         d.server.clock.pin(T0 + 11 * MINUTE)  # the dip to 90, through the max-loss level
+        d.server.faults.fail_next("/api/v3/order", 1, 503, -1007, "Timeout waiting for reply")
+        broker.at(T0 + 11 * MINUTE, 90.0)  # the feed's price
+        broker.pump()  # the take-profit's cancel goes unanswered: nothing sold yet
+        assert _take_profits(d) == ["NEW"] and [f.tag for f in broker.fills] == ["entry"]
+        assert d.server.stats.errors[-1007] == 1
         d.clock.now += 10
+        broker.pump()  # asked again, confirmed; then sold
+        assert _take_profits(d) == ["CANCELED"]
+        assert [f.tag for f in broker.fills] == ["entry", MAX_LOSS_TAG]
+        assert broker.position == 0.0 and held(d.server) == pytest.approx(broker.holdings)
+        [entry, exit_] = broker.fills
+        paid, got = entry.price * entry.amount, exit_.price * exit_.amount - exit_.fee
+        loss = paid - got - broker.holdings * exit_.price  # the fee's dust is held, at 90
+        assert 5.0 < loss <= 5.0 + (level - exit_.price) * exit_.amount + 1e-9  # its gap
+        assert resent(d.server) == [] and d.server.stats.duplicate_client_ids == []
+        assert OrderStatus.CANCELED in [e.status for e in broker.events if e.tag.startswith("dca")]
+
+
+def test_a_restart_under_a_resting_take_profit_watches_the_max_loss_level_again(
+    tmp_path: Path,
+) -> None:
+    # the store holds no protective stop (none could rest): the restarted broker takes the
+    # max-loss level from the rules and the position it holds, not from a stop record
+    with desk(tmp_path, risk=max_loss(5.0)) as d:
+        broker, level = _under_take_profit(d)
+        d.broker = again = d.start(max_loss(5.0))  # a restart on the same store
+        assert again.position == broker.position and len(again.working) == 1
+        d.server.clock.pin(T0 + 11 * MINUTE)
+        again.at(T0 + 11 * MINUTE, level)  # at the level: the stop rule's trigger
+        again.pump()
+        again.pump()
+        assert _take_profits(d) == ["CANCELED"] and again.position == 0.0
+        assert [f.tag for f in again.fills] == [MAX_LOSS_TAG]
+        assert resent(d.server) == [] and d.server.stats.duplicate_client_ids == []
+
+
+def test_a_take_profit_filled_in_part_while_watched_leaves_the_rest_held_to_the_max_loss(
+    tmp_path: Path,
+) -> None:
+    # a part of the take-profit fills: the position shrinks and the rules move its max-loss
+    # level (lower: less is held for the same 5 USDT); the rest of the take-profit still
+    # holds all that is left, so the watch goes on, at the new level, not the old one
+    flat = [[T0 + i * MINUTE, 100.0, 100.0, 100.0, 100.0, 10.0] for i in range(10)]
+    spike = [[T0 + 10 * MINUTE, 100.0, 102.0, 100.0, 100.0, 10.0]]  # 102 at 40 s, 101 at 50 s
+    fall = [[T0 + i * MINUTE, 80.0, 80.0, 80.0, 80.0, 10.0] for i in range(11, 20)]
+    with desk(tmp_path, candles=flat + spike + fall, risk=max_loss(5.0)) as d:
+        d.server.account.fill_cap = Decimal("0.2")  # a resting order fills 0.2 at a time
+        broker = d.send(buy(50.0))
+        first_level = expected_stop(broker)
+        d.send(OrderIntent(Side.SELL, OrderType.LIMIT, price=101.0, tag="dca:take_profit"))
+        d.server.clock.pin(T0 + 10 * MINUTE + 50_000)  # up through 101 once: 0.2 of it fills
+        d.clock.now += 10
+        broker.pump()  # looked up: the part booked
+        assert [(f.tag, f.amount) for f in broker.fills][1:] == [("dca:take_profit", 0.2)]
+        assert broker.position == pytest.approx(0.29945) and open_stops(d.server) == []
+        level = expected_stop(broker)
+        assert level < first_level - 5  # re-sized by the rules
+        broker.at(T0 + 10 * MINUTE + 50_000, (level + first_level) / 2)  # under the old level
         broker.pump()
+        assert broker.fills[-1].tag != MAX_LOSS_TAG and _take_profits(d) == ["PARTIALLY_FILLED"]
+        d.server.clock.pin(T0 + 11 * MINUTE)  # down to 80, through the new level
+        broker.at(T0 + 11 * MINUTE, 80.0)
         broker.pump()
-        assert broker.fills[-1].tag == MAX_LOSS_TAG or broker.unprotected != ""
+        assert _take_profits(d) == ["CANCELED"]
+        assert [(f.tag, f.amount) for f in broker.fills][2:] == [(MAX_LOSS_TAG, 0.29945)]
+        assert broker.position == 0.0 and held(d.server) == pytest.approx(broker.holdings)
+        assert resent(d.server) == [] and d.server.stats.duplicate_client_ids == []
+
+
+def test_the_order_rate_limit_and_a_midnight_rollover_while_halted_on_the_venue(
+    tmp_path: Path,
+) -> None:
+    # the venue's broker asks the same rules as the simulator's: a third order in one
+    # market minute is refused here, never sent; a halted day refuses buys until the next
+    # UTC day of the market's clock, when the first buy leaves again
+    limits = RiskLimits(5.0, 20.0, 10, 0.0, False, max_orders_per_minute=2)
+    risk = RiskEngine(limits, 0.001)
+    with desk(tmp_path, risk=risk) as d:
+        broker = d.broker
+
+        def buys() -> int:
+            return len([o for o in d.server.account.orders.values() if o.side == "BUY"])
+
+        broker.at(T0 + 5 * MINUTE, 100.0)
+        for _ in range(3):
+            d.send(buy(20.0))
+        assert buys() == 2
+        assert [s.reason for s in broker.skipped] == ["max_orders_per_minute"]
+        risk.halted_day = T0 // 86_400_000  # tripped today (kill_switch off: HALTED)
+        broker.at(T0 + 23 * 60 * MINUTE, 100.0)  # 23:00, still the halted day
+        d.send(buy(20.0))
+        assert broker.skipped[-1].reason == "kill_switch" and buys() == 2
+        broker.at(T0 + 24 * 60 * MINUTE + 1, 100.0)  # the next UTC day: active again
+        assert risk.trading(T0 + 24 * 60 * MINUTE + 1) == "active"
+        d.send(buy(20.0))
+        assert buys() == 3 and len(broker.skipped) == 2
+        assert resent(d.server) == [] and d.server.stats.duplicate_client_ids == []
 
 
 # ---- 2. a partial fill, then a disconnect -----------------------------------------------

@@ -83,7 +83,7 @@ def test_a_fill_before_the_answer_keeps_the_answers_exchange_id(store: StateStor
 def test_a_fill_is_recorded_once_with_its_booking(store: StateStore) -> None:
     cid = store.order_sending(IDS, BUY, 1)
     risk = RiskEngine(LIMITS, 0.001)
-    risk.vector[rules.RiskRow.DAY_PNL] = -3.0  # something to find again
+    risk.vector[rules.RiskRow.DAY_REALISED] = -3.0  # something to find again
     booking = Booking(Position(0.4995, 0.0, 50.05), pnl=0.0, risk=risk.state())
     fill = make_fill(cid, 7, remaining=0.0, time_ms=86_400_000 * 3 + 5)
     assert store.fill(fill, booking)
@@ -97,7 +97,7 @@ def test_a_fill_is_recorded_once_with_its_booking(store: StateStore) -> None:
     assert store.seen("BTC/USDT", 7) and not store.seen("ETH/USDT", 7)
     restored = RiskEngine(LIMITS, 0.001)
     restored.restore(store.risk())
-    assert restored.day_pnl == -3.0
+    assert restored.day_realised == -3.0
 
 
 def test_a_recovered_fill_is_booked_once(store: StateStore) -> None:

@@ -179,7 +179,7 @@ def test_risk_protective_stop_at_the_bid_then_the_kill_switch() -> None:
     ]
     assert [(s.bar, s.reason) for s in result.skipped] == [(3, "kill_switch")]
     assert dict(risk.fired) == {"max_loss_per_trade": 1, "kill_switch_trips": 1, "kill_switch": 1}
-    assert risk.day_pnl == pytest.approx(-0.20489, abs=1e-12)
+    assert risk.day_realised == pytest.approx(-0.20489, abs=1e-12)
 
 
 def test_cooldown_after_a_losing_exit() -> None:

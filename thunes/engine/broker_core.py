@@ -652,6 +652,14 @@ def _fill_resting(j: int, k: int, price: float, maker: bool, rk: Vec, b: Book) -
     _execute(j, o, price, part, fee, maker, left, rk, b)
 
 
+@njit(cache=True, inline="always")
+def stop_reached(low: float, stop: float) -> bool:
+    """The stop rule: a stop (a sell) triggers once the price it watches (a bar's low, a
+    quote's bid) is at or under it. The exchange broker watches the max-loss level with it
+    where no stop can rest (ExchangeBroker.at)."""
+    return low <= stop
+
+
 @njit(cache=True)
 def _met_going_down(o: Vec, bar: float, low: float, offer: float) -> bool:
     """A resting buy limit the sellers' lowest price (`offer`) trades through, or a stop
@@ -660,7 +668,7 @@ def _met_going_down(o: Vec, bar: float, low: float, offer: float) -> bool:
         return False
     return (
         o[OrderRow.TYPE] == LIMIT and o[OrderRow.SIDE] == BUY and offer < o[OrderRow.PRICE]
-    ) or (o[OrderRow.TYPE] == STOP and low <= o[OrderRow.PRICE])
+    ) or (o[OrderRow.TYPE] == STOP and stop_reached(low, o[OrderRow.PRICE]))
 
 
 @njit(cache=True)
@@ -726,7 +734,7 @@ def _descend(j: int, open_: float, low: float, offer: float, rk: Vec, b: Book) -
         if lanes[j, LaneRow.N_FILLS] == filled:
             continue  # refused (e.g. dust): nothing changed, so no new stop to meet
         s = protective(j, b)
-        if s >= 0 and low <= orders[j, s, OrderRow.PRICE]:
+        if s >= 0 and stop_reached(low, orders[j, s, OrderRow.PRICE]):
             if m >= size:
                 raise IndexError("more stops met in one bar than orders")
             keys[m], limits[m], alive[m], met[m] = (
@@ -755,7 +763,7 @@ def reaches(j: int, high: float, low: float, lanes: Vec, orders: Vec) -> bool:
         price = orders[j, k, OrderRow.PRICE]
         if (
             kind == MARKET
-            or (kind == STOP and low <= price)
+            or (kind == STOP and stop_reached(low, price))
             or (
                 kind == LIMIT
                 and (low < price if orders[j, k, OrderRow.SIDE] == BUY else high > price)

@@ -105,6 +105,7 @@ from thunes.domain.orders import (
 from thunes.domain.reasons import DUST, REASONS
 from thunes.domain.rows import CANCEL, MARKET, ORDER, STOP, OrderRow
 from thunes.domain.tags import KILL_TAG, MAX_LOSS_TAG
+from thunes.engine.broker_core import LaneRow, stop_reached
 from thunes.engine.sim_broker import as_row
 from thunes.engine.venue_check import leaving, stop_limit
 from thunes.engine.venue_ledger import Ledger, Wallet
@@ -265,6 +266,11 @@ class ExchangeBroker:
                 self.client_ids[r.exchange_id] = r.client_id
             if r.tag == MAX_LOSS_TAG and r.type == OrderType.STOP.value and r.price:
                 self._stop_at = r.price
+        if not self._stop_at and self.position > 0:  # none rests (sells held the base)
+            out = np.empty((rules.MAX_COMMANDS, ORDER))
+            lane, rk = self.ledger.lanes[0], self.ledger.risk_vector
+            amount, cost = lane[LaneRow.BOOK_AMOUNT], lane[LaneRow.BOOK_COST]
+            self._risk(out[: rules.protect(amount, cost, self.ledger.tick, rk, out, 0)])
 
     # ---- what the account holds
     @property
@@ -328,7 +334,8 @@ class ExchangeBroker:
         return self.cash + self.holdings * price
 
     def at(self, time_ms: int, last_price: float = math.nan) -> None:
-        """Market time and the last price: a tripped kill-switch's orders queued (rules.obey)."""
+        """Market time and the last price: a tripped kill-switch's orders queued (rules.obey),
+        and the max-loss level watched where sells at work hold base no stop can cover."""
         self._now_ms = time_ms
         rk = self.ledger.risk_vector
         rules.mark(self.lane, last_price, float(time_ms), rk)
@@ -336,6 +343,25 @@ class ExchangeBroker:
             out = np.empty((rules.MAX_COMMANDS, ORDER))
             with self._lock:
                 self._risk(out[: rules.obey(self.lane, self.position, rk, out, 0)])
+        self._watch(last_price)
+
+    def _watch(self, price: float) -> None:
+        """The max-loss stop the venue cannot hold: a strategy's resting sell (a DCA's
+        take-profit) holds base the protective stop would need (Binance spot shares a base
+        only in an OCO). Once `price` reaches the level (the simulator's stop rule), the
+        position is sold at market, after every sell's cancel is confirmed (`_waits_for_stop`)."""
+        with self._lock:
+            at = self._stop_at
+            if not (at > 0 and price > 0) or self.position <= 0:
+                return
+            held = sum(
+                w.rest
+                for w in self._working.values()
+                if w.order.side is Side.SELL and w.order.tag != MAX_LOSS_TAG
+            )
+            if held <= 0 or not stop_reached(price, at) or self._selling_out():
+                return  # nothing held by a strategy's sell: the stop on the venue guards it
+        self._sell_out(f"the price {price:.10g} reached the max-loss level {at:.10g}")
 
     def refresh(self, filters: MarketFilters, venue_filters: VenueFilters) -> None:
         """The venue's markets as read again (CcxtExchange.refresh_markets, on a job): a
@@ -708,14 +734,20 @@ class ExchangeBroker:
     def _waits_for_stop(self, intent: OrderIntent) -> bool:
         """A sell that needs base the protective stop holds: ask for the stop's cancel;
         True while it is not confirmed (the sell leaves after, the stop comes back). The
-        kill-switch's sell waits for every other sell's (rules.flatten withdrew them): a
-        resting sell would hold the base it sells."""
+        risk engine's market sells (the kill-switch's, the max-loss rule's) sell the whole
+        position: every other sell is withdrawn (a resting sell would hold the base they
+        sell) and they wait until the venue confirms each cancel (or says it ended)."""
         with self._lock:
-            if intent.tag == KILL_TAG:
-                sells = [w for w in self._working.values() if w.order.side is Side.SELL]
-                for working in sells:
-                    working.cancel = working.cancel or working.order.tag != KILL_TAG
-                return any(w.order.tag != KILL_TAG for w in sells)
+            if intent.type is OrderType.MARKET and intent.tag in (KILL_TAG, MAX_LOSS_TAG):
+                others = [
+                    w
+                    for w in self._working.values()
+                    if w.order.side is Side.SELL
+                    and not (w.order.tag == intent.tag and w.order.type is OrderType.MARKET)
+                ]
+                for working in others:
+                    working.cancel = True
+                return bool(others)
             stops, free = self._protective(), self._free_base()
             if not stops:
                 return False
@@ -744,7 +776,7 @@ class ExchangeBroker:
             self.unprotected = ""
             return
         book = self.venue.book(self.symbol)
-        if book.bid <= at:  # the price is through it already: the rule's exit, now
+        if stop_reached(book.bid, at):  # the price is through it already: the rule's exit, now
             self._sell_out(f"the bid {book.bid:.10g} is under the max-loss stop {at:.10g}")
             return
         self._count_foreign()

@@ -114,7 +114,7 @@ class Alerts:
         """The day that just ended (market time): equity, its change, fills, positions."""
         change = self._equity - self._day_open
         share = change / self._day_open if self._day_open else float("nan")
-        realised = self.risk.day_pnl if self.risk.day == day else 0.0
+        realised = self.risk.day_realised if self.risk.day == day else 0.0
         held = [f"{s} {b.position:g}" for s, b, _ in self.engine.books() if b.position > 0]
         self.publish(
             Event(
@@ -153,8 +153,8 @@ class Alerts:
         """The PnL the last fill realised: the move of the risk engine's day PnL, as the
         state file books it."""
         risk = self.risk
-        pnl = risk.day_pnl - (self._pnl if risk.day == self._pnl_day else 0.0)
-        self._pnl_day, self._pnl = risk.day, risk.day_pnl
+        pnl = risk.day_realised - (self._pnl if risk.day == self._pnl_day else 0.0)
+        self._pnl_day, self._pnl = risk.day, risk.day_realised
         return pnl
 
     def _broker(self, symbol: str) -> Broker | None:

@@ -158,7 +158,7 @@ class PaperState:
         for symbol, broker in brokers.items():  # a state saved before holdings counted
             lanes, j = broker.wallet.lanes, broker.lane
             risk.hold(symbol, lanes[j, LaneRow.BOOK_AMOUNT], lanes[j, LaneRow.BOOK_COST])
-        self._pnl_day, self._pnl = risk.day, risk.day_pnl
+        self._pnl_day, self._pnl = risk.day, risk.day_realised
         return True
 
     def _vectors(self) -> list[FloatArray]:
@@ -247,8 +247,8 @@ class PaperState:
                 fill.symbol,
                 OrderEvent(OrderStatus.NEW, fill.side, stop, nan, fill.tag, "", fill.order_id),
             )
-        pnl = risk.day_pnl - (self._pnl if risk.day == self._pnl_day else 0.0)
-        self._pnl_day, self._pnl = risk.day, risk.day_pnl
+        pnl = risk.day_realised - (self._pnl if risk.day == self._pnl_day else 0.0)
+        self._pnl_day, self._pnl = risk.day, risk.day_realised
         held = Position(broker.position, broker.holdings - broker.position, broker.cost)
         self.store.fill(fill, Booking(held, pnl, risk.state()))
         self._place_guards(fill.symbol, broker)

@@ -54,11 +54,16 @@ def _risk_line(risk: RiskEngine, now_ms: int) -> str:
     day = now_ms // DAY_MS
     halted = risk.halted_day == day
     cooling = risk.cooldown_until_ms > now_ms
-    state = "HALTED for the day (max_daily_loss)" if halted else "active"
+    state = f"{risk.trading(now_ms).upper()} for the day (max_daily_loss)" if halted else "active"
     if cooling and not halted:
         state = f"cooldown until {_stamp(risk.cooldown_until_ms)}"
     fired = ", ".join(f"{k} {v}" for k, v in risk.fired.items()) or "none"
-    return f"risk: {state}; day PnL (risk) {risk.day_pnl:,.2f}; fired: {fired}"
+    today = risk.day == day
+    marked, realised = (risk.day_marked, risk.day_realised) if today else (0.0, 0.0)
+    return (
+        f"risk: {state}; day PnL {marked:,.2f} (realised {realised:,.2f}, holdings marked);"
+        f" fired: {fired}"
+    )
 
 
 def _feed_line(engine: LiveEngine) -> str:

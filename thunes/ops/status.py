@@ -144,12 +144,14 @@ class Session:
     def risk_state(self) -> dict[str, Any]:
         risk, now = self.risk, self.engine.now_ms
         cooling = risk.cooldown_until_ms > now and not self.control.paused
+        today = risk.day == now // 86_400_000
         return {
             "state": self.control.state().name.lower(),
             "paused": self.control.paused,
             "kill_switch_tripped": self.control.kill_switch_tripped(),
             "cooldown_until": _stamp(risk.cooldown_until_ms) if cooling else None,
-            "day_pnl": _num(risk.day_pnl if risk.day == now // 86_400_000 else 0.0),
+            "day_marked": _num(risk.day_marked if today else 0.0),  # max_daily_loss bounds it
+            "day_realised": _num(risk.day_realised if today else 0.0),
             "limits": {
                 "max_loss_per_trade": risk.limits.max_loss_per_trade,
                 "max_daily_loss": risk.limits.max_daily_loss,

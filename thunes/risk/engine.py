@@ -28,7 +28,7 @@ STATE = {
     "halted_day": RiskRow.HALTED_DAY,
     "cooldown_until_ms": RiskRow.COOLDOWN_UNTIL,
     "day": RiskRow.DAY,
-    "day_pnl": RiskRow.DAY_PNL,
+    "day_pnl": RiskRow.DAY_REALISED,  # the state file's name for it, as saved since the start
     "rate_minute": RiskRow.RATE_MINUTE,
     "rate_count": RiskRow.RATE_COUNT,
     "paused": RiskRow.PAUSED,
@@ -103,14 +103,14 @@ class RiskEngine:
         return int(self.vector[RiskRow.DAY])
 
     @property
-    def day_pnl(self) -> float:
+    def day_realised(self) -> float:
         """The PnL realised today (each fill's share of it is what the state file books)."""
-        return float(self.vector[RiskRow.DAY_PNL])
+        return float(self.vector[RiskRow.DAY_REALISED])
 
     @property
     def day_marked(self) -> float:
         """Today's PnL, realised and unrealised: what max_daily_loss bounds."""
-        return r.day_pnl(self.vector)
+        return r.day_marked(self.vector)
 
     def trading(self, now_ms: int) -> str:
         """The trading state at market time `now_ms`: active, reducing or halted."""

@@ -77,7 +77,7 @@ class RiskRow(IntEnum):
     HALTED_DAY = 13
     COOLDOWN_UNTIL = 14
     DAY = 15
-    DAY_PNL = 16
+    DAY_REALISED = 16
     RATE_MINUTE = 17
     RATE_COUNT = 18
     F_KILL = 19
@@ -181,13 +181,19 @@ def _revalue(at: int, value: float, rk: Vec) -> None:
 
 
 @njit(cache=True)
-def _new_day(now_ms: float, rk: Vec) -> None:
-    """The UTC day's first mark or fill: nothing realised yet, and each holding's day
-    begins at its value now."""
-    rk[RiskRow.DAY] = np.floor(now_ms / _DAY_MS)
-    rk[RiskRow.DAY_PNL], rk[RiskRow.DAY_MOVE] = 0.0, 0.0
+def _fresh_budget(rk: Vec) -> None:
+    """A fresh daily budget: nothing realised yet, and each holding's day begins at its
+    value now (a new UTC day, or an explicit `reset`)."""
+    rk[RiskRow.DAY_REALISED], rk[RiskRow.DAY_MOVE] = 0.0, 0.0
     for at in range(RiskRow.LANES, len(rk) - LANE_ROWS + 1, LANE_ROWS):
         rk[at + LaneRisk.DAY_START] = rk[at + LaneRisk.VALUE]
+
+
+@njit(cache=True)
+def _new_day(now_ms: float, rk: Vec) -> None:
+    """The UTC day's first mark or fill: its budget is fresh."""
+    rk[RiskRow.DAY] = np.floor(now_ms / _DAY_MS)
+    _fresh_budget(rk)
 
 
 @njit(cache=True, inline="always")
@@ -199,7 +205,7 @@ def _today(now_ms: float, rk: Vec) -> None:
 @njit(cache=True)
 def _trip(rk: Vec) -> None:
     """Trip the kill-switch once the day's loss, realised and unrealised, reaches the limit."""
-    loss = -(rk[RiskRow.DAY_PNL] + rk[RiskRow.DAY_MOVE])
+    loss = -(rk[RiskRow.DAY_REALISED] + rk[RiskRow.DAY_MOVE])
     if loss >= rk[RiskRow.MAX_DAILY] and rk[RiskRow.HALTED_DAY] != rk[RiskRow.DAY]:
         rk[RiskRow.HALTED_DAY] = rk[RiskRow.DAY]
         rk[RiskRow.F_TRIPS] += 1
@@ -225,7 +231,7 @@ def mark(j: int, price: float, now_ms: float, rk: Vec) -> None:
 @njit(cache=True, inline="always")
 def owes(j: int, rk: Vec) -> bool:
     """Whether symbol j has yet to obey today's trip of the kill-switch (`obey`)."""
-    at = RiskRow.LANES + LANE_ROWS * j
+    at = _lane(j, rk)
     return (
         rk[at + LaneRisk.OBEYED] != rk[RiskRow.F_TRIPS]
         and rk[RiskRow.HALTED_DAY] == rk[RiskRow.DAY]
@@ -349,7 +355,7 @@ def stop_price(amount: float, cost: float, rk: Vec) -> float:
 @njit(cache=True)
 def _realised(j: int, pnl: float, now_ms: float, by_max_loss: bool, rk: Vec) -> None:
     """Book symbol j's sell's PnL (the day's, its cool-down)."""
-    rk[RiskRow.DAY_PNL] += pnl
+    rk[RiskRow.DAY_REALISED] += pnl
     if by_max_loss:
         rk[RiskRow.F_MAX_LOSS] += 1
     if pnl < 0 and rk[RiskRow.COOLDOWN_MS] > 0:
@@ -357,19 +363,19 @@ def _realised(j: int, pnl: float, now_ms: float, by_max_loss: bool, rk: Vec) -> 
         rk[RiskRow.COOLDOWN_UNTIL if rk[RiskRow.COOLDOWN_GLOBAL] else _lane(j, rk)] = until
 
 
-def day_pnl(rk: Vec) -> float:
-    """The day's PnL so far, realised and unrealised (what max_daily_loss bounds)."""
-    return float(rk[RiskRow.DAY_PNL] + rk[RiskRow.DAY_MOVE])
+def day_marked(rk: Vec) -> float:
+    """The day's PnL so far, realised and unrealised, holdings marked at their last price
+    (what max_daily_loss bounds)."""
+    return float(rk[RiskRow.DAY_REALISED] + rk[RiskRow.DAY_MOVE])
 
 
 def reset(rk: Vec) -> float:
     """An explicit reset of the kill-switch (`risk.reset=true`, a command): trading is
     ACTIVE again, on a fresh daily budget (each holding's day begins at its value now).
     Returns the day's PnL set aside."""
-    pnl = day_pnl(rk)
-    rk[RiskRow.HALTED_DAY], rk[RiskRow.DAY_PNL], rk[RiskRow.DAY_MOVE] = -1.0, 0.0, 0.0
-    lanes = rk[RiskRow.LANES :].reshape(-1, LANE_ROWS)
-    lanes[:, LaneRisk.DAY_START] = lanes[:, LaneRisk.VALUE]
+    pnl = day_marked(rk)
+    rk[RiskRow.HALTED_DAY] = -1.0
+    _fresh_budget(rk)
     return pnl
 
 
@@ -384,7 +390,7 @@ def hold(j: int, amount: float, cost: float, rk: Vec) -> None:
     """Symbol j holds `amount` that cost `cost` (fees in), as its broker's book says at a
     start. A vector that did not know it (a state saved before these rows) values it from
     its next mark, where its day's move begins; one that did is left as it is."""
-    at = RiskRow.LANES + LANE_ROWS * j
+    at = _lane(j, rk)
     if rk[at + LaneRisk.HELD] == amount and rk[at + LaneRisk.COST] == cost:
         return
     rk[RiskRow.DAY_MOVE] -= rk[at + LaneRisk.VALUE] - rk[at + LaneRisk.DAY_START]
