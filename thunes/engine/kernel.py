@@ -120,15 +120,14 @@ class Kernel:
         if history:
             self.last_close[j] = history[-1].close
 
-    def step(self, arrivals: Sequence[Arrival]) -> float:
-        """One timestamp's candles (one per lane at most): fills, then decisions; returns the
-        account's equity at the close. `step_candles` on the events' own fields: building
-        its tuples cost the live engine a tenth of each step."""
+    def step(self, arrivals: Sequence[Arrival]) -> None:
+        """One timestamp's candles (one per lane at most): fills, then decisions.
+        `step_candles` on the events' own fields: building its tuples cost the live engine
+        a tenth of each step; and no equity (`equity()` when someone looks)."""
         for j, c, _ in arrivals:
             self._fill(j, c.time_ms, c.open, c.high, c.low)
         for j, c, next_open in arrivals:
             self._decide(j, c.time_ms, c.open, c.high, c.low, c.close, c.volume, next_open)
-        return self.equity()
 
     def step_candles(self, candles: Sequence[Candle]) -> float:
         """`step` on the candles' values."""

@@ -103,7 +103,6 @@ class LiveEngine:
         self.kernel = Kernel(lanes, recorder=recorder)
         self.lane_of = {lane.symbol: j for j, lane in enumerate(lanes)}
         self.health = Health()
-        self.equity = float("nan")
         self.day, self.day_open_equity = -1, float("nan")
         self.stopped: Stopped | None = None
         self.observers: list[Observer] = []
@@ -120,6 +119,14 @@ class LiveEngine:
         return self.feed.clock.now_ms()
 
     @property
+    def equity(self) -> float:
+        """The account's equity at each symbol's last price (close, or bid on ticks): read
+        when someone looks, not at every event (NaN before any price)."""
+        for symbol, engine in self.ticks.items():  # a tick engine trades alone
+            return engine.broker.equity(self.bids.get(symbol, math.nan))
+        return self.kernel.equity()
+
+    @property
     def pnl_today(self) -> float:
         return self.equity - self.day_open_equity
 
@@ -132,7 +139,7 @@ class LiveEngine:
             cut = len(history) - extra if extra else len(history)
             self.kernel.warm(j, history[:cut])
             pending.append(history[cut:])
-        self.equity = self.day_open_equity = self.kernel.equity()
+        self.day_open_equity = self.kernel.equity()
         return pending
 
     async def run(self) -> Stopped:
@@ -219,11 +226,12 @@ class LiveEngine:
         engine = self.ticks.get(event.symbol)
         if engine is None:
             return
+        opening = self._open_day(event.time_ms)
         engine.on_tick(
             BookTick(event.time_ms, event.bid, event.bid_size, event.ask, event.ask_size)
         )
         self.bids[event.symbol] = event.bid
-        self._mark(event.time_ms, engine.broker.equity(event.bid))
+        self._stepped(opening)
 
     def _flush(self, group: dict[int, CandleClosed]) -> None:
         if group:
@@ -232,17 +240,26 @@ class LiveEngine:
 
     def _step(self, arrivals: Sequence[Arrival]) -> None:
         at_ms = arrivals[0][1].close_ms
-        self._mark(at_ms, self.kernel.step(arrivals))
+        opening = self._open_day(at_ms)
+        self.kernel.step(arrivals)
+        self._stepped(opening)
         if self.stepped is not None:
             self.stepped(at_ms)
         for observer in self.observers:
             observer.stepped(at_ms)
 
-    def _mark(self, at_ms: int, equity: float) -> None:
-        """The account's equity after a step at `at_ms`; the day's opening one for its PnL."""
-        day = at_ms // DAY_MS  # the day: market time, UTC, as the risk engine counts it
-        if day != self.day:
-            self.day = day
-            self.day_open_equity = self.equity if self.equity == self.equity else equity
-        self.equity = equity
+    def _open_day(self, at_ms: int) -> bool:
+        """Whether a step at `at_ms` opens a new day (market time, UTC, as the risk engine
+        counts it); if so, its opening equity for the day's PnL is the account's before
+        the step: the last day's closing one."""
+        day = at_ms // DAY_MS
+        if day == self.day:
+            return False
+        self.day, self.day_open_equity = day, self.equity
+        return True
+
+    def _stepped(self, opened_day: bool) -> None:
+        """After a step: one more; a day opened before any price opens at this step's equity."""
+        if opened_day and self.day_open_equity != self.day_open_equity:
+            self.day_open_equity = self.equity
         self.health.steps += 1
