@@ -60,6 +60,7 @@ class ColumnBuffer:
         self.columns = {name: np.empty(size) for name in OHLCV_COLUMNS}
         self._open, self._high, self._low, self._close, self._volume = self.columns.values()
         self.rows = 0
+        self._window = Window(self.columns, 0, 0)
 
     def append(self, open_: float, high: float, low: float, close: float, volume: float) -> None:
         n = self.rows
@@ -71,8 +72,11 @@ class ColumnBuffer:
         self.rows = n + 1
 
     def window(self) -> Window:
-        """The last `keep` bars (fewer at the start)."""
-        return Window(self.columns, max(0, self.rows - self.keep), self.rows)
+        """The last `keep` bars (fewer at the start): the one window, moved on (each is
+        valid only during its call: a new one per bar cost every step)."""
+        window, rows = self._window, self.rows
+        window._start, window._stop = max(0, rows - self.keep), rows
+        return window
 
     def _make_room(self) -> None:
         kept = self.keep
