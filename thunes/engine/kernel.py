@@ -60,6 +60,7 @@ class ColumnBuffer:
         self.columns = {name: np.empty(size) for name in OHLCV_COLUMNS}
         self._open, self._high, self._low, self._close, self._volume = self.columns.values()
         self.rows = 0
+        self._window = Window(self.columns, 0, 0)
 
     def append(self, open_: float, high: float, low: float, close: float, volume: float) -> None:
         n = self.rows
@@ -71,8 +72,11 @@ class ColumnBuffer:
         self.rows = n + 1
 
     def window(self) -> Window:
-        """The last `keep` bars (fewer at the start)."""
-        return Window(self.columns, max(0, self.rows - self.keep), self.rows)
+        """The last `keep` bars (fewer at the start): the one window, moved on (each is
+        valid only during its call: a new one per bar cost every step)."""
+        window, rows = self._window, self.rows
+        window._start, window._stop = max(0, rows - self.keep), rows
+        return window
 
     def _make_room(self) -> None:
         kept = self.keep
@@ -120,15 +124,14 @@ class Kernel:
         if history:
             self.last_close[j] = history[-1].close
 
-    def step(self, arrivals: Sequence[Arrival]) -> float:
-        """One timestamp's candles (one per lane at most): fills, then decisions; returns the
-        account's equity at the close. `step_candles` on the events' own fields: building
-        its tuples cost the live engine a tenth of each step."""
+    def step(self, arrivals: Sequence[Arrival]) -> None:
+        """One timestamp's candles (one per lane at most): fills, then decisions.
+        `step_candles` on the events' own fields: building its tuples cost the live engine
+        a tenth of each step; and no equity (`equity()` when someone looks)."""
         for j, c, _ in arrivals:
             self._fill(j, c.time_ms, c.open, c.high, c.low)
         for j, c, next_open in arrivals:
             self._decide(j, c.time_ms, c.open, c.high, c.low, c.close, c.volume, next_open)
-        return self.equity()
 
     def step_candles(self, candles: Sequence[Candle]) -> float:
         """`step` on the candles' values."""

@@ -64,6 +64,7 @@ _SIDES = (Side.SELL, Side.BUY)
 _CASH, _N_LOG = int(AcctRow.CASH), int(AcctRow.N_LOG)
 _POS, _DUST, _BAR, _TIME = int(LaneRow.POS), int(LaneRow.DUST), int(LaneRow.BAR), int(LaneRow.TIME)
 _N_ORDERS = int(LaneRow.N_ORDERS)
+_KIND, _LANE = int(LogRow.KIND), int(LogRow.LANE)
 
 
 @dataclass
@@ -111,31 +112,25 @@ class Wallet:
 
     def drain(self, events: bool = True) -> None:
         """The log's rows as each broker's fills, skipped orders and (for the strategies of
-        a per-event run; a compiled one has delivered them already) order events."""
+        a per-event run; a compiled one has delivered them already) order events. Row by
+        row on plain values: a per-event drain is a row or two, where each numpy call on
+        the log cost more than the row's whole conversion."""
         rows = int(self.acct.item(_N_LOG))
         if not rows:
             return
         self.acct[_N_LOG] = 0
-        log = self.log[:rows]
-        for lane, broker in enumerate(self.brokers):
-            mine = log if len(self.brokers) == 1 else log[log[:, LogRow.LANE] == lane]
-            kinds = mine[:, LogRow.KIND]
-            fill = kinds == c.FILL
-            if fill.any():  # a per-event drain is a row or two: skip the empty kinds' work
-                filled = mine[fill]
-                maker = (filled[:, LogRow.IS_MAKER] != 0).tolist()
-                symbol = [broker.symbol] * len(filled)
-                broker.fills.extend(
-                    map(Fill, *_columns(filled), maker, symbol, *broker.bookkeeping(filled))
-                )
-            skip = kinds == c.SKIP
-            if skip.any():
-                skips = mine[skip]
-                reasons = [REASONS[int(why)] for why in skips[:, LogRow.REASON].tolist()]
-                bar, side, price, amount, _, tag = _columns(skips)
-                broker.skipped.extend(map(SkippedOrder, bar, side, price, amount, reasons, tag))
-            if events and not fill.all():
-                broker.events.extend(_events(mine[~fill], broker.ids))
+        brokers = self.brokers
+        single = brokers[0] if len(brokers) == 1 else None
+        for row in self.log[:rows].tolist():
+            broker = brokers[int(row[_LANE])] if single is None else single
+            kind = row[_KIND]
+            if kind == c.FILL:
+                broker.fills.append(_fill(row, broker.symbol, broker.ids))
+                continue
+            if kind == c.SKIP:
+                broker.skipped.append(_skipped(row))
+            if events:
+                broker.events.append(_event(row, broker.ids))
 
     def make_room(self, j: int) -> None:
         """Enough order slots and log rows for whatever one call on lane j can do."""
@@ -192,8 +187,7 @@ class SimBroker:
         """Market time and the last price (broker_core.obey: a trip's orders carried out)."""
         w, j, rk = self.wallet, self.lane, self.risk_vector
         w.lanes[j, _TIME] = time_ms
-        rules.mark(j, last_price, float(time_ms), rk)
-        if rules.owes(j, rk):
+        if rules.marked(j, last_price, float(time_ms), rk):
             w.make_room(j)
             c.obey(j, rk, w.book)
             w.drain()
@@ -248,20 +242,6 @@ class SimBroker:
             )
             for o in w.orders[j, : int(w.lanes[j, LaneRow.N_ORDERS])].tolist()
         ]
-
-    def bookkeeping(
-        self, filled: FloatArray
-    ) -> tuple[list[float], list[float], list[int], list[str], list[int], list[float]]:
-        """Fill log rows' remaining amounts, fees kept in base, times, client order ids,
-        trade ids and the base each added to or took from the position."""
-        times: list[int] = filled[:, LogRow.TIME].astype(np.int64).tolist()
-        trades: list[int] = filled[:, LogRow.TRADE].astype(np.int64).tolist()
-        order_ids = [self.ids.of(int(n)) for n in filled[:, LogRow.ID].tolist()]
-        remaining, withheld = (
-            filled[:, LogRow.REMAINING].tolist(),
-            filled[:, LogRow.WITHHELD].tolist(),
-        )
-        return remaining, withheld, times, order_ids, trades, filled[:, LogRow.NET].tolist()
 
     @property
     def cost(self) -> float:
@@ -388,45 +368,51 @@ class SimBroker:
         return self.fills[first:]
 
 
-def _columns(
-    rows: FloatArray,
-) -> tuple[list[int], list[Side], list[float], list[float], list[float], list[str]]:
-    """Log rows as the columns a Fill starts with: bar, side, price, amount, fee, tag."""
-    names = TAGS.names
-    bars: list[int] = rows[:, LogRow.BAR].astype(np.int64).tolist()
-    prices: list[float] = rows[:, LogRow.PRICE].tolist()
-    amounts: list[float] = rows[:, LogRow.AMOUNT].tolist()
-    fees: list[float] = rows[:, LogRow.FEE].tolist()
-    return (
-        bars,
-        [_SIDES[int(side)] for side in rows[:, LogRow.SIDE].tolist()],
-        prices,
-        amounts,
-        fees,
-        [names[int(tag)] for tag in rows[:, LogRow.TAG].tolist()],
+def _fill(row: list[float], symbol: str, ids: ClientIds) -> Fill:
+    """A fill log row as the fill: the columns its trade took, the remaining amount, the
+    fee kept in base, time, client order id, trade id and the base it added or took."""
+    return Fill(
+        int(row[LogRow.BAR]),
+        _SIDES[int(row[LogRow.SIDE])],
+        row[LogRow.PRICE],
+        row[LogRow.AMOUNT],
+        row[LogRow.FEE],
+        TAGS.names[int(row[LogRow.TAG])],
+        row[LogRow.IS_MAKER] != 0,
+        symbol,
+        row[LogRow.REMAINING],
+        row[LogRow.WITHHELD],
+        int(row[LogRow.TIME]),
+        ids.of(int(row[LogRow.ID])),
+        int(row[LogRow.TRADE]),
+        row[LogRow.NET],
     )
 
 
-def _events(rows: FloatArray, ids: ClientIds) -> list[OrderEvent]:
-    """Acceptances, cancellations and rejections (skips), in the order they happened; an
+def _skipped(row: list[float]) -> SkippedOrder:
+    """A skip log row as the skipped order, with its reason."""
+    return SkippedOrder(
+        int(row[LogRow.BAR]),
+        _SIDES[int(row[LogRow.SIDE])],
+        row[LogRow.PRICE],
+        row[LogRow.AMOUNT],
+        REASONS[int(row[LogRow.REASON])],
+        TAGS.names[int(row[LogRow.TAG])],
+    )
+
+
+def _event(row: list[float], ids: ClientIds) -> OrderEvent:
+    """An acceptance, cancellation or rejection (skip) log row as the order event; an
     order refused before it left has no id."""
-    events = []
-    for row in rows.tolist():
-        kind, side, type_, price = (
-            row[LogRow.KIND],
-            row[LogRow.SIDE],
-            row[LogRow.TYPE],
-            row[LogRow.PRICE],
-        )
-        s, t, name = _SIDES[int(side)], _TYPES[int(type_)], TAGS.names[int(row[LogRow.TAG])]
-        order_id = ids.of(int(row[LogRow.ID])) if row[LogRow.ID] else ""
-        if kind == c.SKIP:
-            why = REASONS[int(row[LogRow.REASON])]
-            events.append(OrderEvent(OrderStatus.REJECTED, s, t, price, name, why, order_id))
-        else:
-            status = OrderStatus.NEW if kind == c.ACCEPTED else OrderStatus.CANCELED
-            events.append(OrderEvent(status, s, t, price, name, "", order_id))
-    return events
+    s, t = _SIDES[int(row[LogRow.SIDE])], _TYPES[int(row[LogRow.TYPE])]
+    price, name = row[LogRow.PRICE], TAGS.names[int(row[LogRow.TAG])]
+    order_id = ids.of(int(row[LogRow.ID])) if row[LogRow.ID] else ""
+    kind = row[LogRow.KIND]
+    if kind == c.SKIP:
+        why = REASONS[int(row[LogRow.REASON])]
+        return OrderEvent(OrderStatus.REJECTED, s, t, price, name, why, order_id)
+    status = OrderStatus.NEW if kind == c.ACCEPTED else OrderStatus.CANCELED
+    return OrderEvent(status, s, t, price, name, "", order_id)
 
 
 def venue(

@@ -46,10 +46,6 @@ class Health:
     last_event_ms: int | None = None  # market time of the last event
     last_real: float | None = None  # host monotonic time it arrived (staleness only)
 
-    def seen(self, at_ms: int) -> None:
-        self.events += 1
-        self.last_event_ms, self.last_real = at_ms, time.monotonic()
-
 
 class Observer(Recorder, Protocol):
     """Told what the kernel records (after the recorder wrote it) and each step (after the
@@ -103,7 +99,6 @@ class LiveEngine:
         self.kernel = Kernel(lanes, recorder=recorder)
         self.lane_of = {lane.symbol: j for j, lane in enumerate(lanes)}
         self.health = Health()
-        self.equity = float("nan")
         self.day, self.day_open_equity = -1, float("nan")
         self.stopped: Stopped | None = None
         self.observers: list[Observer] = []
@@ -120,6 +115,14 @@ class LiveEngine:
         return self.feed.clock.now_ms()
 
     @property
+    def equity(self) -> float:
+        """The account's equity at each symbol's last price (close, or bid on ticks): read
+        when someone looks, not at every event (NaN before any price)."""
+        for symbol, engine in self.ticks.items():  # a tick engine trades alone
+            return engine.broker.equity(self.bids.get(symbol, math.nan))
+        return self.kernel.equity()
+
+    @property
     def pnl_today(self) -> float:
         return self.equity - self.day_open_equity
 
@@ -132,7 +135,7 @@ class LiveEngine:
             cut = len(history) - extra if extra else len(history)
             self.kernel.warm(j, history[:cut])
             pending.append(history[cut:])
-        self.equity = self.day_open_equity = self.kernel.equity()
+        self.day_open_equity = self.kernel.equity()
         return pending
 
     async def run(self) -> Stopped:
@@ -185,17 +188,20 @@ class LiveEngine:
             raise
 
     async def _events(self, group: dict[int, CandleClosed]) -> Stopped:
-        until, seen, lane_of, lanes = self.until_ms, self.health.seen, self.lane_of, len(self.lanes)
+        until, health, lane_of, lanes = self.until_ms, self.health, self.lane_of, len(self.lanes)
+        real = time.monotonic
         async for event in self.feed:
-            if until is not None and event.at_ms > until:
+            at_ms = event.at_ms
+            if until is not None and at_ms > until:
                 break
-            seen(event.at_ms)
+            health.events += 1  # seen, in place: a call per event costs the engine
+            health.last_event_ms, health.last_real = at_ms, real()
             if isinstance(event, BookTicked):
                 self._tick(event)
                 continue
             j = lane_of[event.symbol]
             if not group and lanes == 1:  # one symbol: each candle is a step of its own
-                self._step([(j, event, event.close_ms)])
+                self._step([(j, event, at_ms)])
                 continue
             if group and next(iter(group.values())).time_ms != event.time_ms:
                 self._flush(group)  # a symbol without this candle: it had a gap
@@ -219,11 +225,13 @@ class LiveEngine:
         engine = self.ticks.get(event.symbol)
         if engine is None:
             return
-        engine.on_tick(
-            BookTick(event.time_ms, event.bid, event.bid_size, event.ask, event.ask_size)
-        )
+        at_ms = event.time_ms
+        opening = at_ms // DAY_MS != self.day and self._open_day(at_ms)
+        engine.on_tick(BookTick(at_ms, event.bid, event.bid_size, event.ask, event.ask_size))
         self.bids[event.symbol] = event.bid
-        self._mark(event.time_ms, engine.broker.equity(event.bid))
+        if opening:
+            self._opened_day()
+        self.health.steps += 1
 
     def _flush(self, group: dict[int, CandleClosed]) -> None:
         if group:
@@ -232,17 +240,25 @@ class LiveEngine:
 
     def _step(self, arrivals: Sequence[Arrival]) -> None:
         at_ms = arrivals[0][1].close_ms
-        self._mark(at_ms, self.kernel.step(arrivals))
+        opening = at_ms // DAY_MS != self.day and self._open_day(at_ms)
+        self.kernel.step(arrivals)
+        if opening:
+            self._opened_day()
+        self.health.steps += 1
         if self.stepped is not None:
             self.stepped(at_ms)
         for observer in self.observers:
             observer.stepped(at_ms)
 
-    def _mark(self, at_ms: int, equity: float) -> None:
-        """The account's equity after a step at `at_ms`; the day's opening one for its PnL."""
-        day = at_ms // DAY_MS  # the day: market time, UTC, as the risk engine counts it
-        if day != self.day:
-            self.day = day
-            self.day_open_equity = self.equity if self.equity == self.equity else equity
-        self.equity = equity
-        self.health.steps += 1
+    def _open_day(self, at_ms: int) -> bool:
+        """A step at `at_ms` opens a new day (market time, UTC, as the risk engine counts
+        it): its opening equity for the day's PnL is the account's before the step, the
+        last day's closing one."""
+        self.day, self.day_open_equity = at_ms // DAY_MS, self.equity
+        return True
+
+    def _opened_day(self) -> None:
+        """After a step that opened a day: with no price before it, the day opens at the
+        step's equity."""
+        if self.day_open_equity != self.day_open_equity:
+            self.day_open_equity = self.equity

@@ -240,6 +240,13 @@ def owes(j: int, rk: Vec) -> bool:
 
 
 @njit(cache=True)
+def marked(j: int, price: float, now_ms: float, rk: Vec) -> bool:
+    """`mark`, then `owes`: one call for a per-event caller, where each costs a dispatch."""
+    mark(j, price, now_ms, rk)
+    return owes(j, rk)
+
+
+@njit(cache=True)
 def trading(now_ms: float, rk: Vec) -> int:
     """The trading state at `now_ms`: a trip's (REDUCING when the kill-switch flattens,
     else HALTED) lasts until the next UTC day; derived from the day halted, so that no
