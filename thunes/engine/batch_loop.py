@@ -55,7 +55,7 @@ class History(NamedTuple):
     timeline: Vec
 
 
-@njit(cache=True)
+@c.core  # no reference counting: see broker_core.core
 def _apply(j: int, out: Vec, n: int, prefixes: Bools, rk: Vec, b: Book) -> None:
     """Submit a strategy's intents, each after counting the lanes committed before it."""
     for k in range(n):
@@ -76,7 +76,7 @@ def _idle(lanes: Vec, st: Vec) -> bool:
     return True
 
 
-@njit(cache=True)
+@njit(cache=True)  # the strategies' rules may allocate: with numba's runtime
 def _hear_fills(j: int, first: int, prefixes: Bools, rk: Vec, b: Book, rs: Vec, out: Vec) -> None:
     """The strategy's answers to lane j's fills, from log row `first` on."""
     acct, lanes, _, log, _ = b

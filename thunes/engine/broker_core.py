@@ -52,6 +52,15 @@ from thunes.risk.rules import RiskRow
 
 Mask = npt.NDArray[np.bool_]
 
+# The fill path is compiled without numba's runtime (NRT): its functions take the run's arrays
+# and allocate none (`scratch` holds what they work in), so they need no reference counting.
+# With it, a call increfs every array it is passed (each of a `Book`'s) and decrefs them at its
+# return, and numba's refcount pruning keeps both in any function that may raise (a full order
+# table or log): that was ~77% of a fill-heavy sweep's compiled time. (Without it, a function
+# may return no array it was not passed: rows of the scratch are written, not returned.)
+core = njit(cache=True, _nrt=False)  # type: ignore[call-overload]  # stubs lack _nrt
+_NO_TAGS = np.zeros(0, np.bool_)  # `cancel` by `every`, not by tags (a constant: no allocation)
+
 
 class AcctRow(IntEnum):
     """The wallet's account."""
@@ -144,7 +153,7 @@ def _met_rows(slots: int) -> int:
     return 2 * slots + 2
 
 
-@njit(cache=True)
+@njit(cache=True)  # the one allocation: numba's runtime
 def scratch(slots: int) -> Vec:
     """The scratch for an order table of `slots` orders a lane."""
     return np.zeros((ScratchRow.MET + 2 * _met_rows(slots), ORDER))
@@ -159,7 +168,15 @@ def _met_base(sc: Vec, slots: int) -> int:
     return ScratchRow.MET + rows
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _copy(to: Vec, row: Vec) -> None:
+    """Order `row` written onto `to`, field by field (an array assignment may copy through a
+    temporary: an allocation)."""
+    for f in range(ORDER):
+        to[f] = row[f]
+
+
+@core
 def _log(
     kind: int,
     j: int,
@@ -185,7 +202,7 @@ def _log(
     row[LogRow.TIME], row[LogRow.REMAINING], row[LogRow.TRADE] = lanes[j, LaneRow.TIME], 0.0, 0.0
 
 
-@njit(cache=True)
+@core
 def reserved(j: int, b: Book) -> float:
     """Quote locked by lane j's resting buy limits, as an exchange locks it."""
     _, lanes, orders, _, _ = b
@@ -198,7 +215,7 @@ def reserved(j: int, b: Book) -> float:
     return sum_end(total, compensation)
 
 
-@njit(cache=True)
+@core
 def free_cash(b: Book) -> float:
     """The wallet's cash not locked by any lane's resting buy limit."""
     acct, lanes, _, _, _ = b
@@ -208,7 +225,7 @@ def free_cash(b: Book) -> float:
     return acct[AcctRow.CASH] - sum_end(locked, compensation)
 
 
-@njit(cache=True)
+@core
 def committed(j: int, b: Book) -> bool:
     """Holding, or about to: a position, a queued market buy or a resting buy limit.
     A position counts against max_open_positions from the moment its buy is sent."""
@@ -221,7 +238,7 @@ def committed(j: int, b: Book) -> bool:
     return k < n
 
 
-@njit(cache=True)
+@core
 def open_positions(b: Book) -> int:
     _, lanes, _, _, _ = b
     n = 0
@@ -230,7 +247,7 @@ def open_positions(b: Book) -> int:
     return n
 
 
-@njit(cache=True)
+@core
 def working(j: int, b: Book) -> int:
     """Lane j's orders at work, the risk engine's protective stop aside."""
     _, lanes, _, _, _ = b
@@ -238,7 +255,7 @@ def working(j: int, b: Book) -> int:
     return n - 1 if n and protective(j, b) >= 0 else n
 
 
-@njit(cache=True)
+@core
 def risk_refusal(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> int:
     """The risk rules' reason to keep a strategy's order `o` on lane j from leaving now, or 0
     (rules.allows, on what this book holds)."""
@@ -253,7 +270,7 @@ def risk_refusal(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> int:
     )
 
 
-@njit(cache=True)
+@core
 def beyond_notional(j: int, notional: float, rk: Vec, b: Book) -> int:
     """The risk rules' reason to refuse a buy of `notional` quote on lane j, or 0: the quote
     committed (the cost of what is held, the resting buys) to it and to every lane."""
@@ -269,7 +286,7 @@ def beyond_notional(j: int, notional: float, rk: Vec, b: Book) -> int:
     return rules.within_notional(notional, symbol, total, rk)
 
 
-@njit(cache=True)
+@core
 def _slot(j: int, b: Book) -> int:
     """The next free place in lane j's order table, taken."""
     _, lanes, orders, _, _ = b
@@ -280,15 +297,15 @@ def _slot(j: int, b: Book) -> int:
     return n
 
 
-@njit(cache=True)
+@core
 def _append(j: int, o: Vec, b: Book) -> int:
     _, _, orders, _, _ = b
     n = _slot(j, b)
-    orders[j, n] = o
+    _copy(orders[j, n], o)
     return n
 
 
-@njit(cache=True)
+@core
 def _number(j: int, k: int, b: Book) -> int:
     """Number lane j's order k, just placed, as its client order id will be."""
     _, lanes, orders, _, _ = b
@@ -297,43 +314,41 @@ def _number(j: int, k: int, b: Book) -> int:
     return k
 
 
-@njit(cache=True)
+@core
 def _place(j: int, o: Vec, b: Book) -> int:
     """`_append` a copy of order `o` (left as it is), numbered in the table."""
     return _number(j, _append(j, o, b), b)
 
 
-@njit(cache=True)
+@core
 def _insert(j: int, k: int, o: Vec, b: Book) -> None:
     """Put order `o` back at place k (an order's unfilled rest keeps its turn)."""
     _, _, orders, _, _ = b
     n = _append(j, o, b)
     for m in range(n, k, -1):
-        orders[j, m] = orders[j, m - 1]
-    orders[j, k] = o
+        _copy(orders[j, m], orders[j, m - 1])
+    _copy(orders[j, k], o)
 
 
-@njit(cache=True)
+@core
 def _drop(j: int, k: int, b: Book) -> None:
     """Take order k out, keeping the others in their order."""
     _, lanes, orders, _, _ = b
     n = int(lanes[j, LaneRow.N_ORDERS])
     for m in range(k, n - 1):
-        orders[j, m] = orders[j, m + 1]
+        _copy(orders[j, m], orders[j, m + 1])
     lanes[j, LaneRow.N_ORDERS] = n - 1
 
 
-@njit(cache=True)
-def _take(j: int, k: int, b: Book) -> Vec:
-    """`_drop`, returning the order, copied into the scratch's TAKEN row."""
+@core
+def _take(j: int, k: int, b: Book) -> None:
+    """`_drop`, the order kept in the scratch's TAKEN row."""
     _, _, orders, _, sc = b
-    o = sc[ScratchRow.TAKEN]
-    o[:] = orders[j, k]
+    _copy(sc[ScratchRow.TAKEN], orders[j, k])
     _drop(j, k, b)
-    return o
 
 
-@njit(cache=True)
+@core
 def _new(
     j: int,
     side: float,
@@ -355,7 +370,7 @@ def _new(
     return _number(j, k, b)
 
 
-@njit(cache=True)
+@core
 def _find(j: int, o: Vec, b: Book) -> int:
     """The first resting order equal to `o` field by field (as `order in resting` compares),
     or -1: an order taken out since `o` was copied is not there any more."""
@@ -378,13 +393,13 @@ def _find(j: int, o: Vec, b: Book) -> int:
     return -1
 
 
-@njit(cache=True)
+@core
 def skip(j: int, o: Vec, price: float, amount: float, reason: int, b: Book) -> None:
     """Record an order that never left, or was refused at fill time."""
     _log(SKIP, j, o, price, amount, 0.0, False, reason, b)
 
 
-@njit(cache=True)
+@core
 def cancel(j: int, tags: Mask, every: int, b: Book) -> None:
     """Withdraw lane j's orders at work whose tag is in `tags` (or, `every` being
     rules.EVERY_BUY or rules.EVERY_ORDER, every buy or every order; 0: by tags): resting
@@ -405,7 +420,7 @@ def cancel(j: int, tags: Mask, every: int, b: Book) -> None:
         _drop(j, k, b)  # logged from its place first: no copy
 
 
-@njit(cache=True)
+@core
 def _selling_out(j: int, b: Book) -> bool:
     """The protective stop has triggered and its rest sells at the next open: no new stop
     under what is already being sold (partial fills only)."""
@@ -416,7 +431,7 @@ def _selling_out(j: int, b: Book) -> bool:
     return False
 
 
-@njit(cache=True)
+@core
 def protective(j: int, b: Book) -> int:
     """Where the risk engine's resting stop is in lane j's table, or -1."""
     _, lanes, orders, _, _ = b
@@ -426,7 +441,7 @@ def protective(j: int, b: Book) -> int:
     return -1
 
 
-@njit(cache=True)
+@core
 def _risk(j: int, out: Vec, n: int, b: Book) -> None:
     """Carry out the risk engine's commands (rules.after_fill, rules.obey). Its stop guards
     from this bar on, and neither it nor its withdrawal is news to the strategy; its
@@ -436,7 +451,7 @@ def _risk(j: int, out: Vec, n: int, b: Book) -> None:
         o = out[r]
         every = int(o[OrderRow.TAG]) if o[OrderRow.TAG] < 0 else 0
         if o[OrderRow.TYPE] == CANCEL and every:
-            cancel(j, np.zeros(0, np.bool_), every, b)
+            cancel(j, _NO_TAGS, every, b)
         elif o[OrderRow.TYPE] == CANCEL:  # the protective stop
             k = protective(j, b)
             if k >= 0:
@@ -454,7 +469,7 @@ def _risk(j: int, out: Vec, n: int, b: Book) -> None:
             )
 
 
-@njit(cache=True)
+@core
 def flatten(j: int, b: Book) -> None:
     """Lane j flattened as a tripped kill-switch does (rules.flatten), on command."""
     _, lanes, _, _, sc = b
@@ -462,7 +477,7 @@ def flatten(j: int, b: Book) -> None:
     _risk(j, out, rules.flatten(lanes[j, LaneRow.POS], out, 0), b)
 
 
-@njit(cache=True)
+@core
 def obey(j: int, rk: Vec, b: Book) -> None:
     """What lane j owes a tripped kill-switch (rules.owes), carried out: every engine asks
     after it marks the lane's price (a mark can trip it, and a trip binds every lane)."""
@@ -471,7 +486,7 @@ def obey(j: int, rk: Vec, b: Book) -> None:
     _risk(j, out, rules.obey(j, lanes[j, LaneRow.POS], rk, out, 0), b)
 
 
-@njit(cache=True)
+@core
 def _book(j: int, buy: bool, price: float, amount: float, fee: float, b: Book) -> float:
     """Cost basis of the open position (fees in); returns a sell's realised PnL, fees of both
     legs included (0 for a buy)."""
@@ -490,7 +505,7 @@ def _book(j: int, buy: bool, price: float, amount: float, fee: float, b: Book) -
     return amount * price - fee - basis
 
 
-@njit(cache=True)
+@core
 def _execute(
     j: int,
     o: Vec,
@@ -549,19 +564,17 @@ def _execute(
     _risk(j, out, n, b)
 
 
-@njit(cache=True)
-def _rest(o: Vec, part: float, left: float, sized: bool, sc: Vec) -> Vec:
-    """What is left of order `o` once `part` of it filled: `left`, if it was `sized` (else
-    still the whole position), as the same order, in the scratch's REST row."""
-    rest = sc[ScratchRow.REST]
-    rest[:] = o
+@core
+def _rest(o: Vec, part: float, left: float, sized: bool, rest: Vec) -> None:
+    """What is left of order `o` once `part` of it filled, written in `rest`: `left`, if it
+    was `sized` (else still the whole position), as the same order."""
+    _copy(rest, o)
     if sized:
         rest[OrderRow.AMOUNT], rest[OrderRow.QUOTE] = left, np.nan
     rest[OrderRow.FILLED] += part
-    return rest
 
 
-@njit(cache=True)
+@core
 def _sellable(j: int, received: float, b: Book) -> float:
     """Book base `received` net of a fee the venue kept in base: the balance's part on the
     step can be sold, the rest is dust, which a later buy can lift back over a step (one
@@ -584,7 +597,7 @@ def _part(amount: float, venue: Vec) -> float:
     return min(amount, max(to_grid(cap, step, False), step))  # a step at least
 
 
-@njit(cache=True)
+@core
 def submit(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> None:
     """Accept, rest or skip order `o` (an `_order` row; NaN: not given) at lane j's current
     bar, after its close or a fill; `positions`: the lanes committed before it."""
@@ -624,7 +637,7 @@ def submit(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> None:
     _log(ACCEPTED, j, orders[j, k], price, np.nan, 0.0, False, 0, b)
 
 
-@njit(cache=True)
+@core
 def would_refuse(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> int:
     """The reason `submit` would skip order `o` for now, or 0, asking without counting or
     logging anything (the checks `submit` makes, in its order): an engine whose strategy
@@ -639,7 +652,7 @@ def would_refuse(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> int:
     return beyond_notional(j, price * amount, rk, b) if not reason and buy else reason
 
 
-@njit(cache=True)
+@core
 def _fill_market(j: int, o: Vec, open_: float, rk: Vec, b: Book) -> None:
     """Fill a queued market order at this open; a rest beyond the bar's most waits for the
     next open, as the same order, sized now."""
@@ -662,16 +675,19 @@ def _fill_market(j: int, o: Vec, open_: float, rk: Vec, b: Book) -> None:
     part = _part(amount, lanes[j])
     left = np.round(amount - part, 12)
     if part < amount:
-        _append(j, _rest(o, part, left, buy or not np.isnan(o[OrderRow.AMOUNT]), sc), b)
+        rest = sc[ScratchRow.REST]
+        _rest(o, part, left, buy or not np.isnan(o[OrderRow.AMOUNT]), rest)
+        _append(j, rest, b)
     _execute(j, o, price, part, lanes[j, VenueRow.TAKER], False, left, rk, b)
 
 
-@njit(cache=True)
+@core
 def _fill_resting(j: int, k: int, price: float, maker: bool, rk: Vec, b: Book) -> None:
     """Fill resting order k at `price`. A limit's rest beyond the bar's most keeps resting
     in its place; a triggered stop's rest sells at the next open."""
     _, lanes, _, _, sc = b
-    o = _take(j, k, b)
+    _take(j, k, b)
+    o = sc[ScratchRow.TAKEN]
     held = lanes[j, LaneRow.POS]
     buy, limit = o[OrderRow.SIDE] == BUY, o[OrderRow.TYPE] == LIMIT
     amount = held if np.isnan(o[OrderRow.AMOUNT]) else o[OrderRow.AMOUNT]
@@ -688,7 +704,8 @@ def _fill_resting(j: int, k: int, price: float, maker: bool, rk: Vec, b: Book) -
     part = _part(amount, lanes[j])
     left = np.round(amount - part, 12)
     if part < amount:
-        rest = _rest(o, part, left, not np.isnan(o[OrderRow.AMOUNT]), sc)
+        rest = sc[ScratchRow.REST]
+        _rest(o, part, left, not np.isnan(o[OrderRow.AMOUNT]), rest)
         if limit:
             _insert(j, k, rest, b)
         else:
@@ -721,7 +738,7 @@ def _met_going_up(orders: Vec, j: int, k: int, bar: float, high: float) -> bool:
     )
 
 
-@njit(cache=True)
+@core
 def _descend(j: int, open_: float, low: float, offer: float, rk: Vec, b: Book) -> None:
     """Buy limits (met by `offer`, see `_met_going_down`) and stops met on the way down,
     highest price first (stops on ties, then the order they were placed in).
@@ -742,7 +759,7 @@ def _descend(j: int, open_: float, low: float, offer: float, rk: Vec, b: Book) -
     m = 0
     for k in range(n):
         if _met_going_down(orders, j, k, bar, low, offer):
-            sc[ScratchRow.MET + m] = orders[j, k]
+            _copy(sc[ScratchRow.MET + m], orders[j, k])
             sc[keys + m, MetRow.KEY] = -min(orders[j, k, OrderRow.PRICE], open_)
             sc[keys + m, MetRow.LIMIT] = orders[j, k, OrderRow.TYPE] == LIMIT
             sc[keys + m, MetRow.ALIVE] = True
@@ -780,7 +797,7 @@ def _descend(j: int, open_: float, low: float, offer: float, rk: Vec, b: Book) -
         if s >= 0 and low <= orders[j, s, OrderRow.PRICE]:
             if m >= size:
                 raise IndexError("more stops met in one bar than orders")
-            sc[ScratchRow.MET + m] = orders[j, s]
+            _copy(sc[ScratchRow.MET + m], orders[j, s])
             sc[keys + m, MetRow.KEY] = -min(orders[j, s, OrderRow.PRICE], level)
             sc[keys + m, MetRow.LIMIT] = False
             sc[keys + m, MetRow.ALIVE] = True
@@ -814,7 +831,7 @@ def reaches(j: int, high: float, low: float, lanes: Vec, orders: Vec) -> bool:
     return False
 
 
-@njit(cache=True)
+@core
 def _fill_queued(j: int, buys_at: float, sells_at: float, rk: Vec, b: Book) -> None:
     """Fill lane j's queued market orders, in the order they were placed: buys at
     `buys_at`, sells at `sells_at` (a bar's open for both; at a quote, the ask and the bid)."""
@@ -824,7 +841,7 @@ def _fill_queued(j: int, buys_at: float, sells_at: float, rk: Vec, b: Book) -> N
     # the queue empties; the kill-switch may queue a sell
     while k < lanes[j, LaneRow.N_ORDERS]:
         if orders[j, k, OrderRow.TYPE] == MARKET:
-            sc[ScratchRow.MET + q] = orders[j, k]
+            _copy(sc[ScratchRow.MET + q], orders[j, k])
             _drop(j, k, b)
             q += 1
         else:
@@ -834,7 +851,7 @@ def _fill_queued(j: int, buys_at: float, sells_at: float, rk: Vec, b: Book) -> N
         _fill_market(j, o, buys_at if o[OrderRow.SIDE] == BUY else sells_at, rk, b)
 
 
-@njit(cache=True)
+@core
 def _ascend(j: int, bar: int, high: float, rk: Vec, b: Book) -> None:
     """Sell limits the buyers' highest price (a bar's high, a quote's bid) trades through,
     lowest price first."""
@@ -851,9 +868,9 @@ def _ascend(j: int, bar: int, high: float, rk: Vec, b: Book) -> None:
             price = orders[j, k, OrderRow.PRICE]
             c = ScratchRow.MET + s  # insertion sort by price: stable, as `sorted` is
             while c > ScratchRow.MET and sc[c - 1, OrderRow.PRICE] > price:
-                sc[c] = sc[c - 1]
+                _copy(sc[c], sc[c - 1])
                 c -= 1
-            sc[c] = orders[j, k]
+            _copy(sc[c], orders[j, k])
             s += 1
     for c in range(ScratchRow.MET, ScratchRow.MET + s):
         sell = sc[c]
@@ -862,7 +879,7 @@ def _ascend(j: int, bar: int, high: float, rk: Vec, b: Book) -> None:
             _fill_resting(j, k, sell[OrderRow.PRICE], True, rk, b)
 
 
-@njit(cache=True)
+@core
 def on_bar(
     j: int, bar: int, time_ms: float, open_: float, high: float, low: float, rk: Vec, b: Book
 ) -> int:
@@ -878,7 +895,7 @@ def on_bar(
     return int(acct[AcctRow.N_LOG])
 
 
-@njit(cache=True)
+@core
 def on_quote(j: int, tick: int, time_ms: float, bid: float, ask: float, rk: Vec, b: Book) -> int:
     """Fill what lane j's best bid/ask reach at one instant (`tick`: its number, as a
     bar's): market buys at the ask and sells at the bid; a buy limit at its price when the

@@ -80,7 +80,7 @@ class QuoteRow(IntEnum):
     ASK_SIZE = 4
 
 
-@njit(cache=True)
+@c.core  # no reference counting: see broker_core.core
 def _send(out: Vec, n: int, gate: Vec, rk: Vec, b: Book, st: Vec, prefixes: Bools) -> None:
     """Submit the rules' n rows to lane 0. A buy the broker would refuse again for the
     reason it last recorded (`gate`) is withheld, the rules hearing it refused: a signal
@@ -101,7 +101,7 @@ def _send(out: Vec, n: int, gate: Vec, rk: Vec, b: Book, st: Vec, prefixes: Bool
         n = 0 if withheld < 0 else s.on_dropped(withheld, True, st, out)
 
 
-@njit(cache=True)
+@c.core  # no reference counting: see broker_core.core
 def _hear(k: int, gate: Vec, rk: Vec, b: Book, st: Vec, out: Vec, prefixes: Bools) -> None:
     """Tell the rules of their orders refused or withdrawn, from log row k on (their
     answers' rows too), as the per-event face delivers order events; the gate keeps the
