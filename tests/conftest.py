@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 import pytest
@@ -26,15 +25,3 @@ def _own_secrets() -> Iterator[None]:
     known = redact._known
     yield
     redact._known = known
-
-
-@pytest.fixture(autouse=True)
-def _own_logging() -> Iterator[None]:
-    """Each test's logging is its own: a run in this process (a sweep's Hydra logging config
-    `disabled` turns off every logger that exists) must not silence the next test's session."""
-    loggers = logging.Logger.manager.loggerDict
-    off = {n for n, lg in loggers.items() if isinstance(lg, logging.Logger) and lg.disabled}
-    yield
-    for name, logger in list(loggers.items()):
-        if isinstance(logger, logging.Logger) and name not in off:
-            logger.disabled = False

@@ -55,7 +55,7 @@ class History(NamedTuple):
     timeline: Vec
 
 
-@njit(cache=True)
+@c.core  # no reference counting: see broker_core.core
 def _apply(j: int, out: Vec, n: int, prefixes: Bools, rk: Vec, b: Book) -> None:
     """Submit a strategy's intents, each after counting the lanes committed before it."""
     for k in range(n):
@@ -76,10 +76,10 @@ def _idle(lanes: Vec, st: Vec) -> bool:
     return True
 
 
-@njit(cache=True)
+@njit(cache=True)  # the strategies' rules may allocate: with numba's runtime
 def _hear_fills(j: int, first: int, prefixes: Bools, rk: Vec, b: Book, rs: Vec, out: Vec) -> None:
     """The strategy's answers to lane j's fills, from log row `first` on."""
-    acct, lanes, _, log = b
+    acct, lanes, _, log, _ = b
     for r in range(first, int(acct[AcctRow.N_LOG])):
         if log[r, LogRow.KIND] == c.FILL:
             f = log[r]
@@ -157,12 +157,12 @@ def run_in(
 ) -> tuple[Vec, int]:
     """`run_lanes` in the working arrays `work` (`workspace(st, ...)`): `_steps` in the log
     as it is, again in one twice as long whenever a step could overflow it (rarely)."""
-    acct, lanes, orders, log = b
+    acct, lanes, orders, log, scratch = b
     work[0][:] = 0.0  # each lane's last close
     step = first
     while True:
         step, done = _steps(
-            h, prefixes, rk, (acct, lanes, orders, log), st, work, equity, lane_equity,
+            h, prefixes, rk, (acct, lanes, orders, log, scratch), st, work, equity, lane_equity,
             keep_log, cursor, step, until_idle,
         )  # fmt: skip
         if done:
@@ -188,7 +188,7 @@ def _steps(
     """`run_in`'s steps from `first`: returns the step it stopped before, and True at the end
     (or idle, `until_idle`), False when the log must grow first. It rebinds no array: a
     loop that may (the grown log) pays numba's reference counting of each at every step."""
-    acct, lanes, orders, log = b
+    acct, lanes, orders, log, _ = b
     bars, starts, entries, exits, timeline = h  # read at every bar: no attribute lookups
     n_lanes = len(starts) - 1
     last_close, rows, out, rules = work
@@ -282,9 +282,7 @@ def run_compiled(lanes: list[Lane], rules: list[CompiledRules]) -> PortfolioRun:
     for j, state in enumerate(states):
         stacked[j, : len(state)] = state
     slots = max(ORDERS, width)  # a grid's orders: at most two per level, its vector has 7
-    if wallet.orders.shape[1] < slots:
-        more = np.zeros((len(wallet.lanes), slots - wallet.orders.shape[1], c.ORDER))
-        wallet.orders = np.concatenate([wallet.orders, more], axis=1)
+    wallet.make_slots(slots)
     equity, lane_equity = np.empty(len(timeline)), np.empty(len(bars))
     names = TAGS.names
     prefixes = np.array([[b.startswith(a) for b in names] for a in names], dtype=np.bool_)

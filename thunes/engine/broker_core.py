@@ -12,7 +12,10 @@ laid out by an `IntEnum` of its own:
   orders queued for the next open (type MARKET) and the resting ones, as
   `SimBroker.resting` lists them;
 - `log` (`LogRow`): what happened, one row per fill, skipped order, acceptance or
-  cancellation.
+  cancellation;
+- `scratch` (`ScratchRow`, `scratch`): rows the fill path works in (an order taken out of
+  the table, the risk engine's commands, the orders one bar meets), made once per run
+  and sized by the order table: a fill allocates no array.
 `rk`, passed beside it, is the risk engine's vector (thunes/risk/rules.py: `RiskRow`).
 """
 
@@ -48,6 +51,15 @@ from thunes.risk import rules
 from thunes.risk.rules import RiskRow
 
 Mask = npt.NDArray[np.bool_]
+
+# The fill path is compiled without numba's runtime (NRT): its functions take the run's arrays
+# and allocate none (`scratch` holds what they work in), so they need no reference counting.
+# With it, a call increfs every array it is passed (each of a `Book`'s) and decrefs them at its
+# return, and numba's refcount pruning keeps both in any function that may raise (a full order
+# table or log): that was ~77% of a fill-heavy sweep's compiled time. (Without it, a function
+# may return no array it was not passed: rows of the scratch are written, not returned.)
+core = njit(cache=True, _nrt=False)  # type: ignore[call-overload]  # stubs lack _nrt
+_NO_TAGS = np.zeros(0, np.bool_)  # `cancel` by `every`, not by tags (a constant: no allocation)
 
 
 class AcctRow(IntEnum):
@@ -106,13 +118,65 @@ LOG_WIDTH = len(LogRow)
 FILL, SKIP, ACCEPTED, CANCELED = range(4)  # KIND: a skip is also the strategy's rejection
 
 
-# The arrays every lane of one wallet shares, as one argument (acct, lanes, orders, log; see
-# the module's docstring), unpacked where they are used. A plain tuple: numba types it from
-# Python as fast as four arrays, where a NamedTuple costs the per-event face ~1 us a call.
-Book = tuple[Vec, Vec, Vec, Vec]
+# The arrays every lane of one wallet shares, as one argument (acct, lanes, orders, log,
+# scratch; see the module's docstring), unpacked where they are used. A plain tuple: numba
+# types it from Python as fast as five arrays, where a NamedTuple costs the per-event face
+# ~1 us a call.
+Book = tuple[Vec, Vec, Vec, Vec, Vec]
 
 
-@njit(cache=True)
+class ScratchRow(IntEnum):
+    """The scratch's rows, each an order row (`OrderRow`) unless said: TAKEN, the order
+    being filled, out of the table; REST, what is left of it; COMMANDS, the first of the
+    risk engine's (rules.MAX_COMMANDS rows); MET, the first of the orders one bar or quote
+    meets, in the order they fill (queued ones, then the way down, then up: one at a time),
+    then as many rows of their sort keys (`MetRow`)."""
+
+    TAKEN = 0
+    REST = 1
+    COMMANDS = 2
+    MET = 2 + rules.MAX_COMMANDS
+
+
+class MetRow(IntEnum):
+    """A met order's sort key, in its row of the scratch's second half."""
+
+    KEY = 0  # minus the price it fills at: the highest first
+    LIMIT = 1  # a limit, after a stop at the same price
+    ALIVE = 2  # not yet filled (or found gone)
+
+
+@njit(cache=True, inline="always")
+def _met_rows(slots: int) -> int:
+    """Orders one bar may meet: every order of the table, and a protective stop after each
+    fill on the way down."""
+    return 2 * slots + 2
+
+
+@njit(cache=True)  # the one allocation: numba's runtime
+def scratch(slots: int) -> Vec:
+    """The scratch for an order table of `slots` orders a lane."""
+    return np.zeros((ScratchRow.MET + 2 * _met_rows(slots), ORDER))
+
+
+@njit(cache=True, inline="always")
+def _met_base(sc: Vec, slots: int) -> int:
+    """Where the met orders' sort keys start; checks the scratch fits the table."""
+    rows = _met_rows(slots)
+    if len(sc) < ScratchRow.MET + 2 * rows:
+        raise IndexError("the broker's scratch is smaller than its order table: make it anew")
+    return ScratchRow.MET + rows
+
+
+@njit(cache=True, inline="always")
+def _copy(to: Vec, row: Vec) -> None:
+    """Order `row` written onto `to`, field by field (an array assignment may copy through a
+    temporary: an allocation)."""
+    for f in range(ORDER):
+        to[f] = row[f]
+
+
+@core
 def _log(
     kind: int,
     j: int,
@@ -125,7 +189,7 @@ def _log(
     b: Book,
 ) -> None:
     """One row about order `o` (its side, type and tag), at lane j's current bar."""
-    acct, lanes, _, log = b
+    acct, lanes, _, log, _ = b
     k = int(acct[AcctRow.N_LOG])
     if k >= len(log):
         raise IndexError("the broker's log is full: grow it before the call")
@@ -138,38 +202,34 @@ def _log(
     row[LogRow.TIME], row[LogRow.REMAINING], row[LogRow.TRADE] = lanes[j, LaneRow.TIME], 0.0, 0.0
 
 
-@njit(cache=True)
+@core
 def reserved(j: int, b: Book) -> float:
     """Quote locked by lane j's resting buy limits, as an exchange locks it."""
-    _, lanes, orders, _ = b
+    _, lanes, orders, _, _ = b
     fee, total, compensation = 1 + on_top(lanes[j, VenueRow.MAKER], lanes[j]), 0.0, 0.0
-    for k in range(int(lanes[j, LaneRow.N_ORDERS])):
-        o = orders[j, k]
-        if o[OrderRow.TYPE] != MARKET and o[OrderRow.SIDE] == BUY:
-            locked = (
-                o[OrderRow.PRICE]
-                * (0.0 if np.isnan(o[OrderRow.AMOUNT]) else o[OrderRow.AMOUNT])
-                * fee
-            )
+    for k in range(int(lanes[j, LaneRow.N_ORDERS])):  # no view of a row: no refcounting
+        if orders[j, k, OrderRow.TYPE] != MARKET and orders[j, k, OrderRow.SIDE] == BUY:
+            amount = orders[j, k, OrderRow.AMOUNT]
+            locked = orders[j, k, OrderRow.PRICE] * (0.0 if np.isnan(amount) else amount) * fee
             total, compensation = sum_add(total, compensation, locked)
     return sum_end(total, compensation)
 
 
-@njit(cache=True)
+@core
 def free_cash(b: Book) -> float:
     """The wallet's cash not locked by any lane's resting buy limit."""
-    acct, lanes, _, _ = b
+    acct, lanes, _, _, _ = b
     locked, compensation = 0.0, 0.0
     for j in range(len(lanes)):
         locked, compensation = sum_add(locked, compensation, reserved(j, b))
     return acct[AcctRow.CASH] - sum_end(locked, compensation)
 
 
-@njit(cache=True)
+@core
 def committed(j: int, b: Book) -> bool:
     """Holding, or about to: a position, a queued market buy or a resting buy limit.
     A position counts against max_open_positions from the moment its buy is sent."""
-    _, lanes, orders, _ = b
+    _, lanes, orders, _, _ = b
     if lanes[j, LaneRow.POS] > 0:
         return True
     n, k = int(lanes[j, LaneRow.N_ORDERS]), 0
@@ -178,30 +238,30 @@ def committed(j: int, b: Book) -> bool:
     return k < n
 
 
-@njit(cache=True)
+@core
 def open_positions(b: Book) -> int:
-    _, lanes, _, _ = b
+    _, lanes, _, _, _ = b
     n = 0
     for j in range(len(lanes)):
         n += committed(j, b)
     return n
 
 
-@njit(cache=True)
+@core
 def working(j: int, b: Book) -> int:
     """Lane j's orders at work, the risk engine's protective stop aside."""
-    _, lanes, _, _ = b
+    _, lanes, _, _, _ = b
     n = int(lanes[j, LaneRow.N_ORDERS])
     return n - 1 if n and protective(j, b) >= 0 else n
 
 
-@njit(cache=True)
+@core
 def risk_refusal(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> int:
     """The risk rules' reason to keep a strategy's order `o` on lane j from leaving now, or 0
     (rules.allows, on what this book holds)."""
     if rk[RiskRow.ON] == 0:
         return 0
-    _, lanes, _, _ = b
+    _, lanes, _, _, _ = b
     buy = o[OrderRow.SIDE] == BUY
     price = o[OrderRow.PRICE] if o[OrderRow.TYPE] == LIMIT else np.nan
     holding = committed(j, b) if buy else True
@@ -210,13 +270,13 @@ def risk_refusal(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> int:
     )
 
 
-@njit(cache=True)
+@core
 def beyond_notional(j: int, notional: float, rk: Vec, b: Book) -> int:
     """The risk rules' reason to refuse a buy of `notional` quote on lane j, or 0: the quote
     committed (the cost of what is held, the resting buys) to it and to every lane."""
     if rk[RiskRow.ON] == 0 or not rules.caps_notional(rk):
         return 0
-    _, lanes, _, _ = b
+    _, lanes, _, _, _ = b
     symbol, total = 0.0, 0.0
     for k in range(len(lanes)):
         held = lanes[k, LaneRow.BOOK_COST] + reserved(k, b)
@@ -226,10 +286,10 @@ def beyond_notional(j: int, notional: float, rk: Vec, b: Book) -> int:
     return rules.within_notional(notional, symbol, total, rk)
 
 
-@njit(cache=True)
+@core
 def _slot(j: int, b: Book) -> int:
     """The next free place in lane j's order table, taken."""
-    _, lanes, orders, _ = b
+    _, lanes, orders, _, _ = b
     n = int(lanes[j, LaneRow.N_ORDERS])
     if n >= orders.shape[1]:
         raise IndexError("the broker's order table is full: grow it before the call")
@@ -237,59 +297,58 @@ def _slot(j: int, b: Book) -> int:
     return n
 
 
-@njit(cache=True)
+@core
 def _append(j: int, o: Vec, b: Book) -> int:
-    _, _, orders, _ = b
+    _, _, orders, _, _ = b
     n = _slot(j, b)
-    orders[j, n] = o
+    _copy(orders[j, n], o)
     return n
 
 
-@njit(cache=True)
+@core
 def _number(j: int, k: int, b: Book) -> int:
     """Number lane j's order k, just placed, as its client order id will be."""
-    _, lanes, orders, _ = b
+    _, lanes, orders, _, _ = b
     lanes[j, LaneRow.N_PLACED] += 1
     orders[j, k, OrderRow.ID] = lanes[j, LaneRow.N_PLACED]
     return k
 
 
-@njit(cache=True)
+@core
 def _place(j: int, o: Vec, b: Book) -> int:
     """`_append` a copy of order `o` (left as it is), numbered in the table."""
     return _number(j, _append(j, o, b), b)
 
 
-@njit(cache=True)
+@core
 def _insert(j: int, k: int, o: Vec, b: Book) -> None:
     """Put order `o` back at place k (an order's unfilled rest keeps its turn)."""
-    _, _, orders, _ = b
+    _, _, orders, _, _ = b
     n = _append(j, o, b)
     for m in range(n, k, -1):
-        orders[j, m] = orders[j, m - 1]
-    orders[j, k] = o
+        _copy(orders[j, m], orders[j, m - 1])
+    _copy(orders[j, k], o)
 
 
-@njit(cache=True)
+@core
 def _drop(j: int, k: int, b: Book) -> None:
     """Take order k out, keeping the others in their order."""
-    _, lanes, orders, _ = b
+    _, lanes, orders, _, _ = b
     n = int(lanes[j, LaneRow.N_ORDERS])
     for m in range(k, n - 1):
-        orders[j, m] = orders[j, m + 1]
+        _copy(orders[j, m], orders[j, m + 1])
     lanes[j, LaneRow.N_ORDERS] = n - 1
 
 
-@njit(cache=True)
-def _remove(j: int, k: int, b: Book) -> Vec:
-    """`_drop`, returning a copy of the order (one allocation: only where it is used)."""
-    _, _, orders, _ = b
-    o = orders[j, k].copy()
+@core
+def _take(j: int, k: int, b: Book) -> None:
+    """`_drop`, the order kept in the scratch's TAKEN row."""
+    _, _, orders, _, sc = b
+    _copy(sc[ScratchRow.TAKEN], orders[j, k])
     _drop(j, k, b)
-    return o
 
 
-@njit(cache=True)
+@core
 def _new(
     j: int,
     side: float,
@@ -302,7 +361,7 @@ def _new(
 ) -> int:
     """Place a new order (no quote), written straight into lane j's table (no row is
     allocated: a sweep places one per fill) and numbered; returns its place."""
-    _, _, orders, _ = b
+    _, _, orders, _, _ = b
     k = _slot(j, b)
     o = orders[j, k]
     o[OrderRow.SIDE], o[OrderRow.TYPE], o[OrderRow.PRICE] = side, type_, price
@@ -311,88 +370,88 @@ def _new(
     return _number(j, k, b)
 
 
-@njit(cache=True)
+@core
 def _find(j: int, o: Vec, b: Book) -> int:
     """The first resting order equal to `o` field by field (as `order in resting` compares),
     or -1: an order taken out since `o` was copied is not there any more."""
-    _, lanes, orders, _ = b
-    for k in range(int(lanes[j, LaneRow.N_ORDERS])):
-        r = orders[j, k]
-        same_amount = r[OrderRow.AMOUNT] == o[OrderRow.AMOUNT] or (
-            np.isnan(r[OrderRow.AMOUNT]) and np.isnan(o[OrderRow.AMOUNT])
+    _, lanes, orders, _, _ = b
+    for k in range(int(lanes[j, LaneRow.N_ORDERS])):  # no view of a row: no refcounting
+        amount = orders[j, k, OrderRow.AMOUNT]
+        same_amount = amount == o[OrderRow.AMOUNT] or (
+            np.isnan(amount) and np.isnan(o[OrderRow.AMOUNT])
         )
         if (
-            r[OrderRow.TYPE] != MARKET
-            and r[OrderRow.SIDE] == o[OrderRow.SIDE]
-            and r[OrderRow.TYPE] == o[OrderRow.TYPE]
-            and r[OrderRow.PRICE] == o[OrderRow.PRICE]
+            orders[j, k, OrderRow.TYPE] != MARKET
+            and orders[j, k, OrderRow.SIDE] == o[OrderRow.SIDE]
+            and orders[j, k, OrderRow.TYPE] == o[OrderRow.TYPE]
+            and orders[j, k, OrderRow.PRICE] == o[OrderRow.PRICE]
             and same_amount
-            and r[OrderRow.TAG] == o[OrderRow.TAG]
-            and r[OrderRow.FROM] == o[OrderRow.FROM]
+            and orders[j, k, OrderRow.TAG] == o[OrderRow.TAG]
+            and orders[j, k, OrderRow.FROM] == o[OrderRow.FROM]
         ):
             return k
     return -1
 
 
-@njit(cache=True)
+@core
 def skip(j: int, o: Vec, price: float, amount: float, reason: int, b: Book) -> None:
     """Record an order that never left, or was refused at fill time."""
     _log(SKIP, j, o, price, amount, 0.0, False, reason, b)
 
 
-@njit(cache=True)
+@core
 def cancel(j: int, tags: Mask, every: int, b: Book) -> None:
     """Withdraw lane j's orders at work whose tag is in `tags` (or, `every` being
     rules.EVERY_BUY or rules.EVERY_ORDER, every buy or every order; 0: by tags): resting
     ones, and market ones still queued (the rest of an order filling in parts)."""
-    _, lanes, orders, _ = b
+    _, lanes, orders, _, _ = b
     k = 0
     while k < lanes[j, LaneRow.N_ORDERS]:
-        o = orders[j, k]
+        tag = orders[j, k, OrderRow.TAG]  # no view of a row but a withdrawn one's
         if every == 0:
-            hit = tags[int(o[OrderRow.TAG])]
+            hit = tags[int(tag)]
         else:
-            hit = every == rules.EVERY_ORDER or o[OrderRow.SIDE] == BUY
+            hit = every == rules.EVERY_ORDER or orders[j, k, OrderRow.SIDE] == BUY
         if not hit:
             k += 1
             continue
-        if o[OrderRow.TAG] != MAX_LOSS_CODE:  # the risk engine's own stop is not the strategy's
-            _log(CANCELED, j, o, o[OrderRow.PRICE], np.nan, 0.0, False, 0, b)
+        if tag != MAX_LOSS_CODE:  # the risk engine's own stop is not the strategy's
+            _log(CANCELED, j, orders[j, k], orders[j, k, OrderRow.PRICE], np.nan, 0.0, False, 0, b)
         _drop(j, k, b)  # logged from its place first: no copy
 
 
-@njit(cache=True)
+@core
 def _selling_out(j: int, b: Book) -> bool:
     """The protective stop has triggered and its rest sells at the next open: no new stop
     under what is already being sold (partial fills only)."""
-    _, lanes, orders, _ = b
+    _, lanes, orders, _, _ = b
     for k in range(int(lanes[j, LaneRow.N_ORDERS])):
         if orders[j, k, OrderRow.TYPE] == MARKET and orders[j, k, OrderRow.TAG] == MAX_LOSS_CODE:
             return True
     return False
 
 
-@njit(cache=True)
+@core
 def protective(j: int, b: Book) -> int:
     """Where the risk engine's resting stop is in lane j's table, or -1."""
-    _, lanes, orders, _ = b
+    _, lanes, orders, _, _ = b
     for k in range(int(lanes[j, LaneRow.N_ORDERS])):
         if orders[j, k, OrderRow.TYPE] != MARKET and orders[j, k, OrderRow.TAG] == MAX_LOSS_CODE:
             return k
     return -1
 
 
-@njit(cache=True)
+@core
 def _risk(j: int, out: Vec, n: int, b: Book) -> None:
     """Carry out the risk engine's commands (rules.after_fill, rules.obey). Its stop guards
     from this bar on, and neither it nor its withdrawal is news to the strategy; its
     withdrawal leaves a triggered stop's rest to sell."""
-    _, lanes, _, _ = b
+    _, lanes, _, _, _ = b
     for r in range(n):
         o = out[r]
         every = int(o[OrderRow.TAG]) if o[OrderRow.TAG] < 0 else 0
         if o[OrderRow.TYPE] == CANCEL and every:
-            cancel(j, np.zeros(0, np.bool_), every, b)
+            cancel(j, _NO_TAGS, every, b)
         elif o[OrderRow.TYPE] == CANCEL:  # the protective stop
             k = protective(j, b)
             if k >= 0:
@@ -410,28 +469,28 @@ def _risk(j: int, out: Vec, n: int, b: Book) -> None:
             )
 
 
-@njit(cache=True)
+@core
 def flatten(j: int, b: Book) -> None:
     """Lane j flattened as a tripped kill-switch does (rules.flatten), on command."""
-    _, lanes, _, _ = b
-    out = np.empty((rules.MAX_COMMANDS, ORDER))
+    _, lanes, _, _, sc = b
+    out = sc[ScratchRow.COMMANDS : ScratchRow.COMMANDS + rules.MAX_COMMANDS]
     _risk(j, out, rules.flatten(lanes[j, LaneRow.POS], out, 0), b)
 
 
-@njit(cache=True)
+@core
 def obey(j: int, rk: Vec, b: Book) -> None:
     """What lane j owes a tripped kill-switch (rules.owes), carried out: every engine asks
     after it marks the lane's price (a mark can trip it, and a trip binds every lane)."""
-    _, lanes, _, _ = b
-    out = np.empty((rules.MAX_COMMANDS, ORDER))
+    _, lanes, _, _, sc = b
+    out = sc[ScratchRow.COMMANDS : ScratchRow.COMMANDS + rules.MAX_COMMANDS]
     _risk(j, out, rules.obey(j, lanes[j, LaneRow.POS], rk, out, 0), b)
 
 
-@njit(cache=True)
+@core
 def _book(j: int, buy: bool, price: float, amount: float, fee: float, b: Book) -> float:
     """Cost basis of the open position (fees in); returns a sell's realised PnL, fees of both
     legs included (0 for a buy)."""
-    _, lanes, _, _ = b
+    _, lanes, _, _, _ = b
     if buy:
         lanes[j, LaneRow.BOOK_AMOUNT] += amount
         lanes[j, LaneRow.BOOK_COST] += amount * price + fee
@@ -446,7 +505,7 @@ def _book(j: int, buy: bool, price: float, amount: float, fee: float, b: Book) -
     return amount * price - fee - basis
 
 
-@njit(cache=True)
+@core
 def _execute(
     j: int,
     o: Vec,
@@ -461,7 +520,7 @@ def _execute(
     """Book a fill of `amount` of order `o`; `remaining`: what is left of it after. The fee
     is paid on top in quote, or (FEE_FROM_RECEIVED, the venue's way) taken from what the
     order receives: base on a buy, whose part under one step is dust, quote on a sell."""
-    acct, lanes, _, log = b
+    acct, lanes, _, log, sc = b
     buy = o[OrderRow.SIDE] == BUY
     fee = amount * price * fee_rate  # its value in quote, whatever pays it
     withheld, kept, cost_fee = 0.0, amount, fee
@@ -487,7 +546,7 @@ def _execute(
     pnl = _book(j, buy, price, kept, cost_fee, b)
     if rk[RiskRow.ON] == 0:
         return
-    out = np.empty((rules.MAX_COMMANDS, ORDER))
+    out = sc[ScratchRow.COMMANDS : ScratchRow.COMMANDS + rules.MAX_COMMANDS]
     n = rules.after_fill(
         j,
         not buy,
@@ -505,23 +564,22 @@ def _execute(
     _risk(j, out, n, b)
 
 
-@njit(cache=True)
-def _rest(o: Vec, part: float, left: float, sized: bool) -> Vec:
-    """What is left of order `o` once `part` of it filled: `left`, if it was `sized` (else
-    still the whole position), as the same order."""
-    rest = o.copy()
+@core
+def _rest(o: Vec, part: float, left: float, sized: bool, rest: Vec) -> None:
+    """What is left of order `o` once `part` of it filled, written in `rest`: `left`, if it
+    was `sized` (else still the whole position), as the same order."""
+    _copy(rest, o)
     if sized:
         rest[OrderRow.AMOUNT], rest[OrderRow.QUOTE] = left, np.nan
     rest[OrderRow.FILLED] += part
-    return rest
 
 
-@njit(cache=True)
+@core
 def _sellable(j: int, received: float, b: Book) -> float:
     """Book base `received` net of a fee the venue kept in base: the balance's part on the
     step can be sold, the rest is dust, which a later buy can lift back over a step (one
     balance, as on the venue). Returns what the buy added to what can be sold."""
-    _, lanes, _, _ = b
+    _, lanes, _, _, _ = b
     held = lanes[j, LaneRow.POS]
     balance = held + lanes[j, LaneRow.DUST] + received
     sellable = to_grid(balance, lanes[j, VenueRow.STEP], False)
@@ -539,11 +597,11 @@ def _part(amount: float, venue: Vec) -> float:
     return min(amount, max(to_grid(cap, step, False), step))  # a step at least
 
 
-@njit(cache=True)
+@core
 def submit(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> None:
     """Accept, rest or skip order `o` (an `_order` row; NaN: not given) at lane j's current
     bar, after its close or a fill; `positions`: the lanes committed before it."""
-    _, lanes, orders, _ = b
+    _, lanes, orders, _, _ = b
     buy = o[OrderRow.SIDE] == BUY
     reason = risk_refusal(j, o, positions, rk, b)
     if reason:
@@ -579,12 +637,12 @@ def submit(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> None:
     _log(ACCEPTED, j, orders[j, k], price, np.nan, 0.0, False, 0, b)
 
 
-@njit(cache=True)
+@core
 def would_refuse(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> int:
     """The reason `submit` would skip order `o` for now, or 0, asking without counting or
     logging anything (the checks `submit` makes, in its order): an engine whose strategy
     asks again at every quote while its signal holds records a run of refusals once."""
-    _, lanes, _, _ = b
+    _, lanes, _, _, _ = b
     buy = o[OrderRow.SIDE] == BUY
     reason = risk_refusal(j, o, positions, rk, b)
     if reason or o[OrderRow.TYPE] == MARKET:
@@ -594,11 +652,11 @@ def would_refuse(j: int, o: Vec, positions: int, rk: Vec, b: Book) -> int:
     return beyond_notional(j, price * amount, rk, b) if not reason and buy else reason
 
 
-@njit(cache=True)
+@core
 def _fill_market(j: int, o: Vec, open_: float, rk: Vec, b: Book) -> None:
     """Fill a queued market order at this open; a rest beyond the bar's most waits for the
     next open, as the same order, sized now."""
-    _, lanes, _, _ = b
+    _, lanes, _, _, sc = b
     buy, held = o[OrderRow.SIDE] == BUY, lanes[j, LaneRow.POS]
     if not buy and held <= 0:
         return
@@ -617,16 +675,19 @@ def _fill_market(j: int, o: Vec, open_: float, rk: Vec, b: Book) -> None:
     part = _part(amount, lanes[j])
     left = np.round(amount - part, 12)
     if part < amount:
-        _append(j, _rest(o, part, left, buy or not np.isnan(o[OrderRow.AMOUNT])), b)
+        rest = sc[ScratchRow.REST]
+        _rest(o, part, left, buy or not np.isnan(o[OrderRow.AMOUNT]), rest)
+        _append(j, rest, b)
     _execute(j, o, price, part, lanes[j, VenueRow.TAKER], False, left, rk, b)
 
 
-@njit(cache=True)
+@core
 def _fill_resting(j: int, k: int, price: float, maker: bool, rk: Vec, b: Book) -> None:
     """Fill resting order k at `price`. A limit's rest beyond the bar's most keeps resting
     in its place; a triggered stop's rest sells at the next open."""
-    _, lanes, _, _ = b
-    o = _remove(j, k, b)
+    _, lanes, _, _, sc = b
+    _take(j, k, b)
+    o = sc[ScratchRow.TAKEN]
     held = lanes[j, LaneRow.POS]
     buy, limit = o[OrderRow.SIDE] == BUY, o[OrderRow.TYPE] == LIMIT
     amount = held if np.isnan(o[OrderRow.AMOUNT]) else o[OrderRow.AMOUNT]
@@ -643,7 +704,8 @@ def _fill_resting(j: int, k: int, price: float, maker: bool, rk: Vec, b: Book) -
     part = _part(amount, lanes[j])
     left = np.round(amount - part, 12)
     if part < amount:
-        rest = _rest(o, part, left, not np.isnan(o[OrderRow.AMOUNT]))
+        rest = sc[ScratchRow.REST]
+        _rest(o, part, left, not np.isnan(o[OrderRow.AMOUNT]), rest)
         if limit:
             _insert(j, k, rest, b)
         else:
@@ -660,29 +722,31 @@ def stop_reached(low: float, stop: float) -> bool:
     return low <= stop
 
 
-@njit(cache=True)
-def _met_going_down(o: Vec, bar: float, low: float, offer: float) -> bool:
-    """A resting buy limit the sellers' lowest price (`offer`) trades through, or a stop
-    the low reaches. On a bar both are its low; at a quote, the ask and the bid."""
-    if o[OrderRow.TYPE] == MARKET or o[OrderRow.FROM] > bar:
+@njit(cache=True, inline="always")
+def _met_going_down(orders: Vec, j: int, k: int, bar: float, low: float, offer: float) -> bool:
+    """Lane j's order k, a resting buy limit the sellers' lowest price (`offer`) trades
+    through, or a stop the low reaches. On a bar both are its low; at a quote, the ask and
+    the bid. (It reads the table, not a view of the row: no refcounting.)"""
+    kind, price = orders[j, k, OrderRow.TYPE], orders[j, k, OrderRow.PRICE]
+    if kind == MARKET or orders[j, k, OrderRow.FROM] > bar:
         return False
-    return (
-        o[OrderRow.TYPE] == LIMIT and o[OrderRow.SIDE] == BUY and offer < o[OrderRow.PRICE]
-    ) or (o[OrderRow.TYPE] == STOP and stop_reached(low, o[OrderRow.PRICE]))
-
-
-@njit(cache=True)
-def _met_going_up(o: Vec, bar: float, high: float) -> bool:
-    """A resting sell limit the high trades through."""
-    return (
-        o[OrderRow.TYPE] == LIMIT
-        and o[OrderRow.SIDE] == SELL
-        and o[OrderRow.FROM] <= bar
-        and high > o[OrderRow.PRICE]
+    return (kind == LIMIT and orders[j, k, OrderRow.SIDE] == BUY and offer < price) or (
+        kind == STOP and stop_reached(low, price)
     )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _met_going_up(orders: Vec, j: int, k: int, bar: float, high: float) -> bool:
+    """Lane j's order k, a resting sell limit the high trades through."""
+    return (
+        orders[j, k, OrderRow.TYPE] == LIMIT
+        and orders[j, k, OrderRow.SIDE] == SELL
+        and orders[j, k, OrderRow.FROM] <= bar
+        and high > orders[j, k, OrderRow.PRICE]
+    )
+
+
+@core
 def _descend(j: int, open_: float, low: float, offer: float, rk: Vec, b: Book) -> None:
     """Buy limits (met by `offer`, see `_met_going_down`) and stops met on the way down,
     highest price first (stops on ties, then the order they were placed in).
@@ -691,58 +755,60 @@ def _descend(j: int, open_: float, low: float, offer: float, rk: Vec, b: Book) -
     which is its own price, the open when the bar gapped through it, or, for a
     protective stop born above the market by a buy on the way down, that buy's price.
     """
-    _, lanes, orders, _ = b
+    _, lanes, orders, _, sc = b
     n, bar = int(lanes[j, LaneRow.N_ORDERS]), lanes[j, LaneRow.BAR]
     m = 0
     for k in range(n):
-        m += _met_going_down(orders[j, k], bar, low, offer)
+        m += _met_going_down(orders, j, k, bar, low, offer)
     if m == 0:
-        return  # most bars: no allocation
-    size = 2 * n + 2
-    keys, limits, alive = np.empty(size), np.empty(size, np.bool_), np.zeros(size, np.bool_)
-    met = np.empty((size, ORDER))
+        return  # most bars
+    slots = orders.shape[1]
+    keys, size = _met_base(sc, slots), _met_rows(slots)  # met orders at ScratchRow.MET + e
     m = 0
     for k in range(n):
-        o = orders[j, k]
-        if _met_going_down(o, bar, low, offer):
-            keys[m], limits[m], alive[m], met[m] = (
-                -min(o[OrderRow.PRICE], open_),
-                o[OrderRow.TYPE] == LIMIT,
-                True,
-                o,
-            )
+        if _met_going_down(orders, j, k, bar, low, offer):
+            _copy(sc[ScratchRow.MET + m], orders[j, k])
+            sc[keys + m, MetRow.KEY] = -min(orders[j, k, OrderRow.PRICE], open_)
+            sc[keys + m, MetRow.LIMIT] = orders[j, k, OrderRow.TYPE] == LIMIT
+            sc[keys + m, MetRow.ALIVE] = True
             m += 1
     while True:
         e = -1
         for c in range(m):  # the heap's order: key, then limit after stop, then placed first
-            if alive[c] and (
-                e < 0 or keys[c] < keys[e] or (keys[c] == keys[e] and limits[e] and not limits[c])
+            key = sc[keys + c, MetRow.KEY]
+            if sc[keys + c, MetRow.ALIVE] and (
+                e < 0
+                or key < sc[keys + e, MetRow.KEY]
+                or (
+                    key == sc[keys + e, MetRow.KEY]
+                    and sc[keys + e, MetRow.LIMIT]
+                    and not sc[keys + c, MetRow.LIMIT]
+                )
             ):
                 e = c
         if e < 0:
             return
-        alive[e] = False
-        k = _find(j, met[e], b)
+        sc[keys + e, MetRow.ALIVE] = False
+        met = sc[ScratchRow.MET + e]
+        k = _find(j, met, b)
         if k < 0:
             continue
-        level, filled = -keys[e], lanes[j, LaneRow.N_FILLS]
-        if met[e, OrderRow.TYPE] == STOP:
+        level, filled = -sc[keys + e, MetRow.KEY], lanes[j, LaneRow.N_FILLS]
+        if met[OrderRow.TYPE] == STOP:
             slipped = to_grid(level * (1 - lanes[j, VenueRow.SLIP]), lanes[j, VenueRow.TICK], False)
             _fill_resting(j, k, slipped, False, rk, b)
         else:
-            _fill_resting(j, k, met[e, OrderRow.PRICE], True, rk, b)
+            _fill_resting(j, k, met[OrderRow.PRICE], True, rk, b)
         if lanes[j, LaneRow.N_FILLS] == filled:
             continue  # refused (e.g. dust): nothing changed, so no new stop to meet
         s = protective(j, b)
         if s >= 0 and stop_reached(low, orders[j, s, OrderRow.PRICE]):
             if m >= size:
                 raise IndexError("more stops met in one bar than orders")
-            keys[m], limits[m], alive[m], met[m] = (
-                -min(orders[j, s, OrderRow.PRICE], level),
-                False,
-                True,
-                orders[j, s],
-            )
+            _copy(sc[ScratchRow.MET + m], orders[j, s])
+            sc[keys + m, MetRow.KEY] = -min(orders[j, s, OrderRow.PRICE], level)
+            sc[keys + m, MetRow.LIMIT] = False
+            sc[keys + m, MetRow.ALIVE] = True
             m += 1
 
 
@@ -773,66 +839,62 @@ def reaches(j: int, high: float, low: float, lanes: Vec, orders: Vec) -> bool:
     return False
 
 
-@njit(cache=True)
+@core
 def _fill_queued(j: int, buys_at: float, sells_at: float, rk: Vec, b: Book) -> None:
     """Fill lane j's queued market orders, in the order they were placed: buys at
     `buys_at`, sells at `sells_at` (a bar's open for both; at a quote, the ask and the bid)."""
-    _, lanes, orders, _ = b
-    n = int(lanes[j, LaneRow.N_ORDERS])
-    q = 0
-    for k in range(n):
-        q += orders[j, k, OrderRow.TYPE] == MARKET
-    if q:
-        queued = np.empty((q, ORDER))
-        q, k = 0, 0
-        # the queue empties; the kill-switch may queue a sell
-        while k < lanes[j, LaneRow.N_ORDERS]:
-            if orders[j, k, OrderRow.TYPE] == MARKET:
-                queued[q] = orders[j, k]
-                _drop(j, k, b)
-                q += 1
-            else:
-                k += 1
-        for c in range(q):
-            at = buys_at if queued[c, OrderRow.SIDE] == BUY else sells_at
-            _fill_market(j, queued[c], at, rk, b)
+    _, lanes, orders, _, sc = b
+    _met_base(sc, orders.shape[1])  # the queue in the scratch's met rows
+    q, k = 0, 0
+    # the queue empties; the kill-switch may queue a sell
+    while k < lanes[j, LaneRow.N_ORDERS]:
+        if orders[j, k, OrderRow.TYPE] == MARKET:
+            _copy(sc[ScratchRow.MET + q], orders[j, k])
+            _drop(j, k, b)
+            q += 1
+        else:
+            k += 1
+    for c in range(q):
+        o = sc[ScratchRow.MET + c]
+        _fill_market(j, o, buys_at if o[OrderRow.SIDE] == BUY else sells_at, rk, b)
 
 
-@njit(cache=True)
+@core
 def _ascend(j: int, bar: int, high: float, rk: Vec, b: Book) -> None:
     """Sell limits the buyers' highest price (a bar's high, a quote's bid) trades through,
     lowest price first."""
-    _, lanes, orders, _ = b
+    _, lanes, orders, _, sc = b
     n, s = int(lanes[j, LaneRow.N_ORDERS]), 0
     for k in range(n):
-        s += _met_going_up(orders[j, k], bar, high)
+        s += _met_going_up(orders, j, k, bar, high)
     if s == 0:
         return
-    sells = np.empty((s, ORDER))
+    _met_base(sc, orders.shape[1])  # the sells in the scratch's met rows
     s = 0
     for k in range(n):
-        o = orders[j, k]
-        if _met_going_up(o, bar, high):
-            c = s  # insertion sort by price: stable, as `sorted` is
-            while c > 0 and sells[c - 1, OrderRow.PRICE] > o[OrderRow.PRICE]:
-                sells[c] = sells[c - 1]
+        if _met_going_up(orders, j, k, bar, high):
+            price = orders[j, k, OrderRow.PRICE]
+            c = ScratchRow.MET + s  # insertion sort by price: stable, as `sorted` is
+            while c > ScratchRow.MET and sc[c - 1, OrderRow.PRICE] > price:
+                _copy(sc[c], sc[c - 1])
                 c -= 1
-            sells[c] = o
+            _copy(sc[c], orders[j, k])
             s += 1
-    for c in range(s):
-        k = _find(j, sells[c], b)
+    for c in range(ScratchRow.MET, ScratchRow.MET + s):
+        sell = sc[c]
+        k = _find(j, sell, b)
         if k >= 0:
-            _fill_resting(j, k, sells[c, OrderRow.PRICE], True, rk, b)
+            _fill_resting(j, k, sell[OrderRow.PRICE], True, rk, b)
 
 
-@njit(cache=True)
+@core
 def on_bar(
     j: int, bar: int, time_ms: float, open_: float, high: float, low: float, rk: Vec, b: Book
 ) -> int:
     """Fill what lane j's bar reaches, along open -> low -> high; returns the log's rows in
     use (0 after a drained log: nothing happened, the per-event face's most bars)."""
-    acct, _, _, _ = b
-    _, lanes, orders, _ = b
+    acct, _, _, _, _ = b
+    _, lanes, orders, _, _ = b
     clock(j, bar, time_ms, lanes)
     if reaches(j, high, low, lanes, orders):
         _fill_queued(j, open_, open_, rk, b)
@@ -841,7 +903,7 @@ def on_bar(
     return int(acct[AcctRow.N_LOG])
 
 
-@njit(cache=True)
+@core
 def on_quote(j: int, tick: int, time_ms: float, bid: float, ask: float, rk: Vec, b: Book) -> int:
     """Fill what lane j's best bid/ask reach at one instant (`tick`: its number, as a
     bar's): market buys at the ask and sells at the bid; a buy limit at its price when the
@@ -849,8 +911,8 @@ def on_quote(j: int, tick: int, time_ms: float, bid: float, ask: float, rk: Vec,
     stop when the bid reaches it, at the bid (taker; a lane on quotes has no slippage).
     Stops and buy limits first, as on a bar's way down, the risk engine's stop guarding a
     buy from the quote that filled it; sell limits last."""
-    acct, _, _, _ = b
-    _, lanes, orders, _ = b
+    acct, _, _, _, _ = b
+    _, lanes, orders, _, _ = b
     clock(j, tick, time_ms, lanes)
     if reaches(j, bid, bid, lanes, orders):  # the bid for buy limits too: a looser test
         _fill_queued(j, ask, bid, rk, b)

@@ -62,6 +62,7 @@ def _column(
     acct[AcctRow.CASH] = cash
     lane, rk, rs = start[0].copy(), start[1].copy(), start[2].copy()
     orders, log = np.zeros((1, ORDERS, c.ORDER)), np.zeros((64, c.LOG_WIDTH))
+    scratch = c.scratch(ORDERS)
     cursor = np.zeros(1, np.int64)
     work = workspace(rs, MAX_INTENTS)  # once, not at every entry
     step = 0
@@ -79,7 +80,7 @@ def _column(
             h,
             prefixes,
             rk,
-            (acct, lane, orders, log),
+            (acct, lane, orders, log, scratch),
             rs,
             work,
             equity,

@@ -86,12 +86,13 @@ class Wallet:
         self.lanes = np.zeros((0, c.LANE_WIDTH))
         self.orders = np.zeros((0, 8, c.ORDER))
         self.log = np.zeros((64, c.LOG_WIDTH))
+        self.scratch = c.scratch(8)
         self.brokers: list[SimBroker] = []
 
     @property
     def book(self) -> Book:
         """The arrays as broker_core's functions take them."""
-        return self.acct, self.lanes, self.orders, self.log
+        return self.acct, self.lanes, self.orders, self.log, self.scratch
 
     @property
     def cash(self) -> float:
@@ -132,12 +133,19 @@ class Wallet:
             if events:
                 broker.events.append(_event(row, broker.ids))
 
+    def make_slots(self, slots: int) -> None:
+        """At least `slots` orders a lane in the table (and the scratch sized for them)."""
+        have = self.orders.shape[1]
+        if slots > have:
+            more = np.zeros((len(self.lanes), slots - have, c.ORDER))
+            self.orders = np.concatenate([self.orders, more], axis=1)
+            self.scratch = c.scratch(slots)
+
     def make_room(self, j: int) -> None:
         """Enough order slots and log rows for whatever one call on lane j can do."""
         used = int(self.lanes.item(j, _N_ORDERS))
         if used + 3 > self.orders.shape[1]:
-            more = np.zeros((len(self.lanes), self.orders.shape[1], c.ORDER))
-            self.orders = np.concatenate([self.orders, more], axis=1)
+            self.make_slots(2 * self.orders.shape[1])
         if self.acct.item(_N_LOG) + 4 * used + 16 > len(self.log):
             self.log = np.concatenate([self.log, np.zeros((4 * used + 16, c.LOG_WIDTH))])
 

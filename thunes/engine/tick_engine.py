@@ -80,7 +80,7 @@ class QuoteRow(IntEnum):
     ASK_SIZE = 4
 
 
-@njit(cache=True)
+@c.core  # no reference counting: see broker_core.core
 def _send(out: Vec, n: int, gate: Vec, rk: Vec, b: Book, st: Vec, prefixes: Bools) -> None:
     """Submit the rules' n rows to lane 0. A buy the broker would refuse again for the
     reason it last recorded (`gate`) is withheld, the rules hearing it refused: a signal
@@ -101,12 +101,12 @@ def _send(out: Vec, n: int, gate: Vec, rk: Vec, b: Book, st: Vec, prefixes: Bool
         n = 0 if withheld < 0 else s.on_dropped(withheld, True, st, out)
 
 
-@njit(cache=True)
+@c.core  # no reference counting: see broker_core.core
 def _hear(k: int, gate: Vec, rk: Vec, b: Book, st: Vec, out: Vec, prefixes: Bools) -> None:
     """Tell the rules of their orders refused or withdrawn, from log row k on (their
     answers' rows too), as the per-event face delivers order events; the gate keeps the
     last refusal until an order leaves."""
-    acct, _, _, log = b
+    acct, _, _, log, _ = b
     while k < acct[AcctRow.N_LOG]:
         kind = log[k, LogRow.KIND]
         if kind == c.ACCEPTED:
@@ -132,12 +132,38 @@ def _loop(
     equity: Vec,
 ) -> Vec:
     """Rows of ticks (`QuoteRow`) from tick `first` on, through lane 0's broker and the
-    rules; returns the log (grown as needed)."""
-    acct, lanes, orders, log = b
-    for j in range(len(rows)):
+    rules; returns the log: `_ticks` in the log as it is, again in one twice as long
+    whenever a tick could overflow it (rarely)."""
+    acct, lanes, orders, log, scratch = b
+    j = 0
+    while True:
+        b = acct, lanes, orders, log, scratch
+        j = _ticks(j, first, rows, gate, rk, b, st, out, prefixes, equity)
+        if j == len(rows):
+            return log
+        log = np.concatenate((log, np.zeros_like(log)))
+
+
+@njit(cache=True)
+def _ticks(
+    start: int,
+    first: int,
+    rows: Vec,
+    gate: Vec,
+    rk: Vec,
+    b: Book,
+    st: Vec,
+    out: Vec,
+    prefixes: Bools,
+    equity: Vec,
+) -> int:
+    """`_loop`'s ticks from row `start`: returns the row it stopped before, `len(rows)` at
+    the end. It rebinds no array: a loop that may (the grown log) pays numba's reference
+    counting of each at every tick."""
+    acct, lanes, orders, log, _ = b
+    for j in range(start, len(rows)):
         if acct[AcctRow.N_LOG] + 64 > len(log):
-            log = np.concatenate((log, np.zeros_like(log)))
-            b = acct, lanes, orders, log
+            return j
         i, t, bid = first + j, rows[j, QuoteRow.TIME], rows[j, QuoteRow.BID]
         a = int(acct[AcctRow.N_LOG])
         if c.reaches(0, bid, bid, lanes, orders):  # on_quote's quick test, without a call
@@ -164,7 +190,7 @@ def _loop(
             _send(out, n, gate, rk, b, st, prefixes)
             _hear(m, gate, rk, b, st, out, prefixes)
         equity[j] = acct[AcctRow.CASH] + (lanes[0, LaneRow.POS] + lanes[0, LaneRow.DUST]) * bid
-    return log
+    return len(rows)
 
 
 @dataclass(frozen=True)

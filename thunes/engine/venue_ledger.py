@@ -196,4 +196,4 @@ _NONE = np.zeros(0)
 
 def _book_of(lanes: FloatArray) -> c.Book:
     """A wallet's arrays around one lane row: `_sellable` and `_book` read only the lanes."""
-    return (_NONE, lanes, _NONE.reshape(0, 0, 0), _NONE.reshape(0, 0))
+    return (_NONE, lanes, _NONE.reshape(0, 0, 0), _NONE.reshape(0, 0), _NONE.reshape(0, 0))
