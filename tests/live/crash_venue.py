@@ -89,7 +89,7 @@ def crash(kills: int, seed: int, work: Path, speed: float = 30.0) -> Outcome:
     rng = random.Random(seed)
     state = work / "state"
     with standin(speed) as server:
-        for _ in range(kills):
+        for n in range(kills):
             process, ready, _ = _thunes(session_args(server, state, duration="30d"), work)
             if rng.random() < 0.25:
                 time.sleep(rng.uniform(0.5, 4.0))
@@ -98,10 +98,15 @@ def crash(kills: int, seed: int, work: Path, speed: float = 30.0) -> Outcome:
                 time.sleep(rng.uniform(0.0, 4.0))
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)
+            print(f"kill {n + 1}: {server.stats.orders} orders so far", flush=True)
         elapsed = (server.clock.now_ms() - _started_ms(state)) // 60_000 if kills else 0
         args = session_args(server, state, duration=f"{elapsed + 45}m")
         process, _, lines = _thunes(args, work)
-        process.wait(timeout=900)
+        try:
+            process.wait(timeout=1800)
+        except subprocess.TimeoutExpired:  # stopped as Ctrl-C would: its state is saved
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=120)
         time.sleep(0.5)  # the reader's last lines
         out = "".join(lines)
         if process.returncode != 0:
