@@ -3,7 +3,14 @@ grid, DCA and SMA cross on BTC, ETH and SOL at a high market speed, each on an a
 (stand-in) of its own, send at least 1,000 orders between them, and the venue answers none
 with -1013 (a filter failure): every order is prepared to the real-style filters first.
 
-    .venv/bin/python -m tests.live.phase6 --speed 600 --span 1d
+    .venv/bin/python -m tests.live.phase6 --speed 60 --span 30h
+
+Each session's line says what happened to every close of its span: stepped, back-filled
+(read late, after a reconnect), missing (the exchange had none) or behind the market clock
+at the stop (never stepped: still to read or queued). A venue session's pace is its REST
+work (the DCA's: a buy, its protective stop, the take-profit replaced, ~3 calls an order,
+each paced by ccxt's rate limiter), not the market's speed: its steps lag the clock at a
+high speed on a loaded machine, while the grid and SMA keep up.
 """
 
 from __future__ import annotations
