@@ -102,7 +102,7 @@ def crash(kills: int, seed: int, work: Path, speed: float = 30.0) -> Outcome:
                 time.sleep(rng.uniform(0.5, 4.0))
             else:  # while it trades: once it has sent an order (a loaded machine starts slowly)
                 ready.wait(300)
-                _sends(server, server.stats.orders, 60.0)
+                _sends(server, server.stats.orders, 10.0)
                 time.sleep(rng.uniform(0.0, 4.0))
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)
