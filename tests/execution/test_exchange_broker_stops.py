@@ -100,6 +100,24 @@ def test_the_protective_stop_rests_on_the_venue_at_the_rules_price_sized_to_the_
         assert broker.cash - 1000.0 == pytest.approx(-5.0, abs=0.02)  # the max loss, fees in
 
 
+def test_a_buy_and_its_protective_stop_leave_on_one_read_of_the_book(tmp_path: Path) -> None:
+    """The venue's book and average price are weighted reads (ccxt spaces them by their
+    weight): a pump that sends a buy and then rests its stop reads them once, and the
+    next pump reads them afresh."""
+    with desk(tmp_path, risk=max_loss(5.0)) as d:
+        broker = d.send(buy(50.0))  # one pump
+        assert [(o.type, o.status) for o in d.server.account.orders.values()] == [
+            ("MARKET", "FILLED"),
+            ("STOP_LOSS", "NEW"),
+        ]
+        reads = ("/api/v3/ticker/bookTicker", "/api/v3/avgPrice")
+        assert [len(d.server.requests_to(path)) for path in reads] == [1, 1]
+        d.send(buy(20.0))  # a pump sends it; the old stop's cancel is asked
+        broker.pump()  # confirmed: the stop rests again, sized to both, on a read of its own
+        assert [len(d.server.requests_to(path)) for path in reads] == [3, 3]
+        assert [float(s[4]) for s in venue_stops(d) if s[1] == "NEW"] == [broker.position]
+
+
 def test_the_stop_is_resized_after_each_partial_fill_replaced_only_once_the_cancel_is_confirmed(
     tmp_path: Path,
 ) -> None:

@@ -72,6 +72,13 @@ def _thunes(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], threadin
     return process, ready, lines
 
 
+def _sends(server: FakeBinance, orders: int, timeout_s: float) -> None:
+    """Wait until the venue has accepted more than `orders` orders (at most `timeout_s`)."""
+    end = time.monotonic() + timeout_s
+    while server.stats.orders <= orders and time.monotonic() < end:
+        time.sleep(0.05)
+
+
 def _started_ms(state: Path) -> int:
     """When the session first started, in market time (T0 if no step was ever saved)."""
     db = sqlite3.connect(state_file(state))
@@ -84,24 +91,30 @@ def _started_ms(state: Path) -> int:
 
 def crash(kills: int, seed: int, work: Path, speed: float = 30.0) -> Outcome:
     """`kills` SIGKILLs, each at a random moment of a run (one in four during its start-up,
-    the others up to 4 real seconds after it began to trade), then a run that ends 45
-    market minutes after it starts."""
+    the others up to 4 real seconds after it sent its first order), then a run that ends
+    45 market minutes after it starts."""
     rng = random.Random(seed)
     state = work / "state"
     with standin(speed) as server:
-        for _ in range(kills):
+        for n in range(kills):
             process, ready, _ = _thunes(session_args(server, state, duration="30d"), work)
             if rng.random() < 0.25:
                 time.sleep(rng.uniform(0.5, 4.0))
-            else:
+            else:  # while it trades: once it has sent an order (a loaded machine starts slowly)
                 ready.wait(300)
+                _sends(server, server.stats.orders, 10.0)
                 time.sleep(rng.uniform(0.0, 4.0))
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)
+            print(f"kill {n + 1}: {server.stats.orders} orders so far", flush=True)
         elapsed = (server.clock.now_ms() - _started_ms(state)) // 60_000 if kills else 0
         args = session_args(server, state, duration=f"{elapsed + 45}m")
         process, _, lines = _thunes(args, work)
-        process.wait(timeout=900)
+        try:
+            process.wait(timeout=1800)
+        except subprocess.TimeoutExpired:  # stopped as Ctrl-C would: its state is saved
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=120)
         time.sleep(0.5)  # the reader's last lines
         out = "".join(lines)
         if process.returncode != 0:

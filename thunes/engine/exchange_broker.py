@@ -236,6 +236,7 @@ class ExchangeBroker:
         self._foreign = (0, 0)  # open orders (and stops among them) on the symbol not ours
         self._foreign_read_s = -math.inf
         self._fee_prices: dict[str, tuple[float, float]] = {}  # asset -> (price, read at)
+        self._book: Book | None = None  # read at most once a pump (`_book_now`)
         self._lock = threading.RLock()
         self._pumping = threading.Lock()  # one pump at a time: two would send an intent twice
         self._resume()
@@ -498,6 +499,7 @@ class ExchangeBroker:
     def _pump(self) -> None:
         if self.clock() < self._paused_until:
             return
+        self._book = None
         try:
             if not self._resolve_unknown():
                 return  # nothing new leaves while an order's fate is unknown
@@ -514,7 +516,7 @@ class ExchangeBroker:
     # ---- sending
     def _send_queued(self) -> bool:
         """Send what is queued; True when a sell waits for the protective stop's cancel."""
-        book: Book | None = None
+        counted = False
         while self._outbox:
             if self.breaker:
                 self._refuse_queue(self.breaker)
@@ -522,9 +524,10 @@ class ExchangeBroker:
             intent = self._outbox[0]
             if intent.side is Side.SELL and self._waits_for_stop(intent):
                 return True  # the protective stop holds the base: the cancel step withdraws it
-            if book is None:
-                book = self.venue.book(self.symbol)
+            book = self._book_now()
+            if not counted:
                 self._count_foreign()
+                counted = True
             with self._lock:
                 self._outbox.popleft()
             if not self._leave(intent, book):
@@ -618,6 +621,14 @@ class ExchangeBroker:
             on_top = 0.0 if v[VenueRow.FEE_FROM_RECEIVED] else fee
             reserve = quote or amount * price * (1 + on_top)
         return prepared, limit, reserve, ""
+
+    def _book_now(self) -> Book:
+        """The symbol's book and average price, read once a pump: what one pump sends (a
+        buy, then its protective stop) is checked against the same read, taken moments
+        before, rather than paying the venue's two weighted reads again for each."""
+        if self._book is None:
+            self._book = self.venue.book(self.symbol)
+        return self._book
 
     def _beyond_notional(self, order: OrderIntent, book: Book) -> str:
         """Why a prepared buy would take the quote committed to this symbol, or to all the
@@ -775,7 +786,7 @@ class ExchangeBroker:
         if amount <= 0:  # all of it is under sells at work
             self.unprotected = ""
             return
-        book = self.venue.book(self.symbol)
+        book = self._book_now()
         if stop_reached(book.bid, at):  # the price is through it already: the rule's exit, now
             self._sell_out(f"the bid {book.bid:.10g} is under the max-loss stop {at:.10g}")
             return
@@ -949,7 +960,7 @@ class ExchangeBroker:
             return
         if working.status not in OPEN:
             return
-        bid = self.venue.book(self.symbol).bid
+        bid = self._book_now().bid
         if bid < working.limit:
             working.cancel = True
             self._sell_out(

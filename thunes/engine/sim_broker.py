@@ -182,6 +182,14 @@ class SimBroker:
         self.events: list[OrderEvent] = []  # for the strategy; the engine drains it
         self.venue_check: VenueCheck | None = None  # paper on a ccxt venue: its raw filters
 
+    def rules(self, filters: MarketFilters) -> None:
+        """The venue's tick, step and minimums as read again (paper on a ccxt venue: its
+        markets job): they bind the next order prepared, as the venue's would."""
+        most = self.wallet.lanes.item(self.lane, VenueRow.MAX_FILL)
+        row = venue(self.fees, self.slippage, filters, self.sizer, most)
+        self.wallet.lanes[self.lane, : len(row)] = row
+        self.filters = filters
+
     # ---- what the account holds
     @property
     def cash(self) -> float:

@@ -124,20 +124,23 @@ def on_venue(parts: Components) -> tuple[Components, list[VenueCheck | None]]:
     return replace(parts, markets=markets), checks
 
 
-def markets_job(parts: Components, checks: list[VenueCheck | None], every_s: float) -> Jobs | None:
+def markets_job(parts: Components, brokers: list[SimBroker], every_s: float) -> Jobs | None:
     """Paper on a ccxt venue (`on_venue`): its markets read again every `every_s`
     (live.markets_every_s), by the venue session's job mechanism (never two at once), and
-    each symbol's raw filters and status handed to its simulated broker's venue check; the
-    read runs off the loop, the hand-over between two steps. None: no venue to read."""
+    handed to each symbol's simulated broker: its raw filters and status to the venue
+    check, its tick, step and minimums to order preparation (the venue's are the truth).
+    The read runs off the loop, the hand-over between two steps. None: no venue to read."""
     exchange = parts.exchange
-    watched = [(m.symbol, c) for m, c in zip(parts.markets, checks, strict=True) if c is not None]
+    watched = [(m.symbol, b) for m, b in zip(parts.markets, brokers, strict=True) if b.venue_check]
     if not watched or not isinstance(exchange, CcxtExchange):
         return None
 
     async def markets() -> None:
         await asyncio.to_thread(exchange.refresh_markets)
-        for symbol, check in watched:
-            check.filters = exchange.venue_filters(symbol)  # from what was just read
+        for symbol, broker in watched:  # from what was just read
+            assert broker.venue_check is not None
+            broker.venue_check.filters = exchange.venue_filters(symbol)
+            broker.rules(exchange.market_filters(symbol))
 
     jobs = Jobs()
     jobs.every("markets", every_s, markets)
@@ -195,10 +198,12 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
         empty = [pd.DataFrame() for _ in parts.markets]  # a live lane's candles: its feed
         parts, checks = on_venue(parts)
         lanes, risk = simulated_lanes(parts, empty, False, run_id)
+        brokers = []
         for lane, check in zip(lanes, checks, strict=True):
             assert isinstance(lane.broker, SimBroker)
             lane.broker.venue_check = check
-        jobs = markets_job(parts, checks, float(cfg.live.markets_every_s))
+            brokers.append(lane.broker)
+        jobs = markets_job(parts, brokers, float(cfg.live.markets_every_s))
         engine = LiveEngine(lanes, feed, until, recorder=activity, stepped=state.stepped)
         resumed = state.attach(lanes, risk, engine.kernel, run_id, started, feed.clock.now_ms)
     if resumed:

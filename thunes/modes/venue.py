@@ -311,7 +311,9 @@ class Session:
                     f" {w.size:g} @ {w.order.price or 0:,.2f} [{w.order.tag}] ({w.client_id})",
                     highlight=False,
                 )
-        self.console.print(f"feed: {feed.health.describe()}", highlight=False)
+        self.console.print(
+            f"feed: {feed.health.describe()}; {_behind(engine, feed.tf)}", highlight=False
+        )
         self.console.print(f"state saved in {store.path}: the next start resumes it")
 
     def _stepped(self, close_ms: int) -> None:
@@ -404,6 +406,17 @@ class Session:
             broker.refresh(
                 self.exchange.market_filters(symbol), self.exchange.venue_filters(symbol)
             )
+
+
+def _behind(engine: LiveEngine, tf_ms: int) -> str:
+    """How far the steps were behind the market clock when the session stopped: the closes
+    due by then and never stepped (read late or still queued), unlike `missing` (closes the
+    exchange never had)."""
+    last = engine.health.last_event_ms
+    if last is None:
+        return "no close stepped"
+    behind = max(0, (engine.stopped_ms - last) // tf_ms)
+    return f"last close stepped {_stamp(last)} UTC, {behind} close(s) behind at the stop"
 
 
 class _Turns:
