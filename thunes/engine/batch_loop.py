@@ -167,7 +167,7 @@ def run_in(
         )  # fmt: skip
         if done:
             return log, step
-        log = np.concatenate((log, np.zeros_like(log)))
+        log = c.grown(log)
 
 
 @njit(cache=True)

@@ -153,10 +153,17 @@ def _met_rows(slots: int) -> int:
     return 2 * slots + 2
 
 
-@njit(cache=True)  # the one allocation: numba's runtime
+@njit(cache=True)  # allocates: numba's runtime
 def scratch(slots: int) -> Vec:
     """The scratch for an order table of `slots` orders a lane."""
     return np.zeros((ScratchRow.MET + 2 * _met_rows(slots), ORDER))
+
+
+@njit(cache=True)  # allocates: numba's runtime
+def grown(log: Vec) -> Vec:
+    """The log again in one twice as long, its new rows empty: for a run whose next step
+    could overflow it (rarely), which goes on from where it stopped."""
+    return np.concatenate((log, np.zeros_like(log)))
 
 
 @njit(cache=True, inline="always")

@@ -141,7 +141,7 @@ def _loop(
         j = _ticks(j, first, rows, gate, rk, b, st, out, prefixes, equity)
         if j == len(rows):
             return log
-        log = np.concatenate((log, np.zeros_like(log)))
+        log = c.grown(log)
 
 
 @njit(cache=True)
