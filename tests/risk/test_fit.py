@@ -69,6 +69,29 @@ def test_a_misfit_is_one_line_naming_the_keys_to_change(
             validate(cfg)
 
 
+@pytest.mark.parametrize(
+    ("profile", "strategy", "preset"),
+    [
+        ("risk=conservative", "dca", "dca_conservative"),
+        ("risk=conservative", "grid", "grid_conservative"),
+        ("+profile=micro_live", "dca", "dca_micro_live"),
+        ("+profile=micro_live", "grid", "grid_micro_live"),
+    ],
+)
+def test_a_strict_profile_refuses_the_shipped_strategy_and_runs_its_preset(
+    profile: str, strategy: str, preset: str
+) -> None:
+    with composed(profile, f"strategy={strategy}") as cfg:
+        assert cfg.risk.strict
+        with pytest.raises(ConfigError, match=rf"strategy={strategy}: the max-loss stop"):
+            validate(cfg)
+    more = [] if profile.startswith("risk=") else [profile]  # the profile stays the user's opt-in
+    with composed(f"experiment={preset}", *more) as cfg:
+        assert cfg.risk.strict and cfg.strategy._target_.lower().endswith(strategy)
+        assert misfit(cfg) is None
+        validate(cfg)
+
+
 def test_a_misfit_warns_once_and_the_run_goes_on(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
