@@ -5,11 +5,12 @@ with -1013 (a filter failure): every order is prepared to the real-style filters
 
     .venv/bin/python -m tests.live.phase6 --speed 60 --span 6h [--logs /tmp/phase6]
 
-Each stand-in runs in a process of its own (tests/fakes/binance/process.py) and each
-session writes its lines to a file (kept with --logs). Both matter: a session printing to a
-pipe nobody reads blocks in write() once the pipe's 64 KiB are full (the DCA, ~2 lines an
-order, did after ~650 orders while the script waited on the grid, and stepped ~190 of 360
-closes); three stand-ins in one process share its GIL with their ticker threads.
+Each session writes its lines to a file (kept with --logs), not to a pipe: a pipe nobody
+reads blocks the session in write() once its 64 KiB are full (the DCA, ~2 lines an order,
+did so after ~650 orders while the script waited on the grid, and stepped ~190 of 360
+closes). Each stand-in runs in a process of its own (tests/fakes/binance/process.py), so
+its CPU seconds are its own; sharing one process was not what held the DCA back (with
+files, three stand-ins in this process also let every session step all 360 closes).
 
 Each session's line says what happened to every close of its span: stepped, back-filled
 (read late, after a reconnect), missing (the exchange had none) or behind the market clock
