@@ -3,14 +3,19 @@ grid, DCA and SMA cross on BTC, ETH and SOL at a high market speed, each on an a
 (stand-in) of its own, send at least 1,000 orders between them, and the venue answers none
 with -1013 (a filter failure): every order is prepared to the real-style filters first.
 
-    .venv/bin/python -m tests.live.phase6 --speed 60 --span 30h
+    .venv/bin/python -m tests.live.phase6 --speed 60 --span 6h [--logs /tmp/phase6]
+
+Each session writes its lines to a file (kept with --logs), not to a pipe: a pipe nobody
+reads blocks the session in write() once its 64 KiB are full (the DCA, ~2 lines an order,
+did so after ~650 orders while the script waited on the grid, and stepped ~190 of 360
+closes). Each stand-in runs in a process of its own (tests/fakes/binance/process.py), so
+its CPU seconds are its own; sharing one process was not what held the DCA back (with
+files, three stand-ins in this process also let every session step all 360 closes).
 
 Each session's line says what happened to every close of its span: stepped, back-filled
 (read late, after a reconnect), missing (the exchange had none) or behind the market clock
-at the stop (never stepped: still to read or queued). A venue session's pace is its REST
-work (the DCA's: a buy, its protective stop, the take-profit replaced, ~3 calls an order,
-each paced by ccxt's rate limiter), not the market's speed: its steps lag the clock at a
-high speed on a loaded machine, while the grid and SMA keep up.
+at the stop (never stepped: still to read or queued), and the CPU seconds the session and
+its stand-in used.
 """
 
 from __future__ import annotations
@@ -18,15 +23,16 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
-from tests.fakes.binance import FakeBinance, SymbolSpec
+from tests.fakes.binance import SymbolSpec
+from tests.fakes.binance.process import StandinProcess, Tally
 from tests.live.venue import DCA_EVERY_BAR, T0, keyed_env, session_args
 
 SYMBOLS = (
@@ -74,23 +80,32 @@ def _closes(out: str) -> str:
     )
 
 
-def _per_symbol(server: FakeBinance) -> str:
-    counts = Counter(order.symbol for order in server.account.orders.values())
-    return ", ".join(f"{symbol} {n}" for symbol, n in sorted(counts.items()))
+def _per_symbol(tally: Tally) -> str:
+    return ", ".join(f"{symbol} {n}" for symbol, n in sorted(tally.by_symbol.items()))
+
+
+def _cpu_s(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--speed", type=float, default=600.0)
     parser.add_argument("--span", default="1d", help="each session's market time")
+    parser.add_argument(
+        "--strategies", default=",".join(STRATEGIES), help="which sessions run (comma-separated)"
+    )
+    parser.add_argument("--logs", help="keep each session's output here (default: dropped)")
     args = parser.parse_args()
     env = keyed_env()
     began = time.monotonic()
     with tempfile.TemporaryDirectory() as work, ExitStack() as stack:
+        logs = Path(args.logs or work)
+        logs.mkdir(parents=True, exist_ok=True)
         runs = {}
-        for name, strategy in STRATEGIES.items():
-            server = stack.enter_context(
-                FakeBinance(
+        for name in args.strategies.split(","):
+            venue = stack.enter_context(
+                StandinProcess(
                     SYMBOLS, start_ms=T0, speed=args.speed, tick_s=0.02, balances={"USDT": "100000"}
                 )
             )
@@ -99,25 +114,30 @@ def main() -> None:
                 sys.executable,
                 "-m",
                 "thunes",
-                *session_args(server, state, *MORE, duration=args.span, strategy=strategy),
+                *session_args(venue, state, *MORE, duration=args.span, strategy=STRATEGIES[name]),
             ]
-            process = subprocess.Popen(
-                cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-            )
-            runs[name] = (server, process)
+            out = logs / f"{name}.log"
+            with out.open("w") as sink:  # a file, not a pipe: a full pipe would stall it
+                process = subprocess.Popen(
+                    cmd, cwd=work, env=env, stdout=sink, stderr=subprocess.STDOUT
+                )
+            runs[name] = (venue, process, out)
         total = filter_failures = 0
-        for name, (server, process) in runs.items():
-            out, _ = process.communicate()
-            stats = server.stats
-            total += stats.orders
-            filter_failures += stats.errors[-1013]
-            print(f"{name}: exit {process.returncode}, {_closes(out)}")
+        for name, (venue, process, out) in runs.items():
+            _, status, usage = os.wait4(process.pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+            tally = venue.stop()
+            said = out.read_text()
+            total += tally.orders
+            filter_failures += tally.errors[-1013]
+            print(f"{name}: exit {code}, {_closes(said)}")
             print(
-                f"  {stats.orders} orders ({_per_symbol(server)}), {stats.trades} trades,"
-                f" venue errors {dict(stats.errors)}"
+                f"  {tally.orders} orders ({_per_symbol(tally)}), {tally.trades} trades,"
+                f" venue errors {dict(tally.errors)}; CPU: session {_cpu_s(usage):.0f} s,"
+                f" stand-in {tally.cpu_s:.0f} s"
             )
-            if process.returncode:
-                print(out[-3000:])
+            if code:
+                print(said[-3000:])
     print(f"load average at the end {os.getloadavg()[0]:.1f}, {time.monotonic() - began:.0f} s")
     print(
         f"phase 6: {total} orders, {filter_failures} answered -1013:"

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -57,8 +58,18 @@ run resumed still has buys to place (the shipped 3 safety buys are spent in 4 cl
 the take-profit 1.5% up seldom fills in a test's minutes)."""
 
 
+class Venue(Protocol):
+    """A stand-in a session points at: a FakeBinance in this process, or a StandinProcess."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def speed(self) -> float: ...
+
+
 def session_args(
-    server: FakeBinance,
+    server: Venue,
     state: Path,
     *extra: str,
     duration: str = "6m",
@@ -71,7 +82,7 @@ def session_args(
         "exchange=binance_testnet",
         f"exchange.base_url={server.url}",
         "exchange.max_retries=0",
-        f"paper.speed={server.clock.speed:g}",
+        f"paper.speed={server.speed:g}",
         f"paper.duration={duration}",
         "paper.view=false",
         *strategy,

@@ -21,13 +21,17 @@ from typing import Protocol
 
 from thunes.domain.orders import Command, Fill, OrderEvent
 from thunes.domain.ticks import BookTick
-from thunes.domain.timeframes import DAY_MS
+from thunes.domain.timeframes import DAY_MS, timeframe_ms
 from thunes.engine.kernel import Arrival, Kernel, Recorder
 from thunes.engine.lane import Lane
 from thunes.engine.tick_engine import TickEngine
 from thunes.execution.broker import Broker
 from thunes.feeds.base import Feed
 from thunes.feeds.events import BookTicked, CandleClosed
+
+QUIET_S = 30.0
+"""Real seconds of a silent feed after which a session past its end stops without the
+closes still due (a stalled feed's watchdog allows as much: Resilience.stall_s)."""
 
 
 class Stopped(Enum):
@@ -163,10 +167,22 @@ class LiveEngine:
         return now if self.until_ms is None else min(now, self.until_ms)
 
     async def _deadline(self, until_ms: int) -> None:
-        """Wait in real time for the market clock to pass `until_ms`, without moving it."""
-        clock = self.feed.clock
+        """Wait in real time for the market clock to pass `until_ms`, without moving it; then,
+        on candles, until the last close due by then is stepped or the feed has been silent
+        for `QUIET_S`: closes that come late (a loaded machine, a back-fill after a restart
+        or a reconnect) are stepped, not dropped, and a dead feed still ends the session."""
+        clock, health, real = self.feed.clock, self.health, time.monotonic
         while (ahead := until_ms - clock.now_ms()) > 0:
             await asyncio.sleep(min(ahead / 1000 / clock.speed, 0.5))
+        if not self.lanes:  # book ticks only: no close is due
+            return
+        tf = timeframe_ms(self.feed.timeframe)
+        due, passed = until_ms // tf * tf, real()
+        while (health.last_event_ms or 0) < due:
+            silent = real() - max(passed, health.last_real or passed)
+            if silent >= QUIET_S:
+                return
+            await asyncio.sleep(min(QUIET_S - silent, 0.1))
 
     def once(self) -> Stopped:
         """Act on the last closed candle of each symbol, then stop (its orders stay open)."""

@@ -263,8 +263,9 @@ class Session:
             broker.paused = "; ".join(store.pauses())
         from thunes.exchange.ccxt_stream import CcxtStream  # ccxt.pro: only for a session
 
-        start = now_ms if last is None else last
-        clock = MarketClock(start, self.speed)  # after the import: it runs from here
+        # the venue's time, after the import: the clock runs from here (a resumed session's
+        # feed reads on from its last close, and the closes due by its end are stepped)
+        clock = MarketClock(self.exchange.milliseconds(), self.speed)
         resilience = Resilience(reconnect_clock="market") if self.speed > 1 else None
 
         feed = CcxtFeed(
@@ -274,8 +275,9 @@ class Session:
             timeframe,
             clock,
             resilience=resilience,
+            since_ms=last,
         )
-        started = state.started_ms or start
+        started = state.started_ms or clock.start_ms
         until = None if cfg.paper.duration is None else started + _span_ms(cfg.paper.duration)
         activity = self.activity = Activity(clock, echo=self.console.print, then=state)
         self.risk = risk
@@ -288,7 +290,7 @@ class Session:
         )
         self._state = state
         if state.attach(self.brokers, engine.kernel, risk, run_id, started):
-            self.console.print(f"{self.mode}: resuming {store.path} after {_stamp(start)} UTC")
+            self.console.print(f"{self.mode}: resuming {store.path} after {_stamp(last or 0)} UTC")
         ops.attach(engine, risk, parts, cfg, store.path)  # as paper: alerts, drift, metrics, API
         title = (
             f"{self.mode.upper()} {', '.join(self.symbols)} {timeframe} "

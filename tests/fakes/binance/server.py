@@ -99,6 +99,11 @@ class FakeBinance:
             raise RuntimeError("FakeBinance is not started")
         return f"http://127.0.0.1:{self._port}"
 
+    @property
+    def speed(self) -> float:
+        """Market seconds a real second (the clock's): a session's `paper.speed`."""
+        return self.clock.speed
+
     # -- test controls -----------------------------------------------------------------------
 
     def set_candles(self, symbol: str, interval: str, rows: Iterable[Sequence[float]]) -> None:
