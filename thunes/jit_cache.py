@@ -163,7 +163,7 @@ class _BlasProbe(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             self._loader.exec_module(module)
         finally:
             linalg.ensure_blas = probe
-            module.ensure_blas = probe  # arraymath's own name, for any later call
+            module.__dict__["ensure_blas"] = probe  # arraymath's own name, for any later call
             module.__loader__ = self._loader
             if module.__spec__ is not None:
                 module.__spec__.loader = self._loader
