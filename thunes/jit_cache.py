@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
@@ -29,8 +28,12 @@ import sys
 from contextlib import suppress
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING, cast
 
 from thunes.paths import cache_root
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader
 
 PACKAGE = Path(__file__).resolve().parent
 FOLDER = re.compile(r"thunes-[0-9a-f]{16}")
@@ -129,13 +132,14 @@ def _last_used(folder: Path) -> float:
         return 0.0
 
 
-class _BlasProbe(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+class _BlasProbe:
     """Loads numba.np.arraymath with its import-time BLAS probe (`_HAVE_BLAS`) asking
     whether scipy is installed rather than importing scipy.linalg; the real probe,
-    `numba.np.linalg.ensure_blas`, still runs when a BLAS function is compiled."""
+    `numba.np.linalg.ensure_blas`, still runs when a BLAS function is compiled. A finder
+    and a loader by its methods: importlib.abc would cost ~0.1 s more to import."""
 
     def __init__(self) -> None:
-        self._loader: importlib.abc.Loader | None = None
+        self._loader: Loader | None = None
 
     def find_spec(
         self, name: str, path: object = None, target: ModuleType | None = None
@@ -146,7 +150,7 @@ class _BlasProbe(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         spec = importlib.machinery.PathFinder.find_spec(name, path)  # type: ignore[arg-type]
         if spec is None or spec.loader is None:
             return spec
-        self._loader, spec.loader = spec.loader, self
+        self._loader, spec.loader = spec.loader, cast("Loader", self)
         return spec
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
