@@ -16,6 +16,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import thunes
+from thunes.paths import CONF_DIR
 
 Graph = dict[str, set[str]]
 
@@ -33,13 +34,16 @@ def _is_type_checking(test: ast.expr) -> bool:
     return name == "TYPE_CHECKING"
 
 
-def _imported(node: ast.AST, package: str) -> list[tuple[str, list[str]]]:
-    """(module, names imported from it) for every import under `node` that runs."""
+def _imported(node: ast.AST, package: str, at_import: bool = False) -> list[tuple[str, list[str]]]:
+    """(module, names imported from it) for every import under `node` that runs; with
+    `at_import`, those that run when the module is imported (a function's import waits)."""
     found: list[tuple[str, list[str]]] = []
     for child in ast.iter_child_nodes(node):
+        if at_import and isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
         if isinstance(child, ast.If) and _is_type_checking(child.test):
             for branch in child.orelse:
-                found += _imported(ast.Module([branch], []), package)
+                found += _imported(ast.Module([branch], []), package, at_import)
             continue
         if isinstance(child, ast.Import):
             found += [(alias.name, []) for alias in child.names]
@@ -49,24 +53,35 @@ def _imported(node: ast.AST, package: str) -> list[tuple[str, list[str]]]:
                 parent = package.split(".")[: len(package.split(".")) - child.level + 1]
                 base = ".".join([*parent, base] if base else parent)
             found.append((base, [alias.name for alias in child.names]))
-        found += _imported(child, package)
+        found += _imported(child, package, at_import)
     return found
 
 
-def import_graph(root: Path) -> Graph:
-    """Each module of the package at `root` and the package's modules it imports."""
+def _modules(root: Path) -> dict[str, Path]:
     names = {}
     for path in root.rglob("*.py"):
         parts = path.relative_to(root.parent).with_suffix("").parts
         names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return names
+
+
+def import_graph(root: Path, at_import: bool = False, others: bool = False) -> Graph:
+    """Each module of the package at `root` and the package's modules it imports; with
+    `at_import`, only the imports its own import runs; with `others`, other packages'
+    modules too (by the names imported, `numpy.typing`)."""
+    names = _modules(root)
     graph: Graph = {}
     for name, path in names.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         deps = set()
-        for module, imported in _imported(ast.parse(path.read_text()), package):
+        for module, imported in _imported(ast.parse(path.read_text()), package, at_import):
             targets = [f"{module}.{item}" for item in imported if f"{module}.{item}" in names]
             deps |= set(targets) if targets else {module}
-        graph[name] = {dep for dep in deps if dep in names and dep != name}
+        ours = {dep for dep in deps if dep in names and dep != name}
+        parents = {dep.rpartition(".")[0] for dep in ours if "." in dep}  # run first
+        graph[name] = ours | (parents - {name}) if at_import else ours
+        if others:
+            graph[name] |= {dep for dep in deps if dep.partition(".")[0] != root.name}
     return graph
 
 
@@ -161,3 +176,46 @@ def test_the_graph_sees_local_imports_and_skips_type_checking(tmp_path: Path) ->
     graph = import_graph(package)
     assert graph == {"pkg": set(), "pkg.a": {"pkg.b", "pkg.c"}, "pkg.b": {"pkg.a"}, "pkg.c": set()}
     assert cycles(graph) == [(frozenset({"pkg.a", "pkg.b"}), ["pkg.a", "pkg.b", "pkg.a"])]
+
+
+STARTS_WITHOUT = ("pandas", "scipy", "vectorbt")
+"""What paper and live trading start without: a second or more each (pandas ~1 s CPU with
+pyarrow; scipy.linalg ~0.7 s, which numba's BLAS probe no longer imports, see jit_cache;
+vectorbt several). The issue's goal is `thunes mode=paper` at its first event in 2 s."""
+
+_NOT_PAPER = ("thunes.data.tick_sources", "thunes.sweep.callbacks")
+"""Config targets a paper or live run on candles never builds: book ticks come as a frame
+(the scalper's), a sweep's report."""
+
+
+def _paper_and_live_starts() -> set[str]:
+    """The modules `thunes mode=paper|live` imports: the CLI, both modes, the venue feed,
+    and the module of every `_target_` in conf/ that such a run may build."""
+    targets = {
+        line.split(":", 1)[1].strip().rpartition(".")[0]
+        for path in CONF_DIR.rglob("*.yaml")
+        for line in path.read_text().splitlines()
+        if line.strip().startswith("_target_:")
+    }
+    starts = {"thunes.cli", "thunes.modes.paper", "thunes.modes.venue", "thunes.feeds.ccxt_feed"}
+    return (starts | targets) - set(_NOT_PAPER)
+
+
+def test_paper_and_live_start_without_pandas_scipy_or_vectorbt() -> None:
+    """Read from the sources: what their imports at module level load, THUNES's modules
+    followed; a function's own import waits for its call (a backtest's pandas)."""
+    loaded = import_graph(Path(thunes.__file__).parent, at_import=True, others=True)
+    came_from: dict[str, str] = {start: "" for start in _paper_and_live_starts()}
+    todo = sorted(came_from)
+    while todo:
+        here = todo.pop()
+        for there in sorted(loaded.get(here, set()) - came_from.keys()):
+            came_from[there] = here
+            todo.append(there)
+    chains = []
+    for module in sorted(m for m in came_from if m.partition(".")[0] in STARTS_WITHOUT):
+        chain = [module]
+        while came_from[chain[-1]]:
+            chain.append(came_from[chain[-1]])
+        chains.append(" <- ".join(chain))
+    assert not chains, "paper and live import at start:\n" + "\n".join(chains)

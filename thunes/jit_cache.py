@@ -8,20 +8,32 @@ under thunes/ (2 ms at import, measured); base is NUMBA_CACHE_DIR as the user se
 inherit the keyed NUMBA_CACHE_DIR and recognise it by its name. The folders of older
 sources are pruned, all but the newest other one (switching between two branches stays
 warm), and never one a running process holds (a shared lock on it).
+
+`defer_blas_probe`: numba's first cached load (or compile) imports numba.np.arraymath, whose
+BLAS probe imports scipy.linalg (~1 s, with numpy.f2py) to set a flag that only np.correlate
+and np.convolve read; THUNES's compiled code uses no BLAS. The probe answers "is scipy
+installed" instead, without importing it: scipy loads when a BLAS function is compiled.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib.machinery
+import importlib.util
 import os
 import re
 import shutil
 import sys
 from contextlib import suppress
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, cast
 
 from thunes.paths import cache_root
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader
 
 PACKAGE = Path(__file__).resolve().parent
 FOLDER = re.compile(r"thunes-[0-9a-f]{16}")
@@ -118,3 +130,55 @@ def _last_used(folder: Path) -> float:
         return folder.stat().st_mtime
     except FileNotFoundError:  # taken by another pruner: oldest
         return 0.0
+
+
+class _BlasProbe:
+    """Loads numba.np.arraymath with its import-time BLAS probe (`_HAVE_BLAS`) asking
+    whether scipy is installed rather than importing scipy.linalg; the real probe,
+    `numba.np.linalg.ensure_blas`, still runs when a BLAS function is compiled. A finder
+    and a loader by its methods: importlib.abc would cost ~0.1 s more to import."""
+
+    def __init__(self) -> None:
+        self._loader: Loader | None = None
+
+    def find_spec(
+        self, name: str, path: object = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if name != "numba.np.arraymath":
+            return None
+        sys.meta_path.remove(self)  # once
+        spec = importlib.machinery.PathFinder.find_spec(name, path)  # type: ignore[arg-type]
+        if spec is None or spec.loader is None:
+            return spec
+        self._loader, spec.loader = spec.loader, cast("Loader", self)
+        return spec
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        assert self._loader is not None
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        from numba.np import linalg
+
+        assert self._loader is not None
+        probe = linalg.ensure_blas
+        linalg.ensure_blas = _scipy_installed
+        try:
+            self._loader.exec_module(module)
+        finally:
+            linalg.ensure_blas = probe
+            module.__dict__["ensure_blas"] = probe  # arraymath's own name, for any later call
+            module.__loader__ = self._loader
+            if module.__spec__ is not None:
+                module.__spec__.loader = self._loader
+
+
+def _scipy_installed() -> None:
+    if importlib.util.find_spec("scipy") is None:
+        raise ImportError("scipy is not installed")
+
+
+def defer_blas_probe() -> None:
+    """Install `_BlasProbe` before numba.np.arraymath is imported (else: nothing to do)."""
+    if "numba.np.arraymath" not in sys.modules:
+        sys.meta_path.insert(0, _BlasProbe())

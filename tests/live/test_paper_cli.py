@@ -1,6 +1,6 @@
 """`thunes mode=paper` as a user runs it: it acts, stops by itself, says what is open, never
-imports vectorbt (nor FastAPI or Telegram's bot when it serves neither); `thunes mode=live`
-refuses to start unconfirmed."""
+imports vectorbt, pandas or scipy.linalg (nor FastAPI or Telegram's bot when it serves
+neither); `thunes mode=live` refuses to start unconfirmed."""
 
 from __future__ import annotations
 
@@ -31,15 +31,16 @@ except SystemExit as stopped:
 else:
     code = 0
 print(json.dumps({"code": code, "vectorbt": "vectorbt" in sys.modules,
-                  "unserved": [m for m in ("fastapi", "telegram", "apscheduler")
-                               if m in sys.modules],
+                  "unserved": [m for m in ("fastapi", "telegram", "apscheduler", "pandas",
+                                           "scipy.linalg") if m in sys.modules],
                   "seconds": time.perf_counter() - started}))
 """
 
 
 def test_paper_once_acts_on_the_last_close_without_importing_vectorbt(tmp_path: Path) -> None:
     """Nor the control API's FastAPI, nor python-telegram-bot: a once run serves neither;
-    nor APScheduler: the simulator has no periodic job (markets refresh) to schedule."""
+    nor APScheduler: the simulator has no periodic job (markets refresh) to schedule; nor
+    pandas (a backtest's frames) nor scipy.linalg (numba's BLAS probe, see jit_cache)."""
     out = subprocess.run(
         [sys.executable, "-c", _PROBE, "mode=paper", "paper.once=true", "strategy=grid", *HOUR],
         capture_output=True,

@@ -132,9 +132,9 @@ def test_a_paper_session_obeys_its_chat_only(
 
 
 def _after(seen: dict[str, Any]) -> str:
-    from thunes.live.activity import _stamp
+    from thunes.domain.timeframes import utc_minute
 
-    return _stamp(seen["paused_ms"] + 3_600_000)
+    return utc_minute(seen["paused_ms"] + 3_600_000)
 
 
 def test_commands_must_be_a_boolean(

@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from thunes.config import checks
-from thunes.domain.timeframes import KNOWN_TIMEFRAMES
+from thunes.domain.timeframes import KNOWN_TIMEFRAMES, span_ms, utc_ms
 from thunes.drift.detectors import ACTIONS as DRIFT_ACTIONS
 from thunes.drift.detectors import STREAMS as DRIFT_STREAMS
 from thunes.notify.events import LEVELS, default_policies, level_of, policies
@@ -31,7 +30,7 @@ def _check_date(key: str, value: str | None) -> None:
     if value is None:
         return
     try:
-        pd.Timestamp(value)
+        utc_ms(value)
     except ValueError:
         raise checks.ConfigValueError(key, value, "an ISO date such as 2020-01-01") from None
 
@@ -133,7 +132,7 @@ class _CandleWindow:
         checks.one_of("gaps", self.gaps, GAP_POLICIES)
         _check_date("since", self.since)
         _check_date("until", self.until)
-        if self.since and self.until and pd.Timestamp(self.since) >= pd.Timestamp(self.until):
+        if self.since and self.until and utc_ms(self.since) >= utc_ms(self.until):
             raise checks.ConfigValueError("until", self.until, f"must be after since={self.since}")
 
 
@@ -445,10 +444,10 @@ def _check_span(key: str, value: str | None) -> None:
     if value is None:
         return
     try:
-        span = pd.Timedelta(value)
+        span = span_ms(value)
     except ValueError:
         raise checks.ConfigValueError(key, value, "a span such as 2d, 12h or 90m") from None
-    if span <= pd.Timedelta(0):
+    if span <= 0:
         raise checks.ConfigValueError(key, value, "must be > 0")
 
 

@@ -17,10 +17,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from thunes.domain.candles import OHLCV_COLUMNS
 from thunes.domain.timeframes import timeframe_ms
 from thunes.errors import ConfigError, DataError, one_line
 
-OHLCV_COLUMNS = ("open", "high", "low", "close", "volume")
 GapPolicy = Literal["fail", "keep", "ffill"]
 
 _WEEK_GRID_OFFSET_MS = 4 * 86_400_000

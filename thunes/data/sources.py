@@ -2,31 +2,26 @@
 
 Every source ends the same way: validation, the configured gap policy, and a report of
 the gaps whatever the policy, so a backtest never hides what its data looked like.
+A source is built with every run; pandas (thunes.data.candles) loads when it loads
+candles, which a paper or live run never asks of it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from thunes.data.candles import (
-    GapPolicy,
-    GapReport,
-    apply_gap_policy,
-    drop_forming,
-    fingerprint,
-    read_candle_file,
-    rows_to_frame,
-    validate_candles,
-)
-from thunes.data.download import download_candles
 from thunes.data.store import CandleStore
 from thunes.domain.market import Fees, Market
 from thunes.domain.timeframes import timeframe_ms, utc_ms
 from thunes.errors import DataError
 from thunes.exchange.base import Exchange
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from thunes.data.candles import GapPolicy, GapReport
 
 
 @dataclass(frozen=True)
@@ -49,6 +44,8 @@ def fetch_in_one_call(
     exchange: Exchange, symbol: str, timeframe: str, since_ms: int, until_ms: int | None
 ) -> pd.DataFrame:
     """Closed candles from a venue that serves any range at once (the simulator)."""
+    from thunes.data.candles import drop_forming, rows_to_frame
+
     until_ms = until_ms or exchange.milliseconds()
     limit = (until_ms - since_ms) // timeframe_ms(timeframe) + 1
     rows = exchange.fetch_ohlcv(symbol, timeframe, since_ms, limit)
@@ -63,6 +60,10 @@ class _CandleWindow:
         self.gaps: GapPolicy = gaps
 
     def _finish(self, frame: pd.DataFrame, symbol: str, origin: str) -> CandleSet:
+        import pandas as pd
+
+        from thunes.data.candles import apply_gap_policy, fingerprint, validate_candles
+
         if self.since is not None:
             frame = frame[frame.index >= pd.Timestamp(self.since, tz="UTC")]
         if self.until is not None:
@@ -94,6 +95,8 @@ class ExchangeCandleSource(_CandleWindow):
     def load(self, exchange: Exchange, market: Market, progress: bool = True) -> CandleSet:
         since_ms, until_ms = _ms(self.since) or 0, _ms(self.until)
         if exchange.needs_network:
+            from thunes.data.download import download_candles
+
             frame = download_candles(
                 exchange,
                 self.store,
@@ -137,6 +140,8 @@ class FileCandleSource(_CandleWindow):
         self.path = Path(path)
 
     def load(self, exchange: Exchange, market: Market, progress: bool = True) -> CandleSet:
+        from thunes.data.candles import read_candle_file
+
         return self._finish(read_candle_file(self.path), market.symbol, str(self.path))
 
 

@@ -1,4 +1,6 @@
-"""The on-disk candle cache: one parquet file per (exchange, symbol, timeframe)."""
+"""The on-disk candle cache: one parquet file per (exchange, symbol, timeframe).
+
+Built with every exchange candle source; pandas loads with the first file read or written."""
 
 from __future__ import annotations
 
@@ -6,10 +8,12 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from thunes.domain.candles import OHLCV_COLUMNS
 
-from thunes.data.candles import OHLCV_COLUMNS, read_candle_file
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class CandleStore:
@@ -25,6 +29,8 @@ class CandleStore:
 
     def load(self, exchange: str, symbol: str, timeframe: str) -> pd.DataFrame | None:
         """The cached candles, or None when nothing was cached yet."""
+        from thunes.data.candles import read_candle_file
+
         path = self.path(exchange, symbol, timeframe)
         if not path.exists():
             return None

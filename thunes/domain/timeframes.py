@@ -1,10 +1,14 @@
-"""Timeframe strings ('1m', '4h', '1d') as ccxt writes them, in milliseconds."""
+"""Timeframe strings ('1m', '4h', '1d') as ccxt writes them, dates and spans as a config
+writes them, in milliseconds.
+
+pandas reads what the standard library does not (`1 March 2024`, `1.5h`), imported only
+then: paper and live start without it.
+"""
 
 from __future__ import annotations
 
 import re
-
-import pandas as pd
+from datetime import UTC, datetime, timedelta
 
 from thunes.errors import ConfigError
 
@@ -12,6 +16,8 @@ _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 DAY_MS = _UNIT_MS["d"]
 """One UTC day: the risk day and the PnL day are market time // DAY_MS."""
 _PATTERN = re.compile(r"^(\d+)([mhdw])$")
+_SPAN = re.compile(r"^(\d+)([smhdw])$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 KNOWN_TIMEFRAMES = (
     "1m",
     "3m",
@@ -42,6 +48,30 @@ def timeframe_ms(timeframe: str) -> int:
 
 
 def utc_ms(date: str) -> int:
-    """A date or time as written in a config (`2024-03-01`, `2024-03-01 12:00`), read as UTC,
-    in epoch milliseconds."""
-    return int(pd.Timestamp(date, tz="UTC").value // 1_000_000)
+    """A date or time as written in a config (`2024-03-01`, `2024-03-01 12:00`), read as UTC
+    unless it gives its offset, in epoch milliseconds. ValueError if it is no date."""
+    try:
+        stamp = datetime.fromisoformat(date)
+    except ValueError:  # another spelling, or none: pandas' reading (and error)
+        import pandas as pd
+
+        return int(pd.Timestamp(date, tz="UTC").value // 1_000_000)
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return (stamp - _EPOCH) // timedelta(milliseconds=1)
+
+
+def span_ms(span: str) -> int:
+    """A market-time span such as 2d, 12h, 90m or 30s (pandas' Timedelta spelling), in
+    milliseconds. ValueError if it is no span."""
+    match = _SPAN.match(span)
+    if match is None:  # another spelling (1.5h, 2 days), or none: pandas' reading
+        import pandas as pd
+
+        return int(pd.Timedelta(span).total_seconds() * 1000)
+    return int(match.group(1)) * {"s": 1000, **_UNIT_MS}[match.group(2)]
+
+
+def utc_minute(ms: int) -> str:
+    """Epoch milliseconds as `2024-03-01 12:00` (UTC), as the console shows a market time."""
+    return (_EPOCH + timedelta(milliseconds=ms)).strftime("%Y-%m-%d %H:%M")

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from thunes.domain.orders import Command, Fill, OrderIntent, OrderType, Side
-from thunes.domain.timeframes import DAY_MS
+from thunes.domain.timeframes import DAY_MS, utc_minute
 from thunes.drift import persist
 from thunes.drift.monitor import Alarm, DriftMonitor
-from thunes.live.activity import _stamp
 from thunes.live.engine import LiveEngine
 from thunes.notify.events import Event, Kind
 from thunes.risk.engine import RiskEngine
@@ -118,7 +117,7 @@ class DriftWatch:
         if "notify" in detector.actions:
             baseline = self.monitor.channels[(alarm.stream, alarm.symbol)].baseline
             text = (
-                f"{alarm.stream} drifted ({detector.name}) at {_stamp(alarm.time_ms)} UTC: "
+                f"{alarm.stream} drifted ({detector.name}) at {utc_minute(alarm.time_ms)} UTC: "
                 f"z {alarm.value:+.2f} against {baseline.mean:.4g} ± {baseline.std:.4g}"
             )
             self.parts.notifier.publish(
@@ -129,8 +128,8 @@ class DriftWatch:
         """A re-optimisation sweep on the last `resweep_days` (market time), written for a
         person or a scheduler to run: nothing here runs it."""
         detector = self.monitor.detector
-        since = _stamp(alarm.time_ms - detector.resweep_days * DAY_MS)[:10]
-        until = _stamp(alarm.time_ms)[:10]
+        since = utc_minute(alarm.time_ms - detector.resweep_days * DAY_MS)[:10]
+        until = utc_minute(alarm.time_ms)[:10]
         strategy = type(self.parts.strategy).__name__
         symbol = alarm.symbol.replace("/", "").lower()
         command = (
@@ -143,7 +142,7 @@ class DriftWatch:
         request.write_text(
             json.dumps(
                 {
-                    "at": _stamp(alarm.time_ms),
+                    "at": utc_minute(alarm.time_ms),
                     "symbol": alarm.symbol,
                     "stream": alarm.stream,
                     "z": alarm.value,

@@ -263,11 +263,12 @@ def run_compiled(lanes: list[Lane], rules: list[CompiledRules]) -> PortfolioRun:
     states = [r.state for r in rules]
     brokers = [cast(SimBroker, lane.broker) for lane in lanes]
     wallet = brokers[0].wallet
-    times = [pd.DatetimeIndex(lane.candles.index).as_unit("ms").asi8 for lane in lanes]
+    frames = [lane.history() for lane in lanes]
+    times = [pd.DatetimeIndex(frame.index).as_unit("ms").asi8 for frame in frames]
     bars = np.concatenate(
         [
-            np.column_stack([t, lane.candles[["open", "high", "low", "close"]].to_numpy(float)])
-            for t, lane in zip(times, lanes, strict=True)
+            np.column_stack([t, frame[["open", "high", "low", "close"]].to_numpy(float)])
+            for t, frame in zip(times, frames, strict=True)
         ]
     ).astype(np.float64)
     starts = np.concatenate([[0], np.cumsum([len(t) for t in times])]).astype(np.int64)

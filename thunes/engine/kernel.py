@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from thunes.data.candles import OHLCV_COLUMNS
+from thunes.domain.candles import OHLCV_COLUMNS
 from thunes.domain.orders import Command, Fill, OrderEvent
 from thunes.engine.lane import Lane
 from thunes.execution.filters import FloatArray

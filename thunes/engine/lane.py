@@ -8,9 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from thunes.data.candles import as_columns
 from thunes.domain.orders import ClientIds
 from thunes.engine.sim_broker import SimBroker, Wallet
 from thunes.engine.tick_engine import TickEngine
@@ -22,23 +19,32 @@ from thunes.strategy.scalper import Scalper
 from thunes.strategy.signal_runner import as_event_strategy
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from thunes.components import Components
+    from thunes.execution.filters import FloatArray
 
 
 @dataclass
 class Lane:
-    """One symbol: its candles (a replay's whole history, a live run's warm-up), its own
-    strategy instance and its broker."""
+    """One symbol: its candles (a replay's whole history; None for a live run, whose
+    candles come from its feed), its own strategy instance and its broker."""
 
     strategy: EventStrategy
     broker: Broker
-    candles: pd.DataFrame
+    candles: pd.DataFrame | None
     symbol: str = ""
+
+    def history(self) -> pd.DataFrame:
+        """Its candles, for a run over them (replay, backtest)."""
+        if self.candles is None:
+            raise ValueError(f"lane {self.symbol}: a live lane has no candles to run over")
+        return self.candles
 
 
 def simulated_lanes(
     parts: Components,
-    frames: Sequence[pd.DataFrame],
+    frames: Sequence[pd.DataFrame | None],
     whole_history: bool,
     run_id: str | None = None,
 ) -> tuple[list[Lane], RiskEngine]:
@@ -51,7 +57,7 @@ def simulated_lanes(
     wallet = Wallet(parts.cash)
     lanes = []
     for strategy, market, frame in zip(parts.strategies, parts.markets, frames, strict=True):
-        runner = as_event_strategy(strategy, as_columns(frame) if whole_history else None)
+        runner = as_event_strategy(strategy, _columns(frame) if whole_history else None)
         broker = SimBroker(
             parts.exchange.fees,
             parts.exchange.slippage,
@@ -63,6 +69,13 @@ def simulated_lanes(
         )
         lanes.append(Lane(runner, broker, frame, market.symbol))
     return lanes, risk
+
+
+def _columns(frame: pd.DataFrame | None) -> dict[str, FloatArray]:
+    from thunes.data.candles import as_columns  # pandas: a backtest's, not a live run's
+
+    assert frame is not None, "a strategy deciding over the whole history reads it"
+    return as_columns(frame)
 
 
 def simulated_ticks(parts: Components, run_id: str | None = None) -> tuple[TickEngine, RiskEngine]:

@@ -40,7 +40,7 @@ class PortfolioEngine:
         rules = self._compiled() if self.batch else None
         if rules is not None:
             return run_compiled(self.lanes, rules)
-        lanes = [_candles(j, lane.candles) for j, lane in enumerate(self.lanes)]
+        lanes = [_candles(j, lane.history()) for j, lane in enumerate(self.lanes)]
         times = [t for t, _ in lanes]
         timeline = union(times)
         kernel = Kernel(self.lanes, max(map(len, times)), self.recorder)

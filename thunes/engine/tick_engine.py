@@ -21,11 +21,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from numba import njit
 
 from thunes.domain.market import Fees, MarketFilters
@@ -51,6 +50,9 @@ from thunes.portfolio.sizing import FixedQuote
 from thunes.risk import rules
 from thunes.risk.engine import RiskEngine
 from thunes.strategy import scalper as s
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Bools = npt.NDArray[np.bool_]
 MINUTE_MS = 60_000
@@ -313,7 +315,7 @@ class TickEngine:
     def run_ticks(self, ticks: pd.DataFrame) -> TickResult:
         """A frame of ticks (UTC index; bid, bid_size, ask, ask_size), in compiled code."""
         rows = np.empty((len(ticks), len(QuoteRow)))
-        rows[:, QuoteRow.TIME] = cast(pd.DatetimeIndex, ticks.index).as_unit("ms").asi8
+        rows[:, QuoteRow.TIME] = cast("pd.DatetimeIndex", ticks.index).as_unit("ms").asi8
         rows[:, QuoteRow.BID :] = ticks[["bid", "bid_size", "ask", "ask_size"]].to_numpy(np.float64)
         self._grow(len(rows))
         marks = self.marks[self.ticks : self.ticks + len(rows)]

@@ -36,18 +36,20 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
-import pandas as pd
 
 from thunes.domain.market import Fees, MarketFilters, as_fees
 from thunes.domain.ticks import BookTick
-from thunes.domain.timeframes import timeframe_ms
+from thunes.domain.timeframes import timeframe_ms, utc_minute, utc_ms
 from thunes.errors import ConfigError, DataError
 from thunes.exchange.base import OhlcvRow
 from thunes.exchange.latency import RestLatency
 from thunes.paths import cache_root
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _YEAR_MS = 365.25 * 86_400_000
 _HOUR_MS = 3_600_000
@@ -94,6 +96,8 @@ def _grid(values: np.ndarray, unit: float) -> np.ndarray:
 
 def _utc_ms(ms: np.ndarray) -> pd.DatetimeIndex:
     """Epoch ms as the candle index every THUNES frame uses: UTC, ns, named 'timestamp'."""
+    import pandas as pd  # the batch faces only: a paper run streams rows (fetch_ohlcv)
+
     return pd.DatetimeIndex(pd.to_datetime(ms, unit="ms", utc=True), name="timestamp").as_unit("ns")
 
 
@@ -117,9 +121,7 @@ class SimExchange:
         self.seed = int(seed)
         self.fees = Fees(0.001, 0.001, True) if fees is None else as_fees(fees)
         self.slippage = float(slippage)
-        stamp = pd.Timestamp(origin)
-        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-        self.origin, self.origin_ms = str(origin), int(stamp.value // 1_000_000)
+        self.origin, self.origin_ms = str(origin), utc_ms(str(origin))
         self.annual_volatility = float(annual_volatility)
         prices = {k: float(v) for k, v in (start_prices or {}).items()}
         self.start_prices = {**_DEFAULT_PRICES, **prices}
@@ -153,6 +155,8 @@ class SimExchange:
         self, symbol: str, timeframe: str, start_ms: int, end_ms: int | None = None
     ) -> pd.DataFrame:
         """Closed candles opening in [start_ms, end_ms) (end None: up to now), indexed by open."""
+        import pandas as pd
+
         first, tf, i0, i1 = self._window(symbol, timeframe, start_ms, end_ms)
         rows = self._rows(symbol, timeframe, i0, i1)[:, :5]
         index = _utc_ms(first + tf * np.arange(i0, i1, dtype=np.int64))
@@ -176,6 +180,8 @@ class SimExchange:
 
     def book_ticks(self, symbol: str, start_ms: int, n: int, step_ms: int = 100) -> pd.DataFrame:
         """Up to `n` best bid/ask ticks every `step_ms` from `start_ms`, none at or after now."""
+        import pandas as pd
+
         if step_ms <= 0 or _HOUR_MS % step_ms:
             raise ConfigError(f"sim: tick step_ms={step_ms} must divide one hour (3600000 ms)")
         first, *_ = self._window(symbol, "1h", start_ms, None)
@@ -216,7 +222,7 @@ class SimExchange:
         since = start_ms
         while True:
             batch = self.book_ticks(symbol, since, _HOUR_MS // step_ms, step_ms)
-            times = (cast(pd.DatetimeIndex, batch.index).asi8 // 1_000_000).tolist()
+            times = (cast("pd.DatetimeIndex", batch.index).asi8 // 1_000_000).tolist()
             for t, (b, bs, a, as_) in zip(times, batch.itertuples(index=False), strict=True):
                 yield BookTick(t, b, bs, a, as_)
             if times:
@@ -236,7 +242,7 @@ class SimExchange:
     ) -> tuple[int, int, int, int]:
         """(first open, bar ms, i0, i1): the closed bars opening in [start_ms, end_ms)."""
         if start_ms < self.origin_ms:
-            asked = pd.Timestamp(start_ms, unit="ms", tz="UTC")
+            asked = utc_minute(start_ms)
             raise DataError(
                 f"sim: no simulated {symbol} history before origin {self.origin} (asked {asked}); "
                 "set exchange.origin earlier or start later"

@@ -11,8 +11,6 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator
 
-import pandas as pd
-
 from thunes.domain.timeframes import timeframe_ms
 from thunes.exchange.sim import SimExchange
 from thunes.feeds.clock import MarketClock
@@ -77,6 +75,8 @@ class SimTickFeed:
         return []
 
     async def __aiter__(self) -> AsyncIterator[MarketEvent]:
+        import pandas as pd  # the simulator's ticks come as a frame
+
         symbol, step = self.symbols[0], self.step_ms
         since = -(-self.clock.start_ms // step) * step
         page = 600 if self.clock.speed else 36_000  # a minute of ticks, or an hour

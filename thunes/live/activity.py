@@ -8,14 +8,9 @@ from collections import deque
 from collections.abc import Callable
 
 from thunes.domain.orders import CancelOrders, Command, Fill, OrderEvent
+from thunes.domain.timeframes import utc_minute
 from thunes.engine.kernel import Recorder
 from thunes.feeds.clock import MarketClock
-
-
-def _stamp(ms: int) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
 class Activity:
@@ -62,7 +57,7 @@ class Activity:
             self.then.event(symbol, event)
 
     def _say(self, line: str) -> None:
-        line = f"{_stamp(self.clock.now_ms())}  {line}"
+        line = f"{utc_minute(self.clock.now_ms())}  {line}"
         self.lines.append(line)
         if self.echo is not None:
             self.echo(line)

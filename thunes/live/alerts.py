@@ -13,11 +13,10 @@ from collections import Counter
 from collections.abc import Iterator
 
 from thunes.domain.orders import Command, Fill, OrderEvent, OrderStatus, Side
-from thunes.domain.timeframes import DAY_MS
+from thunes.domain.timeframes import DAY_MS, utc_minute
 from thunes.errors import ConfigError, interrupted, one_line
 from thunes.execution.broker import Broker
 from thunes.feeds.ccxt_feed import FeedHealth
-from thunes.live.activity import _stamp
 from thunes.live.engine import LiveEngine
 from thunes.notify.events import Event, Kind
 from thunes.notify.notifiers import Notifier
@@ -119,7 +118,7 @@ class Alerts:
         self.publish(
             Event(
                 Kind.DAILY_REPORT,
-                f"{_stamp(day * DAY_MS)[:10]}: equity {self._equity:,.2f} ({change:+,.2f}, "
+                f"{utc_minute(day * DAY_MS)[:10]}: equity {self._equity:,.2f} ({change:+,.2f}, "
                 f"{share:+.2%}); realised {realised:+,.2f}; {self._fills.pop(day, 0)} fills; "
                 f"holding {', '.join(held) or 'nothing'}",
             )
@@ -146,7 +145,9 @@ class Alerts:
         if until > now_ms and until != self._cooling_until:
             self._cooling_until = until
             self.publish(
-                Event(Kind.COOLDOWN, f"after a losing exit: no new buys until {_stamp(until)} UTC")
+                Event(
+                    Kind.COOLDOWN, f"after a losing exit: no new buys until {utc_minute(until)} UTC"
+                )
             )
 
     def _realised(self) -> float:

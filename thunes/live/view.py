@@ -10,10 +10,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from thunes.domain.timeframes import DAY_MS
+from thunes.domain.timeframes import DAY_MS, utc_minute
 from thunes.execution.broker import Broker
 from thunes.feeds.link import FeedHealth
-from thunes.live.activity import Activity, _stamp
+from thunes.live.activity import Activity
 from thunes.live.engine import LiveEngine
 from thunes.risk.engine import RiskEngine
 
@@ -56,7 +56,7 @@ def _risk_line(risk: RiskEngine, now_ms: int) -> str:
     cooling = risk.cooldown_until_ms > now_ms
     state = f"{risk.trading(now_ms).upper()} for the day (max_daily_loss)" if halted else "active"
     if cooling and not halted:
-        state = f"cooldown until {_stamp(risk.cooldown_until_ms)}"
+        state = f"cooldown until {utc_minute(risk.cooldown_until_ms)}"
     fired = ", ".join(f"{k} {v}" for k, v in risk.fired.items()) or "none"
     today = risk.day == day
     marked, realised = (risk.day_marked, risk.day_realised) if today else (0.0, 0.0)
@@ -69,17 +69,17 @@ def _risk_line(risk: RiskEngine, now_ms: int) -> str:
 def _feed_line(engine: LiveEngine) -> str:
     h = engine.health
     if h.last_real is None:
-        return f"feed: waiting for the first close (market {_stamp(engine.now_ms)})"
+        return f"feed: waiting for the first close (market {utc_minute(engine.now_ms)})"
     age = time.monotonic() - h.last_real
     link = getattr(engine.feed, "health", None)  # a venue's websocket feed has a link to watch
     return (
-        f"feed: {h.events:,} events, {h.steps:,} steps; last {_stamp(h.last_event_ms or 0)} "
+        f"feed: {h.events:,} events, {h.steps:,} steps; last {utc_minute(h.last_event_ms or 0)} "
         f"market, {age:.1f}s ago" + (f"\n{link.describe()}" if isinstance(link, FeedHealth) else "")
     )
 
 
 def render(engine: LiveEngine, activity: Activity, risk: RiskEngine, title: str) -> RenderableType:
-    head = Text(f"{title}   market {_stamp(engine.now_ms)} UTC", style="bold")
+    head = Text(f"{title}   market {utc_minute(engine.now_ms)} UTC", style="bold")
     cash = engine.books()[0][1].cash
     account = (
         f"cash {_money(cash)}   equity {_money(engine.equity)}   "
@@ -103,7 +103,7 @@ def summary(engine: LiveEngine, activity: Activity, risk: RiskEngine) -> list[st
     fills = sum(len(broker.fills) for _, broker, _ in engine.books())
     sent = "" if engine.ticks else f"{activity.sent} orders sent, "  # a tick engine sends its own
     lines = [
-        f"paper: {stopped} at market {_stamp(engine.stopped_ms)} UTC after "
+        f"paper: {stopped} at market {utc_minute(engine.stopped_ms)} UTC after "
         f"{engine.health.steps:,} steps; {sent}{fills} fills",
         f"cash {_money(engine.books()[0][1].cash)}, equity {_money(engine.equity)}, "
         f"PnL today {_money(engine.pnl_today)}; {_risk_line(risk, engine.now_ms)}",

@@ -17,7 +17,6 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.live import Live
@@ -25,8 +24,7 @@ from rich.live import Live
 from thunes import ops
 from thunes.components import Components, build
 from thunes.data.sources import FileCandleSource, SimCandleSource
-from thunes.data.tick_sources import SimTickSource
-from thunes.domain.timeframes import timeframe_ms, utc_ms
+from thunes.domain.timeframes import span_ms, timeframe_ms, utc_minute, utc_ms
 from thunes.engine.exchange_broker import BrokerLimits
 from thunes.engine.lane import simulated_lanes, simulated_ticks
 from thunes.engine.sim_broker import SimBroker
@@ -38,7 +36,6 @@ from thunes.execution.filters import ExchangeFilters
 from thunes.feeds.base import Feed
 from thunes.feeds.clock import MarketClock
 from thunes.feeds.events import MarketEvent
-from thunes.feeds.recorded import RecordedFeed, candle_events
 from thunes.feeds.sim import SimFeed, SimTickFeed
 from thunes.live.activity import Activity
 from thunes.live.alerts import notifying
@@ -74,6 +71,8 @@ def feed_for(parts: Components, timeframe: str, start: Start, speed: float) -> F
     restart from its last close: what closed while it was down is back-filled by REST)."""
     symbols = [m.symbol for m in parts.markets]
     if isinstance(parts.data, FileCandleSource):
+        from thunes.feeds.recorded import RecordedFeed, candle_events  # pandas: a file's
+
         sets = [parts.data.load(parts.exchange, m) for m in parts.markets]
         tf = timeframe_ms(timeframe)
         events: dict[str, list[MarketEvent]] = {
@@ -149,6 +148,8 @@ def markets_job(parts: Components, brokers: list[SimBroker], every_s: float) -> 
 
 def tick_feed(parts: Components, start: Start, speed: float) -> Feed:
     """The simulator's book ticks (data=sim_ticks) for the scalper."""
+    from thunes.data.tick_sources import SimTickSource  # pandas: the ticks come as a frame
+
     if not isinstance(parts.data, SimTickSource):
         raise NotBuiltError(
             "mode=paper is not built yet for recorded ticks: use data=sim_ticks (the simulator)"
@@ -184,7 +185,7 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
     feed = tick_feed(parts, start, speed) if scalper else feed_for(parts, timeframe, start, speed)
     first = state.started_ms
     started = feed.clock.start_ms if first is None else first
-    until = None if paper.duration is None else started + _span_ms(paper.duration)
+    until = None if paper.duration is None else started + span_ms(paper.duration)
     console = Console()
     view = bool(paper.view) and console.is_terminal and not paper.once
     activity = Activity(feed.clock, echo=None if view else console.print, then=state)
@@ -195,9 +196,8 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
         engine = LiveEngine([], feed, until, ticks={parts.market.symbol: ticks})
         resumed = state.attach_ticks(ticks, risk, run_id, started, feed.clock.now_ms)
     else:
-        empty = [pd.DataFrame() for _ in parts.markets]  # a live lane's candles: its feed
         parts, checks = on_venue(parts)
-        lanes, risk = simulated_lanes(parts, empty, False, run_id)
+        lanes, risk = simulated_lanes(parts, [None for _ in parts.markets], False, run_id)
         brokers = []
         for lane, check in zip(lanes, checks, strict=True):
             assert isinstance(lane.broker, SimBroker)
@@ -207,14 +207,14 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
         engine = LiveEngine(lanes, feed, until, recorder=activity, stepped=state.stepped)
         resumed = state.attach(lanes, risk, engine.kernel, run_id, started, feed.clock.now_ms)
     if resumed:
-        console.print(f"paper: resuming {store.path} after market {_stamp(last or 0)} UTC")
+        console.print(f"paper: resuming {store.path} after market {utc_minute(last or 0)} UTC")
     ops.attach(engine, risk, parts, cfg, store.path)  # alerts, drift, metrics, logs, API
     title = (
         f"PAPER {', '.join(feed.symbols)} {timeframe} {type(parts.strategy).__name__} "
         f"(speed {paper.speed:g}x; fills simulated by the backtest's rules)"
     )
     if paper.once and last is not None and feed.clock.start_ms <= last:
-        console.print(f"paper.once: the last close ({_stamp(last)} UTC) was acted on already")
+        console.print(f"paper.once: the last close ({utc_minute(last)} UTC) was acted on already")
     elif paper.once:
         engine.once()
     elif view:
@@ -246,14 +246,6 @@ def _what(cfg: DictConfig, parts: Components, timeframe: str) -> str:
     shown = ", ".join(f"{k}={v}" for k, v in sorted(params.items()) if not str(k).startswith("_"))
     symbols = ",".join(m.symbol for m in parts.markets)
     return f"{type(parts.strategy).__name__}({shown}) on {symbols} {timeframe}"
-
-
-def _stamp(ms: int) -> str:
-    return str(pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M"))
-
-
-def _span_ms(span: str) -> int:
-    return int(pd.Timedelta(span).total_seconds() * 1000)
 
 
 async def _session(

@@ -30,14 +30,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
-import pandas as pd
 from omegaconf import DictConfig
 from rich.console import Console
 
 from thunes import ops
 from thunes.components import Components, build
 from thunes.domain.orders import ClientIds, Fill
-from thunes.domain.timeframes import DAY_MS
+from thunes.domain.timeframes import DAY_MS, span_ms, utc_minute
 from thunes.engine.exchange_broker import ExchangeBroker
 from thunes.engine.lane import Lane
 from thunes.engine.venue_ledger import Wallet
@@ -53,7 +52,7 @@ from thunes.live.alerts import notifying
 from thunes.live.engine import LiveEngine
 from thunes.live.venue_state import VenueState
 from thunes.live.view import summary
-from thunes.modes.paper import _span_ms, _stamp, _what
+from thunes.modes.paper import _what
 from thunes.notify.events import Event, Kind
 from thunes.risk.engine import RiskEngine
 from thunes.state.account import Account
@@ -256,7 +255,7 @@ class Session:
                 risk,
             )
             self.brokers[symbol] = broker
-            lanes.append(Lane(as_event_strategy(strategy, None), broker, pd.DataFrame(), symbol))
+            lanes.append(Lane(as_event_strategy(strategy, None), broker, None, symbol))
         unbooked = store.unbooked()
         for broker in self.brokers.values():
             broker.book_recovered(unbooked, at_start=True)
@@ -278,7 +277,7 @@ class Session:
             since_ms=last,
         )
         started = state.started_ms or clock.start_ms
-        until = None if cfg.paper.duration is None else started + _span_ms(cfg.paper.duration)
+        until = None if cfg.paper.duration is None else started + span_ms(cfg.paper.duration)
         activity = self.activity = Activity(clock, echo=self.console.print, then=state)
         self.risk = risk
         engine = LiveEngine(
@@ -290,7 +289,8 @@ class Session:
         )
         self._state = state
         if state.attach(self.brokers, engine.kernel, risk, run_id, started):
-            self.console.print(f"{self.mode}: resuming {store.path} after {_stamp(last or 0)} UTC")
+            after = utc_minute(last or 0)
+            self.console.print(f"{self.mode}: resuming {store.path} after {after} UTC")
         ops.attach(engine, risk, parts, cfg, store.path)  # as paper: alerts, drift, metrics, API
         title = (
             f"{self.mode.upper()} {', '.join(self.symbols)} {timeframe} "
@@ -418,7 +418,7 @@ def _behind(engine: LiveEngine, tf_ms: int) -> str:
     if last is None:
         return "no close stepped"
     behind = max(0, (engine.stopped_ms - last) // tf_ms)
-    return f"last close stepped {_stamp(last)} UTC, {behind} close(s) behind at the stop"
+    return f"last close stepped {utc_minute(last)} UTC, {behind} close(s) behind at the stop"
 
 
 class _Turns:

@@ -24,9 +24,9 @@ from omegaconf import DictConfig
 from rich.console import Console
 
 from thunes.components import Components
+from thunes.domain.timeframes import utc_minute
 from thunes.drift.watch import DriftWatch
 from thunes.errors import ConfigError
-from thunes.live.activity import _stamp
 from thunes.live.alerts import Alerts
 from thunes.live.engine import LiveEngine, Stopped
 from thunes.notify.secrets import url_secrets
@@ -99,7 +99,7 @@ class Ops:
         self.logs = logs_.install(
             folder,
             getattr(ids, "run", None) or (folder.name if folder else "session"),
-            lambda: _stamp(engine.now_ms),
+            lambda: utc_minute(engine.now_ms),
             str(ops.log_level),
             str(ops.console_log_level),
             secrets | ({self.token} if self.token else set()),

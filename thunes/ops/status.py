@@ -9,10 +9,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from thunes.domain.timeframes import timeframe_ms
+from thunes.domain.timeframes import timeframe_ms, utc_minute
 from thunes.exchange.latency import RestLatency
 from thunes.feeds.link import FeedHealth
-from thunes.live.activity import _stamp
 from thunes.live.engine import LiveEngine
 from thunes.ops.control import Control
 from thunes.ops.tap import Tap
@@ -149,7 +148,7 @@ class Session:
             "state": self.control.state().name.lower(),
             "paused": self.control.paused,
             "kill_switch_tripped": self.control.kill_switch_tripped(),
-            "cooldown_until": _stamp(risk.cooldown_until_ms) if cooling else None,
+            "cooldown_until": utc_minute(risk.cooldown_until_ms) if cooling else None,
             "day_marked": _num(risk.day_marked if today else 0.0),  # max_daily_loss bounds it
             "day_realised": _num(risk.day_realised if today else 0.0),
             "limits": {
@@ -164,7 +163,7 @@ class Session:
     def status(self) -> dict[str, Any]:
         engine = self.engine
         return {
-            "market_time": _stamp(engine.now_ms),
+            "market_time": utc_minute(engine.now_ms),
             "symbols": engine.feed.symbols,
             "timeframe": engine.feed.timeframe,
             "speed": engine.feed.clock.speed,
@@ -177,7 +176,7 @@ class Session:
             "trades": list(self.tap.trades)[-20:],
             "risk": self.risk_state(),
             "health": self.health(),
-            "equity_curve": [[_stamp(t), round(e, 4)] for t, e in self.tap.curve],
+            "equity_curve": [[utc_minute(t), round(e, 4)] for t, e in self.tap.curve],
         }
 
 

@@ -15,8 +15,7 @@ import structlog
 
 from thunes.domain.orders import CancelOrders, Command, Fill, OrderEvent, OrderStatus
 from thunes.domain.reasons import COOLDOWN, KILL_SWITCH, MAX_OPEN, REASONS
-from thunes.domain.timeframes import DAY_MS
-from thunes.live.activity import _stamp
+from thunes.domain.timeframes import DAY_MS, utc_minute
 from thunes.live.engine import LiveEngine
 from thunes.ops.control import Control
 
@@ -92,7 +91,7 @@ class Tap:
     def filled(self, fill: Fill) -> None:
         self.orders[(fill.status.value, fill.symbol)] += 1
         trade = {
-            "time": _stamp(fill.time_ms),
+            "time": utc_minute(fill.time_ms),
             "symbol": fill.symbol,
             "side": fill.side.value,
             "amount": fill.amount,
@@ -114,7 +113,7 @@ class Tap:
         equity = engine.equity
         if equity == equity:
             self.curve.append((close_ms, equity))
-            day = _stamp(close_ms // DAY_MS * DAY_MS)[:10]
+            day = utc_minute(close_ms // DAY_MS * DAY_MS)[:10]
             opening = engine.day_open_equity
             self.days.setdefault(day, [opening if opening == opening else equity, equity])[1] = (
                 equity
