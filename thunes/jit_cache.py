@@ -161,7 +161,10 @@ class _BlasProbe:
         from numba.np import linalg
 
         assert self._loader is not None
-        probe = linalg.ensure_blas
+        probe = getattr(linalg, "ensure_blas", None)
+        if probe is None:  # a numba without this probe: load the module as it is
+            self._loader.exec_module(module)
+            return
         linalg.ensure_blas = _scipy_installed
         try:
             self._loader.exec_module(module)

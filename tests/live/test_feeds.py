@@ -54,3 +54,29 @@ def test_the_clock_runs_speed_market_seconds_per_real_second() -> None:
     frozen = MarketClock(START, speed=0)  # as fast as it can: only the feed moves it
     asyncio.run(frozen.until(START + HOUR))
     assert frozen.now_ms() == START + HOUR
+
+
+def test_a_backlog_on_a_fast_clock_still_lets_other_tasks_run() -> None:
+    """A clock far ahead of the engine (144,000x on a loaded host) hands out a backlog of due
+    candles without waiting: a stop or a deadline must still get to run between them."""
+    real = [100.0]
+    clock = MarketClock(START, speed=144_000, real=lambda: real[0])
+    real[0] += 3_600.0  # the market is 16 years ahead: every candle below is already due
+
+    async def race() -> tuple[int, int]:
+        ran = asyncio.Event()
+        handed = 0
+
+        async def other() -> None:
+            ran.set()
+
+        task = asyncio.ensure_future(other())
+        while not ran.is_set() and handed < 5_000:
+            await clock.until(START + handed * HOUR)
+            handed += 1
+        await task
+        return handed, clock.now_ms()
+
+    handed, now = asyncio.run(race())
+    assert handed <= 512  # the other task ran within 512 due events
+    assert now >= START + 144_000 * HOUR  # the clock itself was not slowed

@@ -21,7 +21,7 @@ class MarketClock:
         self.speed = speed
         self._real, self._t0 = real, real()
         self._reached = start_ms  # the latest time the feed reported
-        self._unyielded = 0  # waits since the event loop last ran (speed 0 never sleeps)
+        self._unyielded = 0  # waits since the event loop last ran (a backlog never sleeps)
 
     def now_ms(self) -> int:
         if self.speed == 0:
@@ -35,14 +35,20 @@ class MarketClock:
             self._reached = time_ms
 
     async def until(self, time_ms: int) -> None:
-        """Wait (in real time, scaled) until the market reaches `time_ms`."""
-        if self.speed == 0:
-            self.advance(time_ms)
-            self._unyielded += 1
-            if self._unyielded >= 512:  # let the view refresh and Ctrl-C land
-                self._unyielded = 0
-                await asyncio.sleep(0)
-            return
-        while (ahead := time_ms - self.now_ms()) > 0:
-            await asyncio.sleep(min(ahead / 1000 / self.speed, 0.5))
+        """Wait (in real time, scaled) until the market reaches `time_ms`. A feed with a
+        backlog (speed 0, or a clock ahead of a slow engine) never has to wait: it still
+        lets the event loop run every 512 events, so the view, a deadline, a stop and
+        Ctrl-C land between them."""
+        slept = False
+        if self.speed:
+            while (ahead := time_ms - self.now_ms()) > 0:
+                await asyncio.sleep(min(ahead / 1000 / self.speed, 0.5))
+                slept = True
         self.advance(time_ms)
+        if slept:
+            self._unyielded = 0
+            return
+        self._unyielded += 1
+        if self._unyielded >= 512:
+            self._unyielded = 0
+            await asyncio.sleep(0)
