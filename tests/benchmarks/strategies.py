@@ -1135,7 +1135,8 @@ def table(res: Json) -> Table:
         caption="times: a path's best CPU time over its runs, alternating with its reference's "
         "in the same process (the machine flips between a fast and a ~1.5x slower state; a "
         "slowdown never makes a run faster); spread: median run over best (yellow: "
-        f"> {NOISY_SPREAD}); the sweep rows: wall, median (numba's parallel loops). Event "
+        f"> {NOISY_SPREAD}); CPU of every thread, so the SMA paths' parallel indicators "
+        "count each core's share; the sweep rows: wall, median (parallel throughout). Event "
         "engines run the default risk limits; = : same fills as the product's "
         "choice.backtest/replay; peak RSS: one more run's peak over the RSS before it, "
         "heap trimmed (- : not measured, as in --quick)",
