@@ -4,7 +4,8 @@
     python -m tests.benchmarks.strategies profile --case replay_sma      # cProfile of one path
 
 Groups, each measured in ONE fresh process (so its peak RSS is its own), warm (after the
-check and the warm-ups), median of N repeats, the paths of a group alternating:
+check and the warm-ups), the best CPU time of N repeats (bench() says why), the paths of a
+group alternating:
 - sma: SMA 10/50 over 44,000 sim 1h bars, by the vectorbt fast path (risk=none) and by the
   event engine over precomputed signals (default risk), against bare vectorbt (MA.run +
   from_signals, no stats);
@@ -18,7 +19,7 @@ check and the warm-ups), median of N repeats, the paths of a group alternating:
 - sweep: the sweep's batch evaluator (thunes/engine/signal_sweep.py) over 10,000 SMA
   (fast, slow) pairs in chunks of 250 columns, default risk, decisions computed per chunk
   from each distinct average once, against vectorbt's from_signals over the first 1,000
-  of the same columns (combinations per second).
+  of the same columns (combinations per second, on the wall clock: both use every core).
 Each path mirrors thunes/backtest/choice.py stage by stage (signals, engine, portfolio: up to
 the vectorbt portfolio, no stats), and the check (full plan) compares its fills with the
 product's own `choice.backtest`/`replay` on the same data: a path that drifts from the
@@ -76,6 +77,7 @@ GOAL_SWEEP_COMBOS = 1_000  # SMA combinations per second through the batch evalu
 SWEEP_PAIRS = [(fast, fast + gap) for fast in range(2, 102) for gap in range(4, 104)]
 SWEEP_CHUNK, SWEEP_REFERENCE = 250, 1_000  # columns per call; combinations vectorbt runs
 NOISY_CORES = 0.25  # as run.py: others using more cores than this during a group: flagged
+NOISY_SPREAD = 1.2  # a path's median run over its best: more, and the runs were disturbed
 _MB = 1024 * 1024
 
 Json = dict[str, Any]
@@ -97,23 +99,27 @@ class StrategyPlan:
     memory: bool  # one more run per backtest path, for its peak RSS
 
 
-FULL = StrategyPlan(1, 7, 5, 3, 1, 200_000, True, 0, True)
+FULL = StrategyPlan(1, 15, 9, 5, 1, 200_000, True, 0, True)
 QUICK = StrategyPlan(1, 1, 1, 1, 1, 50_000, False, WARM_BARS, False)
 GROUPS = ("sma", "dca", "grid", "scalper", "portfolio", "replay", "sweep")
 
 
 # -- timing and machine ---------------------------------------------------------------------
 class Laps:
-    """Stage times of one run: `lap(name)` closes the stage that began at the previous lap."""
+    """Stage times of one run, on two clocks: `lap(name)` closes the stage that began at the
+    previous lap (a name lapped again adds up). `stages`: the process's CPU seconds (every
+    thread's: numba's parallel loops count each core's share); `walls`: wall seconds."""
 
     def __init__(self) -> None:
         self.stages: dict[str, float] = {}
-        self.last = time.perf_counter()
+        self.walls: dict[str, float] = {}
+        self.last, self.last_wall = time.process_time(), time.perf_counter()
 
     def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.stages[name] = now - self.last
-        self.last = now
+        now, wall = time.process_time(), time.perf_counter()
+        self.stages[name] = self.stages.get(name, 0.0) + now - self.last
+        self.walls[name] = self.walls.get(name, 0.0) + wall - self.last_wall
+        self.last, self.last_wall = now, wall
 
 
 def trim_heap() -> bool:
@@ -345,11 +351,10 @@ def sweep_path(
 
     def run(laps: Laps) -> np.ndarray:
         averages: dict[int, np.ndarray] = {}
-        stages, out, buffer = {"signals": 0.0, "engine": 0.0}, [], None
+        out, buffer = [], None
         for first in range(0, len(pairs), SWEEP_CHUNK):
-            start = time.perf_counter()
             entries, exits = sweep_decisions(c, pairs[first : first + SWEEP_CHUNK], averages)
-            decided = time.perf_counter()
+            laps.lap("signals")
             equity = signal_equity_batch(
                 times, o, h, lo, c, entries, exits, fees=s.exchange.fees,
                 slippage=s.exchange.slippage, filters=market.filters, sizer=s.sizer,
@@ -358,10 +363,7 @@ def sweep_path(
             ).equity  # fmt: skip
             out.append(equity[-1].copy())  # what a sweep keeps: here, the final equity
             buffer = equity
-            stages["signals"] += decided - start
-            stages["engine"] += time.perf_counter() - decided
-        laps.stages |= stages
-        laps.last = time.perf_counter()
+            laps.lap("engine")
         return np.concatenate(out)
 
     return run
@@ -520,21 +522,17 @@ def bare_vectorbt_sweep(s: Setup, frame: pd.DataFrame, pairs: list[tuple[int, in
     fees, slippage = s.exchange.fees.taker, s.exchange.slippage
 
     def run(laps: Laps) -> Result:
+        done = 0
         averages: dict[int, np.ndarray] = {}
-        stages, done = {"signals": 0.0, "from_signals": 0.0}, 0
         for first in range(0, len(pairs), SWEEP_CHUNK):
-            start = time.perf_counter()
             chunk = pairs[first : first + SWEEP_CHUNK]
             entries, exits = sweep_decisions(close.to_numpy(), chunk, averages)
-            decided = time.perf_counter()
+            laps.lap("signals")
             pf = vbt.Portfolio.from_signals(
                 close, entries, exits, fees=fees, slippage=slippage, freq=TIMEFRAME
             )
             done += pf.value().shape[1]
-            stages["signals"] += decided - start
-            stages["from_signals"] += time.perf_counter() - decided
-        laps.stages |= stages
-        laps.last = time.perf_counter()
+            laps.lap("from_signals")
         return done
 
     return run
@@ -551,6 +549,7 @@ class Case:
     warm: Run | None = None  # the warm-up run (default: run)
     check: tuple[Callable[[], Result], Callable[[], Result]] | None = None  # (product, path)
     memory: bool = True  # one more run, for its peak RSS
+    parallel: bool = False  # numba's parallel loops carry it: its rate on the wall clock
 
 
 def _product(parts: Any, data: list[Any], replay: bool = False) -> Callable[[], Result]:
@@ -724,6 +723,7 @@ def sweep_group(s: Setup, opts: argparse.Namespace) -> list[Case]:
             warm=lambda laps: len(few(laps)),
             check=sweep_check(s, frame) if opts.check else None,
             memory=False,
+            parallel=True,
         ),
         Case(
             "bare_vectorbt_sweep",
@@ -731,6 +731,7 @@ def sweep_group(s: Setup, opts: argparse.Namespace) -> list[Case]:
             len(reference),
             warm=bare_vectorbt_sweep(s, frame, SWEEP_PAIRS[:8]),
             memory=False,
+            parallel=True,
         ),
     ]
 
@@ -774,6 +775,10 @@ def _medians(samples: list[dict[str, float]]) -> dict[str, float]:
     return {key: statistics.median(s[key] for s in samples) for key in samples[0]}
 
 
+def _bests(samples: list[dict[str, float]]) -> dict[str, float]:
+    return {key: min(s[key] for s in samples) for key in samples[0]}
+
+
 def _checks(cases: list[Case]) -> Json:
     """Each path's fills against the product's own entry point on the same data."""
     checks: Json = {}
@@ -808,6 +813,15 @@ def _memory(case: Case) -> Json:
 def bench(cases: list[Case], warmup: int, repeats: int, check: bool, memory: bool) -> Json:
     """Check, warm up, `repeats` alternating timed runs, then one memory run per path.
 
+    A path's figure is its best (least) CPU time over the runs, each stage's too: on this
+    kind of shared virtual machine the same code runs in a fast and a slow state that flip
+    within one process (the slow one ~1.5x, the bare loops' tiny compiled kernels untouched,
+    so a ratio to them cannot cancel it), and other processes' turns on the CPU land in the
+    wall clock. A slowdown never makes a run faster, so the best run is the one the machine
+    disturbed least; the medians, CPU and wall, stay in the JSON, and `spread` (median over
+    best) says how disturbed the runs were. The paths of a group alternate, so a path and its
+    reference meet the same states.
+
     Timed runs only collect garbage first: trimming the heap before them would add the page
     faults of a fresh heap to every run (20% of the vectorbt paths' time, measured).
     """
@@ -817,7 +831,7 @@ def bench(cases: list[Case], warmup: int, repeats: int, check: bool, memory: boo
             (case.warm or case.run)(Laps())
     gc.collect()
     setup_rss, setup_peak = current_rss_bytes(), peak_rss_bytes()
-    samples: dict[str, list[dict[str, float]]] = {c.name: [] for c in cases}
+    samples: dict[str, list[Laps]] = {c.name: [] for c in cases}
     fills: dict[str, int] = {}
     meter = CpuMeter()
     for _ in range(repeats):
@@ -825,29 +839,36 @@ def bench(cases: list[Case], warmup: int, repeats: int, check: bool, memory: boo
             gc.collect()
             laps = Laps()
             fills[case.name] = _count(case.run(laps))
-            samples[case.name].append({**laps.stages, "total": sum(laps.stages.values())})
+            samples[case.name].append(laps)
     interference = meter.stop()
     peaks = {case.name: _memory(case) for case in cases if memory and case.memory}
     out: Json = {}
     for case in cases:
-        runs = samples[case.name]
-        median = statistics.median(r["total"] for r in runs)
-        stages = _medians(runs)
+        cpu = [sum(laps.stages.values()) for laps in samples[case.name]]
+        wall = [sum(laps.walls.values()) for laps in samples[case.name]]
+        best, stages = min(cpu), _bests([laps.stages for laps in samples[case.name]])
         entry: Json = {
-            "median": median,
-            "samples": [r["total"] for r in runs],
-            "stages_median": stages,
+            "seconds": best,  # the figure: best CPU time of the path
+            "stages": stages,  # each stage's best CPU time
+            "cpu_median": statistics.median(cpu),
+            "spread": statistics.median(cpu) / best if best > 0 else None,
+            "cpu_samples": cpu,
+            "wall_median": statistics.median(wall),
+            "wall_samples": wall,
+            "wall_stages_median": _medians([laps.walls for laps in samples[case.name]]),
             "fills": fills[case.name],
             "peak_delta_mb": None,
             **peaks.get(case.name, {}),
             **checks.get(case.name, {}),
         }
         if case.events:
-            engine = stages.get("engine", median)
+            engine = entry["wall_stages_median"] if case.parallel else stages
+            path = entry["wall_median"] if case.parallel else best
             entry |= {
                 "events": case.events,
-                "events_per_second": case.events / engine,  # the engine stage alone
-                "events_per_second_path": case.events / median,
+                "events_per_second": case.events / engine.get("engine", path),  # the engine
+                "events_per_second_path": case.events / path,
+                "rate_clock": "wall, median" if case.parallel else "cpu, best",
             }
         out[case.name] = entry
     return {
@@ -929,7 +950,7 @@ def describe(plan: StrategyPlan) -> str:
     return (
         f"{len(GROUPS)} groups ({', '.join(GROUPS)}), a fresh process each, "
         f"{plan.warmup} warm-ups{f' on {plan.warm_bars:,} bars' if plan.warm_bars else ''}, "
-        f"median of {plan.repeats} "
+        f"best CPU time of {plan.repeats} "
         f"(portfolio {plan.portfolio_repeats}, replay {plan.replay_repeats}, "
         f"sweep {plan.sweep_repeats})"
         + (", fills checked against choice.backtest/replay" if plan.check else "")
@@ -988,26 +1009,30 @@ def summarise(groups: dict[str, Json], errors: dict[str, str]) -> Json:
             continue
         case, ref = cases[name], cases.get(REFERENCE[name])
         results[name] = {
-            "seconds": case["median"],
-            "stages": case["stages_median"],
+            "seconds": case["seconds"],
+            "stages": case["stages"],
+            "spread": case["spread"],
+            "wall_median": case["wall_median"],
             "peak_delta_mb": case["peak_delta_mb"],
             "fills": case["fills"],
             "matches_product": case.get("matches_product"),
             "reference": REFERENCE[name],
-            "reference_seconds": ref["median"] if ref else None,
+            "reference_seconds": ref["seconds"] if ref else None,
             "reference_fills": ref["fills"] if ref else None,
-            "ratio": case["median"] / ref["median"] if ref else None,
+            "ratio": case["seconds"] / ref["seconds"] if ref else None,
             "goal_seconds": goal_s,
-            "met": case["median"] < goal_s,
+            "met": case["seconds"] < goal_s,
         }
     three, one = cases.get("portfolio_3"), cases.get("portfolio_1")
     if three and one:
-        ratio = three["median"] / one["median"]
+        ratio = three["seconds"] / one["seconds"]
         results["portfolio"] = {
-            "seconds": three["median"],
-            "stages": three["stages_median"],
+            "seconds": three["seconds"],
+            "stages": three["stages"],
+            "spread": three["spread"],
+            "wall_median": three["wall_median"],
             "peak_delta_mb": three["peak_delta_mb"],
-            "one_symbol_seconds": one["median"],
+            "one_symbol_seconds": one["seconds"],
             "one_symbol_peak_delta_mb": one["peak_delta_mb"],
             "fills": three["fills"],
             "matches_product": three.get("matches_product"),
@@ -1029,8 +1054,10 @@ def summarise(groups: dict[str, Json], errors: dict[str, str]) -> Json:
         results[name] = {
             "events": case["events"],
             "events_per_second": case["events_per_second"],
-            "engine_seconds": case["stages_median"].get("engine", case["median"]),
-            "path_seconds": case["median"],
+            "engine_seconds": case["events"] / case["events_per_second"],
+            "path_seconds": case["events"] / case["events_per_second_path"],
+            "clock": case["rate_clock"],
+            "spread": case["spread"],
             "peak_delta_mb": case["peak_delta_mb"],
             "from": source,
         }
@@ -1094,16 +1121,28 @@ RATES = (
 )
 
 
+def _spread(row: Json) -> str:
+    spread = row.get("spread")
+    if spread is None:
+        return "-"
+    return f"[yellow]{spread:.2f}[/]" if spread > NOISY_SPREAD else f"{spread:.2f}"
+
+
 def table(res: Json) -> Table:
     table = Table(
         title=f"6. Strategies, warm: {res['bars']:,} sim 1h bars, {res['ticks']:,} ticks; "
         "one fresh process per group",
-        caption="event engines run the default risk limits; = : same fills as the product's "
+        caption="times: a path's best CPU time over its runs, alternating with its reference's "
+        "in the same process (the machine flips between a fast and a ~1.5x slower state; a "
+        "slowdown never makes a run faster); spread: median run over best (yellow: "
+        f"> {NOISY_SPREAD}); CPU of every thread, so the SMA paths' parallel indicators "
+        "count each core's share; the sweep rows: wall, median (parallel throughout). Event "
+        "engines run the default risk limits; = : same fills as the product's "
         "choice.backtest/replay; peak RSS: one more run's peak over the RSS before it, "
         "heap trimmed (- : not measured, as in --quick)",
     )
-    columns = ("measurement", "THUNES", "peak RSS", "reference", "ratio", "goal", "status")
-    for column in (*columns, "others'"):
+    columns = ("measurement", "THUNES", "spread", "peak RSS", "reference", "ratio", "goal")
+    for column in (*columns, "status", "others'"):
         table.add_column(column, justify="left" if column == "measurement" else "right")
     rows = res["results"]
     for name, label in LABELS.items():
@@ -1114,6 +1153,7 @@ def table(res: Json) -> Table:
         table.add_row(
             label + _checked(row),
             _s(row["seconds"]),
+            _spread(row),
             _mb(row["peak_delta_mb"]),
             f"{_s(row['reference_seconds'])}\n{REF_LABELS[row['reference']]}",
             "-" if ratio is None else f"{ratio:,.1f}x",
@@ -1126,6 +1166,7 @@ def table(res: Json) -> Table:
         table.add_row(
             "portfolio: sma_cross, BTC+ETH+SOL\none wallet, one risk engine" + _checked(row),
             _s(row["seconds"]),
+            _spread(row),
             _mb(row["peak_delta_mb"]),
             f"{_s(row['one_symbol_seconds'])}\nBTC alone",
             f"{row['ratio']:.2f}x",
@@ -1140,6 +1181,7 @@ def table(res: Json) -> Table:
         table.add_row(
             label,
             f"{row['events_per_second']:,.0f}\n{unit}",
+            _spread(row),
             _mb(row["peak_delta_mb"]),
             f"{row['events']:,} in\n{_s(row['engine_seconds'])}",
             "-",
@@ -1155,12 +1197,13 @@ def notes(res: Json) -> list[str]:
     lines = []
     for group in res["groups"].values():
         for name, case in group["cases"].items():
-            stages = ", ".join(
-                f"{k} {_s(v)}" for k, v in case["stages_median"].items() if k != "total"
-            )
+            stages = ", ".join(f"{k} {_s(v)}" for k, v in case["stages"].items())
             peak = case.get("peak_rss_mb")
             process = "" if peak is None else f"; process peak {peak:.0f} MB"
-            lines.append(f"  6. {name:15} {stages}; {case['fills']:,} fills{process}")
+            lines.append(
+                f"  6. {name:15} best CPU: {stages}; median CPU {_s(case['cpu_median'])}, "
+                f"wall {_s(case['wall_median'])}; {case['fills']:,} fills{process}"
+            )
             if case.get("matches_product") is False:
                 lines.append(
                     f"     [red]{name}: {case['path_fills']} fills, but the product's "

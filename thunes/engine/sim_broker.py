@@ -25,8 +25,9 @@ compiled loop runs the very code this per-event face calls.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -115,23 +116,33 @@ class Wallet:
         """The log's rows as each broker's fills, skipped orders and (for the strategies of
         a per-event run; a compiled one has delivered them already) order events. Row by
         row on plain values: a per-event drain is a row or two, where each numpy call on
-        the log cost more than the row's whole conversion."""
+        the log cost more than the row's whole conversion. A compiled run drains once, its
+        whole log, mostly acceptances and cancellations: those rows are left out first."""
         rows = int(self.acct.item(_N_LOG))
         if not rows:
             return
         self.acct[_N_LOG] = 0
+        log = self.log[:rows]
         brokers = self.brokers
+        if not events:
+            for lane, broker in enumerate(brokers):
+                mine = log if len(brokers) == 1 else log[log[:, _LANE] == lane]
+                kinds = mine[:, _KIND]
+                broker.fills.extend(
+                    _fills(mine[kinds == c.FILL][:, _FILL_FIELDS].T.tolist(), broker)
+                )
+                broker.skipped.extend(map(_skipped, mine[kinds == c.SKIP].tolist()))
+            return
         single = brokers[0] if len(brokers) == 1 else None
-        for row in self.log[:rows].tolist():
+        for row in log.tolist():
             broker = brokers[int(row[_LANE])] if single is None else single
             kind = row[_KIND]
             if kind == c.FILL:
-                broker.fills.append(_fill(row, broker.symbol, broker.ids))
+                broker.fills.extend(_fills([[row[f]] for f in _FILL_FIELDS], broker))
                 continue
             if kind == c.SKIP:
                 broker.skipped.append(_skipped(row))
-            if events:
-                broker.events.append(_event(row, broker.ids))
+            broker.events.append(_event(row, broker.ids))
 
     def make_slots(self, slots: int) -> None:
         """At least `slots` orders a lane in the table (and the scratch sized for them)."""
@@ -384,24 +395,50 @@ class SimBroker:
         return self.fills[first:]
 
 
-def _fill(row: list[float], symbol: str, ids: ClientIds) -> Fill:
-    """A fill log row as the fill: the columns its trade took, the remaining amount, the
-    fee kept in base, time, client order id, trade id and the base it added or took."""
-    return Fill(
-        int(row[LogRow.BAR]),
-        _SIDES[int(row[LogRow.SIDE])],
-        row[LogRow.PRICE],
-        row[LogRow.AMOUNT],
-        row[LogRow.FEE],
-        TAGS.names[int(row[LogRow.TAG])],
-        row[LogRow.IS_MAKER] != 0,
-        symbol,
-        row[LogRow.REMAINING],
-        row[LogRow.WITHHELD],
-        int(row[LogRow.TIME]),
-        ids.of(int(row[LogRow.ID])),
-        int(row[LogRow.TRADE]),
-        row[LogRow.NET],
+# A fill row's fields, in the order _fills takes them
+_FILL_FIELDS = [
+    int(field)
+    for field in (
+        LogRow.BAR,
+        LogRow.SIDE,
+        LogRow.PRICE,
+        LogRow.AMOUNT,
+        LogRow.FEE,
+        LogRow.TAG,
+        LogRow.IS_MAKER,
+        LogRow.REMAINING,
+        LogRow.WITHHELD,
+        LogRow.TIME,
+        LogRow.ID,
+        LogRow.TRADE,
+        LogRow.NET,
+    )
+]
+
+
+def _fills(columns: Iterable[Sequence[float]], broker: SimBroker) -> Iterator[Fill]:
+    """Fill log rows, as their _FILL_FIELDS columns, as the fills: the columns each trade
+    took, the remaining amount, the fee kept in base, time, client order id, trade id and
+    the base it added or took. Column by column (C loops): a compiled run has thousands."""
+    bar, side, price, amount, fee, tag, maker, remaining, withheld, time, order, trade, net = (
+        columns
+    )
+    return map(
+        Fill,
+        map(int, bar),
+        map(_SIDES.__getitem__, map(int, side)),
+        price,
+        amount,
+        fee,
+        map(TAGS.names.__getitem__, map(int, tag)),
+        map(bool, maker),
+        repeat(broker.symbol),
+        remaining,
+        withheld,
+        map(int, time),
+        map(broker.ids.of, map(int, order)),
+        map(int, trade),
+        net,
     )
 
 
