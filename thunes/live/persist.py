@@ -31,7 +31,7 @@ from thunes.domain.orders import (
     OrderType,
 )
 from thunes.domain.tags import KILL_TAG, MAX_LOSS_TAG, TAGS
-from thunes.engine.broker_core import LaneRow
+from thunes.engine.broker_core import LANE_WIDTH, LaneRow, band
 from thunes.engine.kernel import Kernel
 from thunes.engine.lane import Lane
 from thunes.engine.sim_broker import SimBroker
@@ -174,8 +174,12 @@ class PaperState:
             raise ThunesError(f"state file {self.store.path}: its order tags no longer match")
         wallet = next(iter(self.brokers.values())).wallet
         wallet.acct[:] = saved["acct"]
-        wallet.lanes = saved["lanes"].copy()
+        lanes = saved["lanes"]  # a file saved before a lane had all of today's fields: padded
+        wallet.lanes = np.zeros((len(lanes), LANE_WIDTH))
+        wallet.lanes[:, : lanes.shape[1]] = lanes
         wallet.orders = saved["orders"].copy()
+        for j in range(len(lanes)):  # the band the compiled broker keeps, as of these orders
+            band(j, wallet.lanes, wallet.orders)
         for j, vector in enumerate(self._vectors()):
             vector[:] = saved[f"strategy{j}"]
         if self.ticks is not None:
