@@ -188,7 +188,7 @@ def _steps(
     """`run_in`'s steps from `first`: returns the step it stopped before, and True at the end
     (or idle, `until_idle`), False when the log must grow first. It rebinds no array: a
     loop that may (the grown log) pays numba's reference counting of each at every step."""
-    acct, lanes, orders, log, _ = b
+    acct, lanes, _, log, _ = b
     bars, starts, entries, exits, timeline = h  # read at every bar: no attribute lookups
     n_lanes = len(starts) - 1
     last_close, rows, out, rules = work
@@ -204,7 +204,7 @@ def _steps(
                 continue
             rows[j] = i
             high, low = bars[i, BarRow.HIGH], bars[i, BarRow.LOW]  # no view: no refcounting
-            if not c.reaches(j, high, low, lanes, orders):
+            if not c.reaches(j, high, low, lanes):
                 c.clock(j, cursor[j], now, lanes)  # on_bar's work on most bars, without a call
                 continue
             logged = int(acct[AcctRow.N_LOG])

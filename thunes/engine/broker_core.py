@@ -72,7 +72,8 @@ class AcctRow(IntEnum):
 class LaneRow(IntEnum):
     """A lane's state, after its venue's fields (`VenueRow`). POS: the base that can be
     sold (on the step); DUST: what a fee taken in the base left under one step, held but
-    never sold; BAR, TIME: its clock; N_PLACED: orders numbered so far."""
+    never sold; BAR, TIME: its clock; N_PLACED: orders numbered so far; FLOOR, CEILING:
+    the band a bar meets none of its orders within (`band`, `reaches`)."""
 
     POS = VENUE_FIELDS
     BOOK_AMOUNT = VENUE_FIELDS + 1
@@ -83,6 +84,8 @@ class LaneRow(IntEnum):
     N_FILLS = VENUE_FIELDS + 6
     N_PLACED = VENUE_FIELDS + 7
     DUST = VENUE_FIELDS + 8
+    FLOOR = VENUE_FIELDS + 9
+    CEILING = VENUE_FIELDS + 10
 
 
 LANE_WIDTH = VENUE_FIELDS + len(LaneRow)
@@ -306,9 +309,10 @@ def _slot(j: int, b: Book) -> int:
 
 @core
 def _append(j: int, o: Vec, b: Book) -> int:
-    _, _, orders, _, _ = b
+    _, lanes, orders, _, _ = b
     n = _slot(j, b)
     _copy(orders[j, n], o)
+    band(j, lanes, orders)
     return n
 
 
@@ -345,6 +349,7 @@ def _drop(j: int, k: int, b: Book) -> None:
     for m in range(k, n - 1):
         _copy(orders[j, m], orders[j, m + 1])
     lanes[j, LaneRow.N_ORDERS] = n - 1
+    band(j, lanes, orders)
 
 
 @core
@@ -368,12 +373,13 @@ def _new(
 ) -> int:
     """Place a new order (no quote), written straight into lane j's table (no row is
     allocated: a sweep places one per fill) and numbered; returns its place."""
-    _, _, orders, _, _ = b
+    _, lanes, orders, _, _ = b
     k = _slot(j, b)
     o = orders[j, k]
     o[OrderRow.SIDE], o[OrderRow.TYPE], o[OrderRow.PRICE] = side, type_, price
     o[OrderRow.AMOUNT], o[OrderRow.QUOTE], o[OrderRow.TAG] = amount, np.nan, tag
     o[OrderRow.FROM], o[OrderRow.ID], o[OrderRow.FILLED] = from_, 0.0, 0.0
+    band(j, lanes, orders)
     return _number(j, k, b)
 
 
@@ -730,6 +736,28 @@ def stop_reached(low: float, stop: float) -> bool:
 
 
 @njit(cache=True, inline="always")
+def band(j: int, lanes: Vec, orders: Vec) -> None:
+    """Lane j's FLOOR and CEILING, written each time its order table changes (`_append`,
+    `_new`, `_drop`), so that testing a bar against them (`reaches`) is the per-order test
+    of every order: a queued market order fills at any open (no band); a stop at its price
+    (`stop_reached`: a low at or under the floor); a buy limit under its price (the floor
+    is the float just below it, as `low < price` is `low <= that`); a sell limit over its
+    price (a high over the ceiling). A NaN price meets nothing, as in the per-order test."""
+    floor, ceiling = -np.inf, np.inf
+    for k in range(int(lanes[j, LaneRow.N_ORDERS])):
+        kind, price = orders[j, k, OrderRow.TYPE], orders[j, k, OrderRow.PRICE]
+        if kind == MARKET:
+            floor = np.inf
+        elif kind == STOP or (kind == LIMIT and orders[j, k, OrderRow.SIDE] == BUY):
+            at = price if kind == STOP else np.nextafter(price, -np.inf)
+            if at > floor:
+                floor = at
+        elif kind == LIMIT and price < ceiling:
+            ceiling = price
+    lanes[j, LaneRow.FLOOR], lanes[j, LaneRow.CEILING] = floor, ceiling
+
+
+@njit(cache=True, inline="always")
 def _met_going_down(orders: Vec, j: int, k: int, bar: float, low: float, offer: float) -> bool:
     """Lane j's order k, a resting buy limit the sellers' lowest price (`offer`) trades
     through, or a stop the low reaches. On a bar both are its low; at a quote, the ask and
@@ -826,24 +854,16 @@ def clock(j: int, bar: int, time_ms: float, lanes: Vec) -> None:
 
 
 @njit(cache=True, inline="always")
-def reaches(j: int, high: float, low: float, lanes: Vec, orders: Vec) -> bool:
+def reaches(j: int, high: float, low: float, lanes: Vec) -> bool:
     """Whether a bar spanning low..high may fill any of lane j's orders: on_bar's quick
-    test, inlined into the compiled loops, which skip the call on most bars. (It takes the
-    two arrays it reads, not the `Book`: a tuple unpacked at every bar costs the loops
-    reference counting.)"""
-    for k in range(int(lanes[j, LaneRow.N_ORDERS])):
-        kind = orders[j, k, OrderRow.TYPE]  # no view of the row: no refcounting
-        price = orders[j, k, OrderRow.PRICE]
-        if (
-            kind == MARKET
-            or (kind == STOP and stop_reached(low, price))
-            or (
-                kind == LIMIT
-                and (low < price if orders[j, k, OrderRow.SIDE] == BUY else high > price)
-            )
-        ):
-            return True
-    return False
+    test, inlined into the compiled loops, which skip the call on most bars. A bar whose
+    low stays above the lane's FLOOR and whose high stays at or under its CEILING meets
+    none (`band`); SimBroker skips its call into on_bar on the same test. (It takes the
+    lane array, not the `Book`: a tuple unpacked at every bar costs the loops reference
+    counting.)"""
+    return lanes[j, LaneRow.N_ORDERS] > 0 and (
+        stop_reached(low, lanes[j, LaneRow.FLOOR]) or high > lanes[j, LaneRow.CEILING]
+    )
 
 
 @core
@@ -900,10 +920,9 @@ def on_bar(
 ) -> int:
     """Fill what lane j's bar reaches, along open -> low -> high; returns the log's rows in
     use (0 after a drained log: nothing happened, the per-event face's most bars)."""
-    acct, _, _, _, _ = b
-    _, lanes, orders, _, _ = b
+    acct, lanes, _, _, _ = b
     clock(j, bar, time_ms, lanes)
-    if reaches(j, high, low, lanes, orders):
+    if reaches(j, high, low, lanes):
         _fill_queued(j, open_, open_, rk, b)
         _descend(j, open_, low, low, rk, b)
         _ascend(j, bar, high, rk, b)
@@ -918,10 +937,9 @@ def on_quote(j: int, tick: int, time_ms: float, bid: float, ask: float, rk: Vec,
     stop when the bid reaches it, at the bid (taker; a lane on quotes has no slippage).
     Stops and buy limits first, as on a bar's way down, the risk engine's stop guarding a
     buy from the quote that filled it; sell limits last."""
-    acct, _, _, _, _ = b
-    _, lanes, orders, _, _ = b
+    acct, lanes, _, _, _ = b
     clock(j, tick, time_ms, lanes)
-    if reaches(j, bid, bid, lanes, orders):  # the bid for buy limits too: a looser test
+    if reaches(j, bid, bid, lanes):  # the bid for buy limits too: a looser test
         _fill_queued(j, ask, bid, rk, b)
         _descend(j, bid, bid, ask, rk, b)
         _ascend(j, tick, bid, rk, b)

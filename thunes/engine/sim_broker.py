@@ -64,7 +64,7 @@ _SIDES = (Side.SELL, Side.BUY)
 # The fields read or set at every bar, as plain ints: numpy indexes an IntEnum member slower.
 _CASH, _N_LOG = int(AcctRow.CASH), int(AcctRow.N_LOG)
 _POS, _DUST, _BAR, _TIME = int(LaneRow.POS), int(LaneRow.DUST), int(LaneRow.BAR), int(LaneRow.TIME)
-_N_ORDERS = int(LaneRow.N_ORDERS)
+_N_ORDERS, _FLOOR, _CEILING = int(LaneRow.N_ORDERS), int(LaneRow.FLOOR), int(LaneRow.CEILING)
 _KIND, _LANE = int(LogRow.KIND), int(LogRow.LANE)
 
 
@@ -363,24 +363,28 @@ class SimBroker:
     # ---- one bar (or one quote) of market
     def on_bar(self, bar: int, time_ms: int, open_: float, high: float, low: float) -> list[Fill]:
         """Fill what this bar's prices reach, along open -> low -> high."""
-        if not self._at_work(bar, time_ms):
+        if not self._at_work(bar, time_ms, low, high):
             return []  # most bars: nothing to fill
         b, rk = self.wallet.book, self.risk_vector
         return self._drained(c.on_bar(self.lane, bar, float(time_ms), open_, high, low, rk, b))
 
     def on_quote(self, tick: int, time_ms: int, bid: float, ask: float) -> list[Fill]:
         """Fill what the best bid/ask reach (broker_core.on_quote); `tick` numbers it."""
-        if not self._at_work(tick, time_ms):
+        if not self._at_work(tick, time_ms, bid, bid):
             return []
         b, rk = self.wallet.book, self.risk_vector
         return self._drained(c.on_quote(self.lane, tick, float(time_ms), bid, ask, rk, b))
 
-    def _at_work(self, at: int, time_ms: int) -> bool:
-        """Whether this lane has orders at work at bar or tick `at` (room made for what
-        they may do); if not, only its clock moves."""
+    def _at_work(self, at: int, time_ms: int, low: float, high: float) -> bool:
+        """Whether a bar or tick `at` spanning low..high may fill any of this lane's orders
+        (room made for what they may do); if not, only its clock moves. broker_core.reaches'
+        test, here: most bars meet no order (none rest, or they rest outside the band
+        broker_core keeps), and a call into the compiled broker costs more than its work."""
         w, j = self.wallet, self.lane
         lanes = w.lanes
-        if not lanes.item(j, _N_ORDERS):
+        if not lanes.item(j, _N_ORDERS) or (
+            low > lanes.item(j, _FLOOR) and high <= lanes.item(j, _CEILING)
+        ):
             lanes[j, _BAR], lanes[j, _TIME] = at, time_ms
             return False
         w.make_room(j)

@@ -162,13 +162,13 @@ def _ticks(
     """`_loop`'s ticks from row `start`: returns the row it stopped before, `len(rows)` at
     the end. It rebinds no array: a loop that may (the grown log) pays numba's reference
     counting of each at every tick."""
-    acct, lanes, orders, log, _ = b
+    acct, lanes, _, log, _ = b
     for j in range(start, len(rows)):
         if acct[AcctRow.N_LOG] + 64 > len(log):
             return j
         i, t, bid = first + j, rows[j, QuoteRow.TIME], rows[j, QuoteRow.BID]
         a = int(acct[AcctRow.N_LOG])
-        if c.reaches(0, bid, bid, lanes, orders):  # on_quote's quick test, without a call
+        if c.reaches(0, bid, bid, lanes):  # on_quote's quick test, without a call
             c.on_quote(0, i, t, bid, rows[j, QuoteRow.ASK], rk, b)
         else:
             c.clock(0, i, t, lanes)

@@ -7,6 +7,12 @@ market time reached. A restart, after Ctrl-C or SIGKILL, resumes from the last c
 A step a crash cut short runs again from that checkpoint: the simulated market is a function
 of its seed, so the step places the same orders under the same client ids and makes the
 same fills under the same trade ids, which the store records once. No id names two orders.
+So a step that recorded nothing (no order, order event or fill: most of them) need not be
+checkpointed at once: its state is the last checkpoint's stepped on by candles the feed
+delivers again on a restart (the simulator's are its seed's, a ccxt feed back-fills closed
+ones). Such steps are checkpointed at most every `QUIET_EVERY_S` seconds of host time, which
+bounds what a restart re-lives at any `paper.speed`: at full speed a checkpoint per step was
+most of a session's work; at speed 1 on 1m candles every step is still written.
 
 The tick scalper's run (a `TickEngine` on book ticks) keeps the same memory, checkpointed at
 the first tick of each market minute. The risk engine's own orders (the protective stop,
@@ -18,6 +24,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -31,7 +38,7 @@ from thunes.domain.orders import (
     OrderType,
 )
 from thunes.domain.tags import KILL_TAG, MAX_LOSS_TAG, TAGS
-from thunes.engine.broker_core import LaneRow
+from thunes.engine.broker_core import LANE_WIDTH, LaneRow, band
 from thunes.engine.kernel import Kernel
 from thunes.engine.lane import Lane
 from thunes.engine.sim_broker import SimBroker
@@ -57,6 +64,7 @@ def state_vector(strategy: EventStrategy) -> FloatArray:
 
 
 _GUARDS = (MAX_LOSS_TAG, KILL_TAG)  # the risk engine's orders: no strategy sends them
+QUIET_EVERY_S = 1.0  # host seconds between two checkpoints of steps that recorded nothing
 
 
 class PaperState:
@@ -65,8 +73,11 @@ class PaperState:
     names the run's strategy, its parameters and symbols: a state file of another is
     refused rather than resumed into it."""
 
-    def __init__(self, store: StateStore, what: str) -> None:
-        self.store, self.what = store, what
+    def __init__(
+        self, store: StateStore, what: str, real: Callable[[], float] = time.monotonic
+    ) -> None:
+        """`real`: the host's clock, which only spaces the checkpoints of quiet steps."""
+        self.store, self.what, self._real = store, what, real
         self.now_ms: Callable[[], int] = lambda: 0
         stored = self._text("what")
         if stored is not None and stored != what:
@@ -82,6 +93,9 @@ class PaperState:
         self.guards: set[str] = set()  # the risk engine's orders recorded open
         self.pending: dict[str, list[OrderIntent]] = {}  # sent, not yet accepted or refused
         self._pnl_day, self._pnl = -1, 0.0  # the risk engine's day PnL at the last fill
+        self._recorded = False  # an order, order event or fill since the last checkpoint
+        self._quiet_due = -math.inf  # host time a quiet step is checkpointed again from
+        self._unsaved: int | None = None  # the close of a step stepped past, not checkpointed
 
     def _text(self, key: str) -> str | None:
         value = self.store.resumed(key)
@@ -174,8 +188,12 @@ class PaperState:
             raise ThunesError(f"state file {self.store.path}: its order tags no longer match")
         wallet = next(iter(self.brokers.values())).wallet
         wallet.acct[:] = saved["acct"]
-        wallet.lanes = saved["lanes"].copy()
+        lanes = saved["lanes"]  # a file saved before a lane had all of today's fields: padded
+        wallet.lanes = np.zeros((len(lanes), LANE_WIDTH))
+        wallet.lanes[:, : lanes.shape[1]] = lanes
         wallet.orders = saved["orders"].copy()
+        for j in range(len(lanes)):  # the band the compiled broker keeps, as of these orders
+            band(j, wallet.lanes, wallet.orders)
         for j, vector in enumerate(self._vectors()):
             vector[:] = saved[f"strategy{j}"]
         if self.ticks is not None:
@@ -186,7 +204,21 @@ class PaperState:
             self.kernel.last_close = [float(x) for x in saved["last_close"]]
 
     def stepped(self, close_ms: int) -> None:
-        """After a step (a minute of ticks): the checkpoint a restart resumes from."""
+        """After a step (a minute of ticks): the checkpoint a restart resumes from, at once
+        if the step recorded anything, else when `QUIET_EVERY_S` have passed (see the
+        module's docstring); `flush` writes the one left at the session's end."""
+        if self._recorded or self._real() >= self._quiet_due:
+            self._checkpoint(close_ms)
+        else:
+            self._unsaved = close_ms
+
+    def flush(self) -> None:
+        """The checkpoint of the last step, if `stepped` left it unwritten (a session's end:
+        the next start resumes after it)."""
+        if self._unsaved is not None:
+            self._checkpoint(self._unsaved)
+
+    def _checkpoint(self, close_ms: int) -> None:
         assert self.risk is not None
         self._settle_guards()
         wallet = next(iter(self.brokers.values())).wallet
@@ -205,18 +237,23 @@ class PaperState:
             arrays[f"strategy{j}"] = vector
         buffer = io.BytesIO()
         np.savez(buffer, allow_pickle=False, **arrays)
+        risk = self.risk.state()
         values: dict[str, bytes | str] = {**self._fixed, "book": buffer.getvalue()}
-        values["last_ms"], values["risk"] = str(close_ms), json.dumps(self.risk.state())
-        self.store.checkpoint(values, self.risk.state())
+        values["last_ms"], values["risk"] = str(close_ms), json.dumps(risk)
+        self.store.checkpoint(values, risk)
         self.pending.clear()
+        self._recorded, self._unsaved = False, None
+        self._quiet_due = self._real() + QUIET_EVERY_S
 
     # --- the kernel's recorder ------------------------------------------------------------
 
     def sending(self, symbol: str, command: Command) -> None:
+        self._recorded = True
         if isinstance(command, OrderIntent):
             self.pending.setdefault(symbol, []).append(command)
 
     def event(self, symbol: str, event: OrderEvent) -> None:
+        self._recorded = True
         intent = self._sent(symbol, event) if event.status is not OrderStatus.CANCELED else None
         if not event.order_id:
             return  # refused before it left: it never had an id
@@ -240,6 +277,7 @@ class PaperState:
         """Record the fill once by trade id, with the position, the PnL it realised (the
         move of the risk engine's day PnL) and the risk state after it."""
         assert self.risk is not None
+        self._recorded = True
         broker, risk = self.brokers[fill.symbol], self.risk
         if fill.tag in _GUARDS and fill.order_id not in self.guards:  # placed and met at once
             stop, nan = OrderType.STOP, math.nan

@@ -234,6 +234,7 @@ def _run(cfg: DictConfig, parts: Components, store: StateStore) -> None:
     for ticked in engine.ticks.values():  # what the last minute's ticks did, too
         if ticked.last_ms is not None:
             state.stepped(ticked.last_ms)
+    state.flush()  # the last step's checkpoint, if a quiet step left it for later
     for line in summary(engine, activity, risk):
         console.print(line, highlight=False)
     console.print(f"state saved in {store.path}: the next start resumes it", highlight=False)
