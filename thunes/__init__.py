@@ -1,6 +1,6 @@
 """THUNES: a declarative, config-driven crypto trading bot."""
 
-from thunes.jit_cache import defer_blas_probe, key_numba_cache
+from thunes.jit_cache import key_numba_cache, lighten_numba
 
 key_numba_cache()  # before any of its numba functions is defined: numba reads the folder then
-defer_blas_probe()  # numba's first load need not import scipy.linalg (see jit_cache)
+lighten_numba()  # numba's first cached load imports no more than it runs (see jit_cache)

@@ -9,10 +9,12 @@ inherit the keyed NUMBA_CACHE_DIR and recognise it by its name. The folders of o
 sources are pruned, all but the newest other one (switching between two branches stays
 warm), and never one a running process holds (a shared lock on it).
 
-`defer_blas_probe`: numba's first cached load (or compile) imports numba.np.arraymath, whose
-BLAS probe imports scipy.linalg (~1 s, with numpy.f2py) to set a flag that only np.correlate
-and np.convolve read; THUNES's compiled code uses no BLAS. The probe answers "is scipy
-installed" instead, without importing it: scipy loads when a BLAS function is compiled.
+`lighten_numba`: numba's first cached load refreshes its target context, which imports every
+lowering registry; one of them, numba.np.arraymath, probes BLAS by importing scipy.linalg
+(~1 s, with numpy.f2py) to set a flag that only np.correlate and np.convolve read. Neither
+is needed to run code loaded from the cache, and THUNES's compiled code uses no BLAS: the
+cached load skips the refresh (a compile still does it), and the probe asks "is scipy
+installed" instead, scipy loading when a BLAS function is compiled.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ import os
 import re
 import shutil
 import sys
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from thunes.paths import cache_root
 
@@ -132,19 +135,19 @@ def _last_used(folder: Path) -> float:
         return 0.0
 
 
-class _BlasProbe:
-    """Loads numba.np.arraymath with its import-time BLAS probe (`_HAVE_BLAS`) asking
-    whether scipy is installed rather than importing scipy.linalg; the real probe,
-    `numba.np.linalg.ensure_blas`, still runs when a BLAS function is compiled. A finder
-    and a loader by its methods: importlib.abc would cost ~0.1 s more to import."""
+class _AroundImport:
+    """Runs one module's import inside `around(module)`, the first time it is imported. A
+    finder and a loader by its methods: importlib.abc would cost ~0.1 s more to import."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str, around: Callable[[ModuleType], AbstractContextManager[None]]):
+        self._name = name
+        self._around = around
         self._loader: Loader | None = None
 
     def find_spec(
         self, name: str, path: object = None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if name != "numba.np.arraymath":
+        if name != self._name:
             return None
         sys.meta_path.remove(self)  # once
         spec = importlib.machinery.PathFinder.find_spec(name, path)  # type: ignore[arg-type]
@@ -158,22 +161,43 @@ class _BlasProbe:
         return self._loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
-        from numba.np import linalg
-
         assert self._loader is not None
-        probe = getattr(linalg, "ensure_blas", None)
-        if probe is None:  # a numba without this probe: load the module as it is
-            self._loader.exec_module(module)
-            return
-        linalg.ensure_blas = _scipy_installed
         try:
-            self._loader.exec_module(module)
+            with self._around(module):
+                self._loader.exec_module(module)
         finally:
-            linalg.ensure_blas = probe
-            module.__dict__["ensure_blas"] = probe  # arraymath's own name, for any later call
             module.__loader__ = self._loader
             if module.__spec__ is not None:
                 module.__spec__.loader = self._loader
+
+
+def _hook(name: str, around: Callable[[ModuleType], AbstractContextManager[None]]) -> None:
+    """`around` the import of `name`, or at once if it is imported already."""
+    module = sys.modules.get(name)
+    if module is None:
+        sys.meta_path.insert(0, _AroundImport(name, around))
+    else:
+        with around(module):
+            pass
+
+
+@contextmanager
+def _probing_scipy_only(arraymath: ModuleType) -> Iterator[None]:
+    """numba.np.arraymath's import-time BLAS probe (`_HAVE_BLAS`) asks whether scipy is
+    installed rather than importing scipy.linalg; the real probe,
+    `numba.np.linalg.ensure_blas`, still runs when a BLAS function is compiled."""
+    from numba.np import linalg
+
+    probe = getattr(linalg, "ensure_blas", None)
+    if probe is None or "_HAVE_BLAS" in vars(arraymath):  # another numba, or probed already
+        yield
+        return
+    linalg.ensure_blas = _scipy_installed
+    try:
+        yield
+    finally:
+        linalg.ensure_blas = probe
+        arraymath.__dict__["ensure_blas"] = probe  # arraymath's own name, for any later call
 
 
 def _scipy_installed() -> None:
@@ -181,7 +205,30 @@ def _scipy_installed() -> None:
         raise ImportError("scipy is not installed")
 
 
-def defer_blas_probe() -> None:
-    """Install `_BlasProbe` before numba.np.arraymath is imported (else: nothing to do)."""
-    if "numba.np.arraymath" not in sys.modules:
-        sys.meta_path.insert(0, _BlasProbe())
+@contextmanager
+def _loading_lean(caching: ModuleType) -> Iterator[None]:
+    """numba's `Cache.load_overload` loads without first refreshing the target context."""
+    yield
+    cache = getattr(caching, "Cache", None)
+    needs = ("load_overload", "_load_overload", "_guard_against_spurious_io_errors")
+    if cache is not None and all(hasattr(cache, name) for name in needs):  # else: as it is
+        cache.load_overload = _load_overload
+
+
+def _load_overload(self: Any, sig: Any, target_context: Any) -> Any:
+    """numba's own, less its `target_context.refresh()`: that imports and installs every
+    lowering and typing registry (array math, linalg, random, typed containers...; ~0.25 s
+    of a paper start, measured), which only compiling reads, and numba's compiler refreshes
+    the contexts itself. Native code loaded from the cache needs only numba's runtime."""
+    from numba.core.runtime import rtsys
+
+    rtsys.initialize(target_context)
+    with self._guard_against_spurious_io_errors():
+        return self._load_overload(sig, target_context)
+
+
+def lighten_numba() -> None:
+    """Before numba is imported, or at once if it is: its first cached load imports neither
+    scipy.linalg (BLAS probe) nor the registries that only a compile needs."""
+    _hook("numba.np.arraymath", _probing_scipy_only)
+    _hook("numba.core.caching", _loading_lean)
