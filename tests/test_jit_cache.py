@@ -67,7 +67,13 @@ def middle(a):
 print(json.dumps({"total": total, "lean": lean, "hits": sum(ramp.stats.cache_hits.values()),
                   "median": middle(np.arange(5.0))}))
 """
-RAMP = "import numpy as np\nfrom numba import njit\n\n@njit(cache=True)\ndef ramp(n):\n    return np.arange(n) * 2\n"
+RAMP = """import numpy as np
+from numba import njit
+
+@njit(cache=True)
+def ramp(n):
+    return np.arange(n) * 2
+"""
 
 
 def _tiny_package(root: Path, increment: int) -> None:
