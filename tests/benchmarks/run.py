@@ -382,7 +382,7 @@ def measure(plan: Plan, tmp: Path, numba_cache: Path, console: Console) -> Json:
         "live",
         "the live engine at paper.speed=0 (SMA on sim 1h, the scalper on sim ticks) and "
         "`thunes mode=paper paper.once=true`",
-        lambda: worker(["--repeats=1" if plan is QUICK else "--repeats=3"], env, live.MODULE),
+        lambda: worker(["--repeats=1" if plan is QUICK else "--repeats=5"], env, live.MODULE),
     )
     raw["idle_waited_seconds"] = gate.waited
     return summarise(raw, bars)
