@@ -133,6 +133,38 @@ def held_until_warm(server: FakeBinance) -> Iterator[None]:
         thread.join()
 
 
+@contextmanager
+def in_lockstep(server: FakeBinance, state: Path, step_ms: int, lead: float) -> Iterator[None]:
+    """The stand-in's market waits for the session (`MarketClock.lockstep`): no more than
+    `lead` candles of `step_ms` past the last close the session stepped, as its state file
+    says (written at each step, before the step's orders leave; read here as a restart
+    would, so a session that stops and resumes is followed too)."""
+    server.clock.lockstep(step_ms, lead)
+    done = threading.Event()
+
+    def follow() -> None:
+        db: sqlite3.Connection | None = None
+        while not done.wait(0.01):
+            try:
+                db = db or sqlite3.connect(f"file:{state_file(state)}?mode=ro", uri=True)
+                row = db.execute("SELECT value FROM resume WHERE key = 'last_ms'").fetchone()
+            except sqlite3.Error:  # not created yet, or not yet a state file
+                db = None
+                continue
+            if row is not None:
+                server.clock.stepped(int(row[0]))
+        if db is not None:
+            db.close()
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
 def resent(server: FakeBinance) -> list[str]:
     """Client order ids the venue received more than once other than after a refusal before
     matching (a 400 such as -1021, a 429): a blind retry after a 5xx or a lost answer, a

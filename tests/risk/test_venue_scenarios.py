@@ -42,6 +42,7 @@ from tests.live.venue import T0 as VENUE_T0
 from tests.live.venue import (
     held,
     held_until_warm,
+    in_lockstep,
     keyed,
     open_stops,
     resent,
@@ -424,7 +425,10 @@ def test_a_losing_streak_trips_the_kill_switch_on_the_venue_and_a_restart_keeps_
 ) -> None:
     keyed(monkeypatch)
     state = tmp_path / "state"
-    with standin(STREAK_SPEED) as server:
+    # the market waits for the session (in_lockstep): never more than 1.5 candles past its
+    # last close stepped, so the orders a step decides leave (before the next step) within
+    # the two candles that keep their price, however loaded the machine
+    with standin(STREAK_SPEED) as server, in_lockstep(server, state, MINUTE, 1.5):
         _streak(server)
         args = session_args(server, state, *STREAK_LIMITS, duration="13m", strategy=STREAK)
         with held_until_warm(server):

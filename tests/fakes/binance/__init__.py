@@ -8,6 +8,9 @@ error mapping are exercised, not mocked.
         # API_KEY / SECRET, through the environment variables named in the config
         server.set_candles("BTCUSDT", "1m", rows)  # else a seeded random walk, 1m
         server.clock.pin(ms) / server.clock.run(start_ms, speed)
+        server.clock.lockstep(60_000, 1.5)  # the market waits for its client: at most 1.5
+        # candles past the last close it reports with server.clock.stepped(close_ms)
+        # (tests/live/venue.py's in_lockstep reads it from a session's state file)
         server.set_status("BTCUSDT", "HALT")
         server.faults.drop_every = 5; server.faults.stalled = True; server.close_sockets()
         server.faults.rate_limit_next(1, "/api/v3/order", retry_after_s=2)

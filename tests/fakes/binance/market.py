@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -87,10 +88,15 @@ DEFAULT_SYMBOLS = (
 
 
 class MarketClock:
-    """Market time = start + speed x real time elapsed, or a pinned instant."""
+    """Market time = start + speed x real time elapsed, or a pinned instant; in lockstep
+    (`lockstep`), never more than a lead past the candles a client has read."""
 
     def __init__(self, start_ms: int | None = None, speed: float = 1.0) -> None:
         self.pinned_ms: int | None = None
+        self.ceiling_ms: int | None = None
+        """In lockstep: the market waits here until its client steps on (see `lockstep`)."""
+        self._lead: tuple[int, float] = (MINUTE, 0.0)
+        self._rebase = threading.Lock()
         self.run(start_ms, speed)
 
     def run(self, start_ms: int | None = None, speed: float = 1.0) -> None:
@@ -104,10 +110,34 @@ class MarketClock:
         """Stop time at `now_ms` (a test can then make the last candle still forming)."""
         self.pinned_ms = int(now_ms)
 
+    def lockstep(self, interval_ms: int, lead: float) -> None:
+        """From now on the market waits for its client instead of the wall clock: it runs at
+        its speed, but no further than `lead` candles of `interval_ms` past the last close
+        the client has stepped (`stepped`; before the first, the open of the candle now
+        forming). On a loaded machine the market then waits for the session, and the
+        orders a step decides still meet the candles they were decided on."""
+        self._lead = (interval_ms, lead)
+        self.ceiling_ms = None
+        self.stepped(self.now_ms() // interval_ms * interval_ms)
+
+    def stepped(self, close_ms: int) -> None:
+        """The client has stepped every close up to `close_ms`: in lockstep, the market may
+        run `lead` candles past it."""
+        step, lead = self._lead
+        if lead:
+            ceiling = close_ms + int(lead * step)
+            self.ceiling_ms = max(self.ceiling_ms or ceiling, ceiling)
+
     def now_ms(self) -> int:
         if self.pinned_ms is not None:
             return self.pinned_ms
-        return self.start_ms + int(self.speed * (time.monotonic() - self._origin) * 1000)
+        with self._rebase:
+            now = self.start_ms + int(self.speed * (time.monotonic() - self._origin) * 1000)
+            if self.ceiling_ms is not None and now > self.ceiling_ms:
+                # the market waits: it resumes from here, not from where the wall clock is
+                self.start_ms, self._origin = self.ceiling_ms, time.monotonic()
+                return self.ceiling_ms
+            return now
 
 
 class RandomWalk:
