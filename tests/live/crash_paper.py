@@ -170,11 +170,15 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--duration", default="120d", help="paper.duration (market time)")
+    parser.add_argument("overrides", nargs="*", help="more of the command, e.g. strategy=grid")
     options = parser.parse_args()
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as work:
         tally, got, expected = crash(
-            Path(work), options.kills, options.seed, (f"paper.duration={options.duration}",)
+            Path(work),
+            options.kills,
+            options.seed,
+            (f"paper.duration={options.duration}", *options.overrides),
         )
     diff = differences(got, expected)
     fills = got["fills"]
