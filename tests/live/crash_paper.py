@@ -74,13 +74,16 @@ class Run:
         with self.changed:
             self.changed.notify_all()
 
-    def after_records(self, n: int, timeout_s: float = 120.0) -> None:
-        """Return as soon as `n` more order or fill lines were printed (or it ended)."""
+    def after_records(self, state: Path, n: int, timeout_s: float = 120.0) -> None:
+        """Return as soon as `n` more order or fill lines were printed, or the state file
+        holds more orders and fills (the tick engine prints none), or it ended."""
+        end, stored = time.monotonic() + timeout_s, _records(state)
         with self.changed:
             target = self.records + n
-            self.changed.wait_for(
-                lambda: self.records >= target or self.process.poll() is not None, timeout_s
-            )
+            while self.records < target and self.process.poll() is None:
+                if _records(state) > stored or time.monotonic() > end:
+                    return
+                self.changed.wait(0.005)
 
     def kill(self) -> bool:
         """SIGKILL (False: it had ended already)."""
@@ -89,6 +92,24 @@ class Run:
             self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=60)
         return alive
+
+
+def _records(state: Path) -> int:
+    """Orders and fills the state file holds (0: none yet, or busy)."""
+    paths = list(state.glob("*.sqlite"))
+    if not paths:
+        return 0
+    try:
+        db = sqlite3.connect(paths[0], timeout=0.1)
+        try:
+            (n,) = db.execute(
+                "SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM fills)"
+            ).fetchone()
+        finally:
+            db.close()
+    except sqlite3.OperationalError:  # being created, or locked
+        return 0
+    return int(n)
 
 
 def _past_checkpoint(state: Path) -> bool:
@@ -129,7 +150,7 @@ def crash(
             time.sleep(rng.uniform(0.2, 3.0))
         elif draw < 0.6:  # as an order or fill is printed: recorded, maybe not checkpointed
             kind = "on an order or fill"
-            run.after_records(rng.randint(1, 3))
+            run.after_records(state, rng.randint(1, 3))
         else:  # just after the checkpoint moved
             kind = "after a checkpoint"
             while run.process.poll() is None and _reached(state) == before:
