@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 
 from tests.fakes.binance import FakeBinance
-from tests.live.venue import keyed_env, session_args, standin
+from tests.live.crash_venue import _outcome
+from tests.live.phase6 import _closes
+from tests.live.venue import keyed_env, resent, session_args, standin
 
 GRID = ("strategy=grid", "strategy.lower=-0.02", "strategy.upper=0.02")
 
@@ -87,14 +89,22 @@ def main() -> None:
             crashes += 1
             print(f"crash {crashes} (exit {process.returncode}): {process.stderr[-600:]}")
         done.set()
-        stats = server.stats
-    feed = re.findall(r"feed: .*", outs[-1])
+        stats, twice = server.stats, resent(server)
+        booked = _outcome(server, Path(work) / "state", crashes, outs[-1])
+    said = " ".join(outs[-1].split())  # the console wraps long lines
+    link = re.search(r"link .*? missing", said)
     print(f"soak: {args.days} market days at {args.speed:g}x, faults {counts}")
     print(
         f"crashes {crashes}, steps {steps} of {args.days * 1440} candles,"
-        f" {stats.orders} orders, {stats.trades} trades, venue errors {dict(stats.errors)}"
+        f" {stats.orders} orders, {stats.trades} trades, venue errors {dict(stats.errors)};"
+        f" duplicate client ids {stats.duplicate_client_ids}, sent twice {twice}"
     )
-    print(feed[-1] if feed else outs[-1][-2000:])
+    print(
+        f"fills stored {booked.fills}, missing {sorted(booked.missing_fills)},"
+        f" extra {sorted(booked.extra_fills)}; position {booked.position:.8f} stored,"
+        f" {booked.held:.8f} on the exchange"
+    )
+    print(f"last session: {_closes(said)}; {link.group(0) if link else said[-2000:]}")
 
 
 if __name__ == "__main__":

@@ -162,15 +162,55 @@ def test_sigkill_at_random_points_then_restart_ends_as_one_uninterrupted_run(
     assert len(account["fills"]) >= 20
 
 
-if __name__ == "__main__":  # more SIGKILLs than the test: python -m tests.live.test_paper_resume 30
-    import tempfile
+# `thunes` whose process dies (as SIGKILL would: no clean-up) at the checkpoint of its
+# `KILL_AT`-th step that placed an order: the order is in the state file, the step's
+# checkpoint is not (and quiet steps before it may be unwritten too)
+_DIES_BEFORE_A_CHECKPOINT = """
+import os, sys
+from thunes.live import persist
+left, placed = [int(os.environ["KILL_AT"])], [False]
+event, checkpoint = persist.PaperState.event, persist.PaperState._checkpoint
+def noting(self, symbol, accepted):
+    event(self, symbol, accepted)
+    placed[0] = placed[0] or (accepted.status.value == "new" and bool(accepted.order_id))
+def dying(self, close_ms):
+    if placed[0]:
+        left[0] -= 1
+        if left[0] == 0:
+            os._exit(137)
+    placed[0] = False
+    checkpoint(self, close_ms)
+persist.PaperState.event, persist.PaperState._checkpoint = noting, dying
+from thunes.cli import main
+sys.argv[0] = "thunes"
+main()
+"""
 
-    with tempfile.TemporaryDirectory() as directory:
-        n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-        kills, account = crash_and_restart(Path(directory), n, seed=11, delay=0.03)
-        fills, orders = len(account["fills"]), len(account["orders"])
-        print(f"{kills} SIGKILLs mid-run: {fills} fills, {orders} orders,")
-        print("all equal to the uninterrupted run's, no client id reused")
+
+def test_a_kill_between_a_recorded_step_and_its_checkpoint_neither_doubles_nor_loses_it(
+    tmp_path: Path,
+) -> None:
+    args = ("mode=paper", *SPAN, "paper.duration=2d")  # 79 orders, 42 fills
+    _finish(tmp_path / "whole", "paper.duration=2d")
+    expected = _account(tmp_path / "whole")
+    state = tmp_path / "state"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NUMBA_CACHE_DIR": str(REPO / ".cache/numba")}
+    for at in (1, 5, 2, 9):
+        cmd = [sys.executable, "-c", _DIES_BEFORE_A_CHECKPOINT, *args, f"state.dir={state}"]
+        died = subprocess.run(
+            cmd, cwd=tmp_path, env={**env, "KILL_AT": str(at)}, capture_output=True, timeout=120
+        )
+        assert died.returncode == 137, died.stderr
+        db = sqlite3.connect(next(state.glob("*.sqlite")))
+        row = db.execute("SELECT value FROM resume WHERE key = 'last_ms'").fetchone()
+        last = -1 if row is None else int(row[0])
+        (newer,) = db.execute(
+            "SELECT count(*) FROM orders WHERE created_ms > ?", (last,)
+        ).fetchone()
+        db.close()
+        assert newer >= 1  # it died after recording an order its checkpoint does not hold
+    _finish(state, "paper.duration=2d")
+    assert _account(state) == expected  # the order placed again under its id, once
 
 
 def test_a_restart_keeps_the_kill_switch_and_the_cooldown(tmp_path: Path) -> None:
