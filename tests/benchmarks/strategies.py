@@ -1134,8 +1134,8 @@ RATES = (
     ("replay_dca", "replay dca\n(its rules, bar by bar)", "bars/s"),
     ("replay_grid", "replay grid\n(its rules, bar by bar)", "bars/s"),
     ("scalper_on_tick", "replay scalper, on_tick", "ticks/s"),
-    ("sweep", "sweep: sma_cross pairs through\nsignal_equity_batch (engine)", "pairs/s"),
-    ("sweep_vectorbt", "sweep reference: vectorbt\nfrom_signals, same columns", "pairs/s"),
+    ("sweep", "sweep: every 3rd sma_cross pair\nthrough signal_equity_batch (engine)", "pairs/s"),
+    ("sweep_vectorbt", "sweep reference: vectorbt\nfrom_signals, every 20th pair", "pairs/s"),
 )
 
 

@@ -271,8 +271,8 @@ def table(res: Json) -> Table:
         caption="rates per CPU second (every thread and child process) over the steady "
         "stretch: the trials' first start to last end, the grid's evaluation; goals read on "
         "them; wall: the same stretch on this machine's cores, as a user sees it (others' "
-        "load included). spread: the THUNES/bare CPU ratio per block of "
-        f"{BLOCKS} (same trials, same parameters), median over lowest (yellow: > "
+        "load included). spread: the THUNES/bare CPU ratio in each of the study's "
+        f"{BLOCKS} blocks of trials (same trials, same parameters), median over lowest (yellow: > "
         f"{NOISY_SPREAD}). The batch evaluator's rows are in section 6",
     )
     for column in ("path", "CPU figure", "spread", "wall", "reference (same run)", "goal", ""):
