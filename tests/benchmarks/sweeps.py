@@ -62,6 +62,16 @@ def thunes(*args: str) -> list[str]:
     return [sys.executable, "-m", "thunes", *args]
 
 
+def rates(count: int, seconds: float, cpu: float) -> Json:
+    """`count` things done in `seconds` of wall time and `cpu` seconds of CPU: both rates."""
+    return {
+        "seconds": seconds,
+        "per_s": count / seconds,
+        "cpu_seconds": cpu,
+        "per_cpu_s": count / cpu,
+    }
+
+
 def _study_rate(storage: str, trace: CpuTrace) -> Json:
     """Trials per wall and per CPU second between the first trial's start and the last one's
     end, and the CPU of each block of trials (in trial order, from the block's previous end)."""
@@ -80,10 +90,7 @@ def _study_rate(storage: str, trace: CpuTrace) -> Json:
     states = pd.Series([t.state.name for t in trials]).value_counts().to_dict()
     return {
         "trials": len(trials),
-        "seconds": seconds,
-        "per_s": len(trials) / seconds,
-        "cpu_seconds": cpu,
-        "per_cpu_s": len(trials) / cpu,
+        **rates(len(trials), seconds, cpu),
         "block_cpu_seconds": blocks,
         "params": [t.params for t in trials],
         **states,
@@ -209,10 +216,7 @@ def bare_run_combs(max_window: int) -> Json:
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     return {
         "combinations": len(sharpe),
-        "seconds": seconds,
-        "per_s": len(sharpe) / seconds,
-        "cpu_seconds": cpu,
-        "per_cpu_s": len(sharpe) / cpu,
+        **rates(len(sharpe), seconds, cpu),
         "peak_rss_mb": peak_rss_bytes() / 2**20,
     }
 
