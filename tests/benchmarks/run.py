@@ -43,7 +43,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tests.benchmarks import live, strategies, sweeps
-from tests.benchmarks.meter import CpuMeter, machine_busy_seconds
+from tests.benchmarks.meter import CpuMeter, CpuTrace, machine_busy_seconds
 from tests.benchmarks.workers import MARKER
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,9 +88,11 @@ QUICK = replace(QUICK, strategies=strategies.QUICK, sweep_trials=40, grid_side=3
 
 @dataclass(frozen=True)
 class ProcessRun:
-    """One whole process: wall seconds, peak RSS of its largest process, exit code, output."""
+    """One whole process: wall seconds, CPU seconds (its threads and children), peak RSS of
+    its largest process, exit code, output."""
 
     seconds: float
+    cpu_seconds: float
     peak_rss_mb: float
     returncode: int
     stdout: str
@@ -102,11 +104,20 @@ class BenchError(RuntimeError):
 
 
 # -- processes -------------------------------------------------------------------------------
-def run_process(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 600) -> ProcessRun:
-    """Run `cmd` to completion; wall time from spawn to reap, peak RSS from wait4."""
+def run_process(
+    cmd: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float = 600,
+    trace: CpuTrace | None = None,
+) -> ProcessRun:
+    """Run `cmd` to completion; wall time from spawn to reap, CPU and peak RSS from wait4;
+    `trace` samples its CPU as it runs."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
+        if trace is not None:
+            trace.start(proc.pid)
         timer = threading.Timer(timeout, proc.kill)  # this process only, by its id
         timer.start()
         try:
@@ -114,11 +125,15 @@ def run_process(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float =
         finally:
             timer.cancel()
         seconds = time.perf_counter() - start
+        cpu = usage.ru_utime + usage.ru_stime
+        if trace is not None:
+            trace.stop(final_cpu=cpu)
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         run = ProcessRun(
             seconds=seconds,
+            cpu_seconds=cpu,
             peak_rss_mb=usage.ru_maxrss / 1024,  # KiB on Linux; the max over the reaped tree
             returncode=proc.returncode,
             stdout=out.read().decode(errors="replace"),
