@@ -7,7 +7,7 @@ import os
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -117,20 +117,14 @@ def held_until_warm(server: FakeBinance) -> Iterator[None]:
     now, speed = server.clock.now_ms(), server.clock.speed
     seen = len(server.requests_to("/api/v3/klines"))
     server.clock.pin(now)
-    done = threading.Event()
 
-    def release() -> None:
+    def release(done: threading.Event) -> None:
         while not done.wait(0.01) and len(server.requests_to("/api/v3/klines")) <= seen:
             continue
         server.clock.run(now, speed)
 
-    thread = threading.Thread(target=release, daemon=True)
-    thread.start()
-    try:
+    with _beside(release):
         yield
-    finally:
-        done.set()
-        thread.join()
 
 
 @contextmanager
@@ -140,9 +134,8 @@ def in_lockstep(server: FakeBinance, state: Path, step_ms: int, lead: float) -> 
     says (written at each step, before the step's orders leave; read here as a restart
     would, so a session that stops and resumes is followed too)."""
     server.clock.lockstep(step_ms, lead)
-    done = threading.Event()
 
-    def follow() -> None:
+    def follow(done: threading.Event) -> None:
         db: sqlite3.Connection | None = None
         while not done.wait(0.01):
             try:
@@ -156,7 +149,16 @@ def in_lockstep(server: FakeBinance, state: Path, step_ms: int, lead: float) -> 
         if db is not None:
             db.close()
 
-    thread = threading.Thread(target=follow, daemon=True)
+    with _beside(follow):
+        yield
+
+
+@contextmanager
+def _beside(work: Callable[[threading.Event], None]) -> Iterator[None]:
+    """`work` on a thread of its own while the block runs; told to stop (its event set) and
+    joined when the block ends."""
+    done = threading.Event()
+    thread = threading.Thread(target=work, args=(done,), daemon=True)
     thread.start()
     try:
         yield
