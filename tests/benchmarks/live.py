@@ -28,9 +28,7 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -263,23 +261,14 @@ def _once(extra: list[str], env: dict[str, str]) -> tuple[float, float, float, b
     """(seconds to the first processed event, to the exit, CPU seconds of the whole process,
     vectorbt imported) of one `thunes mode=paper paper.once=true` process, on an account of
     its own (a state left by another run would be resumed, or refused for another config)."""
+    from tests.benchmarks.run import marker_json, run_process  # run imports this module
+
     with tempfile.TemporaryDirectory(prefix="thunes-bench-state-") as state:
         cmd = [sys.executable, "-c", _PROBE, "mode=paper", "paper.once=true", f"state.dir={state}"]
-        cpu = _children_cpu()
-        spawned, start = time.time(), time.perf_counter()
-        out = subprocess.run(
-            [*cmd, *extra], cwd=REPO, env=env, capture_output=True, text=True, check=True
-        )
-        whole = time.perf_counter() - start
-        cpu = _children_cpu() - cpu
-    line = next(x for x in reversed(out.stdout.splitlines()) if x.startswith(MARKER))
-    probe = json.loads(line[len(MARKER) :])
-    return probe["first"] - spawned, whole, cpu, probe["vectorbt"]
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+        spawned = time.time()
+        run = run_process([*cmd, *extra], REPO, env)
+    probe = marker_json(run.stdout)
+    return probe["first"] - spawned, run.seconds, run.cpu_seconds, probe["vectorbt"]
 
 
 def first_event(repeats: int) -> Json:
