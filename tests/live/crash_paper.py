@@ -16,7 +16,6 @@ place it again under its id, and not twice). The suite runs a few kills
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import signal
 import sqlite3
@@ -29,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.live.test_paper_resume import REPO, SPAN, _account, _reached
+from tests.live.test_paper_resume import _account, _command, _env, _past_checkpoint, _reached
 
 STRATEGY = ("paper.duration=120d",)  # sma_cross on 1m candles: ~4,900 orders, ~2,500 fills
 
@@ -47,13 +46,7 @@ class Run:
     it): `records` counts its order and fill lines."""
 
     def __init__(self, state: Path, args: tuple[str, ...]) -> None:
-        cmd = [sys.executable, "-m", "thunes", "mode=paper", *SPAN, f"state.dir={state}", *args]
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(REPO),
-            "NUMBA_CACHE_DIR": str(REPO / ".cache/numba"),
-            "PYTHONUNBUFFERED": "1",
-        }
+        cmd, env = _command(state, *args), {**_env(), "PYTHONUNBUFFERED": "1"}
         state.parent.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             cmd, cwd=state.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -112,25 +105,6 @@ def _records(state: Path) -> int:
     return int(n)
 
 
-def _past_checkpoint(state: Path) -> bool:
-    """An order or fill the state file holds that is newer than its last checkpoint: a kill
-    landed between a step that recorded it and that step's checkpoint."""
-    paths = list(state.glob("*.sqlite"))
-    if not paths:
-        return False
-    db = sqlite3.connect(paths[0])
-    try:
-        row = db.execute("SELECT value FROM resume WHERE key = 'last_ms'").fetchone()
-        last = -1 if row is None else int(row[0])
-        (orders,) = db.execute(
-            "SELECT count(*) FROM orders WHERE created_ms > ?", (last,)
-        ).fetchone()
-        (fills,) = db.execute("SELECT count(*) FROM fills WHERE time_ms > ?", (last,)).fetchone()
-    finally:
-        db.close()
-    return orders + fills > 0
-
-
 def crash(
     work: Path, kills: int, seed: int, args: tuple[str, ...] = STRATEGY
 ) -> tuple[Tally, dict[str, Any], dict[str, Any]]:
@@ -160,7 +134,7 @@ def crash(
             raise RuntimeError(f"the run ended before kill {tally.kills + 1}: use a longer span")
         tally.kills += 1
         tally.kinds[kind] = tally.kinds.get(kind, 0) + 1
-        tally.past_checkpoint += _past_checkpoint(state)
+        tally.past_checkpoint += sum(_past_checkpoint(state)) > 0
         print(f"kill {tally.kills} ({kind}): checkpoint at {_reached(state)}", flush=True)
     last = Run(state, args)
     if last.process.wait(timeout=1800) != 0:

@@ -26,11 +26,19 @@ REPO = Path(__file__).resolve().parents[2]
 SPAN = ["paper.speed=0", "paper.start=2024-03-01", "paper.view=false"]  # 1m candles
 
 
+def _env() -> dict[str, str]:
+    """A `thunes` child's environment: this checkout, and the suite's numba cache."""
+    return {**os.environ, "PYTHONPATH": str(REPO), "NUMBA_CACHE_DIR": str(REPO / ".cache/numba")}
+
+
+def _command(state: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "thunes", "mode=paper", *SPAN, f"state.dir={state}", *args]
+
+
 def _thunes(
     state: Path, *args: str, wait: bool = True
 ) -> subprocess.CompletedProcess[str] | subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "thunes", "mode=paper", *SPAN, f"state.dir={state}", *args]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "NUMBA_CACHE_DIR": str(REPO / ".cache/numba")}
+    cmd, env = _command(state, *args), _env()
     if wait:
         return subprocess.run(
             cmd, cwd=state.parent, env=env, capture_output=True, text=True, timeout=120
@@ -122,6 +130,25 @@ def _reached(state: Path) -> str | None:
     return None if row is None else str(row[0])
 
 
+def _past_checkpoint(state: Path) -> tuple[int, int]:
+    """The orders and fills the state file holds that are newer than its last checkpoint: a
+    kill landed between a step that recorded them and that step's checkpoint."""
+    paths = list(state.glob("*.sqlite"))
+    if not paths:
+        return 0, 0
+    db = sqlite3.connect(paths[0])
+    try:
+        row = db.execute("SELECT value FROM resume WHERE key = 'last_ms'").fetchone()
+        last = -1 if row is None else int(row[0])
+        (orders,) = db.execute(
+            "SELECT count(*) FROM orders WHERE created_ms > ?", (last,)
+        ).fetchone()
+        (fills,) = db.execute("SELECT count(*) FROM fills WHERE time_ms > ?", (last,)).fetchone()
+    finally:
+        db.close()
+    return int(orders), int(fills)
+
+
 def crash_and_restart(
     tmp_path: Path,
     restarts: int,
@@ -194,20 +221,14 @@ def test_a_kill_between_a_recorded_step_and_its_checkpoint_neither_doubles_nor_l
     _finish(tmp_path / "whole", "paper.duration=2d")
     expected = _account(tmp_path / "whole")
     state = tmp_path / "state"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "NUMBA_CACHE_DIR": str(REPO / ".cache/numba")}
+    env = _env()
     for at in (1, 5, 2, 9):
         cmd = [sys.executable, "-c", _DIES_BEFORE_A_CHECKPOINT, *args, f"state.dir={state}"]
         died = subprocess.run(
             cmd, cwd=tmp_path, env={**env, "KILL_AT": str(at)}, capture_output=True, timeout=120
         )
         assert died.returncode == 137, died.stderr
-        db = sqlite3.connect(next(state.glob("*.sqlite")))
-        row = db.execute("SELECT value FROM resume WHERE key = 'last_ms'").fetchone()
-        last = -1 if row is None else int(row[0])
-        (newer,) = db.execute(
-            "SELECT count(*) FROM orders WHERE created_ms > ?", (last,)
-        ).fetchone()
-        db.close()
+        newer, _ = _past_checkpoint(state)
         assert newer >= 1  # it died after recording an order its checkpoint does not hold
     _finish(state, "paper.duration=2d")
     assert _account(state) == expected  # the order placed again under its id, once
